@@ -1,0 +1,430 @@
+// The math of the approximated activation functions (SPEC §1), written once.
+//
+// Every function is a template over V, the type it computes on: a scalar S
+// (float or double; CUDA threads and loop tails) or a GCC vector of S (the CPU
+// kernels). Only arithmetic, comparisons and `?:` are used, which mean the
+// same lane by lane on both. No TensorFlow includes: this header is shared by
+// the CPU kernels, the CUDA kernels and the pybind11 native module.
+//
+// Conventions that hold for every kind:
+//   * NaN in gives NaN out, for the value and for the derivative.
+//   * A clamped function is f(clip(x, lo, hi)); its derivative is f'(x) on the
+//     closed interval and 0 outside (what tf.clip_by_value's gradient gives).
+//   * Derivatives are of the approximation as implemented, not of tanh/sigmoid.
+#ifndef TF_APPROX_CC_ACTIVATIONS_ACTIVATIONS_H_
+#define TF_APPROX_CC_ACTIVATIONS_ACTIVATIONS_H_
+
+#include <cmath>
+#include <limits>
+
+#include "cc/common/platform.h"
+
+namespace tf_approx {
+namespace activations {
+
+enum class Kind : int {
+  kRational = 0,          // P(x) / Q(x) + offset; polynomials have Q = 1
+  kFastExpSigmoid = 1,    // 1 / (1 + (1 - x/n)^n), n = 2^squarings
+  kUltraFastSigmoid = 2,  // Theano's piecewise sigmoid
+  kWord2VecSigmoid = 3,   // word2vec's 1000-entry table
+  kHardTanh = 4,          // clip(x, -1, 1)
+  kHardSigmoid = 5,       // clip(x / 4 + 1/2, 0, 1)
+};
+
+// Up to degree 15: tanh_taylor_15 is the largest polynomial SPEC §1 names.
+constexpr int kMaxCoefficients = 16;
+constexpr int kMaxSquarings = 12;  // sigm_fastexp_4096
+constexpr int kWord2VecTableSize = 1000;
+
+// Everything a kernel needs to evaluate one function. Plain data, so that it
+// can be passed by value to a CUDA kernel.
+template <typename S>
+struct Params {
+  Kind kind = Kind::kRational;
+  // Rational: coefficients in ascending powers, trailing zeros trimmed, so
+  // num[num_len - 1] and den[den_len - 1] are the leading coefficients.
+  int num_len = 1;
+  int den_len = 1;
+  S num[kMaxCoefficients] = {};
+  S den[kMaxCoefficients] = {};
+  S offset = 0;
+  // Beyond |x| > far the Horner form could overflow (inf / inf); the rational
+  // is then evaluated in 1/x, which is exact and gives the limits at +-inf.
+  S far = 0;
+  int squarings = 0;  // fastexp: n = 2^squarings
+  bool clip = false;
+  S clip_lo = 0;
+  S clip_hi = 0;
+  const float* table = nullptr;  // word2vec: kWord2VecTableSize entries
+};
+
+// ---------------------------------------------------------------------------
+// Lane-generic helpers.
+
+template <typename V, typename S>
+TFA_INLINE V Splat(S s) {
+  V zero = {};
+  return zero + s;
+}
+
+template <typename V>
+TFA_INLINE V Abs(V x) {
+  return x < 0 ? -x : x;  // NaN stays NaN
+}
+
+// Horner evaluation of c[0] + c[1] x + ... and of its derivative.
+template <typename V, typename S>
+TFA_INLINE V Horner(const S* c, int len, V x) {
+  V acc = Splat<V>(c[len - 1]);
+  for (int i = len - 2; i >= 0; --i) acc = acc * x + c[i];
+  return acc;
+}
+
+template <typename V, typename S>
+TFA_INLINE void HornerWithDerivative(const S* c, int len, V x, V* value,
+                                     V* derivative) {
+  V p = Splat<V>(c[len - 1]);
+  V dp = Splat<V, S>(0);
+  for (int i = len - 2; i >= 0; --i) {
+    dp = dp * x + p;
+    p = p * x + c[i];
+  }
+  *value = p;
+  *derivative = dp;
+}
+
+// The reversed polynomial c[len-1] + c[len-2] t + ... (P(x) = x^deg P~(1/x)).
+template <typename S>
+TFA_INLINE void ReversedHorner(const S* c, int len, S t, S* value,
+                               S* derivative) {
+  S p = c[0];
+  S dp = 0;
+  for (int i = 1; i < len; ++i) {
+    dp = dp * t + p;
+    p = p * t + c[i];
+  }
+  *value = p;
+  *derivative = dp;
+}
+
+template <typename S>
+TFA_INLINE S IntegerPower(S x, int k) {
+  S base = k < 0 ? S(1) / x : x;
+  S result = 1;
+  for (int i = k < 0 ? -k : k; i > 0; --i) result *= base;
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// One functor per kind. Value and Derivative take the already-clipped input.
+// kHasFar says whether some inputs need the scalar ValueFar/DerivativeFar
+// path; kVectorizable is false where a lane needs a table lookup.
+
+template <typename S>
+struct RationalFn {
+  static constexpr bool kHasFar = true;
+  static constexpr bool kVectorizable = true;
+  const Params<S>& p;
+
+  template <typename V>
+  TFA_INLINE V Value(V x) const {
+    return Horner(p.num, p.num_len, x) / Horner(p.den, p.den_len, x) +
+           p.offset;
+  }
+
+  // f' = (P' - f Q') / Q, one division, no Q^2 that could overflow early.
+  template <typename V>
+  TFA_INLINE V Derivative(V x) const {
+    V num, dnum, den, dden;
+    HornerWithDerivative(p.num, p.num_len, x, &num, &dnum);
+    HornerWithDerivative(p.den, p.den_len, x, &den, &dden);
+    V r = Splat<V, S>(1) / den;
+    V ratio = num * r;
+    return (dnum - ratio * dden) * r;
+  }
+
+  TFA_INLINE bool IsFar(S x) const { return Abs(x) > p.far; }
+
+  // With t = 1/x and k = deg P - deg Q: P/Q = x^k P~(t)/Q~(t). Exact, and at
+  // x = +-inf (t = 0) it gives the limit of the formula.
+  TFA_INLINE S ValueFar(S x) const {
+    S t = S(1) / x;
+    S pn, dpn, pd, dpd;
+    ReversedHorner(p.num, p.num_len, t, &pn, &dpn);
+    ReversedHorner(p.den, p.den_len, t, &pd, &dpd);
+    return IntegerPower(x, p.num_len - p.den_len) * (pn / pd) + p.offset;
+  }
+
+  // d/dx [x^k R(t)] = x^(k-1) (k R(t) - t R'(t)).
+  TFA_INLINE S DerivativeFar(S x) const {
+    S t = S(1) / x;
+    S pn, dpn, pd, dpd;
+    ReversedHorner(p.num, p.num_len, t, &pn, &dpn);
+    ReversedHorner(p.den, p.den_len, t, &pd, &dpd);
+    int k = p.num_len - p.den_len;
+    S ratio = pn / pd;
+    S dratio = (dpn - ratio * dpd) / pd;
+    return IntegerPower(x, k - 1) * (S(k) * ratio - t * dratio);
+  }
+};
+
+// sigmoid(x) = 1 / (1 + exp(-x)) with exp(-x) ~ e = b^n, b = 1 - x/n, taken by
+// `squarings` squarings. f' = b^(n-1) / (1 + e)^2, and b^(n-1) is the product
+// of the squares b, b^2, b^4, ... formed on the way.
+template <typename S>
+struct FastExpSigmoidFn {
+  static constexpr bool kHasFar = false;
+  static constexpr bool kVectorizable = true;
+  const Params<S>& p;
+
+  template <typename V>
+  TFA_INLINE V Value(V x) const {
+    V e = Splat<V, S>(1) - x * InverseN();
+    for (int i = 0; i < p.squarings; ++i) e = e * e;
+    return Splat<V, S>(1) / (Splat<V, S>(1) + e);
+  }
+
+  template <typename V>
+  TFA_INLINE V Derivative(V x) const {
+    V e = Splat<V, S>(1) - x * InverseN();
+    V power = Splat<V, S>(1);  // b^(n-1)
+    for (int i = 0; i < p.squarings; ++i) {
+      power = power * e;
+      e = e * e;
+    }
+    V r = Splat<V, S>(1) / (Splat<V, S>(1) + e);
+    // e = inf (x far below -n): the true value underflows; inf * 0 would not.
+    return e < std::numeric_limits<S>::infinity() ? power * r * r
+                                                   : Splat<V, S>(0);
+  }
+
+  TFA_INLINE S InverseN() const { return S(1) / S(1 << p.squarings); }
+  TFA_INLINE bool IsFar(S) const { return false; }
+  TFA_INLINE S ValueFar(S x) const { return Value(x); }
+  TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
+};
+
+// Theano's ultra_fast_sigmoid (theano/tensor/nnet/sigm.py), constants verbatim:
+// z = |x|/2; t = 1.5z/(1+z) below 1.7, a line up to 3, then constant.
+template <typename S>
+struct UltraFastSigmoidFn {
+  static constexpr bool kHasFar = false;
+  static constexpr bool kVectorizable = true;
+  const Params<S>& p;
+
+  template <typename V>
+  TFA_INLINE V Value(V x) const {
+    V z = Abs(x) * S(0.5);
+    V curve = S(1.5) * z / (z + S(1));
+    V line = S(0.935409070603099) + S(0.0458812946797165) * (z - S(1.7));
+    V t = z < S(1.7) ? curve
+                     : (z < S(3) ? line : Splat<V, S>(0.99505475368673));
+    V half_t = S(0.5) * t;
+    V y = x < S(0) ? S(0.5) - half_t : S(0.5) + half_t;
+    return x != x ? x : y;
+  }
+
+  // dy/dx = t'(z) / 4 (the two sign factors cancel).
+  template <typename V>
+  TFA_INLINE V Derivative(V x) const {
+    V z = Abs(x) * S(0.5);
+    V zp1 = z + S(1);
+    V curve = S(0.375) / (zp1 * zp1);
+    V d = z < S(1.7) ? curve
+                     : (z < S(3) ? Splat<V, S>(0.0458812946797165 / 4)
+                                 : Splat<V, S>(0));
+    return x != x ? x : d;
+  }
+
+  TFA_INLINE bool IsFar(S) const { return false; }
+  TFA_INLINE S ValueFar(S x) const { return Value(x); }
+  TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
+};
+
+// word2vec.c: expTable[i] = e / (e + 1), e = exp((i / 1000.f * 2 - 1) * 6),
+// looked up at (int)((x + 6) * (1000 / 6 / 2)), and 0 / 1 beyond +-6. The
+// table is piecewise constant; its derivative is taken as y (1 - y) of the
+// looked-up y (the sigmoid's own identity, which word2vec's update relies on)
+// inside [-6, 6] and 0 outside, where the C code saturates.
+TFA_HOST_DEVICE inline float Word2VecTableEntry(int i) {
+  float e = static_cast<float>(
+      std::exp(static_cast<double>((i / 1000.0f * 2 - 1) * 6)));
+  return e / (e + 1);
+}
+
+template <typename S>
+struct Word2VecSigmoidFn {
+  static constexpr bool kHasFar = false;
+  static constexpr bool kVectorizable = false;
+  const Params<S>& p;
+
+  TFA_INLINE S Lookup(S x) const {
+    return p.table[static_cast<int>((x + S(6)) * S(1000 / 6 / 2))];
+  }
+  TFA_INLINE S Value(S x) const {
+    if (x != x) return x;
+    if (x > S(6)) return S(1);
+    if (x < S(-6)) return S(0);
+    return Lookup(x);
+  }
+  TFA_INLINE S Derivative(S x) const {
+    if (x != x) return x;
+    if (x > S(6) || x < S(-6)) return S(0);
+    S y = Lookup(x);
+    return y * (S(1) - y);
+  }
+  TFA_INLINE bool IsFar(S) const { return false; }
+  TFA_INLINE S ValueFar(S x) const { return Value(x); }
+  TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
+};
+
+// hard_tanh = clip(x, -1, 1), hard_sigmoid = clip(x/4 + 1/2, 0, 1): slope
+// `scale` where the clip is inactive, 0 where it is.
+template <typename S>
+struct HardFn {
+  static constexpr bool kHasFar = false;
+  static constexpr bool kVectorizable = true;
+  const Params<S>& p;
+  S scale, shift, lower, upper;
+
+  template <typename V>
+  TFA_INLINE V Value(V x) const {
+    V u = x * scale + shift;
+    return u < lower ? Splat<V>(lower) : (u > upper ? Splat<V>(upper) : u);
+  }
+
+  template <typename V>
+  TFA_INLINE V Derivative(V x) const {
+    V u = x * scale + shift;
+    V d = (u < lower) | (u > upper) ? Splat<V, S>(0) : Splat<V>(scale);
+    return x != x ? x : d;
+  }
+
+  TFA_INLINE bool IsFar(S) const { return false; }
+  TFA_INLINE S ValueFar(S x) const { return Value(x); }
+  TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
+};
+
+// Calls fn(functor) with the functor of p.kind, so that loops are compiled
+// once per kind rather than switching per element.
+template <typename S, typename Fn>
+TFA_INLINE void VisitFunction(const Params<S>& p, Fn&& fn) {
+  switch (p.kind) {
+    case Kind::kRational:
+      fn(RationalFn<S>{p});
+      break;
+    case Kind::kFastExpSigmoid:
+      fn(FastExpSigmoidFn<S>{p});
+      break;
+    case Kind::kUltraFastSigmoid:
+      fn(UltraFastSigmoidFn<S>{p});
+      break;
+    case Kind::kWord2VecSigmoid:
+      fn(Word2VecSigmoidFn<S>{p});
+      break;
+    case Kind::kHardTanh:
+      fn(HardFn<S>{p, S(1), S(0), S(-1), S(1)});
+      break;
+    case Kind::kHardSigmoid:
+      fn(HardFn<S>{p, S(0.25), S(0.5), S(0), S(1)});
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Scalar evaluation with clipping and the far path: what a CUDA thread or a
+// loop tail computes for one element.
+
+template <typename S>
+TFA_INLINE S Clip(const Params<S>& p, S x) {
+  if (!p.clip) return x;
+  return x < p.clip_lo ? p.clip_lo : (x > p.clip_hi ? p.clip_hi : x);
+}
+
+template <typename S>
+TFA_INLINE bool OutsideClip(const Params<S>& p, S x) {
+  return p.clip && (x < p.clip_lo || x > p.clip_hi);
+}
+
+template <typename S, typename F>
+TFA_INLINE S ScalarValue(const F& f, const Params<S>& p, S x) {
+  S xc = Clip(p, x);
+  return F::kHasFar && f.IsFar(xc) ? f.ValueFar(xc) : f.Value(xc);
+}
+
+template <typename S, typename F>
+TFA_INLINE S ScalarGradient(const F& f, const Params<S>& p, S x, S dy) {
+  if (OutsideClip(p, x)) return S(0);
+  S d = F::kHasFar && f.IsFar(x) ? f.DerivativeFar(x) : f.Derivative(x);
+  return dy * d;
+}
+
+#if !defined(__CUDA_ARCH__)
+// Host-side construction and validation, shared by the op kernels and the
+// native module. Returns nullptr on success or a message naming the argument.
+
+// Largest power of two R such that Horner sums of |c_i| i R^i stay far below
+// the largest S: below R the fast form cannot overflow.
+template <typename S>
+inline S HornerSafeRadius(const S* num, int num_len, const S* den,
+                          int den_len) {
+  auto bound = [](const S* c, int len, long double r) {
+    long double sum = 0, power = 1;
+    for (int i = 0; i < len; ++i, power *= r)
+      sum += std::fabs(static_cast<long double>(c[i])) * (i + 1) * power;
+    return sum;
+  };
+  const long double limit =
+      static_cast<long double>(std::numeric_limits<S>::max()) / 16;
+  long double r = 1;
+  if (bound(num, num_len, r) > limit || bound(den, den_len, r) > limit) return 0;
+  while (r < limit && bound(num, num_len, 2 * r) <= limit &&
+         bound(den, den_len, 2 * r) <= limit)
+    r *= 2;
+  return static_cast<S>(r);
+}
+
+template <typename S>
+inline const char* InitParams(Kind kind, const double* num, int num_len,
+                              const double* den, int den_len, double offset,
+                              int squarings, bool clip, double clip_lo,
+                              double clip_hi, const float* table,
+                              Params<S>* p) {
+  *p = Params<S>();
+  p->kind = kind;
+  p->offset = static_cast<S>(offset);
+  p->table = table;
+  p->clip = clip;
+  p->clip_lo = static_cast<S>(clip_lo);
+  p->clip_hi = static_cast<S>(clip_hi);
+  if (clip && !(clip_lo <= clip_hi))
+    return "`clip_min` must not exceed `clip_max`";
+  if (kind == Kind::kRational) {
+    while (num_len > 1 && num[num_len - 1] == 0) --num_len;
+    while (den_len > 1 && den[den_len - 1] == 0) --den_len;
+    if (num_len < 1 || num_len > kMaxCoefficients)
+      return "`numerator` must have 1 to 16 coefficients";
+    if (den_len < 1 || den_len > kMaxCoefficients)
+      return "`denominator` must have 1 to 16 coefficients";
+    if (den[den_len - 1] == 0) return "`denominator` must not be all zeros";
+    for (int i = 0; i < num_len; ++i) p->num[i] = static_cast<S>(num[i]);
+    for (int i = 0; i < den_len; ++i) p->den[i] = static_cast<S>(den[i]);
+    p->num_len = num_len;
+    p->den_len = den_len;
+    p->far = HornerSafeRadius(p->num, num_len, p->den, den_len);
+  }
+  if (kind == Kind::kFastExpSigmoid) {
+    if (squarings < 1 || squarings > kMaxSquarings)
+      return "`squarings` must be in [1, 12] (n = 2 ... 4096)";
+    p->squarings = squarings;
+  }
+  if (kind == Kind::kWord2VecSigmoid && table == nullptr)
+    return "word2vec_sigmoid needs its table";
+  return nullptr;
+}
+#endif  // !defined(__CUDA_ARCH__)
+
+}  // namespace activations
+}  // namespace tf_approx
+
+#endif  // TF_APPROX_CC_ACTIVATIONS_ACTIVATIONS_H_

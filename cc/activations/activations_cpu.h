@@ -1,0 +1,35 @@
+// CPU evaluation of the approximated activations over contiguous arrays.
+//
+// Each entry point is compiled once per instruction set (AVX-512, AVX2+FMA,
+// baseline x86-64) and the loader picks one at run time, so one binary runs on
+// any x86-64 and uses the widest vectors the machine has.
+#ifndef TF_APPROX_CC_ACTIVATIONS_ACTIVATIONS_CPU_H_
+#define TF_APPROX_CC_ACTIVATIONS_ACTIVATIONS_CPU_H_
+
+#include <cstdint>
+
+#include "cc/activations/activations.h"
+
+namespace tf_approx {
+namespace activations {
+
+// y[i] = f(x[i]).
+void Forward(const Params<float>& p, const float* x, float* y, int64_t n);
+void Forward(const Params<double>& p, const double* x, double* y, int64_t n);
+
+// dx[i] = dy[i] * f'(x[i]).
+void Gradient(const Params<float>& p, const float* x, const float* dy,
+              float* dx, int64_t n);
+void Gradient(const Params<double>& p, const double* x, const double* dy,
+              double* dx, int64_t n);
+
+// word2vec's table, built once on first use.
+const float* Word2VecTable();
+
+// Which clone the loader picked, for benchmarks: "avx512f", "fma", "default".
+const char* SelectedIsa();
+
+}  // namespace activations
+}  // namespace tf_approx
+
+#endif  // TF_APPROX_CC_ACTIVATIONS_ACTIVATIONS_CPU_H_

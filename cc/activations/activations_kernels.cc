@@ -1,0 +1,209 @@
+// CPU kernels of TfApprox>Activation and TfApprox>ActivationGrad.
+//
+// The kernels validate, shard over TensorFlow's intra-op pool, and hand
+// contiguous ranges to activations_cpu.cc. Half types are converted to float32
+// in small chunks on the stack and computed there.
+#define EIGEN_USE_THREADS
+
+#include <algorithm>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "cc/activations/activations_cpu.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/register_types.h"
+#include "tensorflow/core/framework/tensor.h"
+#include "unsupported/Eigen/CXX11/Tensor"
+
+namespace tf_approx {
+namespace {
+
+using ::tensorflow::OpKernel;
+using ::tensorflow::OpKernelConstruction;
+using ::tensorflow::OpKernelContext;
+using ::tensorflow::Tensor;
+namespace errors = ::tensorflow::errors;
+namespace act = ::tf_approx::activations;
+
+// float for float and the half types, double for double.
+template <typename T>
+using ComputeType =
+    typename std::conditional<std::is_same<T, double>::value, double,
+                              float>::type;
+
+act::Kind ParseKind(const std::string& kind) {
+  if (kind == "fastexp_sigmoid") return act::Kind::kFastExpSigmoid;
+  if (kind == "ultra_fast_sigmoid") return act::Kind::kUltraFastSigmoid;
+  if (kind == "word2vec_sigmoid") return act::Kind::kWord2VecSigmoid;
+  if (kind == "hard_tanh") return act::Kind::kHardTanh;
+  if (kind == "hard_sigmoid") return act::Kind::kHardSigmoid;
+  return act::Kind::kRational;  // the op def admits no other value
+}
+
+// Reads and validates the attrs shared by the forward and gradient ops.
+template <typename C>
+void ReadParams(OpKernelConstruction* ctx, act::Params<C>* params) {
+  std::string kind;
+  std::vector<float> numerator, denominator;
+  float offset, clip_min, clip_max;
+  int squarings;
+  bool clip;
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("kind", &kind));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("numerator", &numerator));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("denominator", &denominator));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("offset", &offset));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("squarings", &squarings));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("clip", &clip));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("clip_min", &clip_min));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("clip_max", &clip_max));
+  const act::Kind parsed = ParseKind(kind);
+  OP_REQUIRES(ctx,
+              parsed != act::Kind::kRational ||
+                  (!numerator.empty() && !denominator.empty()),
+              errors::InvalidArgument(
+                  "tf_approx activation: `numerator` and `denominator` must "
+                  "be non-empty, got ",
+                  numerator.size(), " and ", denominator.size(),
+                  " coefficients"));
+  std::vector<double> num(numerator.begin(), numerator.end());
+  std::vector<double> den(denominator.begin(), denominator.end());
+  const char* error = act::InitParams(
+      parsed, num.data(), static_cast<int>(num.size()), den.data(),
+      static_cast<int>(den.size()), offset, squarings, clip, clip_min,
+      clip_max, act::Word2VecTable(), params);
+  OP_REQUIRES(ctx, error == nullptr,
+              errors::InvalidArgument("tf_approx activation (kind '", kind,
+                                      "'): ", error ? error : ""));
+}
+
+// Elements one thread handles at a time for the half types.
+constexpr int64_t kChunk = 1024;
+
+template <typename T, typename C>
+void ForwardRange(const act::Params<C>& p, const T* x, T* y, int64_t n) {
+  if constexpr (std::is_same<T, C>::value) {
+    act::Forward(p, x, y, n);
+  } else {
+    C in[kChunk], out[kChunk];
+    for (int64_t start = 0; start < n; start += kChunk) {
+      const int64_t len = std::min(kChunk, n - start);
+      for (int64_t i = 0; i < len; ++i) in[i] = static_cast<C>(x[start + i]);
+      act::Forward(p, in, out, len);
+      for (int64_t i = 0; i < len; ++i) y[start + i] = static_cast<T>(out[i]);
+    }
+  }
+}
+
+template <typename T, typename C>
+void GradientRange(const act::Params<C>& p, const T* x, const T* dy, T* dx,
+                   int64_t n) {
+  if constexpr (std::is_same<T, C>::value) {
+    act::Gradient(p, x, dy, dx, n);
+  } else {
+    C in[kChunk], grad_in[kChunk], out[kChunk];
+    for (int64_t start = 0; start < n; start += kChunk) {
+      const int64_t len = std::min(kChunk, n - start);
+      for (int64_t i = 0; i < len; ++i) {
+        in[i] = static_cast<C>(x[start + i]);
+        grad_in[i] = static_cast<C>(dy[start + i]);
+      }
+      act::Gradient(p, in, grad_in, out, len);
+      for (int64_t i = 0; i < len; ++i) dx[start + i] = static_cast<T>(out[i]);
+    }
+  }
+}
+
+// Runs fn(begin, end) over [0, n) on the intra-op pool. Ranges are aligned to
+// whole vectors so that only the last one has a scalar tail.
+template <typename T, typename Fn>
+void ParallelFor(OpKernelContext* ctx, const act::Params<ComputeType<T>>& p,
+                 int64_t n, int inputs, Fn&& fn) {
+  // Rough cycles per element, for the sharding cost model.
+  const double cycles =
+      p.kind == act::Kind::kRational ? 2.0 * (p.num_len + p.den_len) + 8 : 12;
+  const Eigen::TensorOpCost cost(inputs * sizeof(T), sizeof(T), cycles);
+  ctx->eigen_device<Eigen::ThreadPoolDevice>().parallelFor(
+      n, cost,
+      [](Eigen::Index size) { return (size + 63) / 64 * 64; },
+      [&fn](Eigen::Index begin, Eigen::Index end) { fn(begin, end); });
+}
+
+template <typename T>
+class ActivationOp : public OpKernel {
+ public:
+  explicit ActivationOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    ReadParams(ctx, &params_);
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    Tensor* y = nullptr;
+    OP_REQUIRES_OK(
+        ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &y));
+    const int64_t n = x.NumElements();
+    if (n == 0) return;
+    const T* in = x.flat<T>().data();
+    T* out = y->flat<T>().data();
+    ParallelFor<T>(ctx, params_, n, 1, [&](int64_t begin, int64_t end) {
+      ForwardRange(params_, in + begin, out + begin, end - begin);
+    });
+  }
+
+ private:
+  act::Params<ComputeType<T>> params_;
+};
+
+template <typename T>
+class ActivationGradOp : public OpKernel {
+ public:
+  explicit ActivationGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    ReadParams(ctx, &params_);
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& dy = ctx->input(0);
+    const Tensor& x = ctx->input(1);
+    OP_REQUIRES(ctx, dy.shape() == x.shape(),
+                errors::InvalidArgument(
+                    "tf_approx activation gradient: `dy` must have the shape "
+                    "of `x`, ",
+                    x.shape().DebugString(), ", got ",
+                    dy.shape().DebugString()));
+    Tensor* dx = nullptr;
+    OP_REQUIRES_OK(
+        ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &dx));
+    const int64_t n = x.NumElements();
+    if (n == 0) return;
+    const T* in = x.flat<T>().data();
+    const T* grad_in = dy.flat<T>().data();
+    T* out = dx->flat<T>().data();
+    ParallelFor<T>(ctx, params_, n, 2, [&](int64_t begin, int64_t end) {
+      GradientRange(params_, in + begin, grad_in + begin, out + begin,
+                    end - begin);
+    });
+  }
+
+ private:
+  act::Params<ComputeType<T>> params_;
+};
+
+#define TFA_REGISTER_CPU(T)                                            \
+  REGISTER_KERNEL_BUILDER(Name("TfApprox>Activation")                 \
+                              .Device(::tensorflow::DEVICE_CPU)       \
+                              .TypeConstraint<T>("T"),                \
+                          ActivationOp<T>);                           \
+  REGISTER_KERNEL_BUILDER(Name("TfApprox>ActivationGrad")             \
+                              .Device(::tensorflow::DEVICE_CPU)       \
+                              .TypeConstraint<T>("T"),                \
+                          ActivationGradOp<T>);
+
+TFA_REGISTER_CPU(Eigen::half);
+TFA_REGISTER_CPU(Eigen::bfloat16);
+TFA_REGISTER_CPU(float);
+TFA_REGISTER_CPU(double);
+
+#undef TFA_REGISTER_CPU
+
+}  // namespace
+}  // namespace tf_approx

@@ -1,0 +1,60 @@
+// Op registrations for the approximated activations (SPEC §1).
+//
+// One forward op and one gradient op serve every approximation: the function
+// is chosen by attrs (kind + coefficients), so a user-registered rational runs
+// on the same kernels and a SavedModel carries its coefficients in the graph.
+#include "tensorflow/core/framework/common_shape_fns.h"
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/shape_inference.h"
+
+namespace tf_approx {
+
+using ::tensorflow::shape_inference::InferenceContext;
+
+#define TFA_ACTIVATION_ATTRS                                                \
+  Attr("T: {half, bfloat16, float, double}")                               \
+      .Attr(                                                                \
+          "kind: {'rational', 'fastexp_sigmoid', 'ultra_fast_sigmoid', "    \
+          "'word2vec_sigmoid', 'hard_tanh', 'hard_sigmoid'}")               \
+      .Attr("numerator: list(float) = [1.0]")                               \
+      .Attr("denominator: list(float) = [1.0]")                             \
+      .Attr("offset: float = 0.0")                                          \
+      .Attr("squarings: int = 0")                                           \
+      .Attr("clip: bool = false")                                           \
+      .Attr("clip_min: float = 0.0")                                        \
+      .Attr("clip_max: float = 0.0")
+
+REGISTER_OP("TfApprox>Activation")
+    .Input("x: T")
+    .Output("y: T")
+    .TFA_ACTIVATION_ATTRS
+    .SetShapeFn(::tensorflow::shape_inference::UnchangedShape)
+    .Doc(R"doc(
+Applies an approximated activation function elementwise.
+
+kind selects the family: 'rational' computes numerator(x) / denominator(x) +
+offset (coefficients in ascending powers); 'fastexp_sigmoid' computes
+1 / (1 + (1 - x/n)^n) with n = 2^squarings; the others are the fixed
+comparators of the same names. With clip, x is first clipped to
+[clip_min, clip_max]. Half types are computed in float32.
+)doc");
+
+REGISTER_OP("TfApprox>ActivationGrad")
+    .Input("dy: T")
+    .Input("x: T")
+    .Output("dx: T")
+    .TFA_ACTIVATION_ATTRS
+    .SetShapeFn([](InferenceContext* c) {
+      ::tensorflow::shape_inference::ShapeHandle shape;
+      TF_RETURN_IF_ERROR(c->Merge(c->input(0), c->input(1), &shape));
+      c->set_output(0, shape);
+      return ::tensorflow::OkStatus();
+    })
+    .Doc(R"doc(
+Gradient of TfApprox>Activation: dx = dy * f'(x), the analytic derivative of
+the approximation as implemented (0 where clip is active).
+)doc");
+
+#undef TFA_ACTIVATION_ATTRS
+
+}  // namespace tf_approx

@@ -1,0 +1,347 @@
+"""Approximated activation functions by name (SPEC §1).
+
+Names are parsed, not listed: `tanh_pade_<n>_<m>` for any n, m in 1..8 is
+built from the committed coefficient table, `sigm_fastexp_<2^k>` from k, and
+so on. Every name exists as a plain (faithful) version and, for the tanh and
+sigmoid families, a `_clamp` version that clips its input to the range where
+the approximation is meaningful.
+
+    >>> import keras, tf_approx
+    >>> layer = keras.layers.Activation("tanh_pade_4_4")
+    >>> f = tf_approx.activations.get("sigm_fastexp_512_clamp")
+    >>> tf_approx.activations.register_rational(
+    ...     "my_tanh", numerator=[0, 1, 0, 0.1], denominator=[1, 0, 0.43])
+
+Importing `tf_approx` makes every name usable wherever Keras takes an
+activation (`Activation`, `Dense(activation=...)`, `LSTM(activation=...,
+recurrent_activation=...)`), and `.keras` files store them by name (or, for
+registered functions, with their coefficients).
+"""
+
+import difflib
+import fractions
+import functools
+import json
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from tf_approx.ops import activations as activation_ops
+from tf_approx.ops.activations import ActivationSpec
+
+COEFFICIENTS_PATH = Path(__file__).with_name("data") / (
+    "activation_coefficients.json")
+
+# The paper's fit range for the least-squares families, also their clip range.
+FIT_RANGE = (-5.5, 5.5)
+SERP_RANGE = (-2.0, 2.0)
+
+# Families with an index: name pattern -> allowed values of each index.
+_TANH_CONT = re.compile(r"tanh_cont_(\d+)")
+_TAYLOR = re.compile(r"(tanh|sigm)_taylor_(\d+)")
+_PADE = re.compile(r"(tanh|sigm)_pade_(\d+)_(\d+)")
+_FASTEXP = re.compile(r"sigm_fastexp_(\d+)")
+CONT_LEVELS = range(1, 9)
+TAYLOR_DEGREES = range(1, 16)
+PADE_DEGREES = range(1, 9)
+FASTEXP_SQUARINGS = range(1, 13)
+
+_FIXED = {
+    "serp": ActivationSpec(numerator=(0.0, 1.0), denominator=(1.0, 0.0, 0.25)),
+    "ultra_fast_sigmoid": ActivationSpec(kind="ultra_fast_sigmoid"),
+    "word2vec_sigmoid": ActivationSpec(kind="word2vec_sigmoid"),
+    "hard_tanh": ActivationSpec(kind="hard_tanh"),
+    "hard_sigmoid": ActivationSpec(kind="hard_sigmoid"),
+}
+_CLAMPABLE_FIXED = ("serp",)
+_CLAMP = "_clamp"
+
+# The paper's recommendations (its Table 1).
+SAFE = ("tanh_pade_4_4", "sigm_fastexp_512")
+RANGED = ("serp", "sigm_fastexp_2")
+
+_user_specs = {}
+
+
+@functools.cache
+def _coefficient_table():
+  with open(COEFFICIENTS_PATH, encoding="utf-8") as f:
+    return json.load(f)["functions"]
+
+
+def continued_fraction_to_rational(denominators):
+  """Coefficients of x / (d1 + x^2 / (d2 + ... + x^2 / dn)) as P / Q.
+
+  Exact (rational arithmetic), then normalised so that Q(0) = 1. Lambert's
+  continued fraction of tanh has d_k = 2k - 1.
+
+  Returns:
+    (numerator, denominator) coefficient lists in ascending powers of x.
+  """
+  if not denominators:
+    raise ValueError("`denominators` must not be empty")
+  frac = [fractions.Fraction(d) for d in denominators]
+  # The tail d_k + x^2 / T_{k+1} as top / bottom polynomials in x.
+  top, bottom = [frac[-1]], [fractions.Fraction(1)]
+  for d in reversed(frac[:-1]):
+    x2_bottom = [fractions.Fraction(0)] * 2 + bottom
+    d_top = [d * c for c in top]
+    size = max(len(x2_bottom), len(d_top))
+    new_top = [(d_top[i] if i < len(d_top) else 0) +
+               (x2_bottom[i] if i < len(x2_bottom) else 0) for i in range(size)]
+    top, bottom = new_top, top
+  # f = x / (top / bottom) = x bottom / top.
+  numerator = [fractions.Fraction(0)] + bottom
+  scale = top[0]
+  if scale == 0:
+    raise ValueError("the continued fraction has a pole at x = 0")
+  return ([float(c / scale) for c in numerator],
+          [float(c / scale) for c in top])
+
+
+def _rising_limit(numerator, denominator):
+  """First x > 0 where P/Q stops increasing or reaches 1."""
+  p = np.polynomial.Polynomial(numerator)
+  q = np.polynomial.Polynomial(denominator)
+  candidates = []
+  for poly in (p.deriv() * q - p * q.deriv(), p - q):
+    roots = poly.roots()
+    candidates += [r.real for r in roots if abs(r.imag) < 1e-9 and r.real > 0]
+  return min(candidates)
+
+
+def _tanh_cont(levels):
+  numerator, denominator = continued_fraction_to_rational(
+      [2 * k - 1 for k in range(1, levels + 1)])
+  return ActivationSpec(numerator=numerator, denominator=denominator)
+
+
+def _fitted(name):
+  entry = _coefficient_table()[name]
+  return ActivationSpec(numerator=entry["numerator"],
+                        denominator=entry["denominator"],
+                        offset=entry["offset"])
+
+
+def _parse(name):
+  """Returns (spec, clip range) for a built-in name, or None."""
+  for fixed, spec in _FIXED.items():
+    if name == fixed:
+      return spec, SERP_RANGE if fixed in _CLAMPABLE_FIXED else None
+  if match := _TANH_CONT.fullmatch(name):
+    levels = int(match[1])
+    if levels in CONT_LEVELS:
+      spec = _tanh_cont(levels)
+      limit = _rising_limit(spec.numerator, spec.denominator)
+      return spec, (-limit, limit)
+  if match := _TAYLOR.fullmatch(name):
+    if int(match[2]) in TAYLOR_DEGREES:
+      return _fitted(name), FIT_RANGE
+  if match := _PADE.fullmatch(name):
+    if int(match[2]) in PADE_DEGREES and int(match[3]) in PADE_DEGREES:
+      return _fitted(name), FIT_RANGE
+  if match := _FASTEXP.fullmatch(name):
+    n = int(match[1])
+    k = n.bit_length() - 1
+    if n == 2**k and k in FASTEXP_SQUARINGS:
+      return ActivationSpec(kind="fastexp_sigmoid", squarings=k), (-n, n)
+  return None
+
+
+def _builtin_names():
+  names = []
+  for levels in CONT_LEVELS:
+    names.append(f"tanh_cont_{levels}")
+  for fn in ("tanh", "sigm"):
+    names += [f"{fn}_taylor_{n}" for n in TAYLOR_DEGREES]
+    names += [f"{fn}_pade_{n}_{m}" for n in PADE_DEGREES for m in PADE_DEGREES]
+  names += [f"sigm_fastexp_{2**k}" for k in FASTEXP_SQUARINGS]
+  names += list(_CLAMPABLE_FIXED)
+  clamped = [name + _CLAMP for name in names]
+  return names + clamped + [n for n in _FIXED if n not in _CLAMPABLE_FIXED]
+
+
+def names():
+  """Every name `get` resolves: the built-in grammar and registered names."""
+  return _builtin_names() + sorted(_user_specs)
+
+
+@functools.cache
+def _builtin_spec(name):
+  base, clamp = (name[:-len(_CLAMP)], True) if name.endswith(_CLAMP) else (
+      name, False)
+  parsed = _parse(base)
+  if parsed is None or (clamp and parsed[1] is None):
+    return None
+  spec, clip = parsed
+  if clamp:
+    spec = ActivationSpec(**{**spec.__dict__, "clip": clip})
+  return spec
+
+
+def spec(name):
+  """The `ActivationSpec` behind a name.
+
+  Raises:
+    ValueError: unknown name or index out of range, with close names.
+  """
+  if name in _user_specs:
+    return _user_specs[name]
+  result = _builtin_spec(name) if isinstance(name, str) else None
+  if result is None:
+    close = difflib.get_close_matches(str(name), names(), n=5, cutoff=0.6)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ValueError(
+        f"Unknown tf_approx activation {name!r}.{hint} Families: "
+        "tanh_cont_n (n 1-8), tanh_taylor_n / sigm_taylor_n (n 1-15), "
+        "tanh_pade_n_m / sigm_pade_n_m (n, m 1-8), sigm_fastexp_n "
+        "(n = 2, 4, ..., 4096), serp, each with a _clamp variant; "
+        "ultra_fast_sigmoid, word2vec_sigmoid, hard_tanh, hard_sigmoid.")
+  return result
+
+
+@keras.saving.register_keras_serializable(package="tf_approx")
+class Approximation:
+  """An approximated activation function, callable on tensors.
+
+  Instances are what `get(name)` and `keras.activations.get(name)` return.
+  Built-in names serialize by name; registered functions also store their
+  coefficients, so a `.keras` file loads without registering them again.
+
+  Args:
+    name: the function's name.
+    spec: its `ActivationSpec` as a dict of fields; only for functions that
+      are not built in (see `register_rational`).
+  """
+
+  def __init__(self, name, spec=None):  # pylint: disable=redefined-outer-name
+    self.name = name
+    self.__name__ = name
+    self._spec = ActivationSpec(**_tuple_fields(spec)) if spec else None
+    self.spec  # pylint: disable=pointless-statement  (fail early on bad names)
+
+  @property
+  def spec(self):
+    return self._spec if self._spec is not None else globals()["spec"](
+        self.name)
+
+  def __call__(self, x):
+    return activation_ops.activation(x, self.spec, name=self.name)
+
+  def get_config(self):
+    config = {"name": self.name}
+    if self.name not in _builtin_name_set():
+      config["spec"] = {k: list(v) if isinstance(v, tuple) else v
+                        for k, v in self.spec.__dict__.items()}
+    return config
+
+  @classmethod
+  def from_config(cls, config):
+    return cls(**config)
+
+  def __repr__(self):
+    return f"<tf_approx activation {self.name}>"
+
+  def __eq__(self, other):
+    return isinstance(other, Approximation) and (
+        self.name, self.spec) == (other.name, other.spec)
+
+  def __hash__(self):
+    return hash((self.name, self.spec))
+
+
+def _tuple_fields(fields):
+  return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+
+
+@functools.cache
+def _builtin_name_set():
+  return frozenset(_builtin_names())
+
+
+def get(name):
+  """Returns the activation function called `name` (see `names()`)."""
+  spec(name)  # raises ValueError with suggestions
+  return Approximation(name)
+
+
+def _register_with_keras(name, fn):
+  """Makes `keras.activations.get(name)` return `fn`.
+
+  Keras 3 resolves activation strings only through the private dict
+  `keras.src.activations.ALL_OBJECTS_DICT`; fail loudly if it moves.
+  """
+  try:
+    from keras.src import activations as keras_activations  # pylint: disable=g-import-not-at-top
+    table = keras_activations.ALL_OBJECTS_DICT
+  except (ImportError, AttributeError) as e:
+    raise RuntimeError(
+        f"tf_approx cannot register activations with Keras {keras.__version__}"
+        ": keras.src.activations.ALL_OBJECTS_DICT is gone. Use "
+        "tf_approx.activations.get(name) objects instead of strings.") from e
+  if not isinstance(table, dict):
+    raise RuntimeError("keras.src.activations.ALL_OBJECTS_DICT is not a dict "
+                       f"in Keras {keras.__version__}")
+  table[name] = fn
+
+
+def _check_new_name(name):
+  if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_]\w*", name):
+    raise ValueError(f"`name` must be an identifier, got {name!r}")
+  if name in _builtin_name_set() or _builtin_spec(name) is not None:
+    raise ValueError(f"`name` {name!r} is a built-in tf_approx activation")
+
+
+def _register(name, new_spec):
+  _check_new_name(name)
+  _user_specs[name] = new_spec
+  fn = Approximation(name)
+  _register_with_keras(name, fn)
+  return fn
+
+
+def register_rational(name, numerator, denominator, *, offset=0.0,
+                      clip=None):
+  """Registers `f(x) = P(x) / Q(x) + offset` under `name`.
+
+  It runs on the same native kernels as the built-in approximations. Models
+  using it save its coefficients, so they load without registering again.
+
+  Args:
+    name: a new identifier.
+    numerator: P's coefficients in ascending powers of x (at most 16).
+    denominator: Q's coefficients in ascending powers of x (at most 16).
+    offset: constant added to P/Q.
+    clip: optional `(lo, hi)`: evaluate at `clip(x, lo, hi)`.
+
+  Returns:
+    The activation function (also available by `name` to Keras).
+
+  Example:
+    >>> f = register_rational("my_tanh", [0, 1, 0, 0.1], [1, 0, 0.43])
+    >>> keras.layers.Dense(8, activation="my_tanh")
+  """
+  return _register(name, ActivationSpec(
+      numerator=numerator, denominator=denominator, offset=offset, clip=clip))
+
+
+def register_polynomial(name, coefficients, *, clip=None):
+  """Registers `f(x) = sum_i c_i x^i` under `name` (see `register_rational`)."""
+  return register_rational(name, coefficients, [1.0], clip=clip)
+
+
+def register_continued_fraction(name, denominators, *, clip=None):
+  """Registers `f(x) = x / (d1 + x^2 / (d2 + ... + x^2 / dn))` under `name`.
+
+  With `denominators = [1, 3, 5, ..., 2n - 1]` this is `tanh_cont_n`. The
+  fraction is simplified to one rational exactly before registration.
+  """
+  numerator, denominator = continued_fraction_to_rational(denominators)
+  return register_rational(name, numerator, denominator, clip=clip)
+
+
+def _register_builtins_with_keras():
+  for name in _builtin_names():
+    _register_with_keras(name, Approximation(name))

@@ -1,0 +1,1 @@
+"""Keras layers backed by the native ops."""

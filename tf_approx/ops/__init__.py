@@ -1,0 +1,4 @@
+"""Python wrappers of the native ops, with their registered gradients."""
+
+from tf_approx.ops.activations import activation
+from tf_approx.ops.activations import ActivationSpec

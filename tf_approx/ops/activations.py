@@ -1,0 +1,148 @@
+"""Op wrappers for the approximated activations and their gradients.
+
+Every approximation runs on one pair of ops, `TfApprox>Activation` and
+`TfApprox>ActivationGrad`, parameterised by an `ActivationSpec`. Inside an XLA
+context, or with `TF_APPROX_PY_OPS=1`, the composite twin from
+`tf_approx.reference.activations` runs instead: XLA cannot compile custom ops.
+"""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.ops import control_flow_util  # pylint: disable=g-direct-tensorflow-import
+
+from tf_approx import _library
+from tf_approx.reference import activations as reference
+
+KINDS = ("rational", "fastexp_sigmoid", "ultra_fast_sigmoid",
+         "word2vec_sigmoid", "hard_tanh", "hard_sigmoid")
+SUPPORTED_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
+MAX_COEFFICIENTS = 16
+MAX_SQUARINGS = 12
+
+
+def _float32(values):
+  # Op attrs of type float are float32: round once here, so the native op and
+  # the composite twin compute with exactly the same coefficients.
+  return tuple(float(v) for v in np.asarray(values, np.float32).reshape(-1))
+
+
+@dataclasses.dataclass(frozen=True)
+class ActivationSpec:
+  """What one approximation computes; the attrs of the activation ops.
+
+  Attributes:
+    kind: one of `KINDS`. 'rational' computes
+      `numerator(x) / denominator(x) + offset` (coefficients in ascending
+      powers of x); 'fastexp_sigmoid' computes `1 / (1 + (1 - x/n)^n)` with
+      `n = 2**squarings`; the other kinds are fixed functions.
+    numerator, denominator: rational coefficients, at most 16 each.
+    offset: constant added to the rational.
+    squarings: fastexp's k, 1 to 12.
+    clip: `(lo, hi)` to clip the input to before evaluation, or None.
+  """
+  kind: str = "rational"
+  numerator: tuple = (1.0,)
+  denominator: tuple = (1.0,)
+  offset: float = 0.0
+  squarings: int = 0
+  clip: tuple = None
+
+  def __post_init__(self):
+    if self.kind not in KINDS:
+      raise ValueError(f"`kind` must be one of {KINDS}, got {self.kind!r}")
+    object.__setattr__(self, "numerator", _float32(self.numerator))
+    object.__setattr__(self, "denominator", _float32(self.denominator))
+    object.__setattr__(self, "offset", _float32([self.offset])[0])
+    if self.kind == "rational":
+      for arg in ("numerator", "denominator"):
+        values = getattr(self, arg)
+        if not 1 <= len(values) <= MAX_COEFFICIENTS:
+          raise ValueError(f"`{arg}` must have 1 to {MAX_COEFFICIENTS} "
+                           f"coefficients, got {len(values)}")
+        if not all(np.isfinite(values)):
+          raise ValueError(f"`{arg}` must be finite, got {values}")
+      if not any(self.denominator):
+        raise ValueError("`denominator` must not be all zeros")
+    if self.kind == "fastexp_sigmoid" and not (
+        1 <= self.squarings <= MAX_SQUARINGS):
+      raise ValueError(f"`squarings` must be in [1, {MAX_SQUARINGS}], got "
+                       f"{self.squarings}")
+    if self.clip is not None:
+      lo, hi = _float32(self.clip)
+      if not lo <= hi:
+        raise ValueError(f"`clip` must be (lo, hi) with lo <= hi, got "
+                         f"{self.clip}")
+      object.__setattr__(self, "clip", (lo, hi))
+
+  def attrs(self):
+    """The op attrs, as keyword arguments of the generated wrappers."""
+    lo, hi = self.clip if self.clip is not None else (0.0, 0.0)
+    return dict(kind=self.kind, numerator=list(self.numerator),
+                denominator=list(self.denominator), offset=self.offset,
+                squarings=self.squarings, clip=self.clip is not None,
+                clip_min=lo, clip_max=hi)
+
+  @classmethod
+  def from_attrs(cls, kind, numerator, denominator, offset, squarings, clip,
+                 clip_min, clip_max):
+    """Inverse of `attrs`, e.g. from a graph op's attributes."""
+    if isinstance(kind, bytes):
+      kind = kind.decode()
+    return cls(kind=kind, numerator=numerator, denominator=denominator,
+               offset=offset, squarings=squarings,
+               clip=(clip_min, clip_max) if clip else None)
+
+
+ATTR_NAMES = tuple(ActivationSpec().attrs())
+
+
+def in_xla_context():
+  """True while tracing a function that XLA will compile (jit_compile=True)."""
+  graph = tf.compat.v1.get_default_graph()
+  return control_flow_util.GraphOrParentsInXlaContext(graph)
+
+
+def check_dtype(x, name="x"):
+  if x.dtype not in SUPPORTED_DTYPES:
+    raise TypeError(
+        f"`{name}` must be one of "
+        f"{', '.join(d.name for d in SUPPORTED_DTYPES)}; got {x.dtype.name}")
+
+
+def activation(x, spec, name=None):
+  """Applies the approximation `spec` to `x` elementwise.
+
+  Args:
+    x: a float16, bfloat16, float32 or float64 tensor of any shape.
+    spec: an `ActivationSpec`.
+    name: optional op name.
+
+  Returns:
+    A tensor like `x`. Half types are computed in float32.
+  """
+  x = tf.convert_to_tensor(x)
+  check_dtype(x)
+  library = _library.load_ops()
+  if library is None or in_xla_context():
+    return reference.activation(x, spec)
+  return library.tf_approx_activation(x, name=name, **spec.attrs())
+
+
+def activation_gradient(dy, x, spec, name=None):
+  """`dy * f'(x)` for the approximation `spec` (the registered gradient)."""
+  library = _library.load_ops()
+  if library is None or in_xla_context():
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = reference.activation(x, spec)
+    return tape.gradient(y, x, output_gradients=dy)
+  return library.tf_approx_activation_grad(dy, x, name=name, **spec.attrs())
+
+
+@tf.RegisterGradient("TfApprox>Activation")
+def _activation_grad(op, dy):
+  spec = ActivationSpec.from_attrs(
+      **{name: op.get_attr(name) for name in ATTR_NAMES})
+  return activation_gradient(dy, op.inputs[0], spec)

@@ -1,0 +1,1 @@
+"""Composite twins of the native ops, built from plain TensorFlow ops."""
