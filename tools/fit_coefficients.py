@@ -16,8 +16,15 @@ real poles far outside the fit range.
 
 Rationals are fitted by linearised least squares, `min ||P(x) - t(x) Q(x)||`, then refined on the
 true residual `||P/Q - t||` starting from the linearised solution. Q is even, so it has a real root
-iff `Q(sqrt(z))`, a polynomial in `z = x^2`, has a root `z >= 0`; a refined fit with such a pole
-falls back to the linearised fit, and a linearised fit with a pole raises `PoleError`.
+iff `Q(sqrt(z))`, a polynomial in `z = x^2`, has a root `z >= 0`. A refined fit with such a pole
+falls back to the linearised fit; when that has a pole too, the top free denominator coefficient is
+fixed at 0 and both fits are repeated, down to `Q = 1` if need be. Why that is the pole-free least-
+squares fit: Q(0) = 1, so a negative top coefficient always gives a root z > 0; pole-free fits
+therefore have it >= 0, and for each of the 24 [n/m] whose fit has a pole (tanh and sigmoid [1/4],
+[1/5], [1/8], [3/6], [3/7], [5/8] and their [n+1/m] twins) a bounded multi-start fit with it >= 0
+converged to it = 0 (checked when the table was made). These poles lie beyond the fit range (tanh
+[1/4]: |x| = 9.2) and come from Q outgrowing P there. Such entries are marked
+`rational-ls-refined-reduced` (or `-linearised-reduced`) and listed by `main`.
 
 Coefficients are stored rounded to float32 (the op attributes that carry them are float32); the
 recorded max errors are those of the rounded coefficients, evaluated in float64.
@@ -49,10 +56,6 @@ _NAME = re.compile(r"^(tanh|sigm)_(?:taylor_(\d+)|pade_(\d+)_(\d+))$")
 # Fitting in u = x / SCALE keeps every monomial column within [-1, 1] on the samples; in x
 # itself x^15 spans 1e11 and the normal equations lose most of their digits.
 SCALE = SAMPLE_HI
-
-
-class PoleError(ValueError):
-    """A rational fit whose denominator has a root on the real line."""
 
 
 def samples():
@@ -110,7 +113,7 @@ def all_names():
 
 
 def _free_powers(degree, parity):
-    """Powers 1..degree with the given parity (1: odd, 0: even, >= 2)."""
+    """Powers in 1..degree of the given parity (1: odd; 0: even, so from 2 on)."""
     return np.array([p for p in range(1, degree + 1) if p % 2 == parity], dtype=int)
 
 
@@ -160,11 +163,13 @@ def real_poles(denominator):
     """Real roots of the even polynomial `Q(x) = sum_j b_j x^j` (ascending), as positive x.
 
     Q has only even powers, so its real roots are `+-sqrt(z)` for the roots `z >= 0` of
-    `sum_k b_2k z^k`; a root counts as real when its imaginary part is below 1e-9 of its size.
+    `sum_k b_2k z^k`. A root counts as real when its imaginary part is below 1e-6 of its size:
+    np.roots returns a double root with an imaginary part of order sqrt(eps), and a complex pair
+    that close to the axis makes Q nearly vanish anyway.
     """
     in_z = np.asarray(denominator, dtype=np.float64)[::2]
-    roots = np.roots(in_z[::-1]) if np.any(in_z[1:]) else np.array([])
-    real = roots[np.abs(roots.imag) <= 1e-9 * np.maximum(np.abs(roots), 1.0)].real
+    roots = np.roots(in_z[::-1])
+    real = roots[np.abs(roots.imag) <= 1e-6 * np.maximum(np.abs(roots), 1.0)].real
     return np.sort(np.sqrt(real[real >= 0.0]))
 
 
@@ -199,7 +204,8 @@ def fit(name):
     "max_abs_error_dense", "method"}`, coefficients ascending and float32-rounded, numerator of
     length n + 1 and denominator of length m + 1 (taylor: `[1.0]`). `method` is
     `polynomial-ls`, `rational-ls-refined`, or `rational-ls-linearised` when the refined fit had a
-    real pole. Raises PoleError when the linearised fit has one too.
+    real pole; a `-reduced` suffix when both had one and top denominator coefficients were fixed
+    at 0 (module docstring).
 
     Example: `fit("tanh_pade_4_4")["numerator"]` is `[0.0, a1, 0.0, a3, 0.0]`.
     """
@@ -221,17 +227,17 @@ def fit(name):
         numerator, denominator = unscaled(a, np.zeros(0))
         return _entry(target, numerator, denominator, offset, "polynomial-ls")
 
-    a_lin, b_lin = _linearised(u, t, a_powers, b_powers)
-    candidates = [("rational-ls-refined", _refined(u, t, a_powers, b_powers, a_lin, b_lin)),
-                  ("rational-ls-linearised", (a_lin, b_lin))]
-    for method, (a, b) in candidates:
-        numerator, denominator = unscaled(a, b)
-        entry = _entry(target, numerator, denominator, offset, method)
-        poles = real_poles(entry["denominator"])
-        if poles.size == 0:
-            return entry
-    raise PoleError(f"{name}: linearised and refined fits both have real poles, "
-                    f"linearised at x = +-{poles.tolist()}")
+    # Dropping the top free denominator power each round ends at Q = 1, which has no pole.
+    for kept in range(len(b_powers), -1, -1):
+        suffix = "" if kept == len(b_powers) else "-reduced"
+        a_lin, b_lin = _linearised(u, t, a_powers, b_powers[:kept])
+        a_ref, b_ref = _refined(u, t, a_powers, b_powers[:kept], a_lin, b_lin)
+        for method, (a, b) in (("rational-ls-refined", (a_ref, b_ref)),
+                               ("rational-ls-linearised", (a_lin, b_lin))):
+            numerator, denominator = unscaled(a, np.pad(b, (0, len(b_powers) - kept)))
+            entry = _entry(target, numerator, denominator, offset, method + suffix)
+            if real_poles(entry["denominator"]).size == 0:
+                return entry
 
 
 def fit_all():
@@ -260,10 +266,13 @@ def main(argv=None):
 
     functions = fit_all()
     write_table(functions, args.output)
-    print(f"{'name':<16} {'method':<24} {'max err (samples)':>18} {'max err (dense)':>16}")
+    print(f"{'name':<16} {'method':<28} {'max err (samples)':>18} {'max err (dense)':>16}")
     for name, entry in functions.items():
-        print(f"{name:<16} {entry['method']:<24} {entry['max_abs_error_samples']:>18.3e} "
+        print(f"{name:<16} {entry['method']:<28} {entry['max_abs_error_samples']:>18.3e} "
               f"{entry['max_abs_error_dense']:>16.3e}")
+    fallbacks = [name for name, entry in functions.items()
+                 if entry["method"] not in ("polynomial-ls", "rational-ls-refined")]
+    print(f"fallbacks (refined fit had a real pole): {', '.join(fallbacks) or 'none'}")
     print(f"wrote {len(functions)} entries to {args.output}")
 
 
