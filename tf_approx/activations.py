@@ -18,6 +18,7 @@ recurrent_activation=...)`), and `.keras` files store them by name (or, for
 registered functions, with their coefficients).
 """
 
+import dataclasses
 import difflib
 import fractions
 import functools
@@ -39,10 +40,10 @@ FIT_RANGE = (-5.5, 5.5)
 SERP_RANGE = (-2.0, 2.0)
 
 # Families with an index: name pattern -> allowed values of each index.
-_TANH_CONT = re.compile(r"tanh_cont_(\d+)")
-_TAYLOR = re.compile(r"(tanh|sigm)_taylor_(\d+)")
-_PADE = re.compile(r"(tanh|sigm)_pade_(\d+)_(\d+)")
-_FASTEXP = re.compile(r"sigm_fastexp_(\d+)")
+_TANH_CONT = re.compile(r"tanh_cont_([1-9]\d*)")
+_TAYLOR = re.compile(r"(tanh|sigm)_taylor_([1-9]\d*)")
+_PADE = re.compile(r"(tanh|sigm)_pade_([1-9]\d*)_([1-9]\d*)")
+_FASTEXP = re.compile(r"sigm_fastexp_([1-9]\d*)")
 CONT_LEVELS = range(1, 9)
 TAYLOR_DEGREES = range(1, 16)
 PADE_DEGREES = range(1, 9)
@@ -177,7 +178,7 @@ def _builtin_spec(name):
     return None
   spec, clip = parsed
   if clamp:
-    spec = ActivationSpec(**{**spec.__dict__, "clip": clip})
+    spec = dataclasses.replace(spec, clip=clip)
   return spec
 
 
@@ -219,13 +220,10 @@ class Approximation:
   def __init__(self, name, spec=None):  # pylint: disable=redefined-outer-name
     self.name = name
     self.__name__ = name
-    self._spec = ActivationSpec(**_tuple_fields(spec)) if spec else None
-    self.spec  # pylint: disable=pointless-statement  (fail early on bad names)
-
-  @property
-  def spec(self):
-    return self._spec if self._spec is not None else globals()["spec"](
-        self.name)
+    # A registered name's spec is looked up once; a stored one wins, so that
+    # a loaded model does not depend on what this process registered.
+    self.spec = (ActivationSpec(**_tuple_fields(spec)) if spec else
+                 _spec_by_name(name))
 
   def __call__(self, x):
     return activation_ops.activation(x, self.spec, name=self.name)
@@ -233,8 +231,7 @@ class Approximation:
   def get_config(self):
     config = {"name": self.name}
     if self.name not in _builtin_name_set():
-      config["spec"] = {k: list(v) if isinstance(v, tuple) else v
-                        for k, v in self.spec.__dict__.items()}
+      config["spec"] = dataclasses.asdict(self.spec)
     return config
 
   @classmethod
@@ -250,6 +247,9 @@ class Approximation:
 
   def __hash__(self):
     return hash((self.name, self.spec))
+
+
+_spec_by_name = spec  # `spec` is shadowed by an argument in Approximation
 
 
 def _tuple_fields(fields):

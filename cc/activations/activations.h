@@ -107,12 +107,14 @@ TFA_INLINE void ReversedHorner(const S* c, int len, S t, S* value,
   *derivative = dp;
 }
 
+// value * x^k. Negative powers divide by x^-k rather than multiply by
+// (1/x)^-k, whose subnormal intermediate would be flushed to zero under
+// TensorFlow's denormals-are-zero mode.
 template <typename S>
-TFA_INLINE S IntegerPower(S x, int k) {
-  S base = k < 0 ? S(1) / x : x;
-  S result = 1;
-  for (int i = k < 0 ? -k : k; i > 0; --i) result *= base;
-  return result;
+TFA_INLINE S ScaleByPower(S value, S x, int k) {
+  S power = 1;
+  for (int i = k < 0 ? -k : k; i > 0; --i) power *= x;
+  return k < 0 ? value / power : value * power;
 }
 
 // ---------------------------------------------------------------------------
@@ -152,7 +154,7 @@ struct RationalFn {
     S pn, dpn, pd, dpd;
     ReversedHorner(p.num, p.num_len, t, &pn, &dpn);
     ReversedHorner(p.den, p.den_len, t, &pd, &dpd);
-    return IntegerPower(x, p.num_len - p.den_len) * (pn / pd) + p.offset;
+    return ScaleByPower(pn / pd, x, p.num_len - p.den_len) + p.offset;
   }
 
   // d/dx [x^k R(t)] = x^(k-1) (k R(t) - t R'(t)).
@@ -164,7 +166,7 @@ struct RationalFn {
     int k = p.num_len - p.den_len;
     S ratio = pn / pd;
     S dratio = (dpn - ratio * dpd) / pd;
-    return IntegerPower(x, k - 1) * (S(k) * ratio - t * dratio);
+    return ScaleByPower(S(k) * ratio - t * dratio, x, k - 1);
   }
 };
 
@@ -194,8 +196,8 @@ struct FastExpSigmoidFn {
     }
     V r = Splat<V, S>(1) / (Splat<V, S>(1) + e);
     // e = inf (x far below -n): the true value underflows; inf * 0 would not.
-    return e < std::numeric_limits<S>::infinity() ? power * r * r
-                                                   : Splat<V, S>(0);
+    return e == std::numeric_limits<S>::infinity() ? Splat<V, S>(0)
+                                                   : power * r * r;
   }
 
   TFA_INLINE S InverseN() const { return S(1) / S(1 << p.squarings); }

@@ -119,9 +119,14 @@ void GradientRange(const act::Params<C>& p, const T* x, const T* dy, T* dx,
 template <typename T, typename Fn>
 void ParallelFor(OpKernelContext* ctx, const act::Params<ComputeType<T>>& p,
                  int64_t n, int inputs, Fn&& fn) {
-  // Rough cycles per element, for the sharding cost model.
-  const double cycles =
-      p.kind == act::Kind::kRational ? 2.0 * (p.num_len + p.den_len) + 8 : 12;
+  // Cycles per element of the vectorised loops (16 lanes; a division costs
+  // about six vector-cycles), so that Eigen's cost model keeps tensors of
+  // ~100K elements on the calling thread: handing work to the pool costs more
+  // than computing them.
+  const double vector_ops =
+      p.kind == act::Kind::kRational ? 2.0 * (p.num_len + p.den_len) + 6
+                                     : 2.0 * p.squarings + 8;
+  const double cycles = vector_ops / 16;
   const Eigen::TensorOpCost cost(inputs * sizeof(T), sizeof(T), cycles);
   ctx->eigen_device<Eigen::ThreadPoolDevice>().parallelFor(
       n, cost,

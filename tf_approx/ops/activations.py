@@ -76,13 +76,16 @@ class ActivationSpec:
                          f"{self.clip}")
       object.__setattr__(self, "clip", (lo, hi))
 
+    lo, hi = self.clip if self.clip is not None else (0.0, 0.0)
+    object.__setattr__(self, "_attrs", dict(
+        kind=self.kind, numerator=list(self.numerator),
+        denominator=list(self.denominator), offset=self.offset,
+        squarings=self.squarings, clip=self.clip is not None, clip_min=lo,
+        clip_max=hi))
+
   def attrs(self):
     """The op attrs, as keyword arguments of the generated wrappers."""
-    lo, hi = self.clip if self.clip is not None else (0.0, 0.0)
-    return dict(kind=self.kind, numerator=list(self.numerator),
-                denominator=list(self.denominator), offset=self.offset,
-                squarings=self.squarings, clip=self.clip is not None,
-                clip_min=lo, clip_max=hi)
+    return self._attrs
 
   @classmethod
   def from_attrs(cls, kind, numerator, denominator, offset, squarings, clip,
@@ -100,6 +103,8 @@ ATTR_NAMES = tuple(ActivationSpec().attrs())
 
 def in_xla_context():
   """True while tracing a function that XLA will compile (jit_compile=True)."""
+  if tf.executing_eagerly():
+    return False
   graph = tf.compat.v1.get_default_graph()
   return control_flow_util.GraphOrParentsInXlaContext(graph)
 
@@ -122,7 +127,8 @@ def activation(x, spec, name=None):
   Returns:
     A tensor like `x`. Half types are computed in float32.
   """
-  x = tf.convert_to_tensor(x)
+  if not isinstance(x, tf.Tensor):
+    x = tf.convert_to_tensor(x)
   check_dtype(x)
   library = _library.load_ops()
   if library is None or in_xla_context():
