@@ -117,13 +117,17 @@ TFA_INLINE void GradientLoop(const F& f, const Params<S>& p, const S* x,
 
 template <typename S>
 TFA_INLINE void ForwardImpl(const Params<S>& p, const S* x, S* y, int64_t n) {
-  VisitFunction(p, [&](const auto& f) { ForwardLoop(f, p, x, y, n); });
+  VisitFunction(p, [&](const auto& f) TFA_LAMBDA_INLINE {
+    ForwardLoop(f, p, x, y, n);
+  });
 }
 
 template <typename S>
 TFA_INLINE void GradientImpl(const Params<S>& p, const S* x, const S* dy,
                              S* dx, int64_t n) {
-  VisitFunction(p, [&](const auto& f) { GradientLoop(f, p, x, dy, dx, n); });
+  VisitFunction(p, [&](const auto& f) TFA_LAMBDA_INLINE {
+    GradientLoop(f, p, x, dy, dx, n);
+  });
 }
 
 }  // namespace

@@ -17,4 +17,8 @@
 #define TFA_INLINE inline __attribute__((always_inline))
 #endif
 
+// The same for lambdas, which GCC may otherwise leave out of line (and then
+// compile for the baseline instruction set).
+#define TFA_LAMBDA_INLINE __attribute__((always_inline))
+
 #endif  // TF_APPROX_CC_COMMON_PLATFORM_H_
