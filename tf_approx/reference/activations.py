@@ -46,12 +46,18 @@ def _fastexp_sigmoid(spec, x):
 
 def _ultra_fast_sigmoid(spec, x):
   del spec
-  z = tf.abs(x) * 0.5
-  t = tf.where(
-      z < 1.7, 1.5 * z / (1.0 + z),
-      tf.where(z < 3.0, 0.935409070603099 + 0.0458812946797165 * (z - 1.7),
-               tf.fill(tf.shape(z), tf.constant(0.99505475368673, x.dtype))))
-  return tf.where(x < 0, 0.5 - 0.5 * t, 0.5 + 0.5 * t)
+  half = 0.5 * x
+  z = tf.abs(half)
+  # Near 0 the curve is written with x rather than |x| in the numerator:
+  # autodiff takes |x|'s slope at 0 as 0, which would zero the gradient
+  # there. The clip keeps the unselected branch finite for any x.
+  inner_x = tf.clip_by_value(half, -1.7, 1.7)
+  inner = 1.5 * inner_x / (1.0 + tf.abs(inner_x))
+  outer = tf.where(
+      z < 3.0, 0.935409070603099 + 0.0458812946797165 * (z - 1.7),
+      tf.fill(tf.shape(z), tf.constant(0.99505475368673, x.dtype)))
+  return tf.where(z < 1.7, 0.5 + 0.5 * inner,
+                  tf.where(x < 0, 0.5 - 0.5 * outer, 0.5 + 0.5 * outer))
 
 
 def _word2vec_sigmoid(spec, x):
