@@ -51,6 +51,13 @@ struct Params {
   // Beyond |x| > far the Horner form could overflow (inf / inf); the rational
   // is then evaluated in 1/x, which is exact and gives the limits at +-inf.
   S far = 0;
+  // Every built-in fit has parity (P odd or even, Q even or odd), so P(x) =
+  // x^num_shift p(x^2): Horner on x^2 takes half the multiply-adds.
+  bool parity = false;
+  int num_shift = 0, den_shift = 0;
+  int num_sq_len = 0, den_sq_len = 0;
+  S num_sq[kMaxCoefficients] = {};
+  S den_sq[kMaxCoefficients] = {};
   int squarings = 0;  // fastexp: n = 2^squarings
   bool clip = false;
   S clip_lo = 0;
@@ -130,8 +137,7 @@ struct RationalFn {
 
   template <typename V>
   TFA_INLINE V Value(V x) const {
-    return Horner(p.num, p.num_len, x) / Horner(p.den, p.den_len, x) +
-           p.offset;
+    return Horner(p.num, p.num_len, x) / Horner(p.den, p.den_len, x) + p.offset;
   }
 
   // f' = (P' - f Q') / Q, one division, no Q^2 that could overflow early.
@@ -167,6 +173,48 @@ struct RationalFn {
     S ratio = pn / pd;
     S dratio = (dpn - ratio * dpd) / pd;
     return ScaleByPower(S(k) * ratio - t * dratio, x, k - 1);
+  }
+};
+
+// The same function for parity coefficients, evaluated in z = x^2.
+template <typename S>
+struct ParityRationalFn : RationalFn<S> {
+  using RationalFn<S>::p;
+
+  template <typename V>
+  TFA_INLINE V Value(V x) const {
+    V z = x * x;
+    V num = Horner(p.num_sq, p.num_sq_len, z);
+    V den = Horner(p.den_sq, p.den_sq_len, z);
+    if (p.num_shift) num = num * x;
+    if (p.den_shift) den = den * x;
+    return num / den + p.offset;
+  }
+
+  template <typename V>
+  TFA_INLINE V Derivative(V x) const {
+    V z = x * x;
+    V num, dnum, den, dden;
+    Expand(p.num_sq, p.num_sq_len, p.num_shift, x, z, &num, &dnum);
+    Expand(p.den_sq, p.den_sq_len, p.den_shift, x, z, &den, &dden);
+    V r = Splat<V, S>(1) / den;
+    V ratio = num * r;
+    return (dnum - ratio * dden) * r;
+  }
+
+  // P = x^s c(z) and P' = s c(z) + 2 x^(s+1) c'(z), for s in {0, 1}.
+  template <typename V>
+  static TFA_INLINE void Expand(const S* c, int len, int shift, V x, V z,
+                                V* value, V* derivative) {
+    V q, dq;
+    HornerWithDerivative(c, len, z, &q, &dq);
+    if (shift) {
+      *value = x * q;
+      *derivative = q + S(2) * z * dq;
+    } else {
+      *value = q;
+      *derivative = S(2) * x * dq;
+    }
   }
 };
 
@@ -219,8 +267,8 @@ struct UltraFastSigmoidFn {
     V z = Abs(x) * S(0.5);
     V curve = S(1.5) * z / (z + S(1));
     V line = S(0.935409070603099) + S(0.0458812946797165) * (z - S(1.7));
-    V t = z < S(1.7) ? curve
-                     : (z < S(3) ? line : Splat<V, S>(0.99505475368673));
+    V t =
+        z < S(1.7) ? curve : (z < S(3) ? line : Splat<V, S>(0.99505475368673));
     V half_t = S(0.5) * t;
     V y = x < S(0) ? S(0.5) - half_t : S(0.5) + half_t;
     return x != x ? x : y;
@@ -313,7 +361,11 @@ template <typename S, typename Fn>
 TFA_INLINE void VisitFunction(const Params<S>& p, Fn&& fn) {
   switch (p.kind) {
     case Kind::kRational:
-      fn(RationalFn<S>{p});
+      if (p.parity) {
+        fn(ParityRationalFn<S>{{p}});
+      } else {
+        fn(RationalFn<S>{p});
+      }
       break;
     case Kind::kFastExpSigmoid:
       fn(FastExpSigmoidFn<S>{p});
@@ -379,11 +431,29 @@ inline S HornerSafeRadius(const S* num, int num_len, const S* den,
   const long double limit =
       static_cast<long double>(std::numeric_limits<S>::max()) / 16;
   long double r = 1;
-  if (bound(num, num_len, r) > limit || bound(den, den_len, r) > limit) return 0;
+  if (bound(num, num_len, r) > limit || bound(den, den_len, r) > limit)
+    return 0;
   while (r < limit && bound(num, num_len, 2 * r) <= limit &&
          bound(den, den_len, 2 * r) <= limit)
     r *= 2;
   return static_cast<S>(r);
+}
+
+// If c has only even or only odd powers, writes them as coefficients in x^2
+// and the power of x they are multiplied by.
+template <typename S>
+inline bool SplitParity(const S* c, int len, S* squared, int* squared_len,
+                        int* shift) {
+  bool even = true, odd = true;
+  for (int i = 0; i < len; ++i) {
+    if (c[i] != 0) (i % 2 == 0 ? odd : even) = false;
+  }
+  if (!even && !odd) return false;
+  *shift = even ? 0 : 1;
+  *squared_len = 0;
+  for (int i = *shift; i < len; i += 2) squared[(*squared_len)++] = c[i];
+  if (*squared_len == 0) squared[(*squared_len)++] = 0;
+  return true;
 }
 
 template <typename S>
@@ -414,6 +484,10 @@ inline const char* InitParams(Kind kind, const double* num, int num_len,
     p->num_len = num_len;
     p->den_len = den_len;
     p->far = HornerSafeRadius(p->num, num_len, p->den, den_len);
+    p->parity =
+        SplitParity(p->num, num_len, p->num_sq, &p->num_sq_len,
+                    &p->num_shift) &&
+        SplitParity(p->den, den_len, p->den_sq, &p->den_sq_len, &p->den_shift);
   }
   if (kind == Kind::kFastExpSigmoid) {
     if (squarings < 1 || squarings > kMaxSquarings)

@@ -117,30 +117,29 @@ TFA_INLINE void GradientLoop(const F& f, const Params<S>& p, const S* x,
 
 template <typename S>
 TFA_INLINE void ForwardImpl(const Params<S>& p, const S* x, S* y, int64_t n) {
-  VisitFunction(p, [&](const auto& f) TFA_LAMBDA_INLINE {
-    ForwardLoop(f, p, x, y, n);
-  });
+  VisitFunction(
+      p, [&](const auto& f) TFA_LAMBDA_INLINE { ForwardLoop(f, p, x, y, n); });
 }
 
 template <typename S>
-TFA_INLINE void GradientImpl(const Params<S>& p, const S* x, const S* dy,
-                             S* dx, int64_t n) {
-  VisitFunction(p, [&](const auto& f) TFA_LAMBDA_INLINE {
-    GradientLoop(f, p, x, dy, dx, n);
-  });
+TFA_INLINE void GradientImpl(const Params<S>& p, const S* x, const S* dy, S* dx,
+                             int64_t n) {
+  VisitFunction(p, [&](const auto& f)
+                       TFA_LAMBDA_INLINE { GradientLoop(f, p, x, dy, dx, n); });
 }
 
 }  // namespace
 
-#define TFA_CPU_CLONES __attribute__((target_clones("avx512f", "fma", "default")))
+#define TFA_CPU_CLONES \
+  __attribute__((target_clones("avx512f", "fma", "default")))
 
 TFA_CPU_CLONES void Forward(const Params<float>& p, const float* x, float* y,
                             int64_t n) {
   ForwardImpl(p, x, y, n);
 }
 
-TFA_CPU_CLONES void Forward(const Params<double>& p, const double* x,
-                            double* y, int64_t n) {
+TFA_CPU_CLONES void Forward(const Params<double>& p, const double* x, double* y,
+                            int64_t n) {
   ForwardImpl(p, x, y, n);
 }
 

@@ -10,6 +10,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "cc/activations/activations_cpu.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
@@ -23,14 +25,12 @@ using ::tensorflow::OpKernel;
 using ::tensorflow::OpKernelConstruction;
 using ::tensorflow::OpKernelContext;
 using ::tensorflow::Tensor;
-namespace errors = ::tensorflow::errors;
 namespace act = ::tf_approx::activations;
 
 // float for float and the half types, double for double.
 template <typename T>
-using ComputeType =
-    typename std::conditional<std::is_same<T, double>::value, double,
-                              float>::type;
+using ComputeType = typename std::conditional<std::is_same<T, double>::value,
+                                              double, float>::type;
 
 act::Kind ParseKind(const std::string& kind) {
   if (kind == "fastexp_sigmoid") return act::Kind::kFastExpSigmoid;
@@ -58,23 +58,24 @@ void ReadParams(OpKernelConstruction* ctx, act::Params<C>* params) {
   OP_REQUIRES_OK(ctx, ctx->GetAttr("clip_min", &clip_min));
   OP_REQUIRES_OK(ctx, ctx->GetAttr("clip_max", &clip_max));
   const act::Kind parsed = ParseKind(kind);
-  OP_REQUIRES(ctx,
-              parsed != act::Kind::kRational ||
-                  (!numerator.empty() && !denominator.empty()),
-              errors::InvalidArgument(
-                  "tf_approx activation: `numerator` and `denominator` must "
-                  "be non-empty, got ",
-                  numerator.size(), " and ", denominator.size(),
-                  " coefficients"));
+  OP_REQUIRES(
+      ctx,
+      parsed != act::Kind::kRational ||
+          (!numerator.empty() && !denominator.empty()),
+      absl::InvalidArgumentError(absl::StrCat(
+          "tf_approx activation: `numerator` and `denominator` must "
+          "be non-empty, got ",
+          numerator.size(), " and ", denominator.size(), " coefficients")));
   std::vector<double> num(numerator.begin(), numerator.end());
   std::vector<double> den(denominator.begin(), denominator.end());
   const char* error = act::InitParams(
       parsed, num.data(), static_cast<int>(num.size()), den.data(),
-      static_cast<int>(den.size()), offset, squarings, clip, clip_min,
-      clip_max, act::Word2VecTable(), params);
-  OP_REQUIRES(ctx, error == nullptr,
-              errors::InvalidArgument("tf_approx activation (kind '", kind,
-                                      "'): ", error ? error : ""));
+      static_cast<int>(den.size()), offset, squarings, clip, clip_min, clip_max,
+      act::Word2VecTable(), params);
+  OP_REQUIRES(
+      ctx, error == nullptr,
+      absl::InvalidArgumentError(absl::StrCat(
+          "tf_approx activation (kind '", kind, "'): ", error ? error : "")));
 }
 
 // Elements one thread handles at a time for the half types.
@@ -123,14 +124,13 @@ void ParallelFor(OpKernelContext* ctx, const act::Params<ComputeType<T>>& p,
   // about six vector-cycles), so that Eigen's cost model keeps tensors of
   // ~100K elements on the calling thread: handing work to the pool costs more
   // than computing them.
-  const double vector_ops =
-      p.kind == act::Kind::kRational ? 2.0 * (p.num_len + p.den_len) + 6
-                                     : 2.0 * p.squarings + 8;
+  const double vector_ops = p.kind == act::Kind::kRational
+                                ? 2.0 * (p.num_len + p.den_len) + 6
+                                : 2.0 * p.squarings + 8;
   const double cycles = vector_ops / 16;
   const Eigen::TensorOpCost cost(inputs * sizeof(T), sizeof(T), cycles);
   ctx->eigen_device<Eigen::ThreadPoolDevice>().parallelFor(
-      n, cost,
-      [](Eigen::Index size) { return (size + 63) / 64 * 64; },
+      n, cost, [](Eigen::Index size) { return (size + 63) / 64 * 64; },
       [&fn](Eigen::Index begin, Eigen::Index end) { fn(begin, end); });
 }
 
@@ -169,12 +169,12 @@ class ActivationGradOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     const Tensor& dy = ctx->input(0);
     const Tensor& x = ctx->input(1);
-    OP_REQUIRES(ctx, dy.shape() == x.shape(),
-                errors::InvalidArgument(
-                    "tf_approx activation gradient: `dy` must have the shape "
-                    "of `x`, ",
-                    x.shape().DebugString(), ", got ",
-                    dy.shape().DebugString()));
+    OP_REQUIRES(
+        ctx, dy.shape() == x.shape(),
+        absl::InvalidArgumentError(absl::StrCat(
+            "tf_approx activation gradient: `dy` must have the shape "
+            "of `x`, ",
+            x.shape().DebugString(), ", got ", dy.shape().DebugString())));
     Tensor* dx = nullptr;
     OP_REQUIRES_OK(
         ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &dx));
@@ -193,14 +193,14 @@ class ActivationGradOp : public OpKernel {
   act::Params<ComputeType<T>> params_;
 };
 
-#define TFA_REGISTER_CPU(T)                                            \
-  REGISTER_KERNEL_BUILDER(Name("TfApprox>Activation")                 \
-                              .Device(::tensorflow::DEVICE_CPU)       \
-                              .TypeConstraint<T>("T"),                \
-                          ActivationOp<T>);                           \
-  REGISTER_KERNEL_BUILDER(Name("TfApprox>ActivationGrad")             \
-                              .Device(::tensorflow::DEVICE_CPU)       \
-                              .TypeConstraint<T>("T"),                \
+#define TFA_REGISTER_CPU(T)                                     \
+  REGISTER_KERNEL_BUILDER(Name("TfApprox>Activation")           \
+                              .Device(::tensorflow::DEVICE_CPU) \
+                              .TypeConstraint<T>("T"),          \
+                          ActivationOp<T>);                     \
+  REGISTER_KERNEL_BUILDER(Name("TfApprox>ActivationGrad")       \
+                              .Device(::tensorflow::DEVICE_CPU) \
+                              .TypeConstraint<T>("T"),          \
                           ActivationGradOp<T>);
 
 TFA_REGISTER_CPU(Eigen::half);

@@ -3,6 +3,7 @@
 // One forward op and one gradient op serve every approximation: the function
 // is chosen by attrs (kind + coefficients), so a user-registered rational runs
 // on the same kernels and a SavedModel carries its coefficients in the graph.
+#include "absl/status/status.h"
 #include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -11,17 +12,17 @@ namespace tf_approx {
 
 using ::tensorflow::shape_inference::InferenceContext;
 
-#define TFA_ACTIVATION_ATTRS                                                \
-  Attr("T: {half, bfloat16, float, double}")                               \
-      .Attr(                                                                \
-          "kind: {'rational', 'fastexp_sigmoid', 'ultra_fast_sigmoid', "    \
-          "'word2vec_sigmoid', 'hard_tanh', 'hard_sigmoid'}")               \
-      .Attr("numerator: list(float) = [1.0]")                               \
-      .Attr("denominator: list(float) = [1.0]")                             \
-      .Attr("offset: float = 0.0")                                          \
-      .Attr("squarings: int = 0")                                           \
-      .Attr("clip: bool = false")                                           \
-      .Attr("clip_min: float = 0.0")                                        \
+#define TFA_ACTIVATION_ATTRS                                             \
+  Attr("T: {half, bfloat16, float, double}")                             \
+      .Attr(                                                             \
+          "kind: {'rational', 'fastexp_sigmoid', 'ultra_fast_sigmoid', " \
+          "'word2vec_sigmoid', 'hard_tanh', 'hard_sigmoid'}")            \
+      .Attr("numerator: list(float) = [1.0]")                            \
+      .Attr("denominator: list(float) = [1.0]")                          \
+      .Attr("offset: float = 0.0")                                       \
+      .Attr("squarings: int = 0")                                        \
+      .Attr("clip: bool = false")                                        \
+      .Attr("clip_min: float = 0.0")                                     \
       .Attr("clip_max: float = 0.0")
 
 REGISTER_OP("TfApprox>Activation")
@@ -48,7 +49,7 @@ REGISTER_OP("TfApprox>ActivationGrad")
       ::tensorflow::shape_inference::ShapeHandle shape;
       TF_RETURN_IF_ERROR(c->Merge(c->input(0), c->input(1), &shape));
       c->set_output(0, shape);
-      return ::tensorflow::OkStatus();
+      return absl::OkStatus();
     })
     .Doc(R"doc(
 Gradient of TfApprox>Activation: dx = dy * f'(x), the analytic derivative of

@@ -8,8 +8,8 @@
 
 namespace tf_approx {
 
-extern "C" __attribute__((used, visibility("default"))) const char
-    tf_approx_build_info[] =
-        "TF_APPROX_BUILT_WITH_TENSORFLOW=" TF_APPROX_TF_VERSION ";";
+extern "C" __attribute__((used, visibility("default")))
+const char tf_approx_build_info[] =
+    "TF_APPROX_BUILT_WITH_TENSORFLOW=" TF_APPROX_TF_VERSION ";";
 
 }  // namespace tf_approx

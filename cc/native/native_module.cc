@@ -103,11 +103,11 @@ double Reference(const std::string& reference, float x) {
 }
 
 struct SweepPart {
-  double max_error = 0, max_error_x = 0;              // over all finite x
-  double range_error = 0, range_error_x = 0;          // over [lo, hi]
-  int64_t nan_outputs = 0;                            // for non-NaN x
+  double max_error = 0, max_error_x = 0;      // over all finite x
+  double range_error = 0, range_error_x = 0;  // over [lo, hi]
+  int64_t nan_outputs = 0;                    // for non-NaN x
   double first_nan_x = std::numeric_limits<double>::quiet_NaN();
-  int64_t decreases = 0;                              // f(next) < f(x)
+  int64_t decreases = 0;  // f(next) < f(x)
   double first_decrease_x = std::numeric_limits<double>::quiet_NaN();
   float first_value = 0, last_value = 0;
   double min_value = std::numeric_limits<double>::infinity();
@@ -155,8 +155,8 @@ SweepPart SweepRange(const act::Params<float>& p, bool is_tanh, double lo,
   return part;
 }
 
-py::dict SweepFloat32(const Spec& spec, const std::string& reference,
-                      double lo, double hi, int threads) {
+py::dict SweepFloat32(const Spec& spec, const std::string& reference, double lo,
+                      double hi, int threads) {
   if (reference != "tanh" && reference != "sigmoid")
     throw py::value_error("`reference` must be 'tanh' or 'sigmoid'");
   const act::Params<float> p = spec.ToParams<float>();
@@ -186,14 +186,18 @@ py::dict SweepFloat32(const Spec& spec, const std::string& reference,
       all.range_error = q.range_error;
       all.range_error_x = q.range_error_x;
     }
-    if (q.nan_outputs > 0 && all.nan_outputs == 0) all.first_nan_x = q.first_nan_x;
+    if (q.nan_outputs > 0 && all.nan_outputs == 0)
+      all.first_nan_x = q.first_nan_x;
     all.nan_outputs += q.nan_outputs;
     // A decrease across the boundary between two parts counts too.
-    const bool boundary_decrease = t > 0 && q.first_value < parts[t - 1].last_value;
+    const bool boundary_decrease =
+        t > 0 && q.first_value < parts[t - 1].last_value;
     const int64_t decreases = q.decreases + (boundary_decrease ? 1 : 0);
     if (decreases > 0 && all.decreases == 0)
-      all.first_decrease_x = boundary_decrease ? FromOrdinal(-kInfBits + (2 * kInfBits + 1) * t / threads)
-                                               : q.first_decrease_x;
+      all.first_decrease_x =
+          boundary_decrease
+              ? FromOrdinal(-kInfBits + (2 * kInfBits + 1) * t / threads)
+              : q.first_decrease_x;
     all.decreases += decreases;
     all.min_value = std::min(all.min_value, q.min_value);
     all.max_value = std::max(all.max_value, q.max_value);
@@ -220,7 +224,8 @@ py::dict SweepFloat32(const Spec& spec, const std::string& reference,
   result["min_value"] = all.min_value;
   result["max_value"] = all.max_value;
   result["nan_propagates"] = nan_propagates;
-  float inf = std::numeric_limits<float>::infinity(), ends[2] = {-inf, inf}, out[2];
+  float inf = std::numeric_limits<float>::infinity(), ends[2] = {-inf, inf},
+        out[2];
   act::Forward(p, ends, out, 2);
   result["value_at_neg_inf"] = out[0];
   result["value_at_pos_inf"] = out[1];
@@ -238,9 +243,14 @@ PYBIND11_MODULE(_native, m) {
                        std::vector<double> denominator, double offset,
                        int squarings, bool clip, double clip_min,
                        double clip_max) {
-             Spec s{kind,      std::move(numerator), std::move(denominator),
-                    offset,    squarings,            clip,
-                    clip_min,  clip_max};
+             Spec s{kind,
+                    std::move(numerator),
+                    std::move(denominator),
+                    offset,
+                    squarings,
+                    clip,
+                    clip_min,
+                    clip_max};
              s.ToParams<double>();  // validate now, not at first use
              return s;
            }),
@@ -257,10 +267,10 @@ PYBIND11_MODULE(_native, m) {
         py::arg("dy"));
   m.def("gradient", &Gradient<double>, py::arg("spec"), py::arg("x"),
         py::arg("dy"), "dx = dy * f'(x) elementwise.");
-  m.def("sweep_float32", &SweepFloat32, py::arg("spec"),
-        py::arg("reference"), py::arg("lo") = -5.5, py::arg("hi") = 5.5,
-        py::arg("threads") = static_cast<int>(
-            std::max(1u, std::thread::hardware_concurrency())),
+  m.def("sweep_float32", &SweepFloat32, py::arg("spec"), py::arg("reference"),
+        py::arg("lo") = -5.5, py::arg("hi") = 5.5,
+        py::arg("threads") =
+            static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
         "Evaluates f at every non-NaN float32 (2^32 - 2^24 inputs) and "
         "reports the error against tanh or sigmoid, NaN/inf behaviour and "
         "monotonicity.");
