@@ -1,0 +1,258 @@
+"""Shared pieces of the example trainers in examples/.
+
+Every trainer trains one network once per activation under test and compares
+the runs: it defines the shared flags with `define_flags`, loads its data with
+`load_dataset`, starts each run with `fresh_start`, keeps one-time tracing out
+of the timed `fit` with `warm_up`, times it with `Stopwatch`, and prints the
+runs with `format_runs`.
+"""
+
+import dataclasses
+import os
+import platform
+import time
+
+from absl import flags
+import keras
+import numpy as np
+import tensorflow as tf
+
+import tf_approx
+
+DATASETS = ("digits",)
+TEST_FRACTION = 0.2
+# Fixed apart from --seed, so runs with different seeds are scored on the same
+# test set.
+SPLIT_SEED = 0
+
+
+def check_activations(names):
+  """Flag validator: every name must resolve in Keras (tf_approx's included).
+
+  Raises:
+    flags.ValidationError: naming the first unknown name, with the closest
+      tf_approx names.
+  """
+  if not names:
+    raise flags.ValidationError("give at least one activation")
+  for name in names:
+    try:
+      keras.activations.get(name)
+    except ValueError:
+      hint = ""
+      try:
+        tf_approx.activations.spec(name)
+      except ValueError as e:
+        hint = f" {e}"  # it names tf_approx's closest names
+      raise flags.ValidationError(
+          f"Keras knows no activation {name!r}, not even through tf_approx."
+          f"{hint}") from None
+  return True
+
+
+def define_flags(*, activations, epochs, batch_size):
+  """Defines the flags every trainer has, with this trainer's defaults.
+
+  Args:
+    activations: the names compared when --activations is not given; the
+      first is the baseline of the time ratios.
+    epochs: default of --epochs.
+    batch_size: default of --batch_size.
+  """
+  flags.DEFINE_list(
+      "activations", activations,
+      "Activations to compare, one training run each, by Keras or tf_approx "
+      "name. Train times are reported as ratios to the first.")
+  flags.register_validator("activations", check_activations)
+  flags.DEFINE_integer("epochs", epochs, "Epochs of every run.", lower_bound=1)
+  flags.DEFINE_integer("batch_size", batch_size, "Batch size.", lower_bound=1)
+  flags.DEFINE_integer(
+      "seed", 0,
+      "Seed of every run: each starts from the same weights and sees the data "
+      "in the same order.")
+  flags.DEFINE_enum("dataset", "digits", DATASETS,
+                    "Bundled dataset to train on; --data_path overrides it.")
+  flags.DEFINE_string(
+      "data_path", None,
+      "A .npz file with arrays `x` (samples first) and `y` (integer class "
+      "labels) to train on instead of --dataset. x is used as given, so "
+      "scale it beforehand.")
+  flags.DEFINE_string(
+      "export_dir", None,
+      "If set, the last run's model is exported there as a SavedModel with a "
+      "`serve` endpoint. Loaders must `import tf_approx` first.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+  """A classification dataset split into train and test arrays."""
+  name: str
+  x_train: np.ndarray
+  y_train: np.ndarray
+  x_test: np.ndarray
+  y_test: np.ndarray
+  num_classes: int
+
+  def describe(self):
+    return (f"{self.name}: {len(self.x_train)} train and {len(self.x_test)} "
+            f"test samples of shape {self.x_train.shape[1:]}, "
+            f"{self.num_classes} classes")
+
+
+def _load_digits():
+  from sklearn import datasets  # pylint: disable=g-import-not-at-top
+  digits = datasets.load_digits()
+  # Pixels are counts 0..16 of an 8x8 grid's 4x4 blocks.
+  return digits.images / 16.0, digits.target
+
+
+def _load_npz(path):
+  with np.load(path) as data:
+    missing = {"x", "y"} - set(data.files)
+    if missing:
+      raise ValueError(f"--data_path {path}: needs arrays x and y, has "
+                       f"{sorted(data.files)}")
+    x, y = data["x"], data["y"]
+  if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+    raise ValueError(f"--data_path {path}: `y` must be a 1-D array of class "
+                     f"labels 0, 1, ..., got shape {y.shape}, dtype {y.dtype}")
+  if len(x) != len(y):
+    raise ValueError(f"--data_path {path}: `x` has {len(x)} samples but `y` "
+                     f"has {len(y)}")
+  return x, y
+
+
+def load_dataset(name="digits", data_path=None):
+  """Loads a bundled dataset, or a user's .npz file, split into train/test.
+
+  The split is a fixed random permutation, TEST_FRACTION of it for testing.
+
+  Args:
+    name: one of DATASETS.
+    data_path: a .npz file with arrays `x` and `y`; overrides `name`.
+
+  Returns:
+    A `Dataset` with float32 `x` and int32 `y`.
+  """
+  if data_path:
+    x, y = _load_npz(data_path)
+    name = os.path.basename(data_path)
+  elif name == "digits":
+    x, y = _load_digits()
+  else:
+    raise ValueError(f"`name` must be one of {DATASETS}, got {name!r}")
+  x, y = x.astype(np.float32), y.astype(np.int32)
+  order = np.random.default_rng(SPLIT_SEED).permutation(len(x))
+  num_test = max(1, round(TEST_FRACTION * len(x)))
+  test, train = order[:num_test], order[num_test:]
+  return Dataset(name, x[train], y[train], x[test], y[test],
+                 num_classes=int(y.max()) + 1)
+
+
+def fresh_start(seed):
+  """Resets Keras and seeds Python, NumPy and TensorFlow before a run.
+
+  Clearing the session drops the previous run's models and gives layers the
+  same names in every run; the seed gives them the same initial weights.
+  """
+  keras.utils.clear_session()
+  keras.utils.set_random_seed(seed)
+
+
+def warm_up(model, x, y, batch_size):
+  """Runs `fit` on two batches, then puts every variable back.
+
+  The first `fit` of a model traces its training step (and, the first time in
+  the process, sets up kernels and thread pools). Paying that here keeps it
+  out of the timed `fit`, which then starts from the untouched weights and
+  optimizer state. Two batches of different sizes also trace the step for the
+  short last batch of an epoch.
+  """
+  model.optimizer.build(model.trainable_variables)
+  variables = model.variables + model.optimizer.variables
+  values = [v.numpy() for v in variables]
+  model.fit(x[:batch_size + 1], y[:batch_size + 1], batch_size=batch_size,
+            epochs=1, verbose=0)
+  for variable, value in zip(variables, values):
+    variable.assign(value)
+
+
+class Stopwatch:
+  """Wall-clock seconds of a `with` block, by `time.perf_counter`.
+
+    >>> with Stopwatch() as watch:
+    ...   model.fit(x, y)
+    >>> watch.seconds
+  """
+
+  def __init__(self):
+    self.seconds = None
+    self._start = None
+
+  def __enter__(self):
+    self._start = time.perf_counter()
+    return self
+
+  def __exit__(self, *exc_info):
+    self.seconds = time.perf_counter() - self._start
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One training run: what was trained, its scores, its training time.
+
+  Attributes:
+    label: what distinguishes the run, usually the activation's name.
+    scores: column name -> value, e.g. {"test accuracy": 0.95}; every run of
+      one table has the same names in the same order.
+    seconds: wall-clock time of `fit`.
+  """
+  label: str
+  scores: dict
+  seconds: float
+
+
+def format_runs(runs, label="activation"):
+  """The runs as a Markdown table, train time also as a ratio to the first.
+
+  Args:
+    runs: `Run`s, the first being the baseline.
+    label: header of the label column.
+
+  Returns:
+    The table, columns padded to align.
+  """
+  baseline = runs[0].seconds
+  header = [label, *runs[0].scores, "train time (s)",
+            f"time ratio vs {runs[0].label}"]
+  rows = [[run.label, *(f"{v:.4f}" for v in run.scores.values()),
+           f"{run.seconds:.2f}", f"{run.seconds / baseline:.2f}"]
+          for run in runs]
+  widths = [max(len(row[i]) for row in [header, *rows])
+            for i in range(len(header))]
+
+  def line(cells):
+    # The label column reads left-aligned, numbers right-aligned.
+    padded = [cells[0].ljust(widths[0])] + [
+        cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])]
+    return "| " + " | ".join(padded) + " |"
+
+  rule = "|:" + "-" * (widths[0] + 1) + "".join(
+      "|" + "-" * (width + 1) + ":" for width in widths[1:]) + "|"
+  return "\n".join([line(header), rule, *map(line, rows)])
+
+
+def describe_model(model):
+  """The layers of a built `keras.Sequential` with output shapes, one line."""
+  layers = " -> ".join(
+      f"{type(layer).__name__}({', '.join(map(str, layer.output.shape[1:]))})"
+      for layer in model.layers)
+  return f"{layers}, {model.count_params()} parameters"
+
+
+def describe_machine():
+  """One line naming where the timings were taken."""
+  gpus = tf.config.list_physical_devices("GPU")
+  devices = f"{len(gpus)} GPU(s)" if gpus else "CPU only"
+  return (f"{platform.machine()}, {os.cpu_count()} CPU cores, {devices}, "
+          f"TensorFlow {tf.__version__}, Keras {keras.__version__}")

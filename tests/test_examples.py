@@ -1,0 +1,140 @@
+"""Runs the example trainers end to end, and checks their shared helpers.
+
+The trainers run in subprocesses, as a user runs them, with tiny flags; an
+exported SavedModel is loaded in a fresh process that only imports tf_approx.
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+import subprocess
+import sys
+import textwrap
+
+from absl import flags
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+TIMEOUT_S = 300
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _load_common():
+  spec = importlib.util.spec_from_file_location("examples_common",
+                                                EXAMPLES / "common.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+common = _load_common()
+
+
+def _run_example(script, *flag_args):
+  result = subprocess.run([sys.executable, str(EXAMPLES / script), *flag_args],
+                          env=ENV, capture_output=True, text=True,
+                          timeout=TIMEOUT_S, check=False)
+  assert result.returncode == 0, (
+      f"exit code {result.returncode}\nstdout:\n{result.stdout}\n"
+      f"stderr:\n{result.stderr[-5000:]}")
+  return result.stdout
+
+
+def _table(stdout):
+  """The printed Markdown table as {label: [cells]}, header included."""
+  rows = [line.strip("|").split("|") for line in stdout.splitlines()
+          if line.startswith("| ")]
+  return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows}
+
+
+_SERVE = """
+import sys
+import numpy as np
+import tensorflow as tf
+import tf_approx
+model = tf.saved_model.load(sys.argv[1])
+logits = model.serve(tf.random.uniform([3, 8, 8])).numpy()
+assert logits.shape == (3, 10), logits.shape
+assert np.isfinite(logits).all(), logits
+print("served", logits.shape)
+"""
+
+
+# One test, so that parallel workers do not train the same networks twice.
+def test_approx_digits_compares_and_exports(tmp_path, run_python):
+  export_dir = tmp_path / "model"
+  stdout = _run_example("approx_digits.py", "--epochs=1",
+                        "--activations=tanh,tanh_pade_4_4",
+                        f"--export_dir={export_dir}")
+  table = _table(stdout)
+  assert list(table) == ["activation", "tanh", "tanh_pade_4_4"], stdout
+  assert table["activation"] == [
+      "final train loss", "test accuracy", "train time (s)",
+      "time ratio vs tanh"]
+  assert table["tanh"][-1] == "1.00"
+  for label in ("tanh", "tanh_pade_4_4"):
+    loss, accuracy, seconds, ratio = map(float, table[label])
+    assert np.isfinite(loss) and 0 <= accuracy <= 1
+    assert seconds > 0 and ratio > 0
+  assert "this machine in this process" in stdout
+
+  # The graph must hold the native op, or the reload below proves nothing.
+  assert b"TfApprox>Activation" in (export_dir / "saved_model.pb").read_bytes()
+  served = run_python(_SERVE, export_dir)
+  assert served.returncode == 0, served.stderr[-5000:]
+  assert "served (3, 10)" in served.stdout
+
+
+def test_load_dataset_digits():
+  dataset = common.load_dataset("digits")
+  assert len(dataset.x_train) + len(dataset.x_test) == 1797
+  assert dataset.x_train.shape[1:] == (8, 8)
+  assert dataset.x_train.dtype == np.float32
+  assert dataset.y_train.dtype == np.int32
+  assert 0 <= dataset.x_train.min() and dataset.x_train.max() <= 1
+  assert dataset.num_classes == 10
+  # The split does not depend on anything but the data.
+  np.testing.assert_array_equal(common.load_dataset().y_test, dataset.y_test)
+
+
+def test_load_dataset_npz(tmp_path):
+  path = tmp_path / "mine.npz"
+  np.savez(path, x=np.arange(40.0).reshape(10, 4), y=np.arange(10) % 3)
+  dataset = common.load_dataset(data_path=str(path))
+  assert dataset.name == "mine.npz"
+  assert (len(dataset.x_train), len(dataset.x_test)) == (8, 2)
+  assert dataset.num_classes == 3
+  # Each sample keeps its label through the shuffle.
+  for x, y in [(dataset.x_train, dataset.y_train),
+               (dataset.x_test, dataset.y_test)]:
+    np.testing.assert_array_equal(x[:, 0] // 4 % 3, y)
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"x": np.zeros((4, 2))}, "needs arrays x and y"),
+    ({"x": np.zeros((4, 2)), "y": np.zeros(4)}, "class labels"),
+    ({"x": np.zeros((4, 2)), "y": np.zeros(3, int)}, "has 3"),
+])
+def test_load_dataset_npz_errors(tmp_path, arrays, message):
+  path = tmp_path / "bad.npz"
+  np.savez(path, **arrays)
+  with pytest.raises(ValueError, match=message):
+    common.load_dataset(data_path=str(path))
+
+
+def test_check_activations():
+  assert common.check_activations(["tanh", "relu", "tanh_pade_4_4_clamp"])
+  with pytest.raises(flags.ValidationError, match="Did you mean: tanh_pade_4_4"):
+    common.check_activations(["tanh", "tahn_pade_4_4"])
+
+
+def test_format_runs():
+  runs = [common.Run("tanh", {"loss": 0.5, "acc": 0.9}, 2.0),
+          common.Run("tanh_pade_4_4", {"loss": 0.25, "acc": 1.0}, 1.5)]
+  assert common.format_runs(runs) == textwrap.dedent("""\
+      | activation    |   loss |    acc | train time (s) | time ratio vs tanh |
+      |:--------------|-------:|-------:|---------------:|-------------------:|
+      | tanh          | 0.5000 | 0.9000 |           2.00 |               1.00 |
+      | tanh_pade_4_4 | 0.2500 | 1.0000 |           1.50 |               0.75 |""")
