@@ -1,0 +1,622 @@
+"""Writes docs/accuracy.md and docs/figures/: how close each approximation is.
+
+For every selected name the report gives its max absolute error against
+tanh or sigmoid on the paper's fit range [-5.5, 5.5] and over every non-NaN
+float32, where that error occurs, its NaN / inf behaviour, whether it is
+monotone and its output range. The numbers come from
+`tf_approx._native.sweep_float32`, which pushes all 2^32 - 2^24 non-NaN
+float32 inputs through the same C++ kernels the TensorFlow op runs; one sweep
+takes a minute or two on a 2-core machine.
+
+    python tools/accuracy_report.py                      # curated set
+    python tools/accuracy_report.py --names=serp,serp_clamp
+    python tools/accuracy_report.py --dense_only         # quick, NOT exhaustive
+
+The figures follow the paper's Fig. 1-3: each approximation over its target
+function, and its absolute error on a log scale below.
+"""
+
+import datetime
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from absl import app
+from absl import flags
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np  # pylint: disable=g-import-not-at-top
+
+from tf_approx import _native  # pylint: disable=g-import-not-at-top
+from tf_approx import activations  # pylint: disable=g-import-not-at-top
+
+REPO = Path(__file__).resolve().parents[1]
+
+FIT_RANGE = activations.FIT_RANGE
+CLAMP = "_clamp"
+
+# The paper's picks and its Table 1, plus a few representative neighbours;
+# every `_clamp` variant of these is added by `curated_names`.
+PAPER_TABLE_1 = (
+    "sigm_fastexp_2", "sigm_fastexp_512", "sigm_taylor_9", "sigm_pade_4_4",
+    "ultra_fast_sigmoid", "word2vec_sigmoid", "tanh_taylor_9",
+    "tanh_pade_4_4", "serp", "serp_clamp", "tanh_cont_4")
+CURATED_BASE = (
+    "tanh_pade_4_4", "tanh_pade_5_4", "tanh_taylor_9", "tanh_cont_4",
+    "tanh_cont_8", "serp", "hard_tanh", "sigm_fastexp_2", "sigm_fastexp_512",
+    "sigm_fastexp_4096", "sigm_taylor_9", "sigm_pade_4_4",
+    "ultra_fast_sigmoid", "word2vec_sigmoid", "hard_sigmoid")
+
+# The SPEC's claim checked by the report: these stay within their in-range
+# error of the target for every float.
+SPEC_CLAIM = ("tanh_pade_4_4_clamp", "sigm_fastexp_512_clamp")
+
+# Dense (non-exhaustive) mode: every DENSE_STRIDE-th float32 bit pattern
+# plus a uniform grid over the fit range.
+DENSE_STRIDE = 1 << 10
+DENSE_RANGE_POINTS = 1_000_001
+_INF_BITS = 0x7F800000
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list(
+    "names", None,
+    "Comma-separated names to report (default: the curated set, i.e. the "
+    "paper's safe/ranged picks and Table 1 names, a few neighbours, and "
+    "every _clamp variant of them).")
+flags.DEFINE_bool(
+    "all", False,
+    "Report every name in tf_approx.activations.names(). Exhaustive sweeps "
+    "of several hundred names take hours (about 1-2 min each on 2 cores).")
+flags.DEFINE_integer("threads", 2, "Threads per exhaustive sweep.")
+flags.DEFINE_string(
+    "output_dir", str(REPO / "docs"),
+    "Directory for accuracy.md; figures go to its figures/ subdirectory.")
+flags.DEFINE_bool(
+    "dense_only", False,
+    "Skip the exhaustive float32 sweep and sample a dense grid instead "
+    "(seconds, for quick runs and tests). The report then says it is NOT "
+    "exhaustive.")
+
+
+def curated_names():
+  """The default selection: CURATED_BASE, each followed by its _clamp."""
+  known = set(activations.names())
+  selected = []
+  for name in CURATED_BASE:
+    selected.append(name)
+    if name + CLAMP in known:
+      selected.append(name + CLAMP)
+  return selected
+
+
+def reference_for(name):
+  """'tanh' or 'sigmoid': the function `name` approximates."""
+  if name.startswith(("tanh", "serp", "hard_tanh")):
+    return "tanh"
+  if name.startswith(("sigm", "ultra_fast_sigmoid", "word2vec_sigmoid",
+                      "hard_sigmoid")):
+    return "sigmoid"
+  raise ValueError(f"no reference function known for {name!r}")
+
+
+def native_spec(spec):
+  """The `_native.Spec` for an `activations.ActivationSpec`."""
+  clip = spec.clip is not None
+  lo, hi = spec.clip if clip else (0.0, 0.0)
+  return _native.Spec(
+      kind=spec.kind, numerator=[float(c) for c in spec.numerator],
+      denominator=[float(c) for c in spec.denominator],
+      offset=float(spec.offset), squarings=int(spec.squarings), clip=clip,
+      clip_min=float(lo), clip_max=float(hi))
+
+
+def exact(reference, x):
+  """The target function in float64."""
+  x = np.asarray(x, np.float64)
+  if reference == "tanh":
+    return np.tanh(x)
+  with np.errstate(over="ignore"):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def dense_inputs(stride=DENSE_STRIDE, range_points=DENSE_RANGE_POINTS):
+  """Sorted float32 sample: every `stride`-th float, ±inf and a fit-range grid.
+
+  -0 is left out, as in the exhaustive sweep.
+  """
+  ordinals = np.unique(np.concatenate([
+      np.arange(-_INF_BITS, _INF_BITS + 1, stride, dtype=np.int64),
+      [-_INF_BITS, _INF_BITS]]))
+  bits = np.where(ordinals >= 0, ordinals, 0x80000000 - ordinals)
+  x = bits.astype(np.uint32).view(np.float32)
+  grid = np.linspace(*FIT_RANGE, range_points).astype(np.float32)
+  x = np.unique(np.concatenate([x, grid]))
+  return x[(x != 0) | ~np.signbit(x)]
+
+
+def dense_sweep(spec, reference, x, lo=FIT_RANGE[0], hi=FIT_RANGE[1]):
+  """What `_native.sweep_float32` reports, but over the sorted sample `x`."""
+  y = _native.forward(spec, x)
+  nan = np.isnan(y)
+  result = {"nan_outputs": int(nan.sum()),
+            "first_nan_input": float(x[nan][0]) if nan.any() else math.nan}
+  xs, ys = x[~nan], y[~nan]
+  down = np.flatnonzero(ys[1:] < ys[:-1])
+  result["decreasing_steps"] = int(down.size)
+  result["first_decrease"] = float(xs[down[0] + 1]) if down.size else math.nan
+  result["min_value"] = float(ys.min()) if ys.size else math.nan
+  result["max_value"] = float(ys.max()) if ys.size else math.nan
+  finite = np.isfinite(xs)
+  xf = xs[finite]
+  error = np.abs(ys[finite].astype(np.float64) - exact(reference, xf))
+  for key, mask in (("all", slice(None)), ("range", (xf >= lo) & (xf <= hi))):
+    e, xm = error[mask], xf[mask]
+    i = int(np.argmax(e)) if e.size else None
+    result[f"max_abs_error_{key}"] = float(e[i]) if e.size else 0.0
+    result[f"argmax_{key}"] = float(xm[i]) if e.size else 0.0
+  nans = np.array([0x7FC00000, 0xFFC00000, 0x7F800001, 0x7FFFFFFF,
+                   0xFFBFFFFF], np.uint32).view(np.float32)
+  result["nan_propagates"] = bool(np.isnan(_native.forward(spec, nans)).all())
+  ends = _native.forward(spec, np.array([-np.inf, np.inf], np.float32))
+  result["value_at_neg_inf"] = float(ends[0])
+  result["value_at_pos_inf"] = float(ends[1])
+  result["inputs"] = int(x.size)
+  return result
+
+
+def largest_fall(spec, x):
+  """max over a < b in the sorted sample `x` of f(a) - f(b), 0 if monotone.
+
+  The sweep counts decreasing steps but not their size; this tells a
+  rounding-level wobble (a few ulps) from a real turn back.
+  """
+  y = _native.forward(spec, x).astype(np.float64)
+  y = y[~np.isnan(y)]
+  if not y.size:
+    return 0.0
+  with np.errstate(invalid="ignore"):
+    fall = np.maximum.accumulate(y) - y
+  return float(np.nanmax(fall)) if not np.isnan(fall).all() else math.inf
+
+
+def measure(names, dense_only, threads):
+  """{name: sweep result (plus 'seconds')} for every name."""
+  x = dense_inputs()
+  results = {}
+  for name in names:
+    spec = native_spec(activations.spec(name))
+    reference = reference_for(name)
+    start = time.monotonic()
+    if dense_only:
+      result = dense_sweep(spec, reference, x)
+    else:
+      result = dict(_native.sweep_float32(spec, reference, FIT_RANGE[0],
+                                          FIT_RANGE[1], threads))
+    result["seconds"] = time.monotonic() - start
+    result["largest_fall"] = largest_fall(spec, x)
+    results[name] = result
+    print(f"{name}: {result['max_abs_error_range']:.3g} in range, "
+          f"{result['max_abs_error_all']:.3g} over all float32 "
+          f"({result['seconds']:.1f} s)", flush=True)
+  return results
+
+
+# --------------------------------------------------------------------------
+# Figures.
+
+_REFERENCE_YLIM = {"tanh": (-1.6, 1.6), "sigmoid": (-0.3, 1.3)}
+_ERROR_FLOOR = 1e-9
+# Beyond these a figure is split in several files (--all has ~90 plain tanh
+# names and ~180 _clamp ones).
+MAX_CURVES = 8
+MAX_CELLS = 12
+
+
+def _evaluate(name, x):
+  return _native.forward(native_spec(activations.spec(name)),
+                         x.astype(np.float32)).astype(np.float64)
+
+
+def _plot_cell(fig, slot, cell):
+  """Draws one cell: functions over the target on top, errors below."""
+  inner = slot.subgridspec(2, 1, height_ratios=(3, 2))
+  top = fig.add_subplot(inner[0])
+  bottom = fig.add_subplot(inner[1], sharex=top)
+  x, reference = cell["x"], cell["reference"]
+  target = exact(reference, x)
+  top.plot(x, target, color="black", linewidth=2.5, alpha=0.35,
+           label=reference)
+  for name in cell["names"]:
+    y = _evaluate(name, x)
+    style = "--" if name.endswith(CLAMP) and cell.get("dash_clamp") else "-"
+    line, = top.plot(x, y, style, linewidth=1.2, label=name)
+    error = np.abs(y - target)
+    # Exact points (and NaN outputs) would vanish from a log plot; drawing
+    # them at the floor keeps each curve continuous.
+    error = np.where(np.isfinite(error), np.maximum(error, _ERROR_FLOOR), 1e9)
+    bottom.plot(x, error, style, linewidth=1.0, color=line.get_color())
+  for axes in (top, bottom):
+    for edge in FIT_RANGE:
+      axes.axvline(edge, color="grey", linewidth=0.6, linestyle=":")
+    axes.grid(True, alpha=0.3)
+    if cell.get("symlog"):
+      axes.set_xscale("symlog", linthresh=1.0)
+      ticks = [-1e4, -1e2, -1, 0, 1, 1e2, 1e4]
+      axes.set_xticks(ticks, ["-1e4", "-100", "-1", "0", "1", "100", "1e4"])
+  top.set_ylim(*_REFERENCE_YLIM[reference])
+  top.set_title(cell["title"], fontsize=10)
+  top.legend(fontsize=7, loc="upper left")
+  top.tick_params(labelbottom=False)
+  bottom.set_yscale("log")
+  bottom.set_ylim(_ERROR_FLOOR / 2, 10)
+  bottom.set_ylabel("|error|", fontsize=8)
+  bottom.set_xlabel("x", fontsize=8)
+  bottom.set_xlim(x[0], x[-1])
+
+
+def _plot_figure(path, title, cells, columns):
+  columns = min(columns, len(cells))
+  rows = -(-len(cells) // columns)
+  width = 4.6 * columns if columns > 1 else 7.5
+  fig = plt.figure(figsize=(width, 5.2 * rows), layout="constrained")
+  grid = fig.add_gridspec(rows, columns)
+  for i, cell in enumerate(cells):
+    _plot_cell(fig, grid[i // columns, i % columns], cell)
+  fig.suptitle(title)
+  fig.savefig(path, dpi=110, bbox_inches="tight")
+  plt.close(fig)
+
+
+def _linear_x(bound=8.0, points=4001):
+  return np.linspace(-bound, bound, points)
+
+
+def _symlog_x(bound=1e5, points=3000):
+  side = np.geomspace(1.0, bound, points)
+  return np.concatenate([-side[::-1], np.linspace(-1, 1, 201)[1:-1], side])
+
+
+def _chunks(items, size):
+  return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _numbered(file_name, index):
+  """tanh_family.png, tanh_family_2.png, ..."""
+  if index == 0:
+    return file_name
+  stem, suffix = file_name.rsplit(".", 1)
+  return f"{stem}_{index + 1}.{suffix}"
+
+
+def figure_plans(names):
+  """[(file name, title, cells, columns)] for the figures of `names`."""
+  comparators = ("ultra_fast_sigmoid", "word2vec_sigmoid", "hard_sigmoid",
+                 "hard_tanh")
+  plain = [n for n in names if not n.endswith(CLAMP) and n not in comparators]
+  plans = []
+  for reference, file_name, title in (
+      ("tanh", "tanh_family.png", "tanh approximations (cf. paper Fig. 1)"),
+      ("sigmoid", "sigmoid_family.png",
+       "sigmoid approximations (cf. paper Fig. 2)")):
+    family = [n for n in plain if reference_for(n) == reference]
+    for i, chunk in enumerate(_chunks(family, MAX_CURVES)):
+      plans.append((_numbered(file_name, i), title, [dict(
+          title=f"{reference} family on [-8, 8]", reference=reference,
+          names=chunk, x=_linear_x())], 1))
+
+  cells = []
+  sigmoid_comparators = [n for n in names if n in comparators[:3]]
+  if sigmoid_comparators:
+    cells.append(dict(title="sigmoid comparators vs sigm_fastexp_512",
+                      reference="sigmoid", x=_linear_x(),
+                      names=sigmoid_comparators + ["sigm_fastexp_512"]))
+  if "hard_tanh" in names:
+    cells.append(dict(title="hard_tanh vs tanh_pade_4_4", reference="tanh",
+                      x=_linear_x(), names=["hard_tanh", "tanh_pade_4_4"]))
+  if cells:
+    plans.append(("comparators.png",
+                  "Comparators (cf. paper Fig. 3)", cells, 2))
+
+  clamped = [n for n in names if n.endswith(CLAMP)]
+  cells = [dict(title=f"{n[:-len(CLAMP)]} vs {n}", reference=reference_for(n),
+                names=[n[:-len(CLAMP)], n], x=_symlog_x(), symlog=True,
+                dash_clamp=True) for n in clamped]
+  for i, chunk in enumerate(_chunks(cells, MAX_CELLS)):
+    plans.append((_numbered("clamp_vs_plain.png", i),
+                  "Plain (paper's formula) vs _clamp, x on a symlog scale "
+                  "out to ±1e5; dotted lines: fit range [-5.5, 5.5]",
+                  chunk, 4))
+  return plans
+
+
+def write_figures(names, figure_dir):
+  """Draws every figure for `names`; returns their paths."""
+  figure_dir.mkdir(parents=True, exist_ok=True)
+  paths = []
+  for file_name, title, cells, columns in figure_plans(names):
+    path = figure_dir / file_name
+    _plot_figure(path, title, cells, columns)
+    paths.append(path)
+  return paths
+
+
+# --------------------------------------------------------------------------
+# Markdown.
+
+
+def _num(value, digits=3):
+  """A compact number: 3 significant digits, inf/nan spelled out."""
+  if value is None:
+    return "-"
+  if math.isnan(value):
+    return "NaN"
+  if math.isinf(value):
+    return "+inf" if value > 0 else "-inf"
+  if value == 0:
+    return "0"
+  if 1e-3 <= abs(value) < 1e4:
+    return f"{value:.{digits}g}"
+  return f"{value:.{digits - 1}e}"
+
+
+def _x(value):
+  """An input value: enough digits to find it again."""
+  if math.isnan(value):
+    return "-"
+  if math.isinf(value) or abs(value) >= 1e6 or (0 < abs(value) < 1e-3):
+    return _num(value, 4)
+  return f"{value:.7g}"
+
+
+def _paper_pick(name):
+  if name in activations.SAFE:
+    return "**safe**"
+  if name in activations.RANGED:
+    return "**ranged**"
+  if name in PAPER_TABLE_1:
+    return "Table 1"
+  return ""
+
+
+def within_range_error(result):
+  """True if the error over all floats is no larger than on the fit range."""
+  return result["max_abs_error_all"] <= result["max_abs_error_range"]
+
+
+def _target_range(reference):
+  return (-1.0, 1.0) if reference == "tanh" else (0.0, 1.0)
+
+
+def leaves_target_range(name, result):
+  lo, hi = _target_range(reference_for(name))
+  return result["min_value"] < lo or result["max_value"] > hi
+
+
+# A fall no larger than this is float32 rounding of an increasing function
+# near its saturation value (a few ulps of 1), not a turn back.
+ROUNDING_FALL = 1e-5
+
+
+def _monotone_cell(r):
+  if r["decreasing_steps"] == 0:
+    return "yes"
+  return (f"no: {r['decreasing_steps']} steps down, first at "
+          f"{_x(r['first_decrease'])}; largest fall "
+          f"{_num(r['largest_fall'], 2)}")
+
+
+def table_rows(results):
+  """The markdown table, one row per name."""
+  columns = ("name", "paper", "target", "max \\|err\\| on [-5.5, 5.5]",
+             "max \\|err\\| all float32", "at x", "NaN out (first x)",
+             "f(-inf)", "f(+inf)", "NaN→NaN", "monotone", "output range")
+  rows = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+  for name, r in results.items():
+    nan = (f"**{r['nan_outputs']}** ({_x(r['first_nan_input'])})"
+           if r["nan_outputs"] else "0")
+    out_range = f"[{_num(r['min_value'], 7)}, {_num(r['max_value'], 7)}]"
+    if leaves_target_range(name, r):
+      out_range += " ⚠"
+    cells = (f"`{name}`", _paper_pick(name), reference_for(name),
+             _num(r["max_abs_error_range"]), _num(r["max_abs_error_all"]),
+             _x(r["argmax_all"]), nan, _num(r["value_at_neg_inf"], 4),
+             _num(r["value_at_pos_inf"], 4),
+             "yes" if r["nan_propagates"] else "**no**", _monotone_cell(r),
+             out_range)
+    rows.append("| " + " | ".join(cells) + " |")
+  return rows
+
+
+def _list(names):
+  return ", ".join(f"`{n}`" for n in names) if names else "none"
+
+
+def _claim(name, results, over):
+  """The SPEC's every-float claim for `name`, checked."""
+  if name not in results:
+    return f"`{name}`: not checked (not in this run's names)."
+  r = results[name]
+  holds = within_range_error(r)
+  verdict = "**true**" if holds else "**false**"
+  excess = "" if holds else (
+      f", {_num(r['max_abs_error_all'] - r['max_abs_error_range'])} more")
+  return (f"`{name}` within its in-range error for every float: {verdict} "
+          f"(measured {_num(r['max_abs_error_range'], 4)} on [-5.5, 5.5], "
+          f"{_num(r['max_abs_error_all'], 4)} over {over} at "
+          f"x = {_x(r['argmax_all'])}{excess}).")
+
+
+def findings(results, exhaustive):
+  """The Findings, generated from `results`, as markdown bullet lines."""
+  over = "every float32" if exhaustive else "the dense sample"
+  plain = [n for n in results if not n.endswith(CLAMP)]
+  clamped = [n for n in results if n.endswith(CLAMP)]
+  bullets = []
+  if not exhaustive:
+    bullets.append("**Dense sample only, NOT an exhaustive sweep**: "
+                   "counts and maxima below can be worse over all float32.")
+
+  nan_names = [f"`{n}` ({results[n]['nan_outputs']} inputs, first "
+               f"x = {_x(results[n]['first_nan_input'])})"
+               for n in results if results[n]["nan_outputs"]]
+  no_propagation = [n for n in results if not results[n]["nan_propagates"]]
+  bullets.append(
+      "NaN: " + (f"NaN outputs for non-NaN inputs from {', '.join(nan_names)}"
+                 if nan_names else
+                 f"no name returns NaN for a non-NaN input (over {over})") +
+      "; " + (f"NaN does not propagate for {_list(no_propagation)}."
+              if no_propagation else "every name maps NaN to NaN."))
+
+  def falls(group, turning):
+    return [f"`{n}` ({_num(results[n]['largest_fall'], 2)})" for n in group
+            if results[n]["decreasing_steps"] and
+            (results[n]["largest_fall"] > ROUNDING_FALL) == turning]
+  turns = falls(results, True)
+  wobbles = falls(results, False)
+  bullets.append(
+      "Monotonicity: these turn back (largest fall in parentheses): " +
+      (", ".join(turns) if turns else "none") + ". " +
+      (f"Only float32 rounding wobbles (falls ≤ {ROUNDING_FALL:g}, near "
+       f"saturation) in {', '.join(wobbles)}." if wobbles else "") +
+      " Monotone: " +
+      _list([n for n in results if not results[n]["decreasing_steps"]]) + ".")
+
+  bullets.append(
+      "Outputs outside the target's range ([-1, 1] for tanh, [0, 1] for "
+      "sigmoid): " +
+      _list([n for n in results if leaves_target_range(n, results[n])]) + ".")
+
+  diverging = [f"`{n}` ({_num(results[n]['max_abs_error_range'])} → "
+               f"{_num(results[n]['max_abs_error_all'])})"
+               for n in plain if not within_range_error(results[n])]
+  bullets.append(
+      "Plain names whose error outside [-5.5, 5.5] exceeds their in-range "
+      "error (in range → all floats): " +
+      (", ".join(diverging) if diverging else "none") + ".")
+  if clamped:
+    inside = [n for n in clamped if within_range_error(results[n])]
+    beyond = [f"`{n}` ({_num(results[n]['max_abs_error_range'], 4)} → "
+              f"{_num(results[n]['max_abs_error_all'], 4)} at "
+              f"x = {_x(results[n]['argmax_all'])})"
+              for n in clamped if not within_range_error(results[n])]
+    bullets.append(
+        f"_clamp variants within their in-range error over {over}: "
+        f"{_list(inside)}. Not within: " +
+        (", ".join(beyond) if beyond else "none") + ".")
+  bullets.append("SPEC §1 claims: " + " ".join(
+      _claim(name, results, over) for name in SPEC_CLAIM))
+  return ["- " + b for b in bullets]
+
+
+def _cpu_model():
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      for line in f:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
+def _machine():
+  cores = len(os.sched_getaffinity(0))
+  return (f"{_cpu_model()}, {cores} CPUs available, {platform.system()} "
+          f"{platform.machine()}, kernels built for "
+          f"{_native.selected_isa()}")
+
+
+def write_markdown(path, results, figures, exhaustive, command, seconds):
+  """Writes the report to `path`."""
+  if exhaustive:
+    method = (
+        "The \"all float32\" columns (and every other column) come from an "
+        "**exhaustive sweep of every non-NaN float32** (2^32 − 2^24 inputs, "
+        "±inf included, −0 left out) through the native kernels "
+        "(`tf_approx._native.sweep_float32`, the same C++ code the "
+        "TensorFlow op runs), against tanh / sigmoid in float64. The "
+        "[-5.5, 5.5] column is the same sweep restricted to that range.")
+  else:
+    method = (
+        "> **NOT EXHAUSTIVE.** This report was made with `--dense_only`: "
+        "the \"all float32\" columns are over a dense sample only (every "
+        f"{DENSE_STRIDE}th float32 bit pattern, ±inf, and "
+        f"{DENSE_RANGE_POINTS} uniform points on [-5.5, 5.5]) pushed "
+        "through the native kernels, not over every float32. Values at "
+        "unsampled inputs can be worse; run without `--dense_only` for the "
+        "exhaustive sweep.")
+  lines = [
+      "# Accuracy of the activation approximations",
+      "",
+      f"Generated by `{command}` on {datetime.date.today().isoformat()}, "
+      f"{_machine()}; {len(results)} names in {seconds / 60:.1f} min.",
+      "",
+      method,
+      "",
+      "Columns: max absolute error against the target function on the "
+      "paper's fit range and over all inputs, and the input where the latter "
+      "occurs; how many non-NaN inputs give a NaN output (and the first, in "
+      "increasing order); f(±inf); whether NaN inputs (quiet and "
+      "signalling, both signs) give NaN; monotone = no pair of adjacent "
+      "inputs where f decreases (NaN outputs skipped), otherwise the count "
+      "of such steps, the first, and the largest fall f(a) − f(b), a < b, "
+      "seen on a dense sample of inputs (a few 1e-7 is float32 rounding "
+      "near saturation, not a turn back); the range of outputs (⚠: outside "
+      "the target's range). *paper*: the paper's **safe** / **ranged** picks "
+      "and the other names of its Table 1. A `_clamp` name clips its input "
+      "to the range where the plain formula is meaningful (SPEC §1).",
+      "",
+      "## Findings",
+      "",
+      *findings(results, exhaustive),
+      "",
+      "## Table",
+      "",
+      *table_rows(results),
+      "",
+      "## Figures",
+      "",
+  ]
+  for figure in figures:
+    relative = figure.relative_to(path.parent).as_posix()
+    lines += [f"![{figure.stem}]({relative})", ""]
+  path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _command(argv):
+  try:
+    script = Path(argv[0]).resolve().relative_to(REPO).as_posix()
+  except ValueError:
+    script = argv[0]
+  return shlex.join(["python", script, *argv[1:]])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if FLAGS.all and FLAGS.names:
+    raise app.UsageError("--all and --names are exclusive")
+  names = (activations.names() if FLAGS.all else
+           FLAGS.names or curated_names())
+  for name in names:
+    activations.spec(name)  # fail on a bad name before hours of sweeping
+    reference_for(name)
+  output_dir = Path(FLAGS.output_dir)
+  output_dir.mkdir(parents=True, exist_ok=True)
+  start = time.monotonic()
+  results = measure(names, FLAGS.dense_only, FLAGS.threads)
+  figures = write_figures(names, output_dir / "figures")
+  path = output_dir / "accuracy.md"
+  write_markdown(path, results, figures, not FLAGS.dense_only,
+                 _command(sys.argv), time.monotonic() - start)
+  print(f"wrote {path} and {len(figures)} figures")
+
+
+if __name__ == "__main__":
+  app.run(main)
