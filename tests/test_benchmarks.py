@@ -1,0 +1,36 @@
+"""Smoke tests of the benchmark scripts: they run and report every name.
+
+Timings are never asserted here: they depend on the machine and its load,
+and the performance targets are checked by the benchmarks themselves.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+TIMEOUT_S = 180
+ACTIVATION_NAMES = ("tanh_pade_4_4", "serp", "sigm_fastexp_512",
+                    "sigm_fastexp_2")
+
+
+def run_benchmark(script, *args):
+  return subprocess.run(
+      [sys.executable, str(BENCHMARKS / script), *args],
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), capture_output=True,
+      text=True, timeout=TIMEOUT_S, check=False)
+
+
+def test_activations_benchmark_reports_every_name():
+  result = run_benchmark("activations.py", "--quick", "--sizes=4096",
+                         "--threads=1")
+  assert result.returncode == 0, result.stderr[-4000:]
+  table = result.stdout
+  for name in ACTIVATION_NAMES:
+    assert f"{name} (vs tf." in table, table
+  for baseline in ("copy: x * s", "copy: DeepCopy", "tf.nn.relu", "tf.tanh",
+                   "tf.sigmoid", "composite twin"):
+    assert baseline in table, table
+  assert "4K elements, 1 intra-op thread(s)" in table, table
+  assert "Targets" in table, table
