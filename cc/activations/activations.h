@@ -15,6 +15,7 @@
 #define TF_APPROX_CC_ACTIVATIONS_ACTIVATIONS_H_
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "cc/common/platform.h"
@@ -416,6 +417,26 @@ TFA_INLINE S ScalarGradient(const F& f, const Params<S>& p, S x, S dy) {
 #if !defined(__CUDA_ARCH__)
 // Host-side construction and validation, shared by the op kernels and the
 // native module. Returns nullptr on success or a message naming the argument.
+
+// The kind named by the ops' `kind` attr; false for any other name.
+inline bool ParseKind(const char* name, Kind* kind) {
+  static const struct {
+    const char* name;
+    Kind kind;
+  } kKinds[] = {{"rational", Kind::kRational},
+                {"fastexp_sigmoid", Kind::kFastExpSigmoid},
+                {"ultra_fast_sigmoid", Kind::kUltraFastSigmoid},
+                {"word2vec_sigmoid", Kind::kWord2VecSigmoid},
+                {"hard_tanh", Kind::kHardTanh},
+                {"hard_sigmoid", Kind::kHardSigmoid}};
+  for (const auto& entry : kKinds) {
+    if (std::strcmp(name, entry.name) == 0) {
+      *kind = entry.kind;
+      return true;
+    }
+  }
+  return false;
+}
 
 // Largest power of two R such that Horner sums of |c_i| i R^i stay far below
 // the largest S: below R the fast form cannot overflow.

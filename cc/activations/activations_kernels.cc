@@ -32,15 +32,6 @@ template <typename T>
 using ComputeType = typename std::conditional<std::is_same<T, double>::value,
                                               double, float>::type;
 
-act::Kind ParseKind(const std::string& kind) {
-  if (kind == "fastexp_sigmoid") return act::Kind::kFastExpSigmoid;
-  if (kind == "ultra_fast_sigmoid") return act::Kind::kUltraFastSigmoid;
-  if (kind == "word2vec_sigmoid") return act::Kind::kWord2VecSigmoid;
-  if (kind == "hard_tanh") return act::Kind::kHardTanh;
-  if (kind == "hard_sigmoid") return act::Kind::kHardSigmoid;
-  return act::Kind::kRational;  // the op def admits no other value
-}
-
 // Reads and validates the attrs shared by the forward and gradient ops.
 template <typename C>
 void ReadParams(OpKernelConstruction* ctx, act::Params<C>* params) {
@@ -57,7 +48,10 @@ void ReadParams(OpKernelConstruction* ctx, act::Params<C>* params) {
   OP_REQUIRES_OK(ctx, ctx->GetAttr("clip", &clip));
   OP_REQUIRES_OK(ctx, ctx->GetAttr("clip_min", &clip_min));
   OP_REQUIRES_OK(ctx, ctx->GetAttr("clip_max", &clip_max));
-  const act::Kind parsed = ParseKind(kind);
+  act::Kind parsed = act::Kind::kRational;
+  OP_REQUIRES(ctx, act::ParseKind(kind.c_str(), &parsed),
+              absl::InvalidArgumentError(absl::StrCat(
+                  "tf_approx activation: unknown `kind` '", kind, "'")));
   OP_REQUIRES(
       ctx,
       parsed != act::Kind::kRational ||

@@ -22,14 +22,11 @@ namespace act = tf_approx::activations;
 
 namespace {
 
-act::Kind ParseKind(const std::string& kind) {
-  if (kind == "rational") return act::Kind::kRational;
-  if (kind == "fastexp_sigmoid") return act::Kind::kFastExpSigmoid;
-  if (kind == "ultra_fast_sigmoid") return act::Kind::kUltraFastSigmoid;
-  if (kind == "word2vec_sigmoid") return act::Kind::kWord2VecSigmoid;
-  if (kind == "hard_tanh") return act::Kind::kHardTanh;
-  if (kind == "hard_sigmoid") return act::Kind::kHardSigmoid;
-  throw py::value_error("unknown kind '" + kind + "'");
+act::Kind ParseKind(const std::string& name) {
+  act::Kind kind;
+  if (!act::ParseKind(name.c_str(), &kind))
+    throw py::value_error("unknown kind '" + name + "'");
+  return kind;
 }
 
 // The same attrs as the TF op, as keyword arguments.
