@@ -18,6 +18,7 @@
 #include <cstring>
 #include <limits>
 
+#include "cc/common/lanes.h"
 #include "cc/common/platform.h"
 
 namespace tf_approx {
@@ -65,20 +66,6 @@ struct Params {
   S clip_hi = 0;
   const float* table = nullptr;  // word2vec: kWord2VecTableSize entries
 };
-
-// ---------------------------------------------------------------------------
-// Lane-generic helpers.
-
-template <typename V, typename S>
-TFA_INLINE V Splat(S s) {
-  V zero = {};
-  return zero + s;
-}
-
-template <typename V>
-TFA_INLINE V Abs(V x) {
-  return x < 0 ? -x : x;  // NaN stays NaN
-}
 
 // Horner evaluation of c[0] + c[1] x + ... and of its derivative.
 template <typename V, typename S>

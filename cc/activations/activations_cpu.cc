@@ -1,41 +1,12 @@
 #include "cc/activations/activations_cpu.h"
 
 #include <array>
-#include <cstring>
+
+#include "cc/common/cpu_vector.h"
 
 namespace tf_approx {
 namespace activations {
 namespace {
-
-// 64-byte vectors: one AVX-512 register, two AVX ones or four SSE ones. The
-// wider-than-native cases give the Horner chains independent work to overlap.
-template <typename S>
-struct Vector;
-template <>
-struct Vector<float> {
-  typedef float type __attribute__((vector_size(64)));
-};
-template <>
-struct Vector<double> {
-  typedef double type __attribute__((vector_size(64)));
-};
-
-template <typename S>
-using Vec = typename Vector<S>::type;
-template <typename S>
-constexpr int64_t kLanes = sizeof(Vec<S>) / sizeof(S);
-
-template <typename S>
-TFA_INLINE Vec<S> Load(const S* p) {
-  Vec<S> v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-template <typename S>
-TFA_INLINE void Store(S* p, Vec<S> v) {
-  std::memcpy(p, &v, sizeof(v));
-}
 
 template <typename S>
 TFA_INLINE Vec<S> ClipVector(const Params<S>& p, Vec<S> x) {
@@ -130,9 +101,6 @@ TFA_INLINE void GradientImpl(const Params<S>& p, const S* x, const S* dy, S* dx,
 
 }  // namespace
 
-#define TFA_CPU_CLONES \
-  __attribute__((target_clones("avx512f", "fma", "default")))
-
 TFA_CPU_CLONES void Forward(const Params<float>& p, const float* x, float* y,
                             int64_t n) {
   ForwardImpl(p, x, y, n);
@@ -153,8 +121,6 @@ TFA_CPU_CLONES void Gradient(const Params<double>& p, const double* x,
   GradientImpl(p, x, dy, dx, n);
 }
 
-#undef TFA_CPU_CLONES
-
 const float* Word2VecTable() {
   static const std::array<float, kWord2VecTableSize> table = [] {
     std::array<float, kWord2VecTableSize> t;
@@ -162,13 +128,6 @@ const float* Word2VecTable() {
     return t;
   }();
   return table.data();
-}
-
-const char* SelectedIsa() {
-  // Mirrors the priority order of the target_clones resolver.
-  if (__builtin_cpu_supports("avx512f")) return "avx512f";
-  if (__builtin_cpu_supports("fma")) return "fma";
-  return "default";
 }
 
 }  // namespace activations

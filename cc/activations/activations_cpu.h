@@ -26,9 +26,6 @@ void Gradient(const Params<double>& p, const double* x, const double* dy,
 // word2vec's table, built once on first use.
 const float* Word2VecTable();
 
-// Which clone the loader picked, for benchmarks: "avx512f", "fma", "default".
-const char* SelectedIsa();
-
 }  // namespace activations
 }  // namespace tf_approx
 

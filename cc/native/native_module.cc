@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cc/activations/activations_cpu.h"
+#include "cc/common/cpu_vector.h"
 
 namespace py = pybind11;
 namespace act = tf_approx::activations;
@@ -271,6 +272,6 @@ PYBIND11_MODULE(_native, m) {
         "Evaluates f at every non-NaN float32 (2^32 - 2^24 inputs) and "
         "reports the error against tanh or sigmoid, NaN/inf behaviour and "
         "monotonicity.");
-  m.def("selected_isa", &act::SelectedIsa,
+  m.def("selected_isa", &::tf_approx::SelectedIsa,
         "The instruction set the CPU kernels run with on this machine.");
 }

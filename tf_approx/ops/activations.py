@@ -10,14 +10,13 @@ import dataclasses
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.ops import control_flow_util  # pylint: disable=g-direct-tensorflow-import
 
-from tf_approx import _library
+from tf_approx.ops.common import check_dtype
+from tf_approx.ops.common import native_library
 from tf_approx.reference import activations as reference
 
 KINDS = ("rational", "fastexp_sigmoid", "ultra_fast_sigmoid",
          "word2vec_sigmoid", "hard_tanh", "hard_sigmoid")
-SUPPORTED_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
 MAX_COEFFICIENTS = 16
 MAX_SQUARINGS = 12
 
@@ -101,21 +100,6 @@ class ActivationSpec:
 ATTR_NAMES = tuple(ActivationSpec().attrs())
 
 
-def in_xla_context():
-  """True while tracing a function that XLA will compile (jit_compile=True)."""
-  if tf.executing_eagerly():
-    return False
-  graph = tf.compat.v1.get_default_graph()
-  return control_flow_util.GraphOrParentsInXlaContext(graph)
-
-
-def check_dtype(x, name="x"):
-  if x.dtype not in SUPPORTED_DTYPES:
-    raise TypeError(
-        f"`{name}` must be one of "
-        f"{', '.join(d.name for d in SUPPORTED_DTYPES)}; got {x.dtype.name}")
-
-
 def activation(x, spec, name=None):
   """Applies the approximation `spec` to `x` elementwise.
 
@@ -130,16 +114,16 @@ def activation(x, spec, name=None):
   if not isinstance(x, tf.Tensor):
     x = tf.convert_to_tensor(x)
   check_dtype(x)
-  library = _library.load_ops()
-  if library is None or in_xla_context():
+  library = native_library()
+  if library is None:
     return reference.activation(x, spec)
   return library.tf_approx_activation(x, name=name, **spec.attrs())
 
 
 def activation_gradient(dy, x, spec, name=None):
   """`dy * f'(x)` for the approximation `spec` (the registered gradient)."""
-  library = _library.load_ops()
-  if library is None or in_xla_context():
+  library = native_library()
+  if library is None:
     with tf.GradientTape() as tape:
       tape.watch(x)
       y = reference.activation(x, spec)

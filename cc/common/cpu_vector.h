@@ -1,0 +1,62 @@
+// The vector type of the CPU kernels: 64-byte GCC vectors.
+//
+// One AVX-512 register, two AVX ones or four SSE ones: the wider-than-native
+// cases give dependent chains (Horner, powers) independent work to overlap.
+// CPU-only: the CUDA kernels compute one scalar per thread.
+#ifndef TF_APPROX_CC_COMMON_CPU_VECTOR_H_
+#define TF_APPROX_CC_COMMON_CPU_VECTOR_H_
+
+#include <cstdint>
+#include <cstring>
+
+#include "cc/common/platform.h"
+
+namespace tf_approx {
+
+template <typename S>
+struct Vector;
+template <>
+struct Vector<float> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <>
+struct Vector<double> {
+  typedef double type __attribute__((vector_size(64)));
+};
+
+template <typename S>
+using Vec = typename Vector<S>::type;
+template <typename S>
+constexpr int64_t kLanes = sizeof(Vec<S>) / sizeof(S);
+
+// Compiles an entry point once per instruction set (AVX-512, AVX2+FMA,
+// baseline x86-64); the loader picks one at run time, so one binary runs on
+// any x86-64. Only code inlined into the entry point (TFA_INLINE,
+// TFA_LAMBDA_INLINE) is compiled for the chosen instruction set.
+#define TFA_CPU_CLONES \
+  __attribute__((target_clones("avx512f", "fma", "default")))
+
+// Which clone the loader picks on this machine: "avx512f", "fma", "default".
+inline const char* SelectedIsa() {
+  // Mirrors the priority order of the target_clones resolver.
+  if (__builtin_cpu_supports("avx512f")) return "avx512f";
+  if (__builtin_cpu_supports("fma")) return "fma";
+  return "default";
+}
+
+// Unaligned loads and stores.
+template <typename S>
+TFA_INLINE Vec<S> Load(const S* p) {
+  Vec<S> v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+template <typename S>
+TFA_INLINE void Store(S* p, Vec<S> v) {
+  std::memcpy(p, &v, sizeof(v));
+}
+
+}  // namespace tf_approx
+
+#endif  // TF_APPROX_CC_COMMON_CPU_VECTOR_H_

@@ -1,0 +1,55 @@
+// Lane-generic helpers shared by every family's math header.
+//
+// Each helper is a template over V, the type the math computes on: a scalar
+// (float or double; CUDA threads and loop tails) or a GCC vector of them (the
+// CPU kernels). Only arithmetic, comparisons and `?:` are used, which mean the
+// same lane by lane on both.
+#ifndef TF_APPROX_CC_COMMON_LANES_H_
+#define TF_APPROX_CC_COMMON_LANES_H_
+
+#include <type_traits>
+#include <utility>
+
+#include "cc/common/platform.h"
+
+namespace tf_approx {
+
+// The element type of V: V itself for a scalar.
+template <typename V, typename = void>
+struct ScalarOf {
+  using type = V;
+};
+template <typename V>
+struct ScalarOf<V, std::void_t<decltype(std::declval<V>()[0])>> {
+  using type =
+      std::remove_cv_t<std::remove_reference_t<decltype(std::declval<V>()[0])>>;
+};
+template <typename V>
+using ScalarOfT = typename ScalarOf<V>::type;
+
+// Every lane set to s.
+template <typename V, typename S>
+TFA_INLINE V Splat(S s) {
+  V zero = {};
+  return zero + s;
+}
+
+template <typename V>
+TFA_INLINE V Abs(V x) {
+  return x < 0 ? -x : x;  // NaN stays NaN
+}
+
+// -1, 0 or 1 (0 at 0, as tf.sign; also 0 for NaN).
+template <typename V>
+TFA_INLINE V Sign(V x) {
+  const V zero = {};
+  const V one = zero + 1;
+  // Two flat selects: GCC 12 fails on the nested form for some vector ISAs.
+  const V positive = x > 0 ? one : zero;
+  const V negative = x < 0 ? one : zero;
+  return positive - negative;
+}
+
+}  // namespace tf_approx
+
+#endif  // TF_APPROX_CC_COMMON_LANES_H_
