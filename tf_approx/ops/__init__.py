@@ -2,3 +2,4 @@
 
 from tf_approx.ops.activations import activation
 from tf_approx.ops.activations import ActivationSpec
+from tf_approx.ops.pau import pau

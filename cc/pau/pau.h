@@ -1,0 +1,287 @@
+// The math of Padé Activation Units (SPEC §2), written once.
+//
+// F(x) = P(x) / Q(x), P = sum_{j=0..m} a_j x^j, with one of three denominators
+// (k = 1..n):
+//   safe        Q = 1 + sum |b_k| |x|^k      (the paper's "safe" PAU)
+//   abs_of_sum  Q = 1 + |sum b_k x^k|
+//   unsafe      Q = 1 + sum b_k x^k          (may have poles)
+//
+// Every function is a template over V, a scalar or a GCC vector of one (see
+// cc/common/lanes.h); coefficients are passed as V too, because per-channel
+// and randomized PAUs have a different coefficient in every lane. No
+// TensorFlow includes: shared by the CPU kernels, the CUDA kernels and the
+// native module.
+//
+// Overflow. The terms are written with "scaled powers" w_j = c x^j and a unit
+// c: every quantity computed (F, the derivative, the coefficient gradients) is
+// a ratio in which c cancels. Near 0, c = 1 and w_j = x^j. For |x| beyond a
+// radius where x^j could overflow, c = |x|^-d and w_j = sign(x)^j |x|^(j-d)
+// (FarPowers): the same formulas then stay finite wherever F is, and give the
+// limits at +-inf.
+//
+// Randomized PAU (RPAU): each coefficient of each element is c + alpha |c| u,
+// u uniform in (-1, 1) from a counter-based hash of (seed, step, element index,
+// coefficient index), so the backward pass regenerates the noise instead of
+// storing it and the result does not depend on how the work is split.
+#ifndef TF_APPROX_CC_PAU_PAU_H_
+#define TF_APPROX_CC_PAU_PAU_H_
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "cc/common/lanes.h"
+#include "cc/common/platform.h"
+
+namespace tf_approx {
+namespace pau {
+
+enum class Denominator : int { kSafe = 0, kAbsOfSum = 1, kUnsafe = 2 };
+
+constexpr int kMaxOrder = 10;
+// a_0..a_m, then b_1..b_n.
+constexpr int kMaxCoefficients = 2 * kMaxOrder + 1;
+
+// Scaled powers of one input (see the header comment).
+template <typename V>
+struct Powers {
+  V w[kMaxOrder + 1];  // w[j] = c x^j, j = 0..K
+  V unit;              // c
+  V sign;              // sign(x), 0 at 0
+};
+
+// c = 1: plain powers. Exact for |x| below FarRadius.
+template <typename V, typename S>
+TFA_INLINE void NearPowers(V x, int top, Powers<V>* pw) {
+  pw->unit = Splat<V, S>(1);
+  pw->sign = Sign(x);
+  pw->w[0] = pw->unit;
+  for (int j = 1; j <= top; ++j) pw->w[j] = pw->w[j - 1] * x;
+}
+
+// c = |x|^-d, w_j = sign(x)^j |x|^(j - d). Scalar only: used for the rare
+// inputs beyond FarRadius. With d = n (the denominator's degree) cQ tends to
+// |b_n| and nothing underflows; d = top (max(m, n)) keeps every w_j finite,
+// which gives the exact limits at +-inf.
+template <typename S>
+TFA_INLINE void FarPowers(S x, int top, int d, Powers<S>* pw) {
+  const S s = x < 0 ? S(-1) : S(1);
+  const S magnitude = x < 0 ? -x : x;
+  const S t = S(1) / magnitude;  // NaN stays NaN
+  S power = 1;                   // |x|^(j - d), downwards from j = d
+  for (int j = d; j >= 0; --j) {
+    pw->w[j] = (j % 2 == 1 ? s : S(1)) * power;
+    power *= t;
+  }
+  power = 1;
+  for (int j = d + 1; j <= top; ++j) {
+    power *= magnitude;
+    pw->w[j] = (j % 2 == 1 ? s : S(1)) * power;
+  }
+  pw->unit = pw->w[0];
+  pw->sign = Sign(x);
+}
+
+// The parts of F at one input, from which value and gradients follow.
+template <typename V>
+struct Parts {
+  V p;  // c P
+  V q;  // c Q
+  V r;  // c sum b_k x^k (abs_of_sum, unsafe) or c sum |b_k| |x|^k (safe)
+};
+
+template <Denominator D, typename V>
+TFA_INLINE V DenominatorTerm(V b, V w) {
+  if constexpr (D == Denominator::kSafe) {
+    return Abs(b) * Abs(w);  // |b_k| |c x^k|, c > 0
+  } else {
+    return b * w;
+  }
+}
+
+template <Denominator D, typename V>
+TFA_INLINE Parts<V> Evaluate(int m, int n, const V* a, const V* b,
+                             const Powers<V>& pw) {
+  Parts<V> parts;
+  parts.p = a[0] * pw.w[0];
+  for (int j = 1; j <= m; ++j) parts.p += a[j] * pw.w[j];
+  parts.r = DenominatorTerm<D>(b[0], pw.w[1]);
+  for (int k = 2; k <= n; ++k) parts.r += DenominatorTerm<D>(b[k - 1], pw.w[k]);
+  if constexpr (D == Denominator::kAbsOfSum) {
+    // |r| as r sign(r) (NaN stays NaN): GCC 12 crashes on Abs next to Sign
+    // of the same value in the AVX-512 clone.
+    parts.q = pw.unit + parts.r * Sign(parts.r);
+  } else {
+    parts.q = pw.unit + parts.r;
+  }
+  return parts;
+}
+
+template <Denominator D, typename V>
+TFA_INLINE V Value(int m, int n, const V* a, const V* b, const Powers<V>& pw) {
+  const Parts<V> parts = Evaluate<D>(m, n, a, b, pw);
+  return parts.p / parts.q;
+}
+
+// Returns dy dF/dx and adds dy dF/da_j to grad_a[j], dy dF/db_k to
+// grad_b[k - 1]:
+//   dF/dx   = P'/Q - Q' P/Q^2
+//   dF/da_j = x^j / Q
+//   dF/db_k = -(P/Q^2) dQ/db_k, dQ/db_k = sign(b_k)|x|^k (safe),
+//             sign(R) x^k (abs_of_sum), x^k (unsafe); sign(0) = 0.
+template <Denominator D, typename V>
+TFA_INLINE V Backward(int m, int n, const V* a, const V* b, const Powers<V>& pw,
+                      V dy, V* grad_a, V* grad_b) {
+  using S = ScalarOfT<V>;
+  const Parts<V> parts = Evaluate<D>(m, n, a, b, pw);
+  V dp = a[1] * pw.w[0];
+  for (int j = 2; j <= m; ++j) dp += (a[j] * S(j)) * pw.w[j - 1];
+  // dQ/dx without the outer sign of safe / abs_of_sum.
+  V dr = DenominatorTerm<D>(b[0], pw.w[0]);
+  for (int k = 2; k <= n; ++k)
+    dr += DenominatorTerm<D>(b[k - 1] * S(k), pw.w[k - 1]);
+  const V r_sign = Sign(parts.r);
+  V dq = dr;
+  if constexpr (D == Denominator::kSafe) dq = pw.sign * dr;
+  if constexpr (D == Denominator::kAbsOfSum) dq = r_sign * dr;
+
+  const V inv_q = S(1) / parts.q;
+  const V f = parts.p * inv_q;
+  const V g = dy * inv_q;
+  for (int j = 0; j <= m; ++j) grad_a[j] += g * pw.w[j];
+  const V h = -(g * f);
+  for (int k = 1; k <= n; ++k) {
+    V dq_db;
+    if constexpr (D == Denominator::kSafe) {
+      dq_db = Sign(b[k - 1]) * Abs(pw.w[k]);
+    } else if constexpr (D == Denominator::kAbsOfSum) {
+      dq_db = r_sign * pw.w[k];
+    } else {
+      dq_db = pw.w[k];
+    }
+    grad_b[k - 1] += h * dq_db;
+  }
+  return g * (dp - f * dq);
+}
+
+// Carries the denominator as a compile-time constant.
+template <Denominator D>
+struct DenominatorTag {
+  static constexpr Denominator kValue = D;
+};
+
+// Calls fn(DenominatorTag<d>()).
+template <typename Fn>
+TFA_INLINE void VisitDenominator(Denominator d, Fn&& fn) {
+  switch (d) {
+    case Denominator::kSafe:
+      fn(DenominatorTag<Denominator::kSafe>());
+      break;
+    case Denominator::kAbsOfSum:
+      fn(DenominatorTag<Denominator::kAbsOfSum>());
+      break;
+    case Denominator::kUnsafe:
+      fn(DenominatorTag<Denominator::kUnsafe>());
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// RPAU noise: a counter-based generator (two rounds of the "lowbias32" integer
+// hash per element, one per coefficient). U is uint32_t or a vector of it.
+// tf_approx/reference/pau.py computes the same numbers with TensorFlow ops.
+
+template <typename U>
+TFA_INLINE U Mix(U h) {
+  h ^= h >> 16;
+  h *= 0x7feb352dU;
+  h ^= h >> 15;
+  h *= 0x846ca68bU;
+  h ^= h >> 16;
+  return h;
+}
+
+struct NoiseKey {
+  uint32_t k0 = 0;
+  uint32_t k1 = 0;
+};
+
+TFA_INLINE NoiseKey MakeNoiseKey(int64_t seed, int64_t step) {
+  const uint64_t s = static_cast<uint64_t>(seed);
+  const uint64_t t = static_cast<uint64_t>(step);
+  NoiseKey key;
+  key.k0 = Mix(static_cast<uint32_t>(s) ^
+               Mix(static_cast<uint32_t>(t) ^ 0x85ebca6bU));
+  key.k1 = Mix(static_cast<uint32_t>(s >> 32) ^
+               Mix(static_cast<uint32_t>(t >> 32) ^ 0xc2b2ae35U) ^ key.k0);
+  return key;
+}
+
+// The per-element hash, from the low and high 32 bits of the element's flat
+// index.
+template <typename U>
+TFA_INLINE U ElementHash(const NoiseKey& key, U index_lo, U index_hi) {
+  return Mix(Mix(index_lo ^ key.k0) ^ index_hi ^ key.k1);
+}
+
+// The hash of coefficient j (0..m for a_j, m + k for b_k) of one element.
+template <typename U>
+TFA_INLINE U CoefficientHash(U element_hash, int j) {
+  return Mix(element_hash + static_cast<uint32_t>(j + 1) * 0x9e3779b9U);
+}
+
+// u = (hash >> 8) * kNoiseScale + kNoiseShift: uniform in (-1, 1), computed
+// in float32 (exactly: a 24-bit integer times a power of two, plus a constant
+// that keeps it exact) and then converted to the op's type.
+constexpr float kNoiseScale = 1.0f / 8388608.0f;          // 2^-23
+constexpr float kNoiseShift = 1.0f / 16777216.0f - 1.0f;  // 2^-24 - 1
+
+TFA_INLINE float NoiseUniform(uint32_t coefficient_hash) {
+  return static_cast<float>(coefficient_hash >> 8) * kNoiseScale + kNoiseShift;
+}
+
+// The noisy coefficient c + alpha |c| u.
+template <typename V>
+TFA_INLINE V Randomize(V c, V alpha, V u) {
+  return c + alpha * Abs(c) * u;
+}
+
+#if !defined(__CUDA_ARCH__)
+// Host-side helpers, shared by the op kernels and the native module.
+
+inline bool ParseDenominator(const char* name, Denominator* d) {
+  static const struct {
+    const char* name;
+    Denominator d;
+  } kNames[] = {{"safe", Denominator::kSafe},
+                {"abs_of_sum", Denominator::kAbsOfSum},
+                {"unsafe", Denominator::kUnsafe}};
+  for (const auto& entry : kNames) {
+    if (std::strcmp(name, entry.name) == 0) {
+      *d = entry.d;
+      return true;
+    }
+  }
+  return false;
+}
+
+// The radius below which NearPowers cannot overflow, for coefficients of
+// magnitude at most `largest` (randomization included): every product the
+// backward pass forms stays below max / 16. At least 1; NaN coefficients give
+// NaN, which sends every input down the near path (and NaN out).
+template <typename S>
+inline S FarRadius(double largest, int m, int n) {
+  const int top = m > n ? m : n;
+  const double c = largest > 1 ? largest : 1;
+  const double bound = static_cast<double>(std::numeric_limits<S>::max()) /
+                       (16.0 * c * c * (top + 1) * (top + 1) * (top + 1));
+  const double radius = std::pow(bound, 1.0 / (2 * top));
+  return static_cast<S>(radius > 1 || radius != radius ? radius : 1.0);
+}
+#endif  // !defined(__CUDA_ARCH__)
+
+}  // namespace pau
+}  // namespace tf_approx
+
+#endif  // TF_APPROX_CC_PAU_PAU_H_

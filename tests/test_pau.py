@@ -1,0 +1,298 @@
+"""Padé Activation Units: the native ops against their composite twin."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_approx
+from tf_approx.reference import pau as reference
+
+DENOMINATORS = reference.DENOMINATORS
+DTYPES = [tf.float16, tf.bfloat16, tf.float32, tf.float64]
+SHAPES = [(), (0,), (7,), (3, 5, 17), (2, 0, 3), (4, 33), (1000,)]
+TOLERANCE = {tf.float16: 1e-2, tf.bfloat16: 4e-2, tf.float32: 2e-5,
+             tf.float64: 1e-12}
+SEED = tf.constant([3, 7], tf.int64)
+
+# The published leaky-ReLU init of a safe (5, 4) PAU (SPEC §2).
+LEAKY_A = [3.35583603e-02, 5.05000375e-01, 1.65343934e+00, 2.01001052e+00,
+           9.31901999e-01, 1.52424124e-01]
+LEAKY_B = [3.30847488e-06, 3.98021568e+00, 5.12471206e-07, 3.01830109e-01]
+
+
+def _coefficients(order=(5, 4), channels=None, seed=0):
+  """Random coefficients with a denominator that keeps 'unsafe' pole-free.
+
+  b's odd terms are small and its even ones positive, so Q = 1 + sum b_k x^k
+  stays >= ~1 on the inputs used here; no coefficient is near 0 (sign(b_k)).
+  """
+  rng = np.random.default_rng(seed)
+  m, n = order
+  shape = () if channels is None else (channels,)
+  a = rng.uniform(-1, 1, size=shape + (m + 1,))
+  b = rng.uniform(0.2, 1.0, size=shape + (n,)) / np.arange(1, n + 1) ** 2
+  b[..., ::2] *= 0.05  # b_1, b_3, ...
+  return a, b
+
+
+def _inputs(shape, seed=0, scale=3.0):
+  return np.random.default_rng(seed).normal(size=shape) * scale
+
+
+def _run(fn, x, a, b, kind, randomized):
+  return fn(x, a, b, kind, randomized, SEED)
+
+
+def _gradients(fn, x, a, b, kind, randomized, weights):
+  with tf.GradientTape() as tape:
+    tape.watch([x, a, b])
+    y = _run(fn, x, a, b, kind, randomized)
+    loss = tf.reduce_sum(tf.cast(y, tf.float64) * weights)
+  return tape.gradient(loss, [x, a, b])
+
+
+def _assert_close(actual, expected, dtype, scale=1.0):
+  actual = tf.cast(actual, tf.float64).numpy()
+  expected = tf.cast(expected, tf.float64).numpy()
+  tol = TOLERANCE[dtype] * scale
+  np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("kind", DENOMINATORS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("per_channel", [False, True], ids=["shared", "channel"])
+@pytest.mark.parametrize("randomized", [0.0, 0.1])
+def test_forward_matches_reference(kind, dtype, per_channel, randomized):
+  for shape in SHAPES:
+    if per_channel and not shape:
+      continue
+    a, b = _coefficients(channels=shape[-1] if per_channel else None)
+    x = tf.constant(_inputs(shape), dtype)
+    a, b = tf.constant(a, dtype), tf.constant(b, dtype)
+    y = _run(tf_approx.ops.pau, x, a, b, kind, randomized)
+    assert y.dtype == dtype and y.shape == shape
+    _assert_close(y, _run(reference.pau, x, a, b, kind, randomized), dtype)
+
+
+@pytest.mark.parametrize("kind", DENOMINATORS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("per_channel", [False, True], ids=["shared", "channel"])
+@pytest.mark.parametrize("randomized", [0.0, 0.1])
+def test_gradients_match_reference(kind, dtype, per_channel, randomized):
+  shape = (37, 19)
+  a, b = _coefficients(channels=shape[-1] if per_channel else None, seed=1)
+  x = tf.constant(_inputs(shape, seed=1), dtype)
+  a, b = tf.constant(a, dtype), tf.constant(b, dtype)
+  weights = tf.constant(_inputs(shape, seed=2, scale=1.0))
+  native = _gradients(tf_approx.ops.pau, x, a, b, kind, randomized, weights)
+  twin = _gradients(reference.pau, x, a, b, kind, randomized, weights)
+  for got, want in zip(native, twin):
+    assert got.dtype == dtype
+    # Coefficient gradients are sums over ~700 elements.
+    _assert_close(got, want, dtype, scale=1.0 if got.shape == x.shape else 20)
+
+
+@pytest.mark.parametrize("order", [(1, 1), (2, 1), (5, 4), (3, 7), (10, 10)])
+@pytest.mark.parametrize("kind", DENOMINATORS)
+def test_every_order_matches_reference(order, kind):
+  a, b = _coefficients(order, seed=3)
+  x = tf.constant(_inputs((64, 9), seed=3, scale=1.5))
+  weights = tf.constant(_inputs((64, 9), seed=4, scale=1.0))
+  _assert_close(tf_approx.ops.pau(x, a, b, kind), reference.pau(x, a, b, kind),
+                tf.float64)
+  native = _gradients(tf_approx.ops.pau, x, tf.constant(a), tf.constant(b),
+                      kind, 0.0, weights)
+  twin = _gradients(reference.pau, x, tf.constant(a), tf.constant(b), kind,
+                    0.0, weights)
+  for got, want in zip(native, twin):
+    _assert_close(got, want, tf.float64, scale=1e3)
+
+
+def _numeric_jacobians(fn, args, delta=1e-6):
+  """Central differences of sum(fn(*args) * w) for each argument."""
+  w = np.random.default_rng(5).normal(size=np.shape(fn(*args)))
+  grads = []
+  for i, arg in enumerate(args):
+    grad = np.zeros_like(arg)
+    for index in np.ndindex(arg.shape):
+      plus, minus = [np.array(v) for v in args], [np.array(v) for v in args]
+      plus[i][index] += delta
+      minus[i][index] -= delta
+      grad[index] = np.sum((fn(*plus) - fn(*minus)) * w) / (2 * delta)
+    grads.append(grad)
+  return w, grads
+
+
+@pytest.mark.parametrize("kind", DENOMINATORS)
+@pytest.mark.parametrize("per_channel", [False, True], ids=["shared", "channel"])
+def test_gradients_match_finite_differences_float64(kind, per_channel):
+  # Inputs near 0 exercise the sign(x) terms, large ones the far form.
+  x = np.array([[-40.0, -2.5, -1e-4, 3e-5], [0.7, 1.3, 25.0, -0.3],
+                [1e-3, -1e-3, 4.0, 300.0]])
+  a, b = _coefficients(channels=4 if per_channel else None, seed=6)
+
+  def f(x, a, b):
+    return tf_approx.ops.pau(x, a, b, kind).numpy()
+
+  w, numeric = _numeric_jacobians(f, [x, a, b])
+  analytic = _gradients(tf_approx.ops.pau, tf.constant(x), tf.constant(a),
+                        tf.constant(b), kind, 0.0, tf.constant(w))
+  for got, want in zip(analytic, numeric):
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-7)
+
+
+def test_tf_compute_gradient_float64():
+  x = tf.constant(_inputs((3, 4), seed=7))
+  a, b = (tf.constant(v) for v in _coefficients(seed=7))
+  theoretical, numerical = tf.test.compute_gradient(
+      lambda x, a, b: tf_approx.ops.pau(x, a, b), [x, a, b], delta=1e-6)
+  for t, n in zip(theoretical, numerical):
+    np.testing.assert_allclose(t, n, rtol=1e-6, atol=1e-6)
+
+
+def test_derivative_at_zero_uses_sign_zero():
+  a, b = _coefficients(seed=8)
+  x = tf.constant([0.0], tf.float64)
+  for kind in DENOMINATORS:
+    dx, da, db = _gradients(tf_approx.ops.pau, x, tf.constant(a),
+                            tf.constant(b), kind, 0.0, tf.ones([1], tf.float64))
+    # F'(0) = P'(0) - Q'(0) P(0) = a_1 - b_1 a_0 (unsafe), a_1 where Q'
+    # carries sign(x) or sign(sum b_k x^k) = sign(0) = 0; dF/da_j = 0^j;
+    # dF/db_k = 0.
+    want = a[1] - b[0] * a[0] if kind == "unsafe" else a[1]
+    np.testing.assert_allclose(dx.numpy(), [want], rtol=1e-15)
+    np.testing.assert_allclose(da.numpy(), np.eye(6)[0])
+    np.testing.assert_array_equal(db.numpy(), np.zeros(4))
+
+
+@pytest.mark.parametrize("kind", ["safe", "abs_of_sum"])
+def test_huge_inputs_reach_the_limit_in_float32(kind):
+  a, b = np.array(LEAKY_A), np.array(LEAKY_B)
+  x = np.array([1e3, -1e4, 1e10, -1e20, 1e30, 3e38, np.inf, -np.inf])
+  got = tf_approx.ops.pau(tf.constant(x, tf.float32), a, b, kind).numpy()
+  # float64 twin where it does not overflow, the limit a_5 x / |b_4| beyond.
+  want = reference.pau(tf.constant(x), a, b, kind).numpy()
+  limit = a[5] / abs(b[3]) * x
+  want = np.where(np.abs(x) > 1e30, limit, want)
+  np.testing.assert_allclose(got, want.astype(np.float32), rtol=1e-5)
+  dx, da, db = _gradients(tf_approx.ops.pau, tf.constant(x[:5], tf.float32),
+                          tf.constant(a, tf.float32), tf.constant(b, tf.float32),
+                          kind, 0.0, tf.ones([5], tf.float64))
+  for g in (dx, da, db):
+    assert np.all(np.isfinite(g.numpy())), g
+
+
+def test_limits_at_infinity_by_degree():
+  x = tf.constant([np.inf, -np.inf])
+  a, b = [0.5, 1.0, 2.0], [1.0, 4.0]  # m = n = 2: F -> a_2 / |b_2|
+  np.testing.assert_allclose(tf_approx.ops.pau(x, a, b).numpy(), [0.5, 0.5])
+  a, b = [0.5, 1.0], [1.0, 4.0]  # m < n: F -> 0
+  np.testing.assert_array_equal(tf_approx.ops.pau(x, a, b).numpy(), [0.0, 0.0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+def test_nan_in_nan_out(dtype):
+  a, b = (tf.constant(v, dtype) for v in _coefficients(seed=9))
+  x = tf.constant([np.nan] * 40 + [1.0], dtype)
+  for kind in DENOMINATORS:
+    y = tf_approx.ops.pau(x, a, b, kind)
+    assert np.all(np.isnan(tf.cast(y, tf.float32).numpy()[:40]))
+    dx, _, _ = _gradients(tf_approx.ops.pau, x, a, b, kind, 0.0,
+                          tf.ones([41], tf.float64))
+    assert np.all(np.isnan(tf.cast(dx, tf.float32).numpy()[:40]))
+    assert np.isfinite(float(dx[40]))
+
+
+def test_randomized_noise_is_bounded_and_seeded():
+  x = tf.constant(_inputs((2000,), seed=10))
+  a, b = (tf.constant(v) for v in _coefficients(seed=10))
+  plain = tf_approx.ops.pau(x, a, b)
+  first = tf_approx.ops.pau(x, a, b, randomized=0.1, seed=[1, 0])
+  again = tf_approx.ops.pau(x, a, b, randomized=0.1, seed=[1, 0])
+  other_step = tf_approx.ops.pau(x, a, b, randomized=0.1, seed=[1, 1])
+  np.testing.assert_array_equal(first.numpy(), again.numpy())
+  assert not np.allclose(first.numpy(), other_step.numpy())
+  assert not np.allclose(first.numpy(), plain.numpy())
+  u = reference.noise_uniform(100000, 10, tf.constant([1, 0], tf.int64))
+  u = u.numpy()
+  assert -1 < u.min() < -0.999 and 0.999 < u.max() < 1
+  assert abs(u.mean()) < 0.01 and abs(u.var() - 1 / 3) < 0.01
+  # Neighbouring elements and coefficients are uncorrelated.
+  assert abs(np.corrcoef(u[:-1, 0], u[1:, 0])[0, 1]) < 0.02
+  assert abs(np.corrcoef(u[:, 0], u[:, 1])[0, 1]) < 0.02
+
+
+_DETERMINISM_SCRIPT = """
+import sys, hashlib
+import numpy as np
+import tensorflow as tf
+tf.config.threading.set_intra_op_parallelism_threads(int(sys.argv[1]))
+import tf_approx
+digest = hashlib.sha256()
+rng = np.random.default_rng(0)
+for shape, channels, randomized in [((1 << 20,), None, 0.0),
+                                    ((4096, 96), 96, 0.0),
+                                    ((300001,), None, 0.05)]:
+  x = tf.constant(rng.normal(size=shape) * 3, tf.float32)
+  cshape = () if channels is None else (channels,)
+  a = tf.constant(rng.normal(size=cshape + (6,)), tf.float32)
+  b = tf.constant(rng.normal(size=cshape + (4,)), tf.float32)
+  dy = tf.constant(rng.normal(size=shape), tf.float32)
+  with tf.GradientTape() as tape:
+    tape.watch([a, b])
+    y = tf_approx.ops.pau(x, a, b, randomized=randomized, seed=[5, 9])
+  for g in tape.gradient(y, [a, b], output_gradients=dy):
+    digest.update(g.numpy().tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_coefficient_gradients_are_bitwise_reproducible(run_python):
+  digests = []
+  for threads in (1, 2, 2, 7):
+    result = run_python(_DETERMINISM_SCRIPT, threads)
+    assert result.returncode == 0, result.stderr
+    digests.append(result.stdout.strip().splitlines()[-1])
+  assert len(set(digests)) == 1, digests
+
+
+@pytest.mark.parametrize("numerator, denominator, message", [
+    ([1.0], [1.0], "`numerator` must have 2 to 11"),
+    ([1.0] * 12, [1.0], "`numerator` must have 2 to 11"),
+    ([1.0, 2.0], np.ones([0]), "`denominator` must have 1 to 10"),
+    ([1.0, 2.0], [1.0] * 11, "`denominator` must have 1 to 10"),
+    (np.ones([3, 2]), [1.0], "`denominator` must have rank 2"),
+    (np.ones([5, 2]), np.ones([5, 1]), "as many rows as `x`"),
+    (np.ones([1, 1, 2]), np.ones([1, 1, 1]), "`numerator` must have shape"),
+])
+def test_bad_coefficient_shapes_raise_invalid_argument(numerator, denominator,
+                                                       message):
+  x = tf.zeros([2, 3])
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    tf_approx.ops.pau(x, numerator, denominator)
+  # The same from the kernel when shapes are unknown while tracing.
+  spec = [tf.TensorSpec(None, tf.float32)] * 3
+
+  @tf.function(input_signature=spec)
+  def traced(x, a, b):
+    return tf_approx.ops.pau(x, a, b)
+
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    traced(x, tf.constant(numerator, tf.float32),
+           tf.constant(denominator, tf.float32))
+
+
+def test_bad_seed_shape_raises_invalid_argument():
+  with pytest.raises(tf.errors.InvalidArgumentError, match="seed"):
+    tf_approx.ops.pau(tf.zeros([3]), [0.0, 1.0], [1.0], randomized=0.1,
+                      seed=[1, 2, 3])
+
+
+def test_bad_python_arguments_raise():
+  x = tf.zeros([3])
+  with pytest.raises(ValueError, match="`denominator` must be one of"):
+    tf_approx.ops.pau(x, [0.0, 1.0], [1.0], denominator_kind="bogus")
+  with pytest.raises(ValueError, match="`randomized`"):
+    tf_approx.ops.pau(x, [0.0, 1.0], [1.0], randomized=-0.1)
+  with pytest.raises(TypeError, match="float16, bfloat16, float32, float64"):
+    tf_approx.ops.pau(tf.zeros([3], tf.int32), [0, 1], [1])
