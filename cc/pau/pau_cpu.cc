@@ -117,80 +117,159 @@ TFA_INLINE S ScalarBackward(const Problem<S>& p, S x, S dy, int64_t column,
   return dx;
 }
 
+// Rows are handled in blocks of about kBlockElements; a block is checked for
+// inputs beyond p.far before it is computed, so that the common case needs no
+// per-vector check.
+constexpr int64_t kBlockElements = 512;
+
+// Whether any of x[0, n) has |x| > far (NaN does not count).
+template <typename S>
+TFA_INLINE bool AnyFar(const S* x, int64_t n, S far) {
+  using V = Vec<S>;
+  V largest = {};
+  int64_t i = 0;
+  for (; i + kLanes<S> <= n; i += kLanes<S>) {
+    const V a = Abs(Load(x + i));
+    largest = a > largest ? a : largest;
+  }
+  bool any = false;
+  for (int l = 0; l < kLanes<S>; ++l) any |= largest[l] > far;
+  for (; i < n; ++i) any |= Abs(x[i]) > far;
+  return any;
+}
+
+// The rows [row_begin, row_end), in blocks. kShared: one coefficient set in
+// every column (width == kLanes, no noise), loaded once.
 // x and y may alias: each vector is read before it is written.
-template <Denominator D, typename S>
-TFA_INLINE void ForwardRows(const Problem<S>& p, const S* x, S* y,
-                            int64_t row_begin, int64_t row_end) {
+template <Denominator D, bool kShared, typename S>
+TFA_INLINE void ForwardBlocks(const Problem<S>& p, const S* x, S* y,
+                              int64_t row_begin, int64_t row_end) {
   using V = Vec<S>;
   constexpr int64_t kL = kLanes<S>;
   const int top = std::max(p.m, p.n);
+  const int64_t block_rows = std::max<int64_t>(1, kBlockElements / p.width);
   V coef[kMaxCoefficients];
-  for (int64_t row = row_begin; row < row_end; ++row) {
-    const int64_t start = row * p.width;
-    const int64_t len = std::min(p.width, p.size - start);
-    int64_t c = 0;
-    for (; c + kL <= len; c += kL) {
-      const V v = Load(x + start + c);
-      if (AnyLane(Abs(v) > p.far)) {
-        for (int64_t l = c; l < c + kL; ++l)
-          y[start + l] = ScalarForward<D>(p, x[start + l], l, start + l);
-        continue;
+  if (kShared) VectorCoefficients(p, 0, 0, coef);
+  for (int64_t block = row_begin; block < row_end; block += block_rows) {
+    const int64_t block_end = std::min(row_end, block + block_rows);
+    const int64_t first = block * p.width;
+    const int64_t last = std::min(p.size, block_end * p.width);
+    const bool far = AnyFar(x + first, last - first, p.far);
+    for (int64_t row = block; row < block_end; ++row) {
+      const int64_t start = row * p.width;
+      const int64_t len = std::min(p.width, p.size - start);
+      int64_t c = 0;
+      for (; c + kL <= len; c += kL) {
+        const V v = Load(x + start + c);
+        if (far && AnyLane(Abs(v) > p.far)) {
+          for (int64_t l = c; l < c + kL; ++l)
+            y[start + l] = ScalarForward<D>(p, x[start + l], l, start + l);
+          continue;
+        }
+        if (!kShared) VectorCoefficients(p, c, start + c, coef);
+        Powers<V> pw;
+        NearPowers<V, S>(v, top, &pw);
+        Store(y + start + c, Value<D>(p.m, p.n, coef, coef + p.m + 1, pw));
       }
-      VectorCoefficients(p, c, start + c, coef);
-      Powers<V> pw;
-      NearPowers<V, S>(v, top, &pw);
-      Store(y + start + c, Value<D>(p.m, p.n, coef, coef + p.m + 1, pw));
+      for (; c < len; ++c)
+        y[start + c] = ScalarForward<D>(p, x[start + c], c, start + c);
     }
-    for (; c < len; ++c)
-      y[start + c] = ScalarForward<D>(p, x[start + c], c, start + c);
   }
 }
 
-// dx may alias dy.
 template <Denominator D, typename S>
-TFA_INLINE void BackwardRows(const Problem<S>& p, const S* x, const S* dy,
-                             S* dx, int64_t row_begin, int64_t row_end,
-                             double* grad) {
+TFA_INLINE void ForwardRows(const Problem<S>& p, const S* x, S* y,
+                            int64_t row_begin, int64_t row_end) {
+  if (!p.randomized && p.width == kLanes<S>) {
+    ForwardBlocks<D, true>(p, x, y, row_begin, row_end);
+  } else {
+    ForwardBlocks<D, false>(p, x, y, row_begin, row_end);
+  }
+}
+
+// The same for the gradient; kShared also keeps the coefficient sums in
+// registers between flushes. dx may alias dy.
+template <Denominator D, bool kShared, typename S>
+TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
+                               S* dx, int64_t row_begin, int64_t row_end,
+                               double* grad) {
   using V = Vec<S>;
   constexpr int64_t kL = kLanes<S>;
   const int top = std::max(p.m, p.n);
   const int count = p.NumCoefficients();
-  const int64_t flush_rows = std::max<int64_t>(1, kFlushElements / p.width);
+  const int64_t block_rows = std::max<int64_t>(1, kBlockElements / p.width);
+  // Sums in S over at most kFlushElements elements per column, then added
+  // to the double totals.
+  const int64_t flush_rows =
+      std::max<int64_t>(1, kFlushElements / p.width / block_rows) * block_rows;
   std::vector<S> acc(count * p.width, S(0));
   V coef[kMaxCoefficients], sums[kMaxCoefficients];
-  for (int64_t row = row_begin; row < row_end; ++row) {
-    const int64_t start = row * p.width;
-    const int64_t len = std::min(p.width, p.size - start);
-    int64_t c = 0;
-    for (; c + kL <= len; c += kL) {
-      const V v = Load(x + start + c);
-      if (AnyLane(Abs(v) > p.far)) {
-        for (int64_t l = c; l < c + kL; ++l)
-          dx[start + l] = ScalarBackward<D>(p, x[start + l], dy[start + l], l,
-                                            start + l, acc.data());
-        continue;
-      }
-      const V g = Load(dy + start + c);
-      VectorCoefficients(p, c, start + c, coef);
-      Powers<V> pw;
-      NearPowers<V, S>(v, top, &pw);
-      for (int j = 0; j < count; ++j)
-        sums[j] = Load(acc.data() + j * p.width + c);
-      const V d = Backward<D>(p.m, p.n, coef, coef + p.m + 1, pw, g, sums,
-                              sums + p.m + 1);
-      for (int j = 0; j < count; ++j)
-        Store(acc.data() + j * p.width + c, sums[j]);
-      Store(dx + start + c, d);
-    }
-    for (; c < len; ++c)
-      dx[start + c] = ScalarBackward<D>(p, x[start + c], dy[start + c], c,
-                                        start + c, acc.data());
-    if ((row - row_begin + 1) % flush_rows == 0 || row + 1 == row_end) {
-      for (size_t i = 0; i < acc.size(); ++i) {
-        grad[i] += acc[i];
-        acc[i] = 0;
+  if (kShared) VectorCoefficients(p, 0, 0, coef);
+  for (int j = 0; j < count; ++j) sums[j] = V{};
+  auto flush = [&]() TFA_LAMBDA_INLINE {
+    if (kShared) {
+      for (int j = 0; j < count; ++j) {
+        Store(acc.data() + j * p.width,
+              Load(acc.data() + j * p.width) + sums[j]);
+        sums[j] = V{};
       }
     }
+    for (size_t i = 0; i < acc.size(); ++i) {
+      grad[i] += acc[i];
+      acc[i] = 0;
+    }
+  };
+  for (int64_t block = row_begin; block < row_end; block += block_rows) {
+    const int64_t block_end = std::min(row_end, block + block_rows);
+    const int64_t first = block * p.width;
+    const int64_t last = std::min(p.size, block_end * p.width);
+    const bool far = AnyFar(x + first, last - first, p.far);
+    for (int64_t row = block; row < block_end; ++row) {
+      const int64_t start = row * p.width;
+      const int64_t len = std::min(p.width, p.size - start);
+      int64_t c = 0;
+      for (; c + kL <= len; c += kL) {
+        const V v = Load(x + start + c);
+        if (far && AnyLane(Abs(v) > p.far)) {
+          for (int64_t l = c; l < c + kL; ++l)
+            dx[start + l] = ScalarBackward<D>(p, x[start + l], dy[start + l], l,
+                                              start + l, acc.data());
+          continue;
+        }
+        const V g = Load(dy + start + c);
+        Powers<V> pw;
+        NearPowers<V, S>(v, top, &pw);
+        if (kShared) {
+          Store(dx + start + c, Backward<D>(p.m, p.n, coef, coef + p.m + 1, pw,
+                                            g, sums, sums + p.m + 1));
+          continue;
+        }
+        VectorCoefficients(p, c, start + c, coef);
+        for (int j = 0; j < count; ++j)
+          sums[j] = Load(acc.data() + j * p.width + c);
+        const V d = Backward<D>(p.m, p.n, coef, coef + p.m + 1, pw, g, sums,
+                                sums + p.m + 1);
+        for (int j = 0; j < count; ++j)
+          Store(acc.data() + j * p.width + c, sums[j]);
+        Store(dx + start + c, d);
+      }
+      for (; c < len; ++c)
+        dx[start + c] = ScalarBackward<D>(p, x[start + c], dy[start + c], c,
+                                          start + c, acc.data());
+    }
+    if ((block_end - row_begin) % flush_rows == 0 || block_end == row_end)
+      flush();
+  }
+}
+
+template <Denominator D, typename S>
+TFA_INLINE void BackwardRows(const Problem<S>& p, const S* x, const S* dy,
+                             S* dx, int64_t row_begin, int64_t row_end,
+                             double* grad) {
+  if (!p.randomized && p.width == kLanes<S>) {
+    BackwardBlocks<D, true>(p, x, dy, dx, row_begin, row_end, grad);
+  } else {
+    BackwardBlocks<D, false>(p, x, dy, dx, row_begin, row_end, grad);
   }
 }
 
