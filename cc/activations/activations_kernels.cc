@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "cc/activations/activations_cpu.h"
+#include "cc/common/kernel_util.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
 #include "tensorflow/core/framework/tensor.h"
@@ -26,11 +27,6 @@ using ::tensorflow::OpKernelConstruction;
 using ::tensorflow::OpKernelContext;
 using ::tensorflow::Tensor;
 namespace act = ::tf_approx::activations;
-
-// float for float and the half types, double for double.
-template <typename T>
-using ComputeType = typename std::conditional<std::is_same<T, double>::value,
-                                              double, float>::type;
 
 // Reads and validates the attrs shared by the forward and gradient ops.
 template <typename C>

@@ -138,18 +138,17 @@ TFA_INLINE bool AnyFar(const S* x, int64_t n, S far) {
   return any;
 }
 
-// The rows [row_begin, row_end), in blocks. kShared: one coefficient set in
-// every column (width == kLanes, no noise), loaded once.
-// x and y may alias: each vector is read before it is written.
-template <Denominator D, bool kShared, typename S>
-TFA_INLINE void ForwardBlocks(const Problem<S>& p, const S* x, S* y,
-                              int64_t row_begin, int64_t row_end) {
+// Walks the rows [row_begin, row_end) in blocks of about kBlockElements and
+// calls, in element order, near(offset, column, v) for each full vector of
+// inputs within p.far and scalar(offset, column) for every other element;
+// after each block, block_done(rows done so far, whether it was the last).
+template <typename S, typename Near, typename Scalar, typename BlockDone>
+TFA_INLINE void VisitRows(const Problem<S>& p, const S* x, int64_t row_begin,
+                          int64_t row_end, Near&& near, Scalar&& scalar,
+                          BlockDone&& block_done) {
   using V = Vec<S>;
   constexpr int64_t kL = kLanes<S>;
-  const int top = std::max(p.m, p.n);
   const int64_t block_rows = std::max<int64_t>(1, kBlockElements / p.width);
-  V coef[kMaxCoefficients];
-  if (kShared) VectorCoefficients(p, 0, 0, coef);
   for (int64_t block = row_begin; block < row_end; block += block_rows) {
     const int64_t block_end = std::min(row_end, block + block_rows);
     const int64_t first = block * p.width;
@@ -162,19 +161,37 @@ TFA_INLINE void ForwardBlocks(const Problem<S>& p, const S* x, S* y,
       for (; c + kL <= len; c += kL) {
         const V v = Load(x + start + c);
         if (far && AnyLane(Abs(v) > p.far)) {
-          for (int64_t l = c; l < c + kL; ++l)
-            y[start + l] = ScalarForward<D>(p, x[start + l], l, start + l);
-          continue;
+          for (int64_t l = c; l < c + kL; ++l) scalar(start + l, l);
+        } else {
+          near(start + c, c, v);
         }
-        if (!kShared) VectorCoefficients(p, c, start + c, coef);
+      }
+      for (; c < len; ++c) scalar(start + c, c);
+    }
+    block_done(block_end - row_begin, block_end == row_end);
+  }
+}
+
+// kShared: one coefficient set in every column (width == kLanes, no noise),
+// loaded once. x and y may alias: each element is read before it is written.
+template <Denominator D, bool kShared, typename S>
+TFA_INLINE void ForwardBlocks(const Problem<S>& p, const S* x, S* y,
+                              int64_t row_begin, int64_t row_end) {
+  using V = Vec<S>;
+  const int top = std::max(p.m, p.n);
+  V coef[kMaxCoefficients];
+  if (kShared) VectorCoefficients(p, 0, 0, coef);
+  VisitRows(
+      p, x, row_begin, row_end,
+      [&](int64_t i, int64_t column, V v) TFA_LAMBDA_INLINE {
+        if (!kShared) VectorCoefficients(p, column, i, coef);
         Powers<V> pw;
         NearPowers<V, S>(v, top, &pw);
-        Store(y + start + c, Value<D>(p.m, p.n, coef, coef + p.m + 1, pw));
-      }
-      for (; c < len; ++c)
-        y[start + c] = ScalarForward<D>(p, x[start + c], c, start + c);
-    }
-  }
+        Store(y + i, Value<D>(p.m, p.n, coef, coef + p.m + 1, pw));
+      },
+      [&](int64_t i, int64_t column)
+          TFA_LAMBDA_INLINE { y[i] = ScalarForward<D>(p, x[i], column, i); },
+      [](int64_t, bool) TFA_LAMBDA_INLINE {});
 }
 
 template <Denominator D, typename S>
@@ -194,72 +211,54 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
                                S* dx, int64_t row_begin, int64_t row_end,
                                double* grad) {
   using V = Vec<S>;
-  constexpr int64_t kL = kLanes<S>;
   const int top = std::max(p.m, p.n);
   const int count = p.NumCoefficients();
+  // Sums in S over at most about kFlushElements elements per column, then
+  // added to the double totals.
   const int64_t block_rows = std::max<int64_t>(1, kBlockElements / p.width);
-  // Sums in S over at most kFlushElements elements per column, then added
-  // to the double totals.
   const int64_t flush_rows =
       std::max<int64_t>(1, kFlushElements / p.width / block_rows) * block_rows;
   std::vector<S> acc(count * p.width, S(0));
   V coef[kMaxCoefficients], sums[kMaxCoefficients];
   if (kShared) VectorCoefficients(p, 0, 0, coef);
   for (int j = 0; j < count; ++j) sums[j] = V{};
-  auto flush = [&]() TFA_LAMBDA_INLINE {
-    if (kShared) {
-      for (int j = 0; j < count; ++j) {
-        Store(acc.data() + j * p.width,
-              Load(acc.data() + j * p.width) + sums[j]);
-        sums[j] = V{};
-      }
-    }
-    for (size_t i = 0; i < acc.size(); ++i) {
-      grad[i] += acc[i];
-      acc[i] = 0;
-    }
-  };
-  for (int64_t block = row_begin; block < row_end; block += block_rows) {
-    const int64_t block_end = std::min(row_end, block + block_rows);
-    const int64_t first = block * p.width;
-    const int64_t last = std::min(p.size, block_end * p.width);
-    const bool far = AnyFar(x + first, last - first, p.far);
-    for (int64_t row = block; row < block_end; ++row) {
-      const int64_t start = row * p.width;
-      const int64_t len = std::min(p.width, p.size - start);
-      int64_t c = 0;
-      for (; c + kL <= len; c += kL) {
-        const V v = Load(x + start + c);
-        if (far && AnyLane(Abs(v) > p.far)) {
-          for (int64_t l = c; l < c + kL; ++l)
-            dx[start + l] = ScalarBackward<D>(p, x[start + l], dy[start + l], l,
-                                              start + l, acc.data());
-          continue;
-        }
-        const V g = Load(dy + start + c);
+  VisitRows(
+      p, x, row_begin, row_end,
+      [&](int64_t i, int64_t column, V v) TFA_LAMBDA_INLINE {
+        const V g = Load(dy + i);
         Powers<V> pw;
         NearPowers<V, S>(v, top, &pw);
         if (kShared) {
-          Store(dx + start + c, Backward<D>(p.m, p.n, coef, coef + p.m + 1, pw,
-                                            g, sums, sums + p.m + 1));
-          continue;
+          Store(dx + i, Backward<D>(p.m, p.n, coef, coef + p.m + 1, pw, g, sums,
+                                    sums + p.m + 1));
+          return;
         }
-        VectorCoefficients(p, c, start + c, coef);
+        VectorCoefficients(p, column, i, coef);
         for (int j = 0; j < count; ++j)
-          sums[j] = Load(acc.data() + j * p.width + c);
+          sums[j] = Load(acc.data() + j * p.width + column);
         const V d = Backward<D>(p.m, p.n, coef, coef + p.m + 1, pw, g, sums,
                                 sums + p.m + 1);
         for (int j = 0; j < count; ++j)
-          Store(acc.data() + j * p.width + c, sums[j]);
-        Store(dx + start + c, d);
-      }
-      for (; c < len; ++c)
-        dx[start + c] = ScalarBackward<D>(p, x[start + c], dy[start + c], c,
-                                          start + c, acc.data());
-    }
-    if ((block_end - row_begin) % flush_rows == 0 || block_end == row_end)
-      flush();
-  }
+          Store(acc.data() + j * p.width + column, sums[j]);
+        Store(dx + i, d);
+      },
+      [&](int64_t i, int64_t column) TFA_LAMBDA_INLINE {
+        dx[i] = ScalarBackward<D>(p, x[i], dy[i], column, i, acc.data());
+      },
+      [&](int64_t rows_done, bool last) TFA_LAMBDA_INLINE {
+        if (rows_done % flush_rows != 0 && !last) return;
+        if (kShared) {
+          for (int j = 0; j < count; ++j) {
+            Store(acc.data() + j * p.width,
+                  Load(acc.data() + j * p.width) + sums[j]);
+            sums[j] = V{};
+          }
+        }
+        for (size_t k = 0; k < acc.size(); ++k) {
+          grad[k] += acc[k];
+          acc[k] = 0;
+        }
+      });
 }
 
 template <Denominator D, typename S>

@@ -10,12 +10,12 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "cc/common/cpu_vector.h"
+#include "cc/common/kernel_util.h"
 #include "cc/pau/pau_cpu.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
@@ -25,17 +25,11 @@
 namespace tf_approx {
 namespace {
 
-using ::tensorflow::DataTypeToEnum;
 using ::tensorflow::OpKernel;
 using ::tensorflow::OpKernelConstruction;
 using ::tensorflow::OpKernelContext;
 using ::tensorflow::Tensor;
 using ::tensorflow::TensorShape;
-
-// float for float and the half types, double for double.
-template <typename T>
-using ComputeType = typename std::conditional<std::is_same<T, double>::value,
-                                              double, float>::type;
 
 // Gradient chunks: about kChunkElements elements each, at most kMaxChunks.
 constexpr int64_t kChunkElements = 16384;
@@ -147,22 +141,6 @@ absl::Status MakeSetup(const Attrs& attrs, const Tensor& x,
   return absl::OkStatus();
 }
 
-// `t` as an array of C: t's own buffer, or a converted copy for half types.
-template <typename T>
-absl::Status AsCompute(OpKernelContext* ctx, const Tensor& t,
-                       const ComputeType<T>** out, Tensor* scratch) {
-  using C = ComputeType<T>;
-  if constexpr (std::is_same<T, C>::value) {
-    *out = t.flat<T>().data();
-  } else {
-    TF_RETURN_IF_ERROR(
-        ctx->allocate_temp(DataTypeToEnum<C>::value, t.shape(), scratch));
-    scratch->flat<C>() = t.flat<T>().template cast<C>();
-    *out = scratch->flat<C>().data();
-  }
-  return absl::OkStatus();
-}
-
 // Cycles per element, for Eigen's cost model.
 template <typename C>
 double CyclesPerElement(const pau::Problem<C>& p, bool backward) {
@@ -187,26 +165,17 @@ class PauOp : public OpKernel {
         ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &y));
     const pau::Problem<C>& p = setup.problem;
     if (p.size == 0) return;
-    const C* in = nullptr;
-    Tensor in_scratch, out_scratch;
-    OP_REQUIRES_OK(ctx, AsCompute<T>(ctx, x, &in, &in_scratch));
-    C* out = nullptr;
-    if constexpr (std::is_same<T, C>::value) {
-      out = y->flat<T>().data();
-    } else {
-      OP_REQUIRES_OK(ctx, ctx->allocate_temp(DataTypeToEnum<C>::value,
-                                             x.shape(), &out_scratch));
-      out = out_scratch.flat<C>().data();
-    }
+    ComputeInput<T> in;
+    ComputeOutput<T> out;
+    OP_REQUIRES_OK(ctx, in.Init(ctx, x));
+    OP_REQUIRES_OK(ctx, out.Init(ctx, y));
     const Eigen::TensorOpCost cost(sizeof(T) * p.width, sizeof(T) * p.width,
                                    CyclesPerElement(p, false) * p.width);
     ctx->eigen_device<Eigen::ThreadPoolDevice>().parallelFor(
         p.Rows(), cost, [&](Eigen::Index begin, Eigen::Index end) {
-          pau::Forward(p, in, out, begin, end);
+          pau::Forward(p, in.data(), out.data(), begin, end);
         });
-    if constexpr (!std::is_same<T, C>::value) {
-      y->flat<T>() = out_scratch.flat<C>().template cast<T>();
-    }
+    out.Finish();
   }
 
  private:
@@ -234,21 +203,14 @@ class PauGradOp : public OpKernel {
                                      ctx->input(4), &setup));
     const pau::Problem<C>& p = setup.problem;
 
-    const C *x_in = nullptr, *dy_in = nullptr;
-    Tensor x_scratch, dy_scratch, dx_scratch;
-    OP_REQUIRES_OK(ctx, AsCompute<T>(ctx, x, &x_in, &x_scratch));
-    OP_REQUIRES_OK(ctx, AsCompute<T>(ctx, dy, &dy_in, &dy_scratch));
+    ComputeInput<T> x_in, dy_in;
+    OP_REQUIRES_OK(ctx, x_in.Init(ctx, x));
+    OP_REQUIRES_OK(ctx, dy_in.Init(ctx, dy));
     Tensor* dx = nullptr;
     OP_REQUIRES_OK(
         ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &dx));
-    C* dx_out = nullptr;
-    if constexpr (std::is_same<T, C>::value) {
-      dx_out = dx->flat<T>().data();
-    } else {
-      OP_REQUIRES_OK(ctx, ctx->allocate_temp(DataTypeToEnum<C>::value,
-                                             x.shape(), &dx_scratch));
-      dx_out = dx_scratch.flat<C>().data();
-    }
+    ComputeOutput<T> dx_out;
+    OP_REQUIRES_OK(ctx, dx_out.Init(ctx, dx));
 
     // Fixed chunks of rows, each summing into its own slot.
     const int64_t rows = p.Rows();
@@ -264,14 +226,13 @@ class PauGradOp : public OpKernel {
     ctx->eigen_device<Eigen::ThreadPoolDevice>().parallelFor(
         chunks, cost, [&](Eigen::Index begin, Eigen::Index end) {
           for (Eigen::Index chunk = begin; chunk < end; ++chunk) {
-            pau::Backward(p, x_in, dy_in, dx_out, chunk * chunk_rows,
+            pau::Backward(p, x_in.data(), dy_in.data(), dx_out.data(),
+                          chunk * chunk_rows,
                           std::min(rows, (chunk + 1) * chunk_rows),
                           partial.data() + chunk * slot);
           }
         });
-    if constexpr (!std::is_same<T, C>::value) {
-      dx->flat<T>() = dx_scratch.flat<C>().template cast<T>();
-    }
+    dx_out.Finish();
 
     std::vector<double> total(slot, 0.0);
     for (int64_t chunk = 0; chunk < chunks; ++chunk)
