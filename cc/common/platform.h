@@ -9,12 +9,15 @@
 #if defined(__CUDACC__)
 #define TFA_HOST_DEVICE __host__ __device__
 #define TFA_INLINE __host__ __device__ __forceinline__
+#define TFA_NOINLINE __host__ __device__ __noinline__
 #else
 #define TFA_HOST_DEVICE
 // Forced inlining matters for speed, not correctness: the CPU entry points are
 // compiled once per instruction set (target_clones) and only code inlined into
 // them is compiled for that instruction set.
 #define TFA_INLINE inline __attribute__((always_inline))
+// For rare paths that would only bloat the vector loops they are called from.
+#define TFA_NOINLINE __attribute__((noinline))
 #endif
 
 // The same for lambdas, which GCC may otherwise leave out of line (and then

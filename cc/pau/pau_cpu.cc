@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "cc/common/cpu_vector.h"
@@ -87,9 +88,11 @@ TFA_INLINE void ScalarPowers(const Problem<S>& p, S x, Powers<S>* pw) {
   }
 }
 
+// The scalar paths (far inputs, column tails) are kept out of line: inlined
+// into every vector loop they would multiply the build time for little gain.
 template <Denominator D, typename S>
-TFA_INLINE S ScalarForward(const Problem<S>& p, S x, int64_t column,
-                           int64_t index) {
+TFA_NOINLINE S ScalarForward(const Problem<S>& p, S x, int64_t column,
+                             int64_t index) {
   S coef[kMaxCoefficients];
   ScalarCoefficients(p, column, index, coef);
   Powers<S> pw;
@@ -104,8 +107,8 @@ TFA_INLINE S ScalarForward(const Problem<S>& p, S x, int64_t column,
 
 // Returns dx; adds the coefficient gradients to acc[j * width + column].
 template <Denominator D, typename S>
-TFA_INLINE S ScalarBackward(const Problem<S>& p, S x, S dy, int64_t column,
-                            int64_t index, S* acc) {
+TFA_NOINLINE S ScalarBackward(const Problem<S>& p, S x, S dy, int64_t column,
+                              int64_t index, S* acc) {
   S coef[kMaxCoefficients], grad[kMaxCoefficients] = {};
   ScalarCoefficients(p, column, index, coef);
   Powers<S> pw;
@@ -136,6 +139,44 @@ TFA_INLINE bool AnyFar(const S* x, int64_t n, S far) {
   for (int l = 0; l < kLanes<S>; ++l) any |= largest[l] > far;
   for (; i < n; ++i) any |= Abs(x[i]) > far;
   return any;
+}
+
+// The orders of the vector loops: read from the problem, or compile-time
+// constants for the paper's default (5, 4), whose loops then unroll fully.
+struct RuntimeOrder {
+  template <typename S>
+  static int M(const Problem<S>& p) {
+    return p.m;
+  }
+  template <typename S>
+  static int N(const Problem<S>& p) {
+    return p.n;
+  }
+};
+
+template <int kM, int kN>
+struct FixedOrder {
+  template <typename S>
+  static constexpr int M(const Problem<S>&) {
+    return kM;
+  }
+  template <typename S>
+  static constexpr int N(const Problem<S>&) {
+    return kN;
+  }
+};
+
+// Calls fn(order) with the order type for p. Float32 only, where speed
+// matters: each fixed order multiplies the instantiations (and build time).
+template <typename S, typename Fn>
+TFA_INLINE void VisitOrder(const Problem<S>& p, Fn&& fn) {
+  if constexpr (std::is_same<S, float>::value) {
+    if (p.m == 5 && p.n == 4) {
+      fn(FixedOrder<5, 4>());
+      return;
+    }
+  }
+  fn(RuntimeOrder());
 }
 
 // Walks the rows [row_begin, row_end) in blocks of about kBlockElements and
@@ -174,11 +215,11 @@ TFA_INLINE void VisitRows(const Problem<S>& p, const S* x, int64_t row_begin,
 
 // kShared: one coefficient set in every column (width == kLanes, no noise),
 // loaded once. x and y may alias: each element is read before it is written.
-template <Denominator D, bool kShared, typename S>
+template <Denominator D, bool kShared, typename O, typename S>
 TFA_INLINE void ForwardBlocks(const Problem<S>& p, const S* x, S* y,
                               int64_t row_begin, int64_t row_end) {
   using V = Vec<S>;
-  const int top = std::max(p.m, p.n);
+  const int m = O::M(p), n = O::N(p), top = std::max(m, n);
   V coef[kMaxCoefficients];
   if (kShared) VectorCoefficients(p, 0, 0, coef);
   VisitRows(
@@ -187,7 +228,7 @@ TFA_INLINE void ForwardBlocks(const Problem<S>& p, const S* x, S* y,
         if (!kShared) VectorCoefficients(p, column, i, coef);
         Powers<V> pw;
         NearPowers<V, S>(v, top, &pw);
-        Store(y + i, Value<D>(p.m, p.n, coef, coef + p.m + 1, pw));
+        Store(y + i, Value<D>(m, n, coef, coef + m + 1, pw));
       },
       [&](int64_t i, int64_t column)
           TFA_LAMBDA_INLINE { y[i] = ScalarForward<D>(p, x[i], column, i); },
@@ -197,21 +238,24 @@ TFA_INLINE void ForwardBlocks(const Problem<S>& p, const S* x, S* y,
 template <Denominator D, typename S>
 TFA_INLINE void ForwardRows(const Problem<S>& p, const S* x, S* y,
                             int64_t row_begin, int64_t row_end) {
-  if (!p.randomized && p.width == kLanes<S>) {
-    ForwardBlocks<D, true>(p, x, y, row_begin, row_end);
-  } else {
-    ForwardBlocks<D, false>(p, x, y, row_begin, row_end);
-  }
+  VisitOrder(p, [&](auto order) TFA_LAMBDA_INLINE {
+    using O = decltype(order);
+    if (!p.randomized && p.width == kLanes<S>) {
+      ForwardBlocks<D, true, O>(p, x, y, row_begin, row_end);
+    } else {
+      ForwardBlocks<D, false, O>(p, x, y, row_begin, row_end);
+    }
+  });
 }
 
 // The same for the gradient; kShared also keeps the coefficient sums in
 // registers between flushes. dx may alias dy.
-template <Denominator D, bool kShared, typename S>
+template <Denominator D, bool kShared, typename O, typename S>
 TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
                                S* dx, int64_t row_begin, int64_t row_end,
                                double* grad) {
   using V = Vec<S>;
-  const int top = std::max(p.m, p.n);
+  const int m = O::M(p), n = O::N(p), top = std::max(m, n);
   const int count = p.NumCoefficients();
   // Sums in S over at most about kFlushElements elements per column, then
   // added to the double totals.
@@ -229,15 +273,15 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
         Powers<V> pw;
         NearPowers<V, S>(v, top, &pw);
         if (kShared) {
-          Store(dx + i, Backward<D>(p.m, p.n, coef, coef + p.m + 1, pw, g, sums,
-                                    sums + p.m + 1));
+          Store(dx + i, Backward<D>(m, n, coef, coef + m + 1, pw, g, sums,
+                                    sums + m + 1));
           return;
         }
         VectorCoefficients(p, column, i, coef);
         for (int j = 0; j < count; ++j)
           sums[j] = Load(acc.data() + j * p.width + column);
-        const V d = Backward<D>(p.m, p.n, coef, coef + p.m + 1, pw, g, sums,
-                                sums + p.m + 1);
+        const V d =
+            Backward<D>(m, n, coef, coef + m + 1, pw, g, sums, sums + m + 1);
         for (int j = 0; j < count; ++j)
           Store(acc.data() + j * p.width + column, sums[j]);
         Store(dx + i, d);
@@ -265,11 +309,14 @@ template <Denominator D, typename S>
 TFA_INLINE void BackwardRows(const Problem<S>& p, const S* x, const S* dy,
                              S* dx, int64_t row_begin, int64_t row_end,
                              double* grad) {
-  if (!p.randomized && p.width == kLanes<S>) {
-    BackwardBlocks<D, true>(p, x, dy, dx, row_begin, row_end, grad);
-  } else {
-    BackwardBlocks<D, false>(p, x, dy, dx, row_begin, row_end, grad);
-  }
+  VisitOrder(p, [&](auto order) TFA_LAMBDA_INLINE {
+    using O = decltype(order);
+    if (!p.randomized && p.width == kLanes<S>) {
+      BackwardBlocks<D, true, O>(p, x, dy, dx, row_begin, row_end, grad);
+    } else {
+      BackwardBlocks<D, false, O>(p, x, dy, dx, row_begin, row_end, grad);
+    }
+  });
 }
 
 template <typename S>
