@@ -8,6 +8,7 @@ runs with `format_runs`.
 """
 
 import dataclasses
+import gzip
 import os
 import platform
 import time
@@ -19,7 +20,19 @@ import tensorflow as tf
 
 import tf_approx
 
-DATASETS = ("digits",)
+DATASETS = ("digits", "mnist", "fashion_mnist")
+# Where Keras keeps what `keras.datasets.<name>.load_data()` downloaded, under
+# $KERAS_HOME (default ~/.keras); `load_dataset` only reads these, it never
+# downloads.
+KERAS_CACHED = {
+    "mnist": ("mnist.npz",),
+    "fashion_mnist": tuple(
+        os.path.join("fashion-mnist", name)
+        for name in ("train-images-idx3-ubyte.gz",
+                     "train-labels-idx1-ubyte.gz",
+                     "t10k-images-idx3-ubyte.gz",
+                     "t10k-labels-idx1-ubyte.gz")),
+}
 TEST_FRACTION = 0.2
 # Fixed apart from --seed, so runs with different seeds are scored on the same
 # test set.
@@ -50,7 +63,8 @@ def check_activations(names):
   return True
 
 
-def define_flags(*, activations, epochs, batch_size):
+def define_flags(*, activations, epochs, batch_size,
+                 activations_validator=check_activations):
   """Defines the flags every trainer has, with this trainer's defaults.
 
   Args:
@@ -58,20 +72,27 @@ def define_flags(*, activations, epochs, batch_size):
       first is the baseline of the time ratios.
     epochs: default of --epochs.
     batch_size: default of --batch_size.
+    activations_validator: checks the --activations list (returns True or
+      raises `flags.ValidationError`); default `check_activations`. A trainer
+      that also takes names of its own passes one that knows them.
   """
   flags.DEFINE_list(
       "activations", activations,
       "Activations to compare, one training run each, by Keras or tf_approx "
       "name. Train times are reported as ratios to the first.")
-  flags.register_validator("activations", check_activations)
+  flags.register_validator("activations", activations_validator)
   flags.DEFINE_integer("epochs", epochs, "Epochs of every run.", lower_bound=1)
   flags.DEFINE_integer("batch_size", batch_size, "Batch size.", lower_bound=1)
   flags.DEFINE_integer(
       "seed", 0,
       "Seed of every run: each starts from the same weights and sees the data "
       "in the same order.")
-  flags.DEFINE_enum("dataset", "digits", DATASETS,
-                    "Bundled dataset to train on; --data_path overrides it.")
+  flags.DEFINE_enum(
+      "dataset", "digits", DATASETS,
+      "Dataset to train on; --data_path overrides it. digits is bundled with "
+      "scikit-learn; mnist and fashion_mnist are read from the Keras cache "
+      "($KERAS_HOME or ~/.keras, datasets/) and only if already there: fetch "
+      "them once with keras.datasets.<name>.load_data().")
   flags.DEFINE_string(
       "data_path", None,
       "A .npz file with arrays `x` (samples first) and `y` (integer class "
@@ -122,10 +143,51 @@ def _load_npz(path):
   return x, y
 
 
-def load_dataset(name="digits", data_path=None):
-  """Loads a bundled dataset, or a user's .npz file, split into train/test.
+def keras_datasets_dir():
+  """Where Keras caches the datasets it downloads: $KERAS_HOME/datasets."""
+  return os.path.join(
+      os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")),
+      "datasets")
 
-  The split is a fixed random permutation, TEST_FRACTION of it for testing.
+
+def _load_keras_cached(name):
+  """(x_train, y_train, x_test, y_test) of `name` from the Keras cache.
+
+  Raises:
+    FileNotFoundError: if a file is not cached; nothing is downloaded.
+  """
+  paths = [os.path.join(keras_datasets_dir(), file)
+           for file in KERAS_CACHED[name]]
+  missing = [path for path in paths if not os.path.exists(path)]
+  if missing:
+    raise FileNotFoundError(
+        f"--dataset={name} is read from the Keras cache only, which lacks "
+        f"{', '.join(missing)}. Download it once with "
+        f"`python -c 'import keras; keras.datasets.{name}.load_data()'` (or "
+        f"set KERAS_HOME to where it is), or use --dataset=digits or "
+        f"--data_path.")
+  if name == "mnist":
+    with np.load(paths[0], allow_pickle=False) as data:
+      return data["x_train"], data["y_train"], data["x_test"], data["y_test"]
+  # Fashion-MNIST: gzipped IDX files, images (16-byte header) then labels
+  # (8-byte header), as keras.datasets.fashion_mnist reads them.
+  arrays = []
+  for path in paths:
+    with gzip.open(path, "rb") as f:
+      raw = f.read()
+    if "images" in os.path.basename(path):
+      arrays.append(np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28))
+    else:
+      arrays.append(np.frombuffer(raw, np.uint8, offset=8))
+  return tuple(arrays)
+
+
+def load_dataset(name="digits", data_path=None):
+  """Loads a dataset, or a user's .npz file, split into train/test.
+
+  digits and .npz files are split by a fixed random permutation, TEST_FRACTION
+  of it for testing; mnist and fashion_mnist keep their own 60000/10000
+  split, with pixels scaled to [0, 1].
 
   Args:
     name: one of DATASETS.
@@ -133,7 +195,18 @@ def load_dataset(name="digits", data_path=None):
 
   Returns:
     A `Dataset` with float32 `x` and int32 `y`.
+
+  Raises:
+    FileNotFoundError: for mnist or fashion_mnist when Keras has not cached
+      it.
   """
+  if not data_path and name in KERAS_CACHED:
+    x_train, y_train, x_test, y_test = _load_keras_cached(name)
+    x_train = (x_train / 255.0).astype(np.float32)
+    x_test = (x_test / 255.0).astype(np.float32)
+    y_train, y_test = y_train.astype(np.int32), y_test.astype(np.int32)
+    return Dataset(name, x_train, y_train, x_test, y_test,
+                   num_classes=int(y_train.max()) + 1)
   if data_path:
     x, y = _load_npz(data_path)
     name = os.path.basename(data_path)
@@ -204,12 +277,20 @@ class Run:
   Attributes:
     label: what distinguishes the run, usually the activation's name.
     scores: column name -> value, e.g. {"test accuracy": 0.95}; every run of
-      one table has the same names in the same order.
+      one table has the same names in the same order. Ints (counts) print as
+      they are, other numbers with 4 decimals.
     seconds: wall-clock time of `fit`.
   """
   label: str
   scores: dict
   seconds: float
+
+
+def _format_score(value):
+  """Counts as they are, other numbers with 4 decimals."""
+  if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+    return str(value)
+  return f"{value:.4f}"
 
 
 def format_runs(runs, label="activation"):
@@ -225,7 +306,7 @@ def format_runs(runs, label="activation"):
   baseline = runs[0].seconds
   header = [label, *runs[0].scores, "train time (s)",
             f"time ratio vs {runs[0].label}"]
-  rows = [[run.label, *(f"{v:.4f}" for v in run.scores.values()),
+  rows = [[run.label, *map(_format_score, run.scores.values()),
            f"{run.seconds:.2f}", f"{run.seconds / baseline:.2f}"]
           for run in runs]
   widths = [max(len(row[i]) for row in [header, *rows])

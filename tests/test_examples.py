@@ -4,6 +4,7 @@ The trainers run in subprocesses, as a user runs them, with tiny flags; an
 exported SavedModel is loaded in a fresh process that only imports tf_approx.
 """
 
+import gzip
 import importlib.util
 import os
 from pathlib import Path
@@ -13,6 +14,7 @@ import textwrap
 
 from absl import flags
 import numpy as np
+from PIL import Image
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,6 +89,52 @@ def test_approx_digits_compares_and_exports(tmp_path, run_python):
   assert "served (3, 10)" in served.stdout
 
 
+def test_pau_lenet_compares_plots_and_exports(tmp_path, run_python):
+  export_dir = tmp_path / "model"
+  plot_path = tmp_path / "plots" / "paus.png"  # its folder is made
+  stdout = _run_example("pau_lenet.py", "--epochs=1",
+                        "--activations=relu,rpau,pau",
+                        f"--plot_path={plot_path}",
+                        f"--export_dir={export_dir}")
+  table = _table(stdout)
+  assert list(table) == ["activation", "relu", "rpau", "pau"], stdout
+  assert table["activation"] == [
+      "final train loss", "test accuracy", "parameters",
+      "activation parameters", "time per epoch (s)", "train time (s)",
+      "time ratio vs relu"]
+  assert table["relu"][-1] == "1.00"
+  # The paper's LeNet: 61706 weights, and 10 per PAU at 4 positions (RPAU's
+  # step counters are not trainable).
+  assert table["relu"][2:4] == ["61706", "0"]
+  assert table["rpau"][2:4] == table["pau"][2:4] == ["61746", "40"]
+  for label in ("relu", "rpau", "pau"):
+    loss, accuracy, _, _, per_epoch, seconds, ratio = map(float, table[label])
+    assert np.isfinite(loss) and 0 <= accuracy <= 1
+    assert per_epoch == pytest.approx(seconds, abs=0.01)  # one epoch
+    assert seconds > 0 and ratio > 0
+
+  # One row of panels per PAU run, one panel per PAU layer.
+  assert f"Plotted the learned PAUs to {plot_path}" in stdout
+  assert plot_path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+  with Image.open(plot_path) as image:
+    image.verify()
+    assert image.format == "PNG"
+    assert image.size == (1280, 600)
+
+  assert b"TfApprox>Pau" in (export_dir / "saved_model.pb").read_bytes()
+  served = run_python(_SERVE, export_dir)
+  assert served.returncode == 0, served.stderr[-5000:]
+  assert "served (3, 10)" in served.stdout
+
+
+def test_pau_lenet_rejects_unknown_activation():
+  result = subprocess.run(
+      [sys.executable, str(EXAMPLES / "pau_lenet.py"), "--activations=pau,tahn"],
+      env=ENV, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+  assert result.returncode != 0
+  assert "Keras knows no activation 'tahn'" in result.stderr
+
+
 def test_load_dataset_digits():
   dataset = common.load_dataset("digits")
   assert len(dataset.x_train) + len(dataset.x_test) == 1797
@@ -124,6 +172,54 @@ def test_load_dataset_npz_errors(tmp_path, arrays, message):
     common.load_dataset(data_path=str(path))
 
 
+def test_load_dataset_mnist_from_keras_cache(tmp_path, monkeypatch):
+  monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+  cache = tmp_path / "datasets"
+  cache.mkdir()
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (7, 28, 28), dtype=np.uint8)
+  labels = np.array([0, 1, 2, 9, 4, 5, 6], np.uint8)
+  np.savez(cache / "mnist.npz", x_train=images[:5], y_train=labels[:5],
+           x_test=images[5:], y_test=labels[5:])
+  dataset = common.load_dataset("mnist")
+  # The dataset's own split, in order, pixels scaled to [0, 1].
+  assert dataset.name == "mnist"
+  np.testing.assert_array_equal(dataset.x_train, images[:5] / np.float32(255))
+  np.testing.assert_array_equal(dataset.y_test, labels[5:])
+  assert dataset.x_train.dtype == np.float32
+  assert dataset.y_train.dtype == np.int32
+  assert dataset.num_classes == 10
+
+
+def test_load_dataset_fashion_mnist_from_keras_cache(tmp_path, monkeypatch):
+  monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+  cache = tmp_path / "datasets" / "fashion-mnist"
+  cache.mkdir(parents=True)
+  rng = np.random.default_rng(0)
+  for split, size in (("train", 4), ("t10k", 2)):
+    images = rng.integers(0, 256, (size, 28, 28), dtype=np.uint8)
+    labels = np.arange(size, dtype=np.uint8) + 3
+    # IDX files: a 16-byte header before images, an 8-byte one before labels.
+    with gzip.open(cache / f"{split}-images-idx3-ubyte.gz", "wb") as f:
+      f.write(bytes(16) + images.tobytes())
+    with gzip.open(cache / f"{split}-labels-idx1-ubyte.gz", "wb") as f:
+      f.write(bytes(8) + labels.tobytes())
+  dataset = common.load_dataset("fashion_mnist")
+  np.testing.assert_array_equal(dataset.x_test, images / np.float32(255))
+  np.testing.assert_array_equal(dataset.y_train, [3, 4, 5, 6])
+  assert dataset.x_train.shape == (4, 28, 28)
+  assert dataset.num_classes == 7
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_load_dataset_never_downloads(tmp_path, monkeypatch, name):
+  monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+  with pytest.raises(FileNotFoundError,
+                     match=f"read from the Keras cache only.*{tmp_path}"):
+    common.load_dataset(name)
+  assert not (tmp_path / "datasets").exists()
+
+
 def test_check_activations():
   assert common.check_activations(["tanh", "relu", "tanh_pade_4_4_clamp"])
   with pytest.raises(flags.ValidationError, match="Did you mean: tanh_pade_4_4"):
@@ -138,3 +234,11 @@ def test_format_runs():
       |:--------------|-------:|-------:|---------------:|-------------------:|
       | tanh          | 0.5000 | 0.9000 |           2.00 |               1.00 |
       | tanh_pade_4_4 | 0.2500 | 1.0000 |           1.50 |               0.75 |""")
+
+
+def test_format_runs_prints_counts_as_ints():
+  runs = [common.Run("relu", {"acc": 0.5, "params": 61706}, 1.0),
+          common.Run("pau", {"acc": 1.0, "params": np.int64(61746)}, 2.0)]
+  assert common.format_runs(runs).splitlines()[2:] == [
+      "| relu       | 0.5000 |  61706 |           1.00 |               1.00 |",
+      "| pau        | 1.0000 |  61746 |           2.00 |               2.00 |"]
