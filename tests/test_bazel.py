@@ -54,6 +54,15 @@ _PROBE = textwrap.dedent("""
     sweep[f"y{i}"] = lib.tf_approx_activation(x, **attrs).numpy()
     sweep[f"dx{i}"] = lib.tf_approx_activation_grad(
         tf.ones_like(x), x, **attrs).numpy()
+  a = tf.constant([0.03, 0.5, 1.6, 2.0, 0.9, 0.15])
+  b = tf.constant([0.01, 4.0, 0.02, 0.3])
+  seed = tf.constant([1, 2], tf.int64)
+  for kind in ("safe", "abs_of_sum", "unsafe"):
+    sweep[f"pau_{kind}"] = lib.tf_approx_pau(
+        x, a, b, seed, denominator_kind=kind, randomized=0.05).numpy()
+    for name, grad in zip(("dx", "da", "db"), lib.tf_approx_pau_grad(
+        tf.ones_like(x), x, a, b, seed, denominator_kind=kind)):
+      sweep[f"pau_{kind}_{name}"] = grad.numpy()
   np.savez(sys.argv[2], **sweep)
   ops = sorted(name for name in dir(lib)
                if name.startswith("tf_approx_")
@@ -107,6 +116,7 @@ def test_bazel_library_computes(bazel_probe):
   # serp: x / (1 + x^2 / 4) = 4x / (x^2 + 4).
   np.testing.assert_allclose(info["serp"], [0.5 * 4 / 4.25, 0.8], rtol=1e-6)
   assert "tf_approx_activation" in info["ops"]
+  assert "tf_approx_pau_grad" in info["ops"]
 
 
 def test_bazel_library_records_tensorflow_version(bazel_library, bazel_probe):
