@@ -56,6 +56,56 @@ TFA_INLINE void Fwht(S* x, int64_t d) {
   FwhtStages(x, d, 1, d);
 }
 
+// ---------------------------------------------------------------------------
+// Adaptive Fastfood, one block of d outputs: y = S H G Π H B x, x zero-padded
+// from n_in <= d to d, S, G, B diagonal (vectors of d), (Π v)_i = v_perm[i].
+// `transform(v)` applies c H to d contiguous elements in place, c = 1 or
+// 1/sqrt(d); the CPU passes its blocked FWHT, a GPU thread block its own.
+
+// The forward pass, keeping what the backward pass needs (thesis eq. 3.12):
+// h_g = Π c H B x and h_s = c H G h_g; the block's output is S h_s. h_pi is
+// scratch. All buffers hold d elements.
+template <typename S, typename Transform>
+TFA_INLINE void FastfoodForwardBlock(const S* x, int64_t n_in, int64_t d,
+                                     const S* b, const S* g,
+                                     const int32_t* perm, S* h_pi, S* h_g,
+                                     S* h_s, Transform&& transform) {
+  for (int64_t i = 0; i < n_in; ++i) h_pi[i] = b[i] * x[i];
+  for (int64_t i = n_in; i < d; ++i) h_pi[i] = S(0);
+  transform(h_pi);
+  for (int64_t i = 0; i < d; ++i) {
+    h_g[i] = h_pi[perm[i]];
+    h_s[i] = g[i] * h_g[i];
+  }
+  transform(h_s);
+}
+
+// The backward pass of one block (thesis eq. 3.11, 3.13), given the first
+// n_out <= d output gradients dy (the rest were truncated away: zero) and
+// h_g, h_s from FastfoodForwardBlock: adds dE/dS, dE/dG, dE/dB to ds, dg, db
+// and dE/dx to dx[0, n_in). work and work2 are scratch of d elements.
+template <typename S, typename Transform>
+TFA_INLINE void FastfoodBackwardBlock(
+    const S* dy, int64_t n_out, const S* x, int64_t n_in, int64_t d, const S* s,
+    const S* g, const S* b, const int32_t* perm, const S* h_g, const S* h_s,
+    S* work, S* work2, S* dx, S* ds, S* dg, S* db, Transform&& transform) {
+  for (int64_t i = 0; i < n_out; ++i) {
+    ds[i] += dy[i] * h_s[i];
+    work[i] = s[i] * dy[i];
+  }
+  for (int64_t i = n_out; i < d; ++i) work[i] = S(0);
+  transform(work);  // dE/dh_H1 = c H^T S dy
+  for (int64_t i = 0; i < d; ++i) {
+    dg[i] += work[i] * h_g[i];
+    work2[perm[i]] = g[i] * work[i];  // dE/dh_Pi = Π^T G dE/dh_H1
+  }
+  transform(work2);  // dE/dh_H2 = c H^T dE/dh_Pi
+  for (int64_t i = 0; i < n_in; ++i) {
+    db[i] += work2[i] * x[i];
+    dx[i] += b[i] * work2[i];
+  }
+}
+
 }  // namespace fastfood
 }  // namespace tf_approx
 

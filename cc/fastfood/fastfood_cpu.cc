@@ -1,5 +1,6 @@
 #include "cc/fastfood/fastfood_cpu.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -175,6 +176,72 @@ int64_t StripScratch(const FwhtLayout<S>& layout) {
                             : 0;
 }
 
+template <typename S>
+TFA_INLINE FwhtLayout<S> BlockLayout(const FastfoodProblem<S>& p) {
+  FwhtLayout<S> layout;
+  layout.d = p.d;
+  layout.scale = p.scale;
+  return layout;
+}
+
+template <typename S>
+TFA_INLINE void Forward(const FastfoodProblem<S>& p, const S* x, S* y,
+                        int64_t row_begin, int64_t row_end) {
+  const FwhtLayout<S> layout = BlockLayout(p);
+  const int64_t d = p.d;
+  std::vector<S> buffer(3 * d + StripScratch(layout));
+  S* h_pi = buffer.data();
+  S* h_g = h_pi + d;
+  S* h_s = h_g + d;
+  S* strip = h_s + d;
+  auto transform = [&](S* v)
+                       TFA_LAMBDA_INLINE { Rows(layout, v, v, 0, 1, strip); };
+  for (int64_t row = row_begin; row < row_end; ++row) {
+    const S* xr = x + row * p.n_in;
+    S* yr = y + row * p.units;
+    for (int64_t k = 0; k < p.blocks; ++k) {
+      const int64_t o = k * d;
+      FastfoodForwardBlock(xr, p.n_in, d, p.b + o, p.g + o, p.perm + o, h_pi,
+                           h_g, h_s, transform);
+      const int64_t n_out = std::min(d, p.units - o);
+      const S* s = p.s + o;
+      for (int64_t i = 0; i < n_out; ++i) yr[o + i] = s[i] * h_s[i];
+    }
+  }
+}
+
+template <typename S>
+TFA_INLINE void Backward(const FastfoodProblem<S>& p, const S* dy, const S* x,
+                         S* dx, int64_t row_begin, int64_t row_end, S* grad) {
+  const FwhtLayout<S> layout = BlockLayout(p);
+  const int64_t d = p.d;
+  const int64_t params = p.blocks * d;
+  std::vector<S> buffer(5 * d + StripScratch(layout));
+  S* h_pi = buffer.data();
+  S* h_g = h_pi + d;
+  S* h_s = h_g + d;
+  S* work = h_s + d;
+  S* work2 = work + d;
+  S* strip = work2 + d;
+  auto transform = [&](S* v)
+                       TFA_LAMBDA_INLINE { Rows(layout, v, v, 0, 1, strip); };
+  for (int64_t row = row_begin; row < row_end; ++row) {
+    const S* xr = x + row * p.n_in;
+    const S* dyr = dy + row * p.units;
+    S* dxr = dx + row * p.n_in;
+    for (int64_t i = 0; i < p.n_in; ++i) dxr[i] = S(0);
+    for (int64_t k = 0; k < p.blocks; ++k) {
+      const int64_t o = k * d;
+      FastfoodForwardBlock(xr, p.n_in, d, p.b + o, p.g + o, p.perm + o, h_pi,
+                           h_g, h_s, transform);
+      FastfoodBackwardBlock(dyr + o, std::min(d, p.units - o), xr, p.n_in, d,
+                            p.s + o, p.g + o, p.b + o, p.perm + o, h_g, h_s,
+                            work, work2, dxr, grad + o, grad + params + o,
+                            grad + 2 * params + o, transform);
+    }
+  }
+}
+
 }  // namespace
 
 #define TFA_FWHT_ENTRY_POINTS(S)                                              \
@@ -197,6 +264,23 @@ TFA_FWHT_ENTRY_POINTS(float)
 TFA_FWHT_ENTRY_POINTS(double)
 
 #undef TFA_FWHT_ENTRY_POINTS
+
+#define TFA_FASTFOOD_ENTRY_POINTS(S)                                           \
+  TFA_CPU_CLONES void FastfoodForward(const FastfoodProblem<S>& p, const S* x, \
+                                      S* y, int64_t row_begin,                 \
+                                      int64_t row_end) {                       \
+    Forward(p, x, y, row_begin, row_end);                                      \
+  }                                                                            \
+  TFA_CPU_CLONES void FastfoodBackward(                                        \
+      const FastfoodProblem<S>& p, const S* dy, const S* x, S* dx,             \
+      int64_t row_begin, int64_t row_end, S* grad) {                           \
+    Backward(p, dy, x, dx, row_begin, row_end, grad);                          \
+  }
+
+TFA_FASTFOOD_ENTRY_POINTS(float)
+TFA_FASTFOOD_ENTRY_POINTS(double)
+
+#undef TFA_FASTFOOD_ENTRY_POINTS
 
 }  // namespace fastfood
 }  // namespace tf_approx

@@ -1,10 +1,13 @@
-"""Op wrapper for the fast Walsh–Hadamard transform.
+"""Op wrappers for the fast Walsh–Hadamard transform and Adaptive Fastfood.
 
 `TfApprox>FastWalshHadamard` transforms the last axis (d = 2^k) of a tensor of
 any leading shape. H is symmetric, so the gradient is the same op applied to
-dy. Inside an XLA context, or with `TF_APPROX_PY_OPS=1`, the composite twin
+dy. `TfApprox>Fastfood` computes S H G Π H B x in blocks, and
+`TfApprox>FastfoodGrad` its gradients for x, S, G and B in one pass. Inside an XLA context, or with `TF_APPROX_PY_OPS=1`, the composite twin
 from `tf_approx.reference.fastfood` runs instead.
 """
+
+import numbers
 
 import tensorflow as tf
 
@@ -59,3 +62,66 @@ def _fast_walsh_hadamard_grad(op, dy):
   if library is None:  # e.g. an XLA-compiled gradient of a traced graph
     return reference.fast_walsh_hadamard(dy, normalize)
   return library.tf_approx_fast_walsh_hadamard(dy, normalize=normalize)
+
+
+def fastfood(x, s, g, b, permutation, units, normalize=False, name=None):
+  """Adaptive Fastfood: a structured d x d (per block) linear map.
+
+  For every row x of the last axis (n_in <= d features, zero-padded to d),
+  block k of the output is
+
+      y_k = S_k H G_k Π_k H B_k x
+
+  with S_k, G_k, B_k diagonal, (Π_k v)_i = v[permutation[k, i]] and H the
+  Walsh–Hadamard matrix (each scaled by 1/sqrt(d) when `normalize`).
+  blocks = ceil(units / d) blocks are stacked and truncated to `units`
+  outputs (Yang et al., "Deep Fried Convnets"; thesis §3.9). O(units log d)
+  time per row and no d x d matrix.
+
+  ```python
+  d, units = 8, 12  # two blocks
+  s, g, b = (tf.ones([2, d]) for _ in range(3))
+  perm = tf.stack([tf.range(d), tf.range(d)[::-1]])
+  y = tf_approx.ops.fastfood(tf.ones([4, 5]), s, g, b, perm, units)  # [4, 12]
+  ```
+
+  Args:
+    x: a float16, bfloat16, float32 or float64 tensor [..., n_in].
+    s, g, b: the diagonals, [blocks, d] each (d a power of two >= n_in).
+    permutation: int32 [blocks, d], each row a permutation of 0..d-1.
+    units: the number of outputs, d * (blocks - 1) < units <= d * blocks.
+    normalize: scale each H by 1/sqrt(d).
+    name: optional op name.
+
+  Returns:
+    A tensor [..., units] like `x`. Half types are computed in float32.
+  """
+  x = tf.convert_to_tensor(x)
+  check_dtype(x)
+  if (isinstance(units, bool) or not isinstance(units, numbers.Integral)
+      or units < 1):
+    raise ValueError(f"`units` must be a positive int, got {units!r}")
+  units = int(units)
+  s, g, b = (tf.cast(v, x.dtype) for v in (s, g, b))
+  permutation = tf.cast(permutation, tf.int32)
+  library = native_library()
+  if library is None:
+    return reference.fastfood(x, s, g, b, permutation, units, normalize)
+  return library.tf_approx_fastfood(x, s, g, b, permutation, units=units,
+                                    normalize=bool(normalize), name=name)
+
+
+@tf.RegisterGradient("TfApprox>Fastfood")
+def _fastfood_grad(op, dy):
+  x, s, g, b, permutation = op.inputs
+  units = op.get_attr("units")
+  normalize = op.get_attr("normalize")
+  library = native_library()
+  if library is None:  # e.g. an XLA-compiled gradient of a traced graph
+    with tf.GradientTape() as tape:
+      tape.watch([x, s, g, b])
+      y = reference.fastfood(x, s, g, b, permutation, units, normalize)
+    return (*tape.gradient(y, [x, s, g, b], output_gradients=dy), None)
+  dx, ds, dg, db = library.tf_approx_fastfood_grad(
+      dy, x, s, g, b, permutation, units=units, normalize=normalize)
+  return dx, ds, dg, db, None

@@ -50,3 +50,39 @@ def fast_walsh_hadamard(x, normalize=False):
     y = y * tf.constant(1.0 / math.sqrt(d), y.dtype)
   y = tf.reshape(y, tf.concat([leading, [d]], axis=0))
   return tf.cast(y, out_dtype)
+
+
+def fastfood(x, s, g, b, permutation, units, normalize=False):
+  """Adaptive Fastfood, as TfApprox>Fastfood computes it.
+
+  Block k of the output is S_k H G_k Π_k H B_k x for every row x (the last
+  axis, zero-padded to d), (Π_k v)_i = v[permutation[k, i]]; the blocks are
+  stacked and truncated to `units`.
+
+  Args:
+    x: float tensor [..., n_in], n_in <= d.
+    s, g, b: the diagonals, [blocks, d] each, blocks = ceil(units / d), d a
+      static power of two.
+    permutation: int tensor [blocks, d], a permutation of 0..d-1 per row.
+    units: the number of outputs.
+    normalize: scale each H by 1/sqrt(d).
+
+  Returns:
+    A tensor [..., units] of x's dtype. Half types are computed in float32.
+  """
+  x = tf.convert_to_tensor(x)
+  out_dtype = x.dtype
+  compute = tf.float32 if out_dtype in _HALF_TYPES else out_dtype
+  x = tf.cast(x, compute)
+  s, g, b = (tf.cast(v, compute) for v in (s, g, b))
+  blocks, d = s.shape
+  n_in = x.shape[-1]
+  leading = tf.shape(x)[:-1]
+  rows = tf.pad(tf.reshape(x, [-1, n_in]), [[0, 0], [0, d - n_in]])
+  v = rows[None, :, :] * b[:, None, :]  # [blocks, rows, d]
+  v = fast_walsh_hadamard(v, normalize)
+  v = tf.gather(v, tf.cast(permutation, tf.int32), axis=2, batch_dims=1)
+  v = fast_walsh_hadamard(v * g[:, None, :], normalize) * s[:, None, :]
+  y = tf.reshape(tf.transpose(v, [1, 0, 2]), [-1, blocks * d])[:, :units]
+  y = tf.reshape(y, tf.concat([leading, [units]], axis=0))
+  return tf.cast(y, out_dtype)
