@@ -34,3 +34,19 @@ def test_activations_benchmark_reports_every_name():
     assert baseline in table, table
   assert "4K elements, 1 intra-op thread(s)" in table, table
   assert "Targets" in table, table
+
+
+def test_pau_benchmark_reports_every_row():
+  result = run_benchmark("pau.py", "--quick", "--sizes=4096", "--threads=1")
+  assert result.returncode == 0, result.stderr[-4000:]
+  table = result.stdout
+  for row in ("tf.nn.leaky_relu(x, 0.01)", "composite twin (GradientTape)",
+              "tf_approx.ops.pau ", "tf_approx.ops.pau per channel"):
+    assert row in table, table
+  for column in ("fwd µs", "fwd+bwd µs", "÷ leaky", "twin ÷"):
+    assert column in table, table
+  assert "4K elements, 1 intra-op thread(s)" in table, table
+  assert "Targets" in table, table
+  for target in ("composite twin time / op time >= 5x",
+                 "op time / leaky_relu time <= 2x"):
+    assert target in table, table
