@@ -256,7 +256,7 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
                                double* grad) {
   using V = Vec<S>;
   const int m = O::M(p), n = O::N(p), top = std::max(m, n);
-  const int count = p.NumCoefficients();
+  const int count = m + 1 + n;  // a compile-time constant for FixedOrder
   // Sums in S over at most about kFlushElements elements per column, then
   // added to the double totals.
   const int64_t block_rows = std::max<int64_t>(1, kBlockElements / p.width);
