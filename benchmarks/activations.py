@@ -49,7 +49,6 @@ flags.DEFINE_list(
 
 FLAGS = flags.FLAGS
 
-QUICK_SIZES = ["4K", "64K"]
 SEED = 0
 # The paper's fit range: where inputs of a trained network's activations lie.
 INPUT_RANGE = (-5.0, 5.0)
@@ -100,12 +99,6 @@ TARGETS = (
 )
 
 
-def sizes():
-  if FLAGS.quick and not FLAGS["sizes"].present:
-    return [common.parse_size(s) for s in QUICK_SIZES]
-  return [common.parse_size(s) for s in FLAGS.sizes]
-
-
 def family(name):
   """'sigmoid' when the approximation has f(0) = 1/2, else 'tanh'."""
   y0 = _native.forward(native_spec(name), np.zeros(1, np.float32))[0]
@@ -117,12 +110,6 @@ def native_spec(name):
 
 
 # -------------------------------------------------------------- child side
-
-
-def unroll_for(size):
-  # Enough steps per loop iteration that the loop's bookkeeping (a few µs)
-  # is small against the ops at every size.
-  return max(1, min(16, (1 << 22) // size))
 
 
 def with_gradient(forward):
@@ -170,7 +157,7 @@ def row_samplers(inputs, forward=None, gradient=None, gradient_input=None,
   """
   x, dy, one = inputs.x, inputs.dy, inputs.one
   grad_x = gradient_input(x) if gradient_input else x
-  unroll = unroll_for(inputs.size)
+  unroll = common.unroll_for(inputs.size)
   grappler = SINGLE_OP_GRAPPLER if single_op else None
   samplers = {}
   if forward:
@@ -274,7 +261,7 @@ def run_child():
   results = {"isa": _native.selected_isa(), "families": families,
              "threads": FLAGS.child_threads, "sizes": {},
              "loop_overhead": {}}
-  for size in sizes():
+  for size in common.sizes():
     common.progress(f"threads={FLAGS.child_threads} size={size}")
     rows = measure_size(size, names, families)
     results["loop_overhead"][str(size)] = rows.pop("loop")["overhead"]
@@ -400,28 +387,13 @@ def notes(first, machine):
 
 def report(results, machine, markdown):
   """The whole printed report: notes, per-size tables, targets."""
-  bullet = "- " if markdown else ""
-  lines = [common.heading("tf_approx activations benchmark", 1, markdown), ""]
-  lines += [bullet + line for line in notes(results[0], machine)]
-  for result in results:
-    for size in sizes():
-      rows = result["sizes"][str(size)]
-      title = (f"{common.size_label(size)} elements, "
-               f"{result['intra_op_threads']} intra-op thread(s)")
-      overhead = result["loop_overhead"][str(size)]
-      loop = (f"{bullet}graph loop bookkeeping: "
-              f"{common.format_us(overhead)} µs per iteration, shared by "
-              f"{unroll_for(size)} op(s): "
-              f"{common.format_us(overhead / unroll_for(size))} µs of each "
-              "graph figure")
-      lines += ["", common.heading(title, 2, markdown), "",
-                main_table(rows, result["families"], markdown), "", loop,
-                bullet + common.interference(result), "",
-                context_table(rows, result["families"], markdown)]
-  lines += ["", common.heading("Targets", 2, markdown), "",
-            target_table(results, markdown), "",
-            bullet + common.load_average("end")]
-  return "\n".join(lines)
+  return common.report(
+      "tf_approx activations benchmark", notes(results[0], machine), results,
+      lambda result, size: [
+          main_table(result["sizes"][str(size)], result["families"], markdown),
+          context_table(result["sizes"][str(size)], result["families"],
+                        markdown)],
+      target_table(results, markdown), markdown, unit="op")
 
 
 def main(argv):
@@ -430,7 +402,7 @@ def main(argv):
     run_child()
     return
   machine = [common.machine_description(), common.load_average("start")]
-  child_args = [f"--sizes={','.join(str(s) for s in sizes())}",
+  child_args = [f"--sizes={','.join(str(s) for s in common.sizes())}",
                 f"--names={','.join(FLAGS.names)}"]
   if FLAGS.quick:
     child_args.append("--quick")

@@ -69,6 +69,7 @@ FLAGS = flags.FLAGS
 
 QUICK_REPEATS = 2
 QUICK_MIN_TIME_S = 0.005
+QUICK_SIZES = ("4K", "64K")
 
 
 def repeats():
@@ -84,6 +85,20 @@ def parse_size(text):
   text = text.strip().upper()
   scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
   return int(text[:-1] if scale > 1 else text) * scale
+
+
+def sizes():
+  """The sizes to measure: --sizes (each benchmark defines it with its own
+  default), or QUICK_SIZES with --quick unless --sizes is given."""
+  if FLAGS.quick and not FLAGS["sizes"].present:
+    return [parse_size(s) for s in QUICK_SIZES]
+  return [parse_size(s) for s in FLAGS.sizes]
+
+
+def unroll_for(size):
+  """Steps per loop iteration at `size` elements: enough that the loop's
+  bookkeeping (a few µs) is small against the ops at every size."""
+  return max(1, min(16, (1 << 22) // size))
 
 
 def size_label(n):
@@ -384,3 +399,40 @@ def heading(text, level=2, markdown=False):
   if markdown:
     return "#" * level + " " + text
   return text + "\n" + ("=" if level <= 2 else "-") * len(text)
+
+
+def report(title, notes, results, tables, targets, markdown, unit="op"):
+  """The printed report of a benchmark: notes, one section per thread count
+  and size, then the targets.
+
+  Args:
+    title: the report's heading.
+    notes: lines printed (as bullets in markdown) under the heading.
+    results: the children's results (`run_children`), each with
+      "intra_op_threads", "loop_overhead" and "other_cores".
+    tables: `(result, size) -> [table, ...]`; the loop bookkeeping and
+      interference lines follow the first table.
+    targets: the targets table.
+    markdown: print markdown.
+    unit: what one loop step applies, for the bookkeeping line.
+  """
+  bullet = "- " if markdown else ""
+  lines = [heading(title, 1, markdown), ""]
+  lines += [bullet + line for line in notes]
+  for result in results:
+    for size in sizes():
+      title = (f"{size_label(size)} elements, "
+               f"{result['intra_op_threads']} intra-op thread(s)")
+      overhead = result["loop_overhead"][str(size)]
+      unroll = unroll_for(size)
+      loop = (f"{bullet}graph loop bookkeeping: {format_us(overhead)} µs per "
+              f"iteration, shared by {unroll} {unit}(s): "
+              f"{format_us(overhead / unroll)} µs of each graph figure")
+      first, *rest = tables(result, size)
+      lines += ["", heading(title, 2, markdown), "", first, "", loop,
+                bullet + interference(result)]
+      for table in rest:
+        lines += ["", table]
+  lines += ["", heading("Targets", 2, markdown), "", targets, "",
+            bullet + load_average("end")]
+  return "\n".join(lines)

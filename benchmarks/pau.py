@@ -75,7 +75,6 @@ flags.DEFINE_integer(
 
 FLAGS = flags.FLAGS
 
-QUICK_SIZES = ["4K", "64K"]
 SEED = 0
 # The range the leaky-ReLU initialisation was fitted on (pau_inits): where
 # the inputs of a freshly initialised PAU are meant to lie.
@@ -153,23 +152,11 @@ TARGETS = (
 )
 
 
-def sizes():
-  if FLAGS.quick and not FLAGS["sizes"].present:
-    return [common.parse_size(s) for s in QUICK_SIZES]
-  return [common.parse_size(s) for s in FLAGS.sizes]
-
-
 def per_channel_label(channels):
   return f"{PER_CHANNEL} [N/{channels}, {channels}]"
 
 
 # -------------------------------------------------------------- child side
-
-
-def unroll_for(size):
-  # Enough steps per loop iteration that the loop's bookkeeping (a few µs)
-  # is small against the ops at every size.
-  return max(1, min(16, (1 << 22) // size))
 
 
 def add_to_first(t, value):
@@ -229,7 +216,7 @@ class Inputs:
 
 def row_samplers(inputs, forward, coefficients=(), single_op=True):
   """{"fwd": sampler, "fwd_bwd": sampler} for `forward` on `inputs`."""
-  unroll = unroll_for(int(tf.size(inputs.x)))
+  unroll = common.unroll_for(int(tf.size(inputs.x)))
   grappler = SINGLE_OP_GRAPPLER if single_op else None
   return {
       "fwd": common.graph_sampler(lambda x, unused: forward(x), inputs.x,
@@ -283,7 +270,7 @@ def run_child():
                        "TF_APPROX_PY_OPS set?): nothing native to time")
   results = {"isa": _native.selected_isa(), "threads": FLAGS.child_threads,
              "sizes": {}, "loop_overhead": {}}
-  for size in sizes():
+  for size in common.sizes():
     common.progress(f"threads={FLAGS.child_threads} size={size}")
     rows = measure_size(size, FLAGS.channels)
     results["loop_overhead"][str(size)] = rows.pop("loop")["overhead"]
@@ -375,27 +362,11 @@ def notes(first, machine):
 
 def report(results, machine, markdown):
   """The whole printed report: notes, per-size tables, targets."""
-  bullet = "- " if markdown else ""
-  lines = [common.heading("tf_approx PAU benchmark", 1, markdown), ""]
-  lines += [bullet + line for line in notes(results[0], machine)]
-  for result in results:
-    for size in sizes():
-      rows = result["sizes"][str(size)]
-      title = (f"{common.size_label(size)} elements, "
-               f"{result['intra_op_threads']} intra-op thread(s)")
-      overhead = result["loop_overhead"][str(size)]
-      loop = (f"{bullet}graph loop bookkeeping: "
-              f"{common.format_us(overhead)} µs per iteration, shared by "
-              f"{unroll_for(size)} step(s): "
-              f"{common.format_us(overhead / unroll_for(size))} µs of each "
-              "graph figure")
-      lines += ["", common.heading(title, 2, markdown), "",
-                main_table(rows, size, markdown), "", loop,
-                bullet + common.interference(result)]
-  lines += ["", common.heading("Targets", 2, markdown), "",
-            target_table(results, markdown), "",
-            bullet + common.load_average("end")]
-  return "\n".join(lines)
+  return common.report(
+      "tf_approx PAU benchmark", notes(results[0], machine), results,
+      lambda result, size: [
+          main_table(result["sizes"][str(size)], size, markdown)],
+      target_table(results, markdown), markdown, unit="step")
 
 
 def main(argv):
@@ -406,7 +377,7 @@ def main(argv):
     run_child()
     return
   machine = [common.machine_description(), common.load_average("start")]
-  child_args = [f"--sizes={','.join(str(s) for s in sizes())}",
+  child_args = [f"--sizes={','.join(str(s) for s in common.sizes())}",
                 f"--channels={FLAGS.channels}"]
   if FLAGS.quick:
     child_args.append("--quick")
