@@ -3,11 +3,15 @@
 #ifndef TF_APPROX_CC_COMMON_KERNEL_UTIL_H_
 #define TF_APPROX_CC_COMMON_KERNEL_UTIL_H_
 
+#include <algorithm>
+#include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
+#include "unsupported/Eigen/CXX11/Tensor"
 
 namespace tf_approx {
 
@@ -76,6 +80,41 @@ class ComputeOutput {
   ::tensorflow::Tensor scratch_;
   C* data_ = nullptr;
 };
+
+// Parameter-gradient sums that do not depend on the number of threads. Rows
+// [0, rows) are cut into chunks fixed by the shapes alone: `chunk_rows` rows
+// each, longer where that would make more than kMaxSumChunks chunks.
+// fn(row_begin, row_end, slot) adds a chunk's sums to its own zeroed slot of
+// `slot_size` Acc values; chunks run on the intra-op pool (`row_cost` is one
+// row for Eigen's cost model). The slots are then added in chunk order, in
+// double, which is what is returned.
+constexpr int64_t kMaxSumChunks = 64;
+
+template <typename Acc, typename Fn>
+std::vector<double> DeterministicRowSums(::tensorflow::OpKernelContext* ctx,
+                                         int64_t rows, int64_t chunk_rows,
+                                         int64_t slot_size,
+                                         const Eigen::TensorOpCost& row_cost,
+                                         Fn&& fn) {
+  chunk_rows = std::max<int64_t>(1, chunk_rows);
+  if ((rows + chunk_rows - 1) / chunk_rows > kMaxSumChunks)
+    chunk_rows = (rows + kMaxSumChunks - 1) / kMaxSumChunks;
+  const int64_t chunks = rows == 0 ? 0 : (rows + chunk_rows - 1) / chunk_rows;
+  std::vector<Acc> partial(chunks * slot_size, Acc(0));
+  ctx->eigen_device<Eigen::ThreadPoolDevice>().parallelFor(
+      chunks, row_cost * static_cast<double>(chunk_rows),
+      [&](Eigen::Index begin, Eigen::Index end) {
+        for (Eigen::Index chunk = begin; chunk < end; ++chunk) {
+          fn(chunk * chunk_rows, std::min(rows, (chunk + 1) * chunk_rows),
+             partial.data() + chunk * slot_size);
+        }
+      });
+  std::vector<double> total(slot_size, 0.0);
+  for (int64_t chunk = 0; chunk < chunks; ++chunk)
+    for (int64_t i = 0; i < slot_size; ++i)
+      total[i] += partial[chunk * slot_size + i];
+  return total;
+}
 
 }  // namespace tf_approx
 

@@ -131,10 +131,9 @@ class FastWalshHadamardOp : public OpKernel {
   bool normalize_ = false;
 };
 
-// Gradient chunks: about kChunkElements parameter-sized rows of work each,
-// at most kMaxChunks.
+// Gradient chunks: about kChunkElements parameter-sized rows of work each
+// (DeterministicRowSums).
 constexpr int64_t kChunkElements = 65536;
-constexpr int64_t kMaxChunks = 64;
 
 // Validates the inputs of TfApprox>Fastfood (x at index `first`) and fills
 // the shapes of `p` (the data pointers are set by the caller).
@@ -298,31 +297,18 @@ class FastfoodGradOp : public OpKernel {
     ComputeOutput<T> dx_out;
     OP_REQUIRES_OK(ctx, dx_out.Init(ctx, dx));
 
-    // Fixed chunks of rows, each summing into its own slot.
     const int64_t params = p.blocks * p.d;
-    const int64_t slot = 3 * params;
-    int64_t chunk_rows = std::max<int64_t>(1, kChunkElements / params);
-    if ((rows + chunk_rows - 1) / chunk_rows > kMaxChunks)
-      chunk_rows = (rows + kMaxChunks - 1) / kMaxChunks;
-    const int64_t chunks = rows == 0 ? 0 : (rows + chunk_rows - 1) / chunk_rows;
-    std::vector<C> partial(chunks * slot, C(0));
-    const Eigen::TensorOpCost cost(sizeof(T) * (p.n_in + p.units) * chunk_rows,
-                                   sizeof(T) * p.n_in * chunk_rows,
-                                   2 * FastfoodCycles(p) * chunk_rows);
-    ctx->eigen_device<Eigen::ThreadPoolDevice>().parallelFor(
-        chunks, cost, [&](Eigen::Index begin, Eigen::Index end) {
-          for (Eigen::Index chunk = begin; chunk < end; ++chunk) {
-            fastfood::FastfoodBackward(p, dy_in.data(), x_in.data(),
-                                       dx_out.data(), chunk * chunk_rows,
-                                       std::min(rows, (chunk + 1) * chunk_rows),
-                                       partial.data() + chunk * slot);
-          }
+    const Eigen::TensorOpCost row_cost(sizeof(T) * (p.n_in + p.units),
+                                       sizeof(T) * p.n_in,
+                                       2 * FastfoodCycles(p));
+    const std::vector<double> total = DeterministicRowSums<C>(
+        ctx, rows, kChunkElements / params, 3 * params, row_cost,
+        [&](int64_t row_begin, int64_t row_end, C* sums) {
+          fastfood::FastfoodBackward(p, dy_in.data(), x_in.data(),
+                                     dx_out.data(), row_begin, row_end, sums);
         });
     dx_out.Finish();
 
-    std::vector<double> total(slot, 0.0);
-    for (int64_t chunk = 0; chunk < chunks; ++chunk)
-      for (int64_t i = 0; i < slot; ++i) total[i] += partial[chunk * slot + i];
     for (int i = 0; i < 3; ++i) {
       T* out = dparams[i]->flat<T>().data();
       for (int64_t j = 0; j < params; ++j)

@@ -31,9 +31,8 @@ using ::tensorflow::OpKernelContext;
 using ::tensorflow::Tensor;
 using ::tensorflow::TensorShape;
 
-// Gradient chunks: about kChunkElements elements each, at most kMaxChunks.
+// Gradient chunks: about kChunkElements elements each (DeterministicRowSums).
 constexpr int64_t kChunkElements = 16384;
-constexpr int64_t kMaxChunks = 64;
 
 // The attrs shared by both ops.
 struct Attrs {
@@ -212,31 +211,17 @@ class PauGradOp : public OpKernel {
     ComputeOutput<T> dx_out;
     OP_REQUIRES_OK(ctx, dx_out.Init(ctx, dx));
 
-    // Fixed chunks of rows, each summing into its own slot.
-    const int64_t rows = p.Rows();
     const int64_t slot = static_cast<int64_t>(p.NumCoefficients()) * p.width;
-    int64_t chunk_rows = std::max<int64_t>(1, kChunkElements / p.width);
-    if ((rows + chunk_rows - 1) / chunk_rows > kMaxChunks)
-      chunk_rows = (rows + kMaxChunks - 1) / kMaxChunks;
-    const int64_t chunks = rows == 0 ? 0 : (rows + chunk_rows - 1) / chunk_rows;
-    std::vector<double> partial(chunks * slot, 0.0);
-    const Eigen::TensorOpCost cost(
-        2 * sizeof(T) * p.width * chunk_rows, sizeof(T) * p.width * chunk_rows,
-        CyclesPerElement(p, true) * p.width * chunk_rows);
-    ctx->eigen_device<Eigen::ThreadPoolDevice>().parallelFor(
-        chunks, cost, [&](Eigen::Index begin, Eigen::Index end) {
-          for (Eigen::Index chunk = begin; chunk < end; ++chunk) {
-            pau::Backward(p, x_in.data(), dy_in.data(), dx_out.data(),
-                          chunk * chunk_rows,
-                          std::min(rows, (chunk + 1) * chunk_rows),
-                          partial.data() + chunk * slot);
-          }
+    const Eigen::TensorOpCost row_cost(2 * sizeof(T) * p.width,
+                                       sizeof(T) * p.width,
+                                       CyclesPerElement(p, true) * p.width);
+    const std::vector<double> total = DeterministicRowSums<double>(
+        ctx, p.Rows(), kChunkElements / p.width, slot, row_cost,
+        [&](int64_t row_begin, int64_t row_end, double* sums) {
+          pau::Backward(p, x_in.data(), dy_in.data(), dx_out.data(), row_begin,
+                        row_end, sums);
         });
     dx_out.Finish();
-
-    std::vector<double> total(slot, 0.0);
-    for (int64_t chunk = 0; chunk < chunks; ++chunk)
-      for (int64_t i = 0; i < slot; ++i) total[i] += partial[chunk * slot + i];
 
     Tensor* dnum = nullptr;
     Tensor* dden = nullptr;
