@@ -337,3 +337,22 @@ def describe_machine():
   devices = f"{len(gpus)} GPU(s)" if gpus else "CPU only"
   return (f"{platform.machine()}, {os.cpu_count()} CPU cores, {devices}, "
           f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
+
+
+def print_timing_note(model):
+  """Says what the train times are, under the table of runs."""
+  print(f"\nModel: {describe_model(model)}.")
+  print(f"Train time is the wall-clock time of model.fit (its tracing "
+        f"excluded by a warm-up), measured on this machine in this process: "
+        f"{describe_machine()}. Compare the ratios, not the seconds; "
+        f"rerun to see how much they vary.")
+
+
+def export(model, label, export_dir):
+  """Exports `model` (the run `label`) as a SavedModel, if `export_dir`."""
+  if not export_dir:
+    return
+  model.export(export_dir, verbose=False)
+  print(f"\nExported the {label} model to {export_dir} as a SavedModel; "
+        f"load it with `import tf_approx` first, then "
+        f"`tf.saved_model.load(path).serve(x)`.")

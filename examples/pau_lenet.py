@@ -247,11 +247,7 @@ def main(argv):
 
   print()
   print(common.format_runs(runs))
-  print(f"\nModel: {common.describe_model(model)}.")
-  print(f"Train time is the wall-clock time of model.fit (its tracing "
-        f"excluded by a warm-up), measured on this machine in this process: "
-        f"{common.describe_machine()}. Compare the ratios, not the seconds; "
-        f"rerun to see how much they vary.")
+  common.print_timing_note(model)
 
   if FLAGS.plot_path and runs_paus:
     plot_paus(runs_paus, FLAGS.plot_path)
@@ -259,11 +255,7 @@ def main(argv):
   elif FLAGS.plot_path:
     print("\nNo pau or rpau run, so no PAUs to plot.")
 
-  if FLAGS.export_dir:
-    model.export(FLAGS.export_dir, verbose=False)
-    print(f"\nExported the {runs[-1].label} model to {FLAGS.export_dir} as a "
-          f"SavedModel; load it with `import tf_approx` first, then "
-          f"`tf.saved_model.load(path).serve(x)`.")
+  common.export(model, runs[-1].label, FLAGS.export_dir)
 
 
 if __name__ == "__main__":
