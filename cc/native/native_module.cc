@@ -17,6 +17,7 @@
 
 #include "cc/activations/activations_cpu.h"
 #include "cc/common/cpu_vector.h"
+#include "cc/fastfood/fastfood_cpu.h"
 
 namespace py = pybind11;
 namespace act = tf_approx::activations;
@@ -77,6 +78,30 @@ Array<S> Gradient(const Spec& spec, Array<S> x, Array<S> dy) {
     act::Gradient(p, x.data(), dy.data(), dx.mutable_data(), x.size());
   }
   return dx;
+}
+
+// H x in place on every row of the last axis (a power of two), on the calling
+// thread: the kernel the TF op runs, without TensorFlow, for the benchmark
+// against other FWHT libraries (which are called the same way).
+template <typename S>
+void FastWalshHadamardInPlace(py::array_t<S> x, bool normalize) {
+  if (x.ndim() < 1) throw py::value_error("`x` must have rank >= 1");
+  if (!(x.flags() & py::array::c_style) || !x.writeable()) {
+    throw py::value_error("`x` must be a writeable C-contiguous array");
+  }
+  const int64_t d = x.shape(x.ndim() - 1);
+  if (!tf_approx::fastfood::IsPowerOfTwo(d)) {
+    throw py::value_error(
+        "the last axis of `x` must be a power of two (1, 2, 4, ...), got " +
+        std::to_string(d));
+  }
+  tf_approx::fastfood::FwhtLayout<S> layout;
+  layout.d = d;
+  layout.scale = normalize ? S(1) / std::sqrt(static_cast<S>(d)) : S(1);
+  S* data = x.mutable_data();
+  const int64_t rows = x.size() / d;
+  py::gil_scoped_release release;
+  tf_approx::fastfood::FwhtRows(layout, data, data, 0, rows);
 }
 
 // ---------------------------------------------------------------------------
@@ -272,6 +297,12 @@ PYBIND11_MODULE(_native, m) {
         "Evaluates f at every non-NaN float32 (2^32 - 2^24 inputs) and "
         "reports the error against tanh or sigmoid, NaN/inf behaviour and "
         "monotonicity.");
+  m.def("fast_walsh_hadamard_", &FastWalshHadamardInPlace<float>,
+        py::arg("x").noconvert(), py::arg("normalize") = false);
+  m.def("fast_walsh_hadamard_", &FastWalshHadamardInPlace<double>,
+        py::arg("x").noconvert(), py::arg("normalize") = false,
+        "x <- H x (scaled by 1/sqrt(d) if normalize) in place along the last "
+        "axis of a C-contiguous float32 or float64 array, on one thread.");
   m.def("selected_isa", &::tf_approx::SelectedIsa,
         "The instruction set the CPU kernels run with on this machine.");
 }

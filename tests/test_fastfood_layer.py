@@ -1,0 +1,320 @@
+"""The Fastfood and FastfoodRBF Keras layers: init, kernel, config, saving."""
+
+import json
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import scipy.linalg
+import tensorflow as tf
+
+import tf_approx
+from tf_approx.layers import fastfood as fastfood_layers
+
+FEATURES = 12
+
+
+def _data(seed=0, n=256, features=FEATURES):
+  rng = np.random.default_rng(seed)
+  x = rng.normal(size=(n, features)).astype(np.float32)
+  y = (np.sin(x[:, :3]).sum(axis=1) > 0).astype(np.int32)
+  return x, y
+
+
+def _dense_matrix(layer):
+  """The layer's V as a dense [units, n_in] matrix, from its weights."""
+  s, g, b = (w.numpy().astype(np.float64) for w in (layer.s, layer.g,
+                                                    layer.b))
+  permutation = layer.permutation.numpy()
+  blocks, d = s.shape
+  h = scipy.linalg.hadamard(d) / np.sqrt(d)
+  rows = [np.diag(s[k]) @ h @ np.diag(g[k]) @ np.eye(d)[permutation[k]] @ h
+          @ np.diag(b[k]) for k in range(blocks)]
+  return np.concatenate(rows)
+
+
+VARIANTS = {
+    "adaptive_relu": dict(units=40, activation="relu"),
+    "fixed_tanh_pade": dict(units=16, adaptive=False,
+                            activation="tanh_pade_4_4", seed=3),
+    "no_bias_stddev": dict(units=7, use_bias=False, stddev=0.2),
+}
+
+
+def _model(seed=0, layer=None):
+  keras.utils.set_random_seed(seed)
+  return keras.Sequential([
+      keras.Input((FEATURES,)),
+      layer or tf_approx.layers.Fastfood(32, activation="relu", seed=seed),
+      keras.layers.Dense(2),
+  ])
+
+
+@pytest.mark.parametrize("n_in, units", [(12, 40), (16, 16), (5, 3), (1, 4)])
+def test_fastfood_is_its_dense_matrix(n_in, units):
+  layer = tf_approx.layers.Fastfood(units, use_bias=False, dtype="float64",
+                                    seed=1)
+  x = np.random.default_rng(0).normal(size=(6, n_in))
+  w = _dense_matrix(layer_built(layer, (None, n_in)))
+  np.testing.assert_allclose(layer(x).numpy(),
+                             x @ w[:units, :n_in].T, rtol=1e-12, atol=1e-12)
+
+
+def layer_built(layer, shape):
+  layer.build(shape)
+  return layer
+
+
+def test_weights_shapes_and_trainability():
+  adaptive = layer_built(tf_approx.layers.Fastfood(40), (None, 12))
+  assert {w.name: tuple(w.shape) for w in adaptive.weights} == {
+      "s": (3, 16), "g": (3, 16), "b": (3, 16), "permutation": (3, 16),
+      "bias": (40,)}
+  assert {w.name for w in adaptive.trainable_weights} == {"s", "g", "b",
+                                                          "bias"}
+  assert adaptive.permutation.dtype == "int32"
+  fixed = layer_built(tf_approx.layers.Fastfood(40, adaptive=False),
+                      (None, 12))
+  assert [w.name for w in fixed.trainable_weights] == ["bias"]
+  assert fixed.count_params() == 3 * 3 * 16 + 3 * 16 + 40
+  rbf = layer_built(tf_approx.layers.FastfoodRBF(40), (None, 12))
+  assert not rbf.trainable_weights and rbf.s.shape == (2, 16)
+
+
+def test_init_follows_le_et_al():
+  layer = layer_built(tf_approx.layers.Fastfood(4096, seed=5), (None, 1024))
+  s, g, b = (w.numpy() for w in (layer.s, layer.g, layer.b))
+  assert set(np.unique(b)) == {-1.0, 1.0}
+  assert abs(g.mean()) < 0.05 and abs(g.std() - 1) < 0.05
+  for row in layer.permutation.numpy():
+    np.testing.assert_array_equal(np.sort(row), np.arange(1024))
+  # S_ii ||G||_F / (stddev sqrt(d)) ~ chi(d): mean ~ sqrt(d - 1/2).
+  chi = s * np.linalg.norm(g, axis=1, keepdims=True) * np.sqrt(1024) / 32
+  assert abs(chi.mean() - np.sqrt(1023.5)) < 0.1
+  assert abs(chi.std() - np.sqrt(0.5)) < 0.05
+
+
+def test_matrix_entries_look_gaussian_with_stddev():
+  layer = layer_built(tf_approx.layers.Fastfood(1024, stddev=0.3, seed=2,
+                                                dtype="float64"), (None, 512))
+  w = _dense_matrix(layer)[:, :512]
+  assert abs(w.std() - 0.3) < 0.01 and abs(w.mean()) < 0.01
+  # Row lengths like those of Gaussian vectors of d = 512 entries.
+  norms = np.linalg.norm(_dense_matrix(layer), axis=1)
+  assert abs(norms.mean() / (0.3 * np.sqrt(512)) - 1) < 0.01
+
+
+def test_default_stddev_keeps_activations_scale():
+  x = _data(n=512, features=300)[0]
+  y = tf_approx.layers.Fastfood(2048, use_bias=False, seed=0)(x).numpy()
+  # LeCun-normal-like: output variance ~ mean squared input.
+  assert abs(y.var() / np.mean(x**2) - 1) < 0.1
+
+
+def test_same_seed_same_function_other_seed_differs():
+  x = _data()[0]
+  a = tf_approx.layers.Fastfood(20, seed=9)(x).numpy()
+  np.testing.assert_array_equal(tf_approx.layers.Fastfood(20, seed=9)(x), a)
+  assert not np.allclose(tf_approx.layers.Fastfood(20, seed=10)(x), a)
+
+
+@pytest.mark.parametrize("sigma", [0.5, 2.0])
+def test_rbf_gram_approximates_the_gaussian_kernel(sigma):
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(60, 20)) * sigma / np.sqrt(20)
+  distances = ((x[:, None, :] - x[None, :, :])**2).sum(-1)
+  exact = np.exp(-distances / (2 * sigma**2))
+  errors = []
+  for units in (64, 1024, 16384):
+    trials = []
+    for seed in range(3):
+      z = tf_approx.layers.FastfoodRBF(units, sigma=sigma, seed=seed,
+                                       dtype="float64")(x).numpy()
+      trials.append(np.sqrt(np.mean((z @ z.T - exact)**2)))
+    errors.append(np.mean(trials))
+  # Monte Carlo: the error falls as 1 / sqrt(units) (16x more -> ~4x less).
+  assert errors[0] > 2.5 * errors[1] > 6 * errors[2], errors
+  assert errors[2] < 0.02, errors
+  # Features have unit norm: z(x) . z(x) = 1 = k(x, x).
+  np.testing.assert_allclose(np.sum(z**2, axis=1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_model_trains(variant):
+  x, y = _data()
+  model = _model(layer=tf_approx.layers.Fastfood(**VARIANTS[variant]))
+  model.compile(keras.optimizers.Adam(0.01),
+                keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  losses = model.fit(x, y, epochs=8, batch_size=32, verbose=0
+                     ).history["loss"]
+  assert np.all(np.isfinite(losses)) and losses[-1] < 0.8 * losses[0], losses
+
+
+def test_adaptive_trains_s_g_b_and_fixed_does_not():
+  x, y = _data()
+  for adaptive in (True, False):
+    layer = tf_approx.layers.Fastfood(32, adaptive=adaptive,
+                                      activation="relu", seed=1)
+    model = _model(layer=layer)
+    before = [w.numpy().copy() for w in (layer.s, layer.g, layer.b,
+                                         layer.permutation)]
+    model.compile("adam",
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=1, verbose=0)
+    after = [w.numpy() for w in (layer.s, layer.g, layer.b,
+                                 layer.permutation)]
+    for name, old, new in zip("sgb", before, after):
+      assert np.array_equal(old, new) != adaptive, name
+    np.testing.assert_array_equal(before[3], after[3])
+
+
+def test_any_leading_shape():
+  layer = tf_approx.layers.Fastfood(10, seed=0)
+  x = np.random.default_rng(0).normal(size=(2, 3, 5)).astype(np.float32)
+  y = layer(x)
+  assert y.shape == (2, 3, 10)
+  np.testing.assert_allclose(y.numpy().reshape(6, 10),
+                             layer(x.reshape(6, 5)).numpy(), rtol=1e-6)
+  assert layer.compute_output_shape((None, 3, 5)) == (None, 3, 10)
+  assert tf_approx.layers.FastfoodRBF(8)(x).shape == (2, 3, 8)
+
+
+def test_mixed_precision_runs_in_float16():
+  x = tf.constant(_data()[0])
+  layer = tf_approx.layers.Fastfood(24, seed=4, dtype="mixed_float16")
+  y = layer(x)
+  assert y.dtype == tf.float16 and layer.s.dtype == "float32"
+  np.testing.assert_allclose(
+      y.numpy(), tf_approx.layers.Fastfood(24, seed=4)(x).numpy(),
+      rtol=2e-2, atol=2e-2)
+
+
+def test_fit_with_jit_compile_runs():
+  x, y = _data()
+  model = _model()
+  model.compile("adam",
+                keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                jit_compile=True)
+  losses = model.fit(x, y, epochs=2, verbose=0).history["loss"]
+  assert np.all(np.isfinite(losses))
+
+
+def test_xla_function_uses_composite_twin():
+  layer = tf_approx.layers.Fastfood(40, activation="relu", seed=0)
+  x = tf.constant(_data()[0])
+  compiled = tf.function(lambda v: layer(v), jit_compile=True)
+  np.testing.assert_allclose(compiled(x).numpy(), layer(x).numpy(),
+                             rtol=1e-5, atol=1e-5)
+  graph = compiled.get_concrete_function(x).graph
+  assert not any(op.type.startswith("TfApprox")
+                 for op in graph.get_operations())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(units=0), "units"),
+    (dict(units=-3), "units"),
+    (dict(units=2.5), "units"),
+    (dict(units=True), "units"),
+    (dict(units=8, stddev=0.0), "stddev"),
+    (dict(units=8, stddev="wide"), "stddev"),
+    (dict(units=8, activation="no_such_activation"), "no_such_activation"),
+])
+def test_fastfood_bad_arguments(kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    tf_approx.layers.Fastfood(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(units=0), "units"),
+    (dict(units=7), "even"),
+    (dict(units=8, sigma=-1.0), "sigma"),
+    (dict(units=8, sigma=float("inf")), "sigma"),
+])
+def test_rbf_bad_arguments(kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    tf_approx.layers.FastfoodRBF(**kwargs)
+
+
+@pytest.mark.parametrize("shape", [(None, None), (), (4, 0)])
+def test_needs_a_known_nonempty_last_axis(shape):
+  with pytest.raises(ValueError, match="last axis|input feature"):
+    tf_approx.layers.Fastfood(8).build(shape)
+
+
+def test_block_size_and_init_are_deterministic():
+  assert [fastfood_layers.block_size(n) for n in (1, 2, 3, 512, 513)] == [
+      1, 2, 4, 512, 1024]
+  first = fastfood_layers.fastfood_init(100, 300, 0.1, seed=4)
+  second = fastfood_layers.fastfood_init(100, 300, 0.1, seed=4)
+  assert first[0].shape == (3, 128)
+  for a, b in zip(first, second):
+    np.testing.assert_array_equal(a, b)
+
+
+ALL_VARIANTS = {
+    **{key: ("Fastfood", kwargs) for key, kwargs in VARIANTS.items()},
+    "rbf": ("FastfoodRBF", dict(units=24, sigma=2.0, seed=1)),
+}
+
+
+def _layer(key):
+  cls, kwargs = ALL_VARIANTS[key]
+  return getattr(tf_approx.layers, cls)(**kwargs)
+
+
+@pytest.mark.parametrize("key", sorted(ALL_VARIANTS))
+def test_config_round_trip(key):
+  layer = _layer(key)
+  config = layer.get_config()
+  json.dumps(config)
+  clone = type(layer).from_config(config)
+  assert clone.get_config() == config
+  x = _data()[0]
+  np.testing.assert_array_equal(clone(x).numpy(), layer(x).numpy())
+
+
+def test_seed_is_drawn_once_and_kept():
+  layer = tf_approx.layers.Fastfood(8)
+  assert tf_approx.layers.Fastfood.from_config(
+      layer.get_config()).seed == layer.seed
+
+
+_LOAD_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import keras
+    import tensorflow as tf
+    import tf_approx
+
+    directory, keys = sys.argv[1], sys.argv[2:]
+    result = {}
+    for key in keys:
+      x = np.load(f"{directory}/x.npy")
+      model = keras.models.load_model(f"{directory}/{key}.keras")
+      result[f"keras/{key}"] = model.predict(x, verbose=0).tolist()
+      loaded = tf.saved_model.load(f"{directory}/{key}_saved_model")
+      result[f"saved_model/{key}"] = loaded.serve(x).numpy().tolist()
+    print(json.dumps(result))
+""")
+
+
+def test_keras_file_and_export_load_in_fresh_process(tmp_path, run_python):
+  x, y = _data()
+  np.save(tmp_path / "x.npy", x)
+  predictions = {}
+  for key in ALL_VARIANTS:
+    model = _model(layer=_layer(key))
+    model.compile("adam",
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=1, verbose=0)  # move S, G, B off the init
+    predictions[key] = model.predict(x, verbose=0)
+    model.save(tmp_path / f"{key}.keras")
+    model.export(tmp_path / f"{key}_saved_model", verbose=False)
+  result = run_python(_LOAD_SCRIPT, tmp_path, *ALL_VARIANTS)
+  assert result.returncode == 0, result.stderr[-4000:]
+  loaded = json.loads(result.stdout.strip().splitlines()[-1])
+  for key, want in predictions.items():
+    for fmt in ("keras", "saved_model"):
+      np.testing.assert_allclose(np.array(loaded[f"{fmt}/{key}"], np.float32),
+                                 want, rtol=1e-5, atol=1e-6, err_msg=fmt + key)
