@@ -436,3 +436,94 @@ def report(title, notes, results, tables, targets, markdown, unit="op"):
   lines += ["", heading("Targets", 2, markdown), "", targets, "",
             bullet + load_average("end")]
   return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ targets
+
+
+class Target:
+  """A performance target: a ratio of two figures and its bound.
+
+  Attributes:
+    what: the target as printed.
+    where: the size (or shape) it applies to, as printed.
+    value: `result -> ratio or None`, from one child's results.
+    goal: the bound.
+    at_least: whether the ratio must be >= goal (else <= goal).
+    threads: the thread counts it applies to (None: all).
+  """
+
+  def __init__(self, what, where, value, goal, at_least, threads=None):
+    self.what, self.where, self.value = what, where, value
+    self.goal, self.at_least, self.threads = goal, at_least, threads
+
+  def met(self, value):
+    return value >= self.goal if self.at_least else value <= self.goal
+
+  def factor(self, value):
+    """How much faster our op is than needed (>= 1) or must get (> 1)."""
+    return value / self.goal if self.at_least else self.goal / value
+
+
+def target_table(targets, results, markdown):
+  """Met / missed, and by how much, per target and thread count."""
+  headers = ["target", "size", "threads", "measured", "result"]
+  table = []
+  for target in targets:
+    for result in results:
+      threads = result["intra_op_threads"]
+      if target.threads is not None and threads not in target.threads:
+        continue
+      cells = [target.what, target.where, str(threads)]
+      value = target.value(result)
+      if value is None:
+        table.append(cells + ["-", "not measured"])
+        continue
+      factor = target.factor(value)
+      verdict = (f"met, {factor:.2f}x to spare" if target.met(value)
+                 else f"MISSED: the op must get {1 / factor:.2f}x faster")
+      table.append(cells + [f"{value:.2f}x", verdict])
+  return format_table(headers, table, markdown)
+
+
+# ------------------------------------------------------------ training steps
+
+# Scale of the values a training step folds into element 0 of dx.
+FOLD_SCALE = 2.0**-100
+
+
+def add_to_first(t, value):
+  """t with the scalar `value` added to its first element, in place."""
+  flat = tf.reshape(t, [-1])
+  flat = tf.raw_ops.InplaceAdd(x=flat, i=[0], v=tf.reshape(value, [1]))
+  return tf.reshape(flat, tf.shape(t))
+
+
+def training_step(forward, variables=()):
+  """A step running `forward` and its gradients, as one training step does.
+
+  Nothing reads y or the variables' gradients, so Grappler would prune
+  them; the step folds y[0] and the gradients' sums, times 2^-100, into
+  element 0 of dx by `InplaceAdd` (O(1), into dx's buffer). At that scale
+  the addition changes no float32 value of a dx far above 1e-14, but
+  Grappler cannot know it.
+
+  Args:
+    forward: `x -> y`, reading `variables` (as a layer does).
+    variables: the variables whose gradients are taken besides x's.
+
+  Returns:
+    `(x, dy) -> dx`, for `graph_sampler`: dx is the next step's x.
+  """
+
+  def step(x, dy):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = forward(x)
+    dx, *dvariables = tape.gradient(y, [x, *variables], output_gradients=dy)
+    fold = tf.reshape(y, [-1])[0]
+    for gradient in dvariables:
+      fold += tf.reduce_sum(gradient)
+    return add_to_first(dx, FOLD_SCALE * fold)
+
+  return step

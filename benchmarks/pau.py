@@ -87,8 +87,6 @@ NUMERATOR = (3.35583603e-02, 5.05000375e-01, 1.65343934e+00, 2.01001052e+00,
 DENOMINATOR = (3.30847488e-06, 3.98021568e+00, 5.12471206e-07,
                3.01830109e-01)
 LEAKY_ALPHA = 0.01
-# Scale of the values folded into element 0 of dx (see the module doc).
-FOLD_SCALE = 2.0**-100
 
 # Row labels.
 LEAKY = "tf.nn.leaky_relu(x, 0.01)"
@@ -104,51 +102,33 @@ ROWS = (LEAKY, TWIN, NATIVE, PER_CHANNEL)
 SINGLE_OP_GRAPPLER = {"arithmetic_optimization": False}
 
 
-class Target:
-  """A performance target on one figure at one size.
-
-  Attributes:
-    size: elements.
-    what: the target as printed.
-    value: `rows -> float`, the ratio the target bounds.
-    goal: the bound.
-    at_least: whether the ratio must be >= goal (else <= goal).
-  """
-
-  def __init__(self, size, what, value, goal, at_least):
-    self.size, self.what, self.value = size, what, value
-    self.goal, self.at_least = goal, at_least
-
-  def met(self, value):
-    return value >= self.goal if self.at_least else value <= self.goal
-
-  def factor(self, value):
-    """How much faster our op is than needed (>= 1) or must get (> 1)."""
-    return value / self.goal if self.at_least else self.goal / value
-
-
 def ratio(rows, numerator, denominator, figure):
   """rows[numerator][figure] / rows[denominator][figure], or None."""
-  top = rows.get(numerator, {}).get(figure)
-  bottom = rows.get(denominator, {}).get(figure)
-  if top is None or bottom is None or bottom <= 0:
+  if rows is None:
     return None
-  return top / bottom
+  return common.speedup(rows.get(numerator, {}).get(figure),
+                        rows.get(denominator, {}).get(figure))
+
+
+def at_size(size, numerator, denominator, figure):
+  """`result -> ratio` of two rows' `figure` at `size`."""
+  return lambda result: ratio(result["sizes"].get(str(size)), numerator,
+                              denominator, figure)
 
 
 # Targets in parentheses are not part of the issue's targets: context.
 TARGETS = (
-    Target(1 << 20, "fwd+bwd: composite twin time / op time >= 5x",
-           lambda rows: ratio(rows, TWIN, NATIVE, "fwd_bwd"), 5.0, True),
-    Target(1 << 24, "fwd+bwd: op time / leaky_relu time <= 2x",
-           lambda rows: ratio(rows, NATIVE, LEAKY, "fwd_bwd"), 2.0, False),
-    Target(1 << 20, "(forward alone: twin time / op time >= 5x)",
-           lambda rows: ratio(rows, TWIN, NATIVE, "fwd"), 5.0, True),
-    Target(1 << 24, "(forward alone: op time / leaky_relu time <= 2x)",
-           lambda rows: ratio(rows, NATIVE, LEAKY, "fwd"), 2.0, False),
-    Target(1 << 24, "(per channel fwd+bwd: op time / leaky_relu time <= 2x)",
-           lambda rows: ratio(rows, PER_CHANNEL, LEAKY, "fwd_bwd"), 2.0,
-           False),
+    common.Target("fwd+bwd: composite twin time / op time >= 5x", "1M",
+                  at_size(1 << 20, TWIN, NATIVE, "fwd_bwd"), 5.0, True),
+    common.Target("fwd+bwd: op time / leaky_relu time <= 2x", "16M",
+                  at_size(1 << 24, NATIVE, LEAKY, "fwd_bwd"), 2.0, False),
+    common.Target("(forward alone: twin time / op time >= 5x)", "1M",
+                  at_size(1 << 20, TWIN, NATIVE, "fwd"), 5.0, True),
+    common.Target("(forward alone: op time / leaky_relu time <= 2x)", "16M",
+                  at_size(1 << 24, NATIVE, LEAKY, "fwd"), 2.0, False),
+    common.Target(
+        "(per channel fwd+bwd: op time / leaky_relu time <= 2x)", "16M",
+        at_size(1 << 24, PER_CHANNEL, LEAKY, "fwd_bwd"), 2.0, False),
 )
 
 
@@ -157,39 +137,6 @@ def per_channel_label(channels):
 
 
 # -------------------------------------------------------------- child side
-
-
-def add_to_first(t, value):
-  """t with the scalar `value` added to its first element, in place."""
-  flat = tf.reshape(t, [-1])
-  flat = tf.raw_ops.InplaceAdd(x=flat, i=[0], v=tf.reshape(value, [1]))
-  return tf.reshape(flat, tf.shape(t))
-
-
-def training_step(forward, coefficients=()):
-  """A step running `forward` and its gradients, as one training step does.
-
-  Args:
-    forward: `x -> y`, reading `coefficients` (variables, as in a layer).
-    coefficients: the variables whose gradients are taken besides x's.
-
-  Returns:
-    `(x, dy) -> dx` with y[0] and the coefficient gradients' sums folded
-    into dx[0] (see the module doc: they would be pruned otherwise).
-  """
-
-  def step(x, dy):
-    with tf.GradientTape() as tape:
-      tape.watch(x)
-      y = forward(x)
-    dx, *dcoefficients = tape.gradient(y, [x, *coefficients],
-                                       output_gradients=dy)
-    fold = tf.reshape(y, [-1])[0]
-    for gradient in dcoefficients:
-      fold += tf.reduce_sum(gradient)
-    return add_to_first(dx, FOLD_SCALE * fold)
-
-  return step
 
 
 class Inputs:
@@ -221,7 +168,7 @@ def row_samplers(inputs, forward, coefficients=(), single_op=True):
   return {
       "fwd": common.graph_sampler(lambda x, unused: forward(x), inputs.x,
                                   inputs.dy, unroll, grappler),
-      "fwd_bwd": common.graph_sampler(training_step(forward, coefficients),
+      "fwd_bwd": common.graph_sampler(common.training_step(forward, coefficients),
                                       inputs.x, inputs.dy, unroll),
   }
 
@@ -309,26 +256,6 @@ def main_table(rows, size, markdown):
   return common.format_table(headers, table, markdown)
 
 
-def target_table(results, markdown):
-  """Met / missed, and by how much, per target and thread count."""
-  headers = ["target", "size", "threads", "measured", "result"]
-  table = []
-  for target in TARGETS:
-    for result in results:
-      cells = [target.what, common.size_label(target.size),
-               str(result["intra_op_threads"])]
-      rows = result["sizes"].get(str(target.size))
-      value = None if rows is None else target.value(rows)
-      if value is None:
-        table.append(cells + ["-", "not measured"])
-        continue
-      factor = target.factor(value)
-      verdict = (f"met, {factor:.2f}x to spare" if target.met(value)
-                 else f"MISSED: the op must get {1 / factor:.2f}x faster")
-      table.append(cells + [f"{value:.2f}x", verdict])
-  return common.format_table(headers, table, markdown)
-
-
 def notes(first, machine):
   """What was measured, where and how: the lines above the tables."""
   command = shlex.join(["python", "benchmarks/pau.py", *sys.argv[1:]])
@@ -366,7 +293,7 @@ def report(results, machine, markdown):
       "tf_approx PAU benchmark", notes(results[0], machine), results,
       lambda result, size: [
           main_table(result["sizes"][str(size)], size, markdown)],
-      target_table(results, markdown), markdown, unit="step")
+      common.target_table(TARGETS, results, markdown), markdown, unit="step")
 
 
 def main(argv):

@@ -63,6 +63,19 @@ _PROBE = textwrap.dedent("""
     for name, grad in zip(("dx", "da", "db"), lib.tf_approx_pau_grad(
         tf.ones_like(x), x, a, b, seed, denominator_kind=kind)):
       sweep[f"pau_{kind}_{name}"] = grad.numpy()
+  rows = tf.reshape(x[:20000], [10, 2000])
+  sweep["fwht"] = lib.tf_approx_fast_walsh_hadamard(
+      tf.reshape(x[:16384], [4, 4096]), normalize=True).numpy()
+  rng = np.random.default_rng(0)
+  s, g, b = (tf.constant(rng.normal(size=(3, 2048)), tf.float32)
+             for _ in range(3))
+  perm = tf.constant(np.stack([rng.permutation(2048) for _ in range(3)]),
+                     tf.int32)
+  sweep["fastfood"] = lib.tf_approx_fastfood(
+      rows, s, g, b, perm, units=5000, normalize=True).numpy()
+  for name, grad in zip(("dx", "ds", "dg", "db"), lib.tf_approx_fastfood_grad(
+      tf.ones([10, 5000]), rows, s, g, b, perm, units=5000, normalize=True)):
+    sweep[f"fastfood_{name}"] = grad.numpy()
   np.savez(sys.argv[2], **sweep)
   ops = sorted(name for name in dir(lib)
                if name.startswith("tf_approx_")
@@ -117,6 +130,7 @@ def test_bazel_library_computes(bazel_probe):
   np.testing.assert_allclose(info["serp"], [0.5 * 4 / 4.25, 0.8], rtol=1e-6)
   assert "tf_approx_activation" in info["ops"]
   assert "tf_approx_pau_grad" in info["ops"]
+  assert "tf_approx_fastfood_grad" in info["ops"]
 
 
 def test_bazel_library_records_tensorflow_version(bazel_library, bazel_probe):

@@ -50,3 +50,22 @@ def test_pau_benchmark_reports_every_row():
   for target in ("composite twin time / op time >= 5x",
                  "op time / leaky_relu time <= 2x"):
     assert target in table, table
+
+
+def test_fastfood_benchmark_reports_every_row():
+  result = run_benchmark("fastfood.py", "--quick", "--fwht_log2=10",
+                         "--layer_d=256", "--threads=1")
+  assert result.returncode == 0, result.stderr[-4000:]
+  table = result.stdout
+  for row in ("tf_approx.ops.fast_walsh_hadamard µs",
+              "tf_approx._native (1 thread) µs", "ffht.fht_ µs",
+              "matmul with dense H µs", "tf_approx.layers.Fastfood",
+              "keras.layers.Dense", "Fastfood composite twin"):
+    assert row in table, table
+  for heading in ("H x, batch 1, 1 intra-op thread(s)",
+                  "H x, batch 128, 1 intra-op thread(s)",
+                  "Layer fwd+bwd, 1 intra-op thread(s)", "Targets"):
+    assert heading in table, table
+  assert "65,792" in table, table  # Dense(256) on 256 inputs
+  assert "op time / FFHT time <= 1.5x" in table, table
+  assert "Dense time / Fastfood time >= 3x" in table, table
