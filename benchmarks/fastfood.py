@@ -32,8 +32,8 @@ Targets (issue C): H x on one thread within 1.5x of FFHT's time, and faster
 than FFHT at batch 128 with both cores; the Fastfood layer's fwd+bwd >= 3x
 faster than Dense's at d = 4096.
 
-    python benchmarks/fastfood.py               # the full run, ~5 min on 2 cores
-    python benchmarks/fastfood.py --markdown    # for BENCHMARKS.md
+    python benchmarks/fastfood.py              # the full run, ~5 min, 2 cores
+    python benchmarks/fastfood.py --markdown   # for BENCHMARKS.md
     python benchmarks/fastfood.py --quick --threads=1
 
 Graph figures are timed as in `common.py` (a tf.while_loop chaining each

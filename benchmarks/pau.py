@@ -1,4 +1,4 @@
-"""Speed of the Padé Activation Unit op against what a Keras user runs without it.
+"""Speed of the Padé Activation Unit op against what runs without it.
 
 For each size and intra-op thread count it times, in one process, a safe
 (5, 4) PAU with its leaky-ReLU initialisation:
@@ -31,11 +31,11 @@ How the steps are chained (see `common.py` for how a step is timed):
   on a fixed point or 2-cycle of x = dy * F'(x) in (dy, 0). After a few
   steps about 41% of the values are negative, all lie within [-1.5, 2.9]
   and none comes near the subnormals (F'(0) ~ 0.5 lifts any tiny value
-  back); leaky_relu's chain settles on dy (dy > 0) and 0.01 dy (dy < 0). Because nothing reads y and
-  the coefficient gradients, Grappler would prune the forward op (and the
-  twin's coefficient-gradient reductions); so `y[0]` and the sums of both
-  coefficient gradients are added, times 2^-100, to element 0 of dx by
-  `InplaceAdd`, which writes into dx's buffer in O(1) time. At that scale
+  back); leaky_relu's chain settles on dy (dy > 0) and 0.01 dy (dy < 0).
+  Because nothing reads y and the coefficient gradients, Grappler would
+  prune the forward op (and the twin's coefficient-gradient reductions); so
+  `common.training_step` folds `y[0]` and the sums of both coefficient
+  gradients, times 2^-100, into element 0 of dx in O(1) time. At that scale
   the addition changes no float32 value (dx[0] is far above 1e-14), but
   Grappler cannot know it. No step has any other op.
 * forward alone: y = F(x) is the next input. Unlike tanh's, this chain
@@ -168,8 +168,9 @@ def row_samplers(inputs, forward, coefficients=(), single_op=True):
   return {
       "fwd": common.graph_sampler(lambda x, unused: forward(x), inputs.x,
                                   inputs.dy, unroll, grappler),
-      "fwd_bwd": common.graph_sampler(common.training_step(forward, coefficients),
-                                      inputs.x, inputs.dy, unroll),
+      "fwd_bwd": common.graph_sampler(
+          common.training_step(forward, coefficients), inputs.x, inputs.dy,
+          unroll),
   }
 
 

@@ -1,10 +1,10 @@
 """Shared pieces of the example trainers in examples/.
 
-Every trainer trains one network once per activation under test and compares
-the runs: it defines the shared flags with `define_flags`, loads its data with
-`load_dataset`, starts each run with `fresh_start`, keeps one-time tracing out
-of the timed `fit` with `warm_up`, times it with `Stopwatch`, and prints the
-runs with `format_runs`.
+Every trainer trains one network once per activation (or layer) under test and
+compares the runs: it defines the shared flags with `define_flags`, loads its
+data with `load_dataset`, starts each run with `fresh_start`, keeps one-time
+tracing out of the timed `fit` with `warm_up`, times it with `Stopwatch`, and
+prints the runs with `format_runs`.
 """
 
 import dataclasses
@@ -69,18 +69,20 @@ def define_flags(*, activations, epochs, batch_size,
 
   Args:
     activations: the names compared when --activations is not given; the
-      first is the baseline of the time ratios.
+      first is the baseline of the time ratios. None: no --activations flag,
+      for a trainer that compares something else.
     epochs: default of --epochs.
     batch_size: default of --batch_size.
     activations_validator: checks the --activations list (returns True or
       raises `flags.ValidationError`); default `check_activations`. A trainer
       that also takes names of its own passes one that knows them.
   """
-  flags.DEFINE_list(
-      "activations", activations,
-      "Activations to compare, one training run each, by Keras or tf_approx "
-      "name. Train times are reported as ratios to the first.")
-  flags.register_validator("activations", activations_validator)
+  if activations is not None:
+    flags.DEFINE_list(
+        "activations", activations,
+        "Activations to compare, one training run each, by Keras or "
+        "tf_approx name. Train times are reported as ratios to the first.")
+    flags.register_validator("activations", activations_validator)
   flags.DEFINE_integer("epochs", epochs, "Epochs of every run.", lower_bound=1)
   flags.DEFINE_integer("batch_size", batch_size, "Batch size.", lower_bound=1)
   flags.DEFINE_integer(
@@ -277,8 +279,8 @@ class Run:
   Attributes:
     label: what distinguishes the run, usually the activation's name.
     scores: column name -> value, e.g. {"test accuracy": 0.95}; every run of
-      one table has the same names in the same order. Ints (counts) print as
-      they are, other numbers with 4 decimals.
+      one table has the same names in the same order. Ints (counts) and
+      strings print as they are, other numbers with 4 decimals.
     seconds: wall-clock time of `fit`.
   """
   label: str
@@ -287,8 +289,9 @@ class Run:
 
 
 def _format_score(value):
-  """Counts as they are, other numbers with 4 decimals."""
-  if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+  """Counts and strings as they are, other numbers with 4 decimals."""
+  if isinstance(value, str) or (isinstance(value, (int, np.integer))
+                                and not isinstance(value, bool)):
     return str(value)
   return f"{value:.4f}"
 

@@ -1,6 +1,6 @@
 """Fastfood layers: the deep-fried dense layer and RBF random features.
 
-    h = tf_approx.layers.Fastfood(units=4096, adaptive=True, activation="relu")(x)
+    h = tf_approx.layers.Fastfood(4096, adaptive=True, activation="relu")(x)
     z = tf_approx.layers.FastfoodRBF(units=2048, sigma=1.0)(x)
 
 Both compute V x with V = S H G Π H B per block (SPEC §3, thesis §3.9) by the

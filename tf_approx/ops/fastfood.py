@@ -3,8 +3,9 @@
 `TfApprox>FastWalshHadamard` transforms the last axis (d = 2^k) of a tensor of
 any leading shape. H is symmetric, so the gradient is the same op applied to
 dy. `TfApprox>Fastfood` computes S H G Π H B x in blocks, and
-`TfApprox>FastfoodGrad` its gradients for x, S, G and B in one pass. Inside an XLA context, or with `TF_APPROX_PY_OPS=1`, the composite twin
-from `tf_approx.reference.fastfood` runs instead.
+`TfApprox>FastfoodGrad` its gradients for x, S, G and B in one pass. Inside
+an XLA context, or with `TF_APPROX_PY_OPS=1`, the composite twin from
+`tf_approx.reference.fastfood` runs instead.
 """
 
 import numbers
