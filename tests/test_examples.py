@@ -13,9 +13,12 @@ import sys
 import textwrap
 
 from absl import flags
+import keras
 import numpy as np
 from PIL import Image
 import pytest
+
+import tf_approx
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -135,6 +138,72 @@ def test_pau_lenet_rejects_unknown_activation():
   assert "Keras knows no activation 'tahn'" in result.stderr
 
 
+def _lenet_counts(model, features):
+  """(params as the thesis counts them, trainable) of deep_fried's LeNet.
+
+  As the layers say: the hidden layer is built on LeNet's 800 features.
+  Around it, the convolutions' kernels (20 * 5 * 5 + 50 * 20 * 5 * 5 =
+  25500) and 70 biases, and the logits' kernel and 10 biases.
+  """
+  if model == "dense":
+    hidden = keras.layers.Dense(features)
+  else:
+    hidden = tf_approx.layers.Fastfood(
+        features, adaptive=model == "adaptive_fastfood")
+  hidden.build((None, 800))
+  counted = ([hidden.kernel] if model == "dense"
+             else [hidden.s, hidden.g, hidden.b])
+  counted = sum(int(np.prod(w.shape)) for w in counted)
+  trainable = sum(int(np.prod(w.shape)) for w in hidden.trainable_weights)
+  return (25500 + counted + features * 10,
+          25570 + trainable + features * 10 + 10)
+
+
+def test_deep_fried_compares_and_exports(tmp_path, run_python):
+  export_dir = tmp_path / "model"
+  stdout = _run_example("deep_fried.py", "--epochs=1", "--features=64,1024",
+                        "--dropout=0.5", f"--export_dir={export_dir}")
+  table = _table(stdout)
+  runs = {"dense": ("dense", 500),
+          "fastfood 64": ("fastfood", 64),
+          "fastfood 1024": ("fastfood", 1024),
+          "adaptive_fastfood 64": ("adaptive_fastfood", 64),
+          "adaptive_fastfood 1024": ("adaptive_fastfood", 1024)}
+  assert list(table) == ["model", *runs], stdout
+  assert table["model"] == [
+      "features", "params", "trainable", "test error (%)", "thesis error (%)",
+      "thesis params", "train time (s)", "time ratio vs dense"]
+  assert table["dense"][-1] == "1.00"
+  for label, (model, features) in runs.items():
+    cells = table[label]
+    assert int(cells[0]) == features
+    assert tuple(map(int, cells[1:3])) == _lenet_counts(model, features)
+    assert 0 <= float(cells[3]) <= 100
+    seconds, ratio = map(float, cells[6:])
+    assert seconds > 0 and ratio > 0
+  # The thesis' counts: ours match but for Fastfood 1024 (38,821 there).
+  assert table["dense"][1] == table["dense"][5] == "430500"
+  assert table["fastfood 1024"][1:2] + table["fastfood 1024"][4:6] == [
+      "38812", "0.71", "38821"]  # with dropout
+  assert table["adaptive_fastfood 1024"][4] == "0.72"
+  assert table["fastfood 64"][4:6] == ["-", "-"]  # not in the thesis
+  assert "this machine in this process" in stdout
+
+  assert b"TfApprox>Fastfood" in (export_dir / "saved_model.pb").read_bytes()
+  served = run_python(_SERVE, export_dir)
+  assert served.returncode == 0, served.stderr[-5000:]
+  assert "served (3, 10)" in served.stdout
+
+
+def test_deep_fried_rejects_unknown_model():
+  result = subprocess.run(
+      [sys.executable, str(EXAMPLES / "deep_fried.py"),
+       "--models=dense,fried"],
+      env=ENV, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+  assert result.returncode != 0
+  assert "unknown model(s) fried" in result.stderr
+
+
 def test_load_dataset_digits():
   dataset = common.load_dataset("digits")
   assert len(dataset.x_train) + len(dataset.x_test) == 1797
@@ -242,3 +311,9 @@ def test_format_runs_prints_counts_as_ints():
   assert common.format_runs(runs).splitlines()[2:] == [
       "| relu       | 0.5000 |  61706 |           1.00 |               1.00 |",
       "| pau        | 1.0000 |  61746 |           2.00 |               2.00 |"]
+
+
+def test_format_runs_prints_strings_as_they_are():
+  runs = [common.Run("dense", {"error (%)": "1.39", "thesis": "-"}, 1.0)]
+  assert common.format_runs(runs, label="model").splitlines()[2] == (
+      "| dense |      1.39 |      - |           1.00 |                1.00 |")
