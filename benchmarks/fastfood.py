@@ -250,7 +250,7 @@ def fwht_table(result, batch, markdown):
 
 
 def layer_table(result, markdown):
-  headers = ["d", "layer", "fwd+bwd µs", "÷ Dense", "trainable params",
+  headers = ["d", "layer", "fwd+bwd µs", "Dense ÷", "trainable params",
              "all params"]
   table = []
   for d in layer_ds():
@@ -259,8 +259,8 @@ def layer_table(result, markdown):
     for label in LAYER_ROWS:
       table.append([
           str(d), label, common.format_us(row.get(label)),
-          common.format_ratio(common.speedup(row.get(label),
-                                             row.get(DENSE))),
+          common.format_ratio(common.speedup(row.get(DENSE),
+                                             row.get(label))),
           f"{params[label][0]:,}", f"{params[label][1]:,}"])
   return common.format_table(headers, table, markdown)
 
@@ -321,7 +321,7 @@ def notes(first, machine):
       "than FFHT); dense H ÷ op: the matmul's time / the op's",
       f"layer: one GradientTape step at batch {FLAGS.layer_batch}, forward "
       "plus the gradients w.r.t. x and all trainable weights (dy fixed, "
-      "dx the next x); ÷ Dense: Dense's time / this row's (above 1.00x "
+      "dx the next x); Dense ÷: Dense's time / this row's (above 1.00x "
       "faster than Dense); all params include Fastfood's int32 permutation",
   ]
   if not first["ffht"]:

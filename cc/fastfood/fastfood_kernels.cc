@@ -102,27 +102,25 @@ class FastWalshHadamardOp : public OpKernel {
     if (!layout.HasStrips() || rows >= threads) {
       const Eigen::TensorOpCost cost(sizeof(C) * d, sizeof(C) * d,
                                      Cycles<C>(d, stages));
-      device.parallelFor(rows, cost, [&](Eigen::Index begin, Eigen::Index end) {
+      ParallelFor(ctx, rows, cost, [&](int64_t begin, int64_t end) {
         fastfood::FwhtRows(layout, src, dst, begin, end);
       });
     } else {
       const int64_t block = layout.BlockSize();
       const int block_stages = fastfood::Log2(block);
-      device.parallelFor(
-          size / block,
-          Eigen::TensorOpCost(sizeof(C) * block, sizeof(C) * block,
-                              Cycles<C>(block, block_stages)),
-          [&](Eigen::Index begin, Eigen::Index end) {
-            fastfood::FwhtBlocks(layout, src, dst, begin, end);
-          });
+      ParallelFor(ctx, size / block,
+                  Eigen::TensorOpCost(sizeof(C) * block, sizeof(C) * block,
+                                      Cycles<C>(block, block_stages)),
+                  [&](int64_t begin, int64_t end) {
+                    fastfood::FwhtBlocks(layout, src, dst, begin, end);
+                  });
       const int64_t strip = size / (rows * layout.StripsPerRow());
-      device.parallelFor(
-          rows * layout.StripsPerRow(),
-          Eigen::TensorOpCost(sizeof(C) * strip, sizeof(C) * strip,
-                              Cycles<C>(strip, stages - block_stages)),
-          [&](Eigen::Index begin, Eigen::Index end) {
-            fastfood::FwhtStrips(layout, dst, begin, end);
-          });
+      ParallelFor(ctx, rows * layout.StripsPerRow(),
+                  Eigen::TensorOpCost(sizeof(C) * strip, sizeof(C) * strip,
+                                      Cycles<C>(strip, stages - block_stages)),
+                  [&](int64_t begin, int64_t end) {
+                    fastfood::FwhtStrips(layout, dst, begin, end);
+                  });
     }
     out.Finish();
   }
@@ -244,10 +242,9 @@ class FastfoodOp : public OpKernel {
     OP_REQUIRES_OK(ctx, out.Init(ctx, y));
     const Eigen::TensorOpCost cost(sizeof(T) * p.n_in, sizeof(T) * p.units,
                                    FastfoodCycles(p));
-    ctx->eigen_device<Eigen::ThreadPoolDevice>().parallelFor(
-        rows, cost, [&](Eigen::Index begin, Eigen::Index end) {
-          fastfood::FastfoodForward(p, x_in.data(), out.data(), begin, end);
-        });
+    ParallelFor(ctx, rows, cost, [&](int64_t begin, int64_t end) {
+      fastfood::FastfoodForward(p, x_in.data(), out.data(), begin, end);
+    });
     out.Finish();
   }
 

@@ -170,10 +170,9 @@ class PauOp : public OpKernel {
     OP_REQUIRES_OK(ctx, out.Init(ctx, y));
     const Eigen::TensorOpCost cost(sizeof(T) * p.width, sizeof(T) * p.width,
                                    CyclesPerElement(p, false) * p.width);
-    ctx->eigen_device<Eigen::ThreadPoolDevice>().parallelFor(
-        p.Rows(), cost, [&](Eigen::Index begin, Eigen::Index end) {
-          pau::Forward(p, in.data(), out.data(), begin, end);
-        });
+    ParallelFor(ctx, p.Rows(), cost, [&](int64_t begin, int64_t end) {
+      pau::Forward(p, in.data(), out.data(), begin, end);
+    });
     out.Finish();
   }
 
