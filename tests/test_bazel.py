@@ -76,6 +76,13 @@ _PROBE = textwrap.dedent("""
   for name, grad in zip(("dx", "ds", "dg", "db"), lib.tf_approx_fastfood_grad(
       tf.ones([10, 5000]), rows, s, g, b, perm, units=5000, normalize=True)):
     sweep[f"fastfood_{name}"] = grad.numpy()
+  acdc_rows = tf.reshape(x[:20000], [40, 500])
+  a, d, bias = (tf.constant(1 + 0.1 * rng.normal(size=500), tf.float32)
+                for _ in range(3))
+  sweep["acdc"] = lib.tf_approx_acdc(acdc_rows, a, d, bias).numpy()
+  for name, grad in zip(("dx", "da", "dd", "dbias"), lib.tf_approx_acdc_grad(
+      tf.ones([40, 500]), acdc_rows, a, d)):
+    sweep[f"acdc_{name}"] = grad.numpy()
   np.savez(sys.argv[2], **sweep)
   ops = sorted(name for name in dir(lib)
                if name.startswith("tf_approx_")
@@ -131,6 +138,7 @@ def test_bazel_library_computes(bazel_probe):
   assert "tf_approx_activation" in info["ops"]
   assert "tf_approx_pau_grad" in info["ops"]
   assert "tf_approx_fastfood_grad" in info["ops"]
+  assert "tf_approx_acdc_grad" in info["ops"]
 
 
 def test_bazel_library_records_tensorflow_version(bazel_library, bazel_probe):

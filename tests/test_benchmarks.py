@@ -69,3 +69,18 @@ def test_fastfood_benchmark_reports_every_row():
   assert "65,792" in table, table  # Dense(256) on 256 inputs
   assert "op time / FFHT time <= 1.5x" in table, table
   assert "Dense time / Fastfood time >= 3x" in table, table
+
+
+def test_acdc_benchmark_reports_every_row():
+  result = run_benchmark("acdc.py", "--quick", "--sizes=64,100",
+                         "--threads=1")
+  assert result.returncode == 0, result.stderr[-4000:]
+  table = result.stdout
+  for row in ("tf_approx.layers.ACDC", "keras.layers.Dense",
+              "ACDC composite twin (tf.signal)"):
+    assert row in table, table
+  for column in ("fwd+bwd µs", "÷ ACDC", "peak MiB", "params"):
+    assert column in table, table
+  assert "Batch 128, 1 intra-op thread(s)" in table, table
+  assert "4,160" in table, table  # Dense(64) on 64 inputs
+  assert "Dense time / ACDC time >= 5x" in table, table

@@ -1,5 +1,7 @@
 """Python wrappers of the native ops, with their registered gradients."""
 
+from tf_approx.ops.acdc import acdc
+from tf_approx.ops.acdc import dct
 from tf_approx.ops.activations import activation
 from tf_approx.ops.activations import ActivationSpec
 from tf_approx.ops.fastfood import fast_walsh_hadamard

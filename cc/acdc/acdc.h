@@ -1,0 +1,315 @@
+// The math of ACDC (SPEC §4, thesis §3.10), written once.
+//
+// One ACDC layer maps a row x of length n to
+//   h1 = x ⊙ a,  h2 = C h1,  h3 = h2 ⊙ d + bias,  y = C^T h3
+// with C the orthonormal DCT-II (C^T = C^-1 the orthonormal DCT-III), and its
+// gradients (thesis eq. 3.28-3.32) are
+//   g = C dy,  dd = h2 ⊙ g,  dbias = g,  t = C^T (d ⊙ g),  da = x ⊙ t,
+//   dx = a ⊙ t
+// (never dividing by a; h2 is recomputed, not stored).
+//
+// Both DCTs go through one complex FFT of length n (Makhoul, 1980): for real
+// v (x reordered even-indices-then-odd-reversed), C x = Re(e^{-iπk/2n} FFT(v))
+// scaled, and its inverse runs the same steps backwards. Because the
+// sequences are real, two transforms share one complex FFT (the first as the
+// real part, the second as the imaginary part). The FFT is radix 2 when n is
+// a power of two, otherwise Bluestein's chirp-z convolution through a power
+// of two m >= 2n - 1: O(n log n) for every n.
+//
+// Every function is a template over V, a scalar or a GCC vector whose lanes
+// hold *different rows* (the CPU kernels transform kLanes rows at once with
+// the same twiddles); arrays of V are split into real and imaginary parts.
+// The tables (Plan) are built on the host in double precision. No TensorFlow
+// includes: shared by the CPU kernels, the CUDA kernels and the native module.
+#ifndef TF_APPROX_CC_ACDC_ACDC_H_
+#define TF_APPROX_CC_ACDC_ACDC_H_
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "cc/common/platform.h"
+
+namespace tf_approx {
+namespace acdc {
+
+TFA_INLINE bool IsPowerOfTwo(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
+
+// The FFT length for a DCT of length n: n itself if a power of two, else the
+// smallest power of two >= 2n - 1 (Bluestein).
+inline int64_t FftLength(int64_t n) {
+  if (IsPowerOfTwo(n)) return n;
+  int64_t m = 1;
+  while (m < 2 * n - 1) m <<= 1;
+  return m;
+}
+
+// Read-only views of the tables of a length-n transform (complex numbers as
+// separate real and imaginary arrays).
+template <typename S>
+struct Plan {
+  int64_t n = 1;
+  int64_t m = 1;  // FftLength(n)
+  // exp(-2πi j / m), j < m / 2.
+  const S* twiddle_re = nullptr;
+  const S* twiddle_im = nullptr;
+  // DCT-II post-twiddle with the orthonormal scale: c_k e^{-iπk/2n}, k < n,
+  // c_0 = sqrt(1/n), c_k = sqrt(2/n).
+  const S* shift_re = nullptr;
+  const S* shift_im = nullptr;
+  // DCT-III pre-twiddle, with the inverse FFT's 1/n: e^{iπk/2n} / (c_k n).
+  const S* ishift_re = nullptr;
+  const S* ishift_im = nullptr;
+  // Bluestein only (m != n): the chirp w_k = e^{-iπk²/n}, k < n, and the FFT
+  // of the wrapped conjugate chirp, divided by m.
+  const S* chirp_re = nullptr;
+  const S* chirp_im = nullptr;
+  const S* kernel_re = nullptr;
+  const S* kernel_im = nullptr;
+
+  bool bluestein() const { return m != n; }
+};
+
+// In-place forward FFT of length m (a power of two) of (re, im), with
+// tw = exp(-2πi j / m), j < m / 2: bit-reversal permutation, then
+// decimation-in-time butterflies.
+template <typename V, typename T>
+TFA_INLINE void FftRadix2(int64_t m, const T* tw_re, const T* tw_im, V* re,
+                          V* im) {
+  for (int64_t i = 1, j = 0; i < m; ++i) {
+    int64_t bit = m >> 1;
+    for (; j & bit; bit >>= 1) j ^= bit;
+    j ^= bit;
+    if (i < j) {
+      const V tr = re[i], ti = im[i];
+      re[i] = re[j];
+      im[i] = im[j];
+      re[j] = tr;
+      im[j] = ti;
+    }
+  }
+  for (int64_t len = 2; len <= m; len <<= 1) {
+    const int64_t half = len >> 1;
+    const int64_t step = m / len;
+    for (int64_t start = 0; start < m; start += len) {
+      V* a_re = re + start;
+      V* a_im = im + start;
+      V* b_re = a_re + half;
+      V* b_im = a_im + half;
+      for (int64_t j = 0; j < half; ++j) {
+        const T w_re = tw_re[j * step], w_im = tw_im[j * step];
+        const V t_re = b_re[j] * w_re - b_im[j] * w_im;
+        const V t_im = b_re[j] * w_im + b_im[j] * w_re;
+        b_re[j] = a_re[j] - t_re;
+        b_im[j] = a_im[j] - t_im;
+        a_re[j] = a_re[j] + t_re;
+        a_im[j] = a_im[j] + t_im;
+      }
+    }
+  }
+}
+
+// Owns the tables of a Plan (host memory).
+template <typename S>
+class PlanTables {
+ public:
+  explicit PlanTables(int64_t n) : n_(n), m_(FftLength(n)) {
+    const double pi = 3.14159265358979323846;
+    const int64_t half = m_ / 2 > 0 ? m_ / 2 : 1;
+    std::vector<double> twiddle(2 * half);
+    for (int64_t j = 0; j < half; ++j) {
+      twiddle[2 * j] = std::cos(-2 * pi * j / m_);
+      twiddle[2 * j + 1] = std::sin(-2 * pi * j / m_);
+    }
+    Split(twiddle, &twiddle_re_, &twiddle_im_);
+    std::vector<double> shift(2 * n), ishift(2 * n);
+    for (int64_t k = 0; k < n; ++k) {
+      const double c = k == 0 ? std::sqrt(1.0 / n) : std::sqrt(2.0 / n);
+      const double angle = pi * k / (2.0 * n);
+      shift[2 * k] = c * std::cos(-angle);
+      shift[2 * k + 1] = c * std::sin(-angle);
+      ishift[2 * k] = std::cos(angle) / (c * n);
+      ishift[2 * k + 1] = std::sin(angle) / (c * n);
+    }
+    Split(shift, &shift_re_, &shift_im_);
+    Split(ishift, &ishift_re_, &ishift_im_);
+    if (m_ != n_) BuildBluestein(pi);
+  }
+
+  Plan<S> plan() const {
+    Plan<S> p;
+    p.n = n_;
+    p.m = m_;
+    p.twiddle_re = twiddle_re_.data();
+    p.twiddle_im = twiddle_im_.data();
+    p.shift_re = shift_re_.data();
+    p.shift_im = shift_im_.data();
+    p.ishift_re = ishift_re_.data();
+    p.ishift_im = ishift_im_.data();
+    if (m_ != n_) {
+      p.chirp_re = chirp_re_.data();
+      p.chirp_im = chirp_im_.data();
+      p.kernel_re = kernel_re_.data();
+      p.kernel_im = kernel_im_.data();
+    }
+    return p;
+  }
+
+ private:
+  static void Split(const std::vector<double>& interleaved, std::vector<S>* re,
+                    std::vector<S>* im) {
+    const size_t size = interleaved.size() / 2;
+    re->resize(size);
+    im->resize(size);
+    for (size_t i = 0; i < size; ++i) {
+      (*re)[i] = static_cast<S>(interleaved[2 * i]);
+      (*im)[i] = static_cast<S>(interleaved[2 * i + 1]);
+    }
+  }
+
+  // The chirp, and the FFT of its wrapped conjugate, computed in double by
+  // FftRadix2.
+  void BuildBluestein(double pi) {
+    std::vector<double> chirp(2 * n_);
+    for (int64_t k = 0; k < n_; ++k) {
+      // k² mod 2n keeps the angle exact for large k.
+      const int64_t r = (k * k) % (2 * n_);
+      chirp[2 * k] = std::cos(-pi * r / n_);
+      chirp[2 * k + 1] = std::sin(-pi * r / n_);
+    }
+    Split(chirp, &chirp_re_, &chirp_im_);
+    std::vector<double> re(m_, 0.0), im(m_, 0.0);
+    for (int64_t k = 0; k < n_; ++k) {
+      re[k] = chirp[2 * k];
+      im[k] = -chirp[2 * k + 1];
+      if (k > 0) {
+        re[m_ - k] = re[k];
+        im[m_ - k] = im[k];
+      }
+    }
+    std::vector<double> tw_re(m_ / 2), tw_im(m_ / 2);
+    for (int64_t j = 0; j < m_ / 2; ++j) {
+      tw_re[j] = std::cos(-2 * pi * j / m_);
+      tw_im[j] = std::sin(-2 * pi * j / m_);
+    }
+    FftRadix2(m_, tw_re.data(), tw_im.data(), re.data(), im.data());
+    kernel_re_.resize(m_);
+    kernel_im_.resize(m_);
+    for (int64_t j = 0; j < m_; ++j) {
+      kernel_re_[j] = static_cast<S>(re[j] / m_);
+      kernel_im_[j] = static_cast<S>(im[j] / m_);
+    }
+  }
+
+  int64_t n_, m_;
+  std::vector<S> twiddle_re_, twiddle_im_, shift_re_, shift_im_, ishift_re_,
+      ishift_im_, chirp_re_, chirp_im_, kernel_re_, kernel_im_;
+};
+
+// Scratch (in V elements) that Dct2Pair and Dct3Pair need.
+template <typename S>
+TFA_INLINE int64_t ScratchSize(const Plan<S>& p) {
+  return 2 * p.m;
+}
+
+// In-place forward FFT of length n of (re, im), through Bluestein when n is
+// not a power of two; (re, im) must hold m elements (the first n the input).
+template <typename V, typename S>
+TFA_INLINE void Fft(const Plan<S>& p, V* re, V* im) {
+  if (!p.bluestein()) {
+    FftRadix2(p.n, p.twiddle_re, p.twiddle_im, re, im);
+    return;
+  }
+  const V zero = {};
+  for (int64_t k = 0; k < p.n; ++k) {  // a_k = z_k w_k
+    const V r = re[k] * p.chirp_re[k] - im[k] * p.chirp_im[k];
+    im[k] = re[k] * p.chirp_im[k] + im[k] * p.chirp_re[k];
+    re[k] = r;
+  }
+  for (int64_t k = p.n; k < p.m; ++k) re[k] = im[k] = zero;
+  FftRadix2(p.m, p.twiddle_re, p.twiddle_im, re, im);
+  // Multiply by the kernel's FFT; conjugate, so that a forward FFT computes
+  // the inverse (scaled by m, which the kernel's 1/m cancels).
+  for (int64_t j = 0; j < p.m; ++j) {
+    const V r = re[j] * p.kernel_re[j] - im[j] * p.kernel_im[j];
+    const V i = re[j] * p.kernel_im[j] + im[j] * p.kernel_re[j];
+    re[j] = r;
+    im[j] = -i;
+  }
+  FftRadix2(p.m, p.twiddle_re, p.twiddle_im, re, im);
+  for (int64_t k = 0; k < p.n; ++k) {  // X_k = w_k conj(result_k)
+    const V r = re[k], i = -im[k];
+    re[k] = r * p.chirp_re[k] - i * p.chirp_im[k];
+    im[k] = r * p.chirp_im[k] + i * p.chirp_re[k];
+  }
+}
+
+// Orthonormal DCT-II of two real sequences u and v of length n, in place
+// (u, v hold the input and receive the output); scratch: ScratchSize(p).
+template <typename V, typename S>
+TFA_INLINE void Dct2Pair(const Plan<S>& p, V* u, V* v, V* scratch) {
+  const int64_t n = p.n;
+  V* re = scratch;
+  V* im = scratch + p.m;
+  // Makhoul's reordering: even indices ascending, then odd ones descending.
+  for (int64_t k = 0; 2 * k < n; ++k) {
+    re[k] = u[2 * k];
+    im[k] = v[2 * k];
+  }
+  for (int64_t k = 0; 2 * k + 1 < n; ++k) {
+    re[n - 1 - k] = u[2 * k + 1];
+    im[n - 1 - k] = v[2 * k + 1];
+  }
+  Fft(p, re, im);
+  // Split the spectra: U_k = (Z_k + conj Z_{n-k}) / 2,
+  // V_k = (Z_k - conj Z_{n-k}) / 2i; then X_k = Re(shift_k U_k).
+  const S half = S(0.5);
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t r = k == 0 ? 0 : n - k;
+    const V u_re = (re[k] + re[r]) * half;
+    const V u_im = (im[k] - im[r]) * half;
+    const V v_re = (im[k] + im[r]) * half;
+    const V v_im = (re[r] - re[k]) * half;
+    u[k] = u_re * p.shift_re[k] - u_im * p.shift_im[k];
+    v[k] = v_re * p.shift_re[k] - v_im * p.shift_im[k];
+  }
+}
+
+// Orthonormal DCT-III (the inverse of Dct2Pair) of two real sequences, in
+// place; scratch: ScratchSize(p).
+template <typename V, typename S>
+TFA_INLINE void Dct3Pair(const Plan<S>& p, V* u, V* v, V* scratch) {
+  const int64_t n = p.n;
+  V* re = scratch;
+  V* im = scratch + p.m;
+  // U_k = ishift_k (X_k - i X_{n-k}) (X_n = 0), and the same for V; the
+  // inverse FFT of U + iV is u + iv. It runs as conj(FFT(conj(U + iV))).
+  for (int64_t k = 0; k < n; ++k) {
+    const V zero = {};
+    const V xu = u[k], yu = k == 0 ? zero : u[n - k];
+    const V xv = v[k], yv = k == 0 ? zero : v[n - k];
+    const V su = xu * p.ishift_re[k] + yu * p.ishift_im[k];
+    const V tu = xu * p.ishift_im[k] - yu * p.ishift_re[k];
+    const V sv = xv * p.ishift_re[k] + yv * p.ishift_im[k];
+    const V tv = xv * p.ishift_im[k] - yv * p.ishift_re[k];
+    // U + iV = (su - tv) + i (tu + sv), conjugated.
+    re[k] = su - tv;
+    im[k] = -(tu + sv);
+  }
+  Fft(p, re, im);
+  // u + iv = conj(result), scaled by n already (ishift has 1/n): undo the
+  // reordering.
+  for (int64_t k = 0; 2 * k < n; ++k) {
+    u[2 * k] = re[k];
+    v[2 * k] = -im[k];
+  }
+  for (int64_t k = 0; 2 * k + 1 < n; ++k) {
+    u[2 * k + 1] = re[n - 1 - k];
+    v[2 * k + 1] = -im[n - 1 - k];
+  }
+}
+
+}  // namespace acdc
+}  // namespace tf_approx
+
+#endif  // TF_APPROX_CC_ACDC_ACDC_H_

@@ -1,0 +1,235 @@
+#include "cc/acdc/acdc_cpu.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "cc/common/cpu_vector.h"
+#include "cc/common/lanes.h"
+
+namespace tf_approx {
+namespace acdc {
+namespace {
+
+template <typename V>
+constexpr int64_t kLanesOf = sizeof(V) / sizeof(ScalarOfT<V>);
+
+// `size` vectors of scratch, 64-byte aligned (std::vector<V> is not
+// guaranteed to honour V's alignment in every clone).
+template <typename V>
+class Scratch {
+ public:
+  explicit Scratch(int64_t size) : raw_(size * sizeof(V) + 64) {}
+  V* data() {
+    const uintptr_t address = reinterpret_cast<uintptr_t>(raw_.data());
+    return reinterpret_cast<V*>((address + 63) & ~uintptr_t{63});
+  }
+
+ private:
+  std::vector<unsigned char> raw_;
+};
+
+// dst[j], lane l = src[l][j] * scale[j] (scale may be null) for the `count`
+// rows of src ([count, n]); lanes from `count` up are zero.
+template <typename V, typename S>
+TFA_INLINE void Gather(const S* src, int64_t n, int64_t count, const S* scale,
+                       V* dst) {
+  constexpr int64_t kL = kLanesOf<V>;
+  S* flat = reinterpret_cast<S*>(dst);
+  if (count < kL) std::memset(static_cast<void*>(dst), 0, n * sizeof(V));
+  for (int64_t l = 0; l < count; ++l) {
+    const S* row = src + l * n;
+    if (scale == nullptr) {
+      for (int64_t j = 0; j < n; ++j) flat[j * kL + l] = row[j];
+    } else {
+      for (int64_t j = 0; j < n; ++j) flat[j * kL + l] = row[j] * scale[j];
+    }
+  }
+}
+
+// The inverse of Gather without a scale: dst[l][j] = src[j], lane l.
+template <typename V, typename S>
+TFA_INLINE void Scatter(const V* src, int64_t n, int64_t count, S* dst) {
+  constexpr int64_t kL = kLanesOf<V>;
+  const S* flat = reinterpret_cast<const S*>(src);
+  for (int64_t l = 0; l < count; ++l) {
+    S* row = dst + l * n;
+    for (int64_t j = 0; j < n; ++j) row[j] = flat[j * kL + l];
+  }
+}
+
+// Rows [begin, end) in units of two lane groups, P (the first kL rows) and Q
+// (the next kL): fn(row, count_p, count_q).
+template <typename V, typename Fn>
+TFA_INLINE void ForEachUnit(int64_t begin, int64_t end, Fn&& fn) {
+  constexpr int64_t kL = kLanesOf<V>;
+  for (int64_t row = begin; row < end; row += 2 * kL) {
+    const int64_t count_p = std::min(kL, end - row);
+    const int64_t count_q = std::max<int64_t>(0, std::min(kL, end - row - kL));
+    fn(row, count_p, count_q);
+  }
+}
+
+template <typename V, typename S>
+TFA_INLINE void Forward(const AcdcProblem<S>& p, const S* x, S* y,
+                        int64_t begin, int64_t end) {
+  constexpr int64_t kL = kLanesOf<V>;
+  const Plan<S>& plan = p.plan;
+  const int64_t n = plan.n;
+  Scratch<V> buffer(2 * n + ScratchSize(plan));
+  V* u = buffer.data();
+  V* w = u + n;
+  V* work = w + n;
+  ForEachUnit<V>(begin, end,
+                 [&](int64_t row, int64_t count_p, int64_t count_q)
+                     TFA_LAMBDA_INLINE {
+                       Gather(x + row * n, n, count_p, p.a, u);
+                       Gather(x + (row + kL) * n, n, count_q, p.a, w);
+                       Dct2Pair(plan, u, w, work);
+                       for (int64_t j = 0; j < n; ++j) {
+                         u[j] = u[j] * p.d[j] + p.bias[j];
+                         w[j] = w[j] * p.d[j] + p.bias[j];
+                       }
+                       Dct3Pair(plan, u, w, work);
+                       Scatter(u, n, count_p, y + row * n);
+                       Scatter(w, n, count_q, y + (row + kL) * n);
+                     });
+}
+
+// Adds the lanes of acc[j] to sum[j], lowest lane first.
+template <typename V, typename S>
+TFA_INLINE void AddLanes(const V* acc, int64_t n, S* sum) {
+  constexpr int64_t kL = kLanesOf<V>;
+  const S* flat = reinterpret_cast<const S*>(acc);
+  for (int64_t j = 0; j < n; ++j) {
+    S total = sum[j];
+    for (int64_t l = 0; l < kL; ++l) total += flat[j * kL + l];
+    sum[j] = total;
+  }
+}
+
+template <typename V, typename S>
+TFA_INLINE void Backward(const AcdcProblem<S>& p, const S* dy, const S* x,
+                         S* dx, int64_t begin, int64_t end, S* grad) {
+  constexpr int64_t kL = kLanesOf<V>;
+  const Plan<S>& plan = p.plan;
+  const int64_t n = plan.n;
+  Scratch<V> buffer(9 * n + ScratchSize(plan));
+  V* x_p = buffer.data();
+  V* x_q = x_p + n;
+  V* g_p = x_q + n;
+  V* g_q = g_p + n;
+  V* h_p = g_q + n;
+  V* h_q = h_p + n;
+  V* da = h_q + n;  // per-lane sums
+  V* dd = da + n;
+  V* dbias = dd + n;
+  V* work = dbias + n;
+  const V zero = {};
+  std::fill(da, da + 3 * n, zero);
+  ForEachUnit<V>(
+      begin, end,
+      [&](int64_t row, int64_t count_p, int64_t count_q) TFA_LAMBDA_INLINE {
+        Gather(x + row * n, n, count_p, static_cast<const S*>(nullptr), x_p);
+        Gather(x + (row + kL) * n, n, count_q, static_cast<const S*>(nullptr),
+               x_q);
+        Gather(dy + row * n, n, count_p, static_cast<const S*>(nullptr), g_p);
+        Gather(dy + (row + kL) * n, n, count_q, static_cast<const S*>(nullptr),
+               g_q);
+        for (int64_t j = 0; j < n; ++j) {
+          h_p[j] = x_p[j] * p.a[j];
+          h_q[j] = x_q[j] * p.a[j];
+        }
+        // h2 = C (x ⊙ a) and g = C dy, one FFT per group.
+        Dct2Pair(plan, h_p, g_p, work);
+        Dct2Pair(plan, h_q, g_q, work);
+        for (int64_t j = 0; j < n; ++j) {
+          dd[j] += h_p[j] * g_p[j] + h_q[j] * g_q[j];
+          dbias[j] += g_p[j] + g_q[j];
+          h_p[j] = g_p[j] * p.d[j];
+          h_q[j] = g_q[j] * p.d[j];
+        }
+        // t = C^T (d ⊙ g): da += x ⊙ t, dx = a ⊙ t.
+        Dct3Pair(plan, h_p, h_q, work);
+        for (int64_t j = 0; j < n; ++j) {
+          da[j] += x_p[j] * h_p[j] + x_q[j] * h_q[j];
+          h_p[j] = h_p[j] * p.a[j];
+          h_q[j] = h_q[j] * p.a[j];
+        }
+        Scatter(h_p, n, count_p, dx + row * n);
+        Scatter(h_q, n, count_q, dx + (row + kL) * n);
+      });
+  AddLanes(da, n, grad);
+  AddLanes(dd, n, grad + n);
+  AddLanes(dbias, n, grad + 2 * n);
+}
+
+template <typename V, typename S>
+TFA_INLINE void Transform(const Plan<S>& plan, bool inverse, const S* x, S* y,
+                          int64_t begin, int64_t end) {
+  constexpr int64_t kL = kLanesOf<V>;
+  const int64_t n = plan.n;
+  Scratch<V> buffer(2 * n + ScratchSize(plan));
+  V* u = buffer.data();
+  V* w = u + n;
+  V* work = w + n;
+  ForEachUnit<V>(
+      begin, end,
+      [&](int64_t row, int64_t count_p, int64_t count_q) TFA_LAMBDA_INLINE {
+        Gather(x + row * n, n, count_p, static_cast<const S*>(nullptr), u);
+        Gather(x + (row + kL) * n, n, count_q, static_cast<const S*>(nullptr),
+               w);
+        if (inverse) {
+          Dct3Pair(plan, u, w, work);
+        } else {
+          Dct2Pair(plan, u, w, work);
+        }
+        Scatter(u, n, count_p, y + row * n);
+        Scatter(w, n, count_q, y + (row + kL) * n);
+      });
+}
+
+}  // namespace
+
+int64_t RowsPerUnit(int64_t n, bool is_double) {
+  if (n > kMaxVectorLength) return 2;
+  return 2 * (is_double ? kLanes<double> : kLanes<float>);
+}
+
+// Rows up to kMaxVectorLength long go a vector of rows at a time, longer
+// ones a scalar (row) at a time.
+#define TFA_ACDC_ENTRY_POINTS(S)                                               \
+  TFA_CPU_CLONES void AcdcForward(const AcdcProblem<S>& p, const S* x, S* y,   \
+                                  int64_t row_begin, int64_t row_end) {        \
+    if (p.plan.n <= kMaxVectorLength) {                                        \
+      Forward<Vec<S>>(p, x, y, row_begin, row_end);                            \
+    } else {                                                                   \
+      Forward<S>(p, x, y, row_begin, row_end);                                 \
+    }                                                                          \
+  }                                                                            \
+  TFA_CPU_CLONES void AcdcBackward(const AcdcProblem<S>& p, const S* dy,       \
+                                   const S* x, S* dx, int64_t row_begin,       \
+                                   int64_t row_end, S* grad) {                 \
+    if (p.plan.n <= kMaxVectorLength) {                                        \
+      Backward<Vec<S>>(p, dy, x, dx, row_begin, row_end, grad);                \
+    } else {                                                                   \
+      Backward<S>(p, dy, x, dx, row_begin, row_end, grad);                     \
+    }                                                                          \
+  }                                                                            \
+  TFA_CPU_CLONES void Dct(const Plan<S>& plan, bool inverse, const S* x, S* y, \
+                          int64_t row_begin, int64_t row_end) {                \
+    if (plan.n <= kMaxVectorLength) {                                          \
+      Transform<Vec<S>>(plan, inverse, x, y, row_begin, row_end);              \
+    } else {                                                                   \
+      Transform<S>(plan, inverse, x, y, row_begin, row_end);                   \
+    }                                                                          \
+  }
+
+TFA_ACDC_ENTRY_POINTS(float)
+TFA_ACDC_ENTRY_POINTS(double)
+
+#undef TFA_ACDC_ENTRY_POINTS
+
+}  // namespace acdc
+}  // namespace tf_approx

@@ -1,0 +1,63 @@
+// CPU loops of ACDC and of the orthonormal DCTs (acdc.h).
+//
+// Rows are transformed kLanes at a time, one row per vector lane, so the FFT
+// runs on full vectors whatever n is, and two such groups share each complex
+// FFT (acdc.h). A group's rows are gathered into a transposed scratch, every
+// step of the layer is done there, and the results are scattered back: each
+// row is read and written once. Rows longer than kMaxVectorLength go one
+// (pair) at a time instead, to keep the scratch small. Each entry point is
+// compiled once per instruction set and chosen at run time.
+#ifndef TF_APPROX_CC_ACDC_ACDC_CPU_H_
+#define TF_APPROX_CC_ACDC_ACDC_CPU_H_
+
+#include <cstdint>
+
+#include "cc/acdc/acdc.h"
+
+namespace tf_approx {
+namespace acdc {
+
+// Longest rows transformed a vector of rows at a time: the scratch is then
+// at most (5 n + 2 m) 64-byte vectors, 40 MiB for n = 2^16.
+constexpr int64_t kMaxVectorLength = 65536;
+
+// Rows per unit of work of the entry points below (two vector groups, or two
+// rows for long rows); callers should split rows in multiples of it.
+int64_t RowsPerUnit(int64_t n, bool is_double);
+
+template <typename S>
+struct AcdcProblem {
+  Plan<S> plan;  // of the row length n
+  // [n] each.
+  const S* a = nullptr;
+  const S* d = nullptr;
+  const S* bias = nullptr;
+};
+
+// y = IDCT(DCT(x ⊙ a) ⊙ d + bias) for rows [row_begin, row_end) of x and y
+// ([rows, n]).
+void AcdcForward(const AcdcProblem<float>& p, const float* x, float* y,
+                 int64_t row_begin, int64_t row_end);
+void AcdcForward(const AcdcProblem<double>& p, const double* x, double* y,
+                 int64_t row_begin, int64_t row_end);
+
+// dx for rows [row_begin, row_end), and adds those rows' gradients of a, d
+// and bias to grad ([3][n]: da, dd, dbias), summed in a fixed order. h2 is
+// recomputed from x, never stored.
+void AcdcBackward(const AcdcProblem<float>& p, const float* dy, const float* x,
+                  float* dx, int64_t row_begin, int64_t row_end, float* grad);
+void AcdcBackward(const AcdcProblem<double>& p, const double* dy,
+                  const double* x, double* dx, int64_t row_begin,
+                  int64_t row_end, double* grad);
+
+// The orthonormal DCT-II (inverse = false) or DCT-III (inverse = true) of
+// rows [row_begin, row_end) of x into y ([rows, n]; x may equal y).
+void Dct(const Plan<float>& plan, bool inverse, const float* x, float* y,
+         int64_t row_begin, int64_t row_end);
+void Dct(const Plan<double>& plan, bool inverse, const double* x, double* y,
+         int64_t row_begin, int64_t row_end);
+
+}  // namespace acdc
+}  // namespace tf_approx
+
+#endif  // TF_APPROX_CC_ACDC_ACDC_CPU_H_

@@ -1,0 +1,259 @@
+"""The ACDC and SELL Keras layers: init, structure, config, saving."""
+
+import json
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import scipy.fft
+import tensorflow as tf
+
+import tf_approx
+
+FEATURES = 12
+
+
+def _data(seed=0, n=256, features=FEATURES):
+  rng = np.random.default_rng(seed)
+  x = rng.normal(size=(n, features)).astype(np.float32)
+  y = (np.sin(x[:, :3]).sum(axis=1) > 0).astype(np.int32)
+  return x, y
+
+
+def _numpy_acdc(x, a, d, bias):
+  h2 = scipy.fft.dct(x * a, norm="ortho", axis=-1)
+  return scipy.fft.idct(h2 * d + bias, norm="ortho", axis=-1)
+
+
+def _built(layer, shape):
+  layer.build(shape)
+  return layer
+
+
+def test_acdc_init_and_function():
+  layer = _built(tf_approx.layers.ACDC(seed=1), (None, 4096))
+  a, d, bias = (w.numpy() for w in (layer.a, layer.d, layer.bias))
+  for v in (a, d):
+    assert abs(v.mean() - 1) < 0.01 and abs(v.std() - 0.1) < 0.01
+  assert not np.allclose(a, d)
+  np.testing.assert_array_equal(bias, 0)
+  x = np.random.default_rng(0).normal(size=(3, 4096))
+  np.testing.assert_allclose(layer(x).numpy(), _numpy_acdc(x, a, d, bias),
+                             atol=1e-4)
+  # N(1, 0.1²) diagonals: close to the identity map.
+  assert np.linalg.norm(layer(x).numpy() - x) < 0.3 * np.linalg.norm(x)
+
+
+def test_mean_zero_initialisation():
+  layer = _built(tf_approx.layers.SELL(depth=2, mean=0.0, sigma=1e-3,
+                                       seed=0), (None, 64))
+  for w in (layer.a, layer.d):
+    assert abs(w.numpy().mean()) < 1e-3 and abs(w.numpy().std() - 1e-3) < 2e-4
+  assert tf_approx.layers.SELL.from_config(layer.get_config()).mean == 0.0
+
+
+def test_acdc_sigma_and_no_bias():
+  layer = _built(tf_approx.layers.ACDC(sigma=0.0, use_bias=False),
+                 (None, 10))
+  assert [w.name for w in layer.trainable_weights] == ["a", "d"]
+  x = np.random.default_rng(1).normal(size=(4, 10)).astype(np.float32)
+  np.testing.assert_allclose(layer(x).numpy(), x, atol=1e-5)
+
+
+def test_sell_structure_and_function():
+  layer = _built(tf_approx.layers.SELL(depth=3, activation="relu", seed=4,
+                                       dtype="float64"), (None, 20))
+  assert layer.a.shape == (3, 20) and layer.permutations.shape == (2, 20)
+  for row in layer.permutations.numpy():
+    np.testing.assert_array_equal(np.sort(row), np.arange(20))
+  assert layer.count_params() == 3 * 3 * 20 + 2 * 20
+  x = np.random.default_rng(2).normal(size=(5, 20))
+  h = x
+  for k in range(3):
+    if k:
+      h = h[:, layer.permutations.numpy()[k - 1]]
+    h = np.maximum(_numpy_acdc(h, layer.a.numpy()[k], layer.d.numpy()[k],
+                               layer.bias.numpy()[k]), 0)
+  np.testing.assert_allclose(layer(x).numpy(), h, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_in, units", [(8, 20), (20, 8), (12, None)])
+def test_sell_pads_or_truncates(n_in, units):
+  layer = tf_approx.layers.SELL(depth=2, units=units, seed=0,
+                                dtype="float64")
+  x = np.random.default_rng(3).normal(size=(4, n_in))
+  y = layer(x).numpy()
+  width = max(n_in, units or n_in)
+  assert layer.a.shape == (2, width)
+  assert y.shape == (4, units or n_in)
+  padded = np.pad(x, [[0, 0], [0, width - n_in]])
+  h = _numpy_acdc(padded, *(w.numpy()[0] for w in (layer.a, layer.d,
+                                                   layer.bias)))
+  h = h[:, layer.permutations.numpy()[0]]
+  h = _numpy_acdc(h, *(w.numpy()[1] for w in (layer.a, layer.d,
+                                              layer.bias)))
+  np.testing.assert_allclose(y, h[:, :units or n_in], atol=1e-12)
+  assert layer.compute_output_shape((None, n_in)) == (None, units or n_in)
+
+
+def test_depth_one_has_no_permutation():
+  layer = tf_approx.layers.SELL(depth=1, seed=0)
+  x = _data()[0]
+  assert layer(x).shape == x.shape
+  assert layer.permutations.shape == (0, FEATURES)
+
+
+def test_same_seed_same_function():
+  x = _data()[0]
+  a = tf_approx.layers.SELL(depth=3, seed=9)(x).numpy()
+  np.testing.assert_array_equal(tf_approx.layers.SELL(depth=3, seed=9)(x), a)
+  assert not np.allclose(tf_approx.layers.SELL(depth=3, seed=10)(x), a)
+
+
+VARIANTS = {
+    "acdc": ("ACDC", dict(seed=2)),
+    "acdc_no_bias": ("ACDC", dict(sigma=0.2, use_bias=False)),
+    "sell_relu": ("SELL", dict(depth=4, activation="relu", seed=3)),
+    "sell_wide": ("SELL", dict(depth=2, units=20, activation="tanh_pade_4_4",
+                               seed=5)),
+}
+
+
+def _layer(key):
+  cls, kwargs = VARIANTS[key]
+  return getattr(tf_approx.layers, cls)(**kwargs)
+
+
+def _model(layer, seed=0):
+  keras.utils.set_random_seed(seed)
+  return keras.Sequential([keras.Input((FEATURES,)), layer,
+                           keras.layers.Dense(2)])
+
+
+@pytest.mark.parametrize("key", sorted(VARIANTS))
+def test_model_trains(key):
+  x, y = _data()
+  model = _model(_layer(key))
+  model.compile(keras.optimizers.Adam(0.01),
+                keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  losses = model.fit(x, y, epochs=8, batch_size=32, verbose=0
+                     ).history["loss"]
+  assert np.all(np.isfinite(losses)) and losses[-1] < 0.8 * losses[0], losses
+
+
+def test_deep_stack_stays_trainable_with_identity_like_init():
+  # The thesis' point: N(1, ·) keeps a deep linear stack near the identity,
+  # so gradients neither vanish nor explode.
+  x = tf.constant(_data(features=64)[0])
+  layer = tf_approx.layers.SELL(depth=16, seed=1)
+  with tf.GradientTape() as tape:
+    y = layer(x)
+    loss = tf.reduce_mean(y**2)
+  grads = tape.gradient(loss, layer.trainable_weights)
+  ratio = np.linalg.norm(y.numpy()) / np.linalg.norm(x.numpy())
+  assert 0.5 < ratio < 2, ratio
+  assert all(np.all(np.isfinite(g.numpy())) for g in grads)
+
+
+def test_mixed_precision_runs_in_float16():
+  x = tf.constant(_data()[0])
+  layer = tf_approx.layers.SELL(depth=2, seed=4, dtype="mixed_float16")
+  y = layer(x)
+  assert y.dtype == tf.float16 and layer.a.dtype == "float32"
+  np.testing.assert_allclose(
+      y.numpy(), tf_approx.layers.SELL(depth=2, seed=4)(x).numpy(),
+      rtol=2e-2, atol=2e-2)
+
+
+def test_fit_with_jit_compile_runs():
+  x, y = _data()
+  model = _model(_layer("sell_relu"))
+  model.compile("adam",
+                keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                jit_compile=True)
+  losses = model.fit(x, y, epochs=2, verbose=0).history["loss"]
+  assert np.all(np.isfinite(losses))
+
+
+def test_xla_function_uses_composite_twin():
+  layer = _layer("sell_wide")
+  x = tf.constant(_data()[0])
+  compiled = tf.function(lambda v: layer(v), jit_compile=True)
+  np.testing.assert_allclose(compiled(x).numpy(), layer(x).numpy(),
+                             rtol=1e-5, atol=1e-5)
+  graph = compiled.get_concrete_function(x).graph
+  assert not any(op.type.startswith("TfApprox")
+                 for op in graph.get_operations())
+
+
+@pytest.mark.parametrize("cls, kwargs, message", [
+    ("SELL", dict(depth=0), "depth"),
+    ("SELL", dict(depth=2.5), "depth"),
+    ("SELL", dict(depth=2, units=0), "units"),
+    ("SELL", dict(depth=2, activation="no_such_fn"), "no_such_fn"),
+    ("SELL", dict(depth=2, sigma=-0.1), "sigma"),
+    ("ACDC", dict(sigma="wide"), "sigma"),
+    ("ACDC", dict(mean=float("nan")), "mean"),
+])
+def test_bad_arguments(cls, kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    getattr(tf_approx.layers, cls)(**kwargs)
+
+
+def test_needs_a_known_last_axis():
+  for layer in (tf_approx.layers.ACDC(), tf_approx.layers.SELL(depth=2)):
+    with pytest.raises(ValueError, match="last axis"):
+      layer.build((None, None))
+
+
+@pytest.mark.parametrize("key", sorted(VARIANTS))
+def test_config_round_trip(key):
+  layer = _layer(key)
+  config = layer.get_config()
+  json.dumps(config)
+  clone = type(layer).from_config(config)
+  assert clone.get_config() == config
+  if layer.seed is not None:
+    x = _data()[0]
+    np.testing.assert_array_equal(clone(x).numpy(), layer(x).numpy())
+
+
+_LOAD_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import keras
+    import tensorflow as tf
+    import tf_approx
+
+    directory, keys = sys.argv[1], sys.argv[2:]
+    result = {}
+    for key in keys:
+      x = np.load(f"{directory}/x.npy")
+      model = keras.models.load_model(f"{directory}/{key}.keras")
+      result[f"keras/{key}"] = model.predict(x, verbose=0).tolist()
+      loaded = tf.saved_model.load(f"{directory}/{key}_saved_model")
+      result[f"saved_model/{key}"] = loaded.serve(x).numpy().tolist()
+    print(json.dumps(result))
+""")
+
+
+def test_keras_file_and_export_load_in_fresh_process(tmp_path, run_python):
+  x, y = _data()
+  np.save(tmp_path / "x.npy", x)
+  predictions = {}
+  for key in VARIANTS:
+    model = _model(_layer(key))
+    model.compile("adam",
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=1, verbose=0)
+    predictions[key] = model.predict(x, verbose=0)
+    model.save(tmp_path / f"{key}.keras")
+    model.export(tmp_path / f"{key}_saved_model", verbose=False)
+  result = run_python(_LOAD_SCRIPT, tmp_path, *VARIANTS)
+  assert result.returncode == 0, result.stderr[-4000:]
+  loaded = json.loads(result.stdout.strip().splitlines()[-1])
+  for key, want in predictions.items():
+    for fmt in ("keras", "saved_model"):
+      np.testing.assert_allclose(np.array(loaded[f"{fmt}/{key}"], np.float32),
+                                 want, rtol=1e-5, atol=1e-6, err_msg=fmt + key)
