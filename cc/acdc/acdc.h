@@ -88,23 +88,86 @@ TFA_INLINE void FftRadix2(int64_t m, const T* tw_re, const T* tw_im, V* re,
       im[j] = ti;
     }
   }
-  for (int64_t len = 2; len <= m; len <<= 1) {
+  int64_t first = 2;
+  if (m >= 4) {
+    // The first two stages at once: their twiddles are 1 and -i.
+    for (int64_t start = 0; start < m; start += 4) {
+      V* r = re + start;
+      V* i = im + start;
+      const V a0r = r[0] + r[1], a0i = i[0] + i[1];
+      const V a1r = r[0] - r[1], a1i = i[0] - i[1];
+      const V a2r = r[2] + r[3], a2i = i[2] + i[3];
+      const V a3r = r[2] - r[3], a3i = i[2] - i[3];
+      r[0] = a0r + a2r;
+      i[0] = a0i + a2i;
+      r[2] = a0r - a2r;
+      i[2] = a0i - a2i;
+      // a3 (-i) = (a3i, -a3r).
+      r[1] = a1r + a3i;
+      i[1] = a1i - a3r;
+      r[3] = a1r - a3i;
+      i[3] = a1i + a3r;
+    }
+    first = 8;
+  }
+  int64_t len = first;
+  // Two stages (len and 2 len) per pass over the data: elements j, j + L/2,
+  // j + L and j + 3L/2 of each 2L block (L = len) go through both
+  // butterflies in registers. Stage 2L's twiddle for the second pair is
+  // W_2L^j (-i).
+  for (; 2 * len <= m; len <<= 2) {
+    const int64_t quarter = len >> 1;
+    const int64_t step1 = m / len;
+    const int64_t step2 = step1 >> 1;
+    for (int64_t start = 0; start < m; start += 2 * len) {
+      V* r0 = re + start;
+      V* i0 = im + start;
+      V* r1 = r0 + quarter;
+      V* i1 = i0 + quarter;
+      V* r2 = r0 + len;
+      V* i2 = i0 + len;
+      V* r3 = r2 + quarter;
+      V* i3 = i2 + quarter;
+      for (int64_t j = 0; j < quarter; ++j) {
+        const T w1r = tw_re[j * step1], w1i = tw_im[j * step1];
+        const T w2r = tw_re[j * step2], w2i = tw_im[j * step2];
+        const V tr = r1[j] * w1r - i1[j] * w1i;
+        const V ti = r1[j] * w1i + i1[j] * w1r;
+        const V ur = r3[j] * w1r - i3[j] * w1i;
+        const V ui = r3[j] * w1i + i3[j] * w1r;
+        const V q0r = r0[j] + tr, q0i = i0[j] + ti;
+        const V q1r = r0[j] - tr, q1i = i0[j] - ti;
+        const V q2r = r2[j] + ur, q2i = i2[j] + ui;
+        const V q3r = r2[j] - ur, q3i = i2[j] - ui;
+        const V vr = q2r * w2r - q2i * w2i;
+        const V vi = q2r * w2i + q2i * w2r;
+        // z = q3 W_2L^j (-i) = (im, -re) of q3 W_2L^j.
+        const V zr = q3r * w2i + q3i * w2r;
+        const V zi = -(q3r * w2r - q3i * w2i);
+        r0[j] = q0r + vr;
+        i0[j] = q0i + vi;
+        r2[j] = q0r - vr;
+        i2[j] = q0i - vi;
+        r1[j] = q1r + zr;
+        i1[j] = q1i + zi;
+        r3[j] = q1r - zr;
+        i3[j] = q1i - zi;
+      }
+    }
+  }
+  if (len <= m) {  // an odd number of stages: the last one alone
     const int64_t half = len >> 1;
     const int64_t step = m / len;
-    for (int64_t start = 0; start < m; start += len) {
-      V* a_re = re + start;
-      V* a_im = im + start;
-      V* b_re = a_re + half;
-      V* b_im = a_im + half;
-      for (int64_t j = 0; j < half; ++j) {
-        const T w_re = tw_re[j * step], w_im = tw_im[j * step];
-        const V t_re = b_re[j] * w_re - b_im[j] * w_im;
-        const V t_im = b_re[j] * w_im + b_im[j] * w_re;
-        b_re[j] = a_re[j] - t_re;
-        b_im[j] = a_im[j] - t_im;
-        a_re[j] = a_re[j] + t_re;
-        a_im[j] = a_im[j] + t_im;
-      }
+    V* b_re = re + half;
+    V* b_im = im + half;
+    for (int64_t j = 0; j < half; ++j) {
+      const T w_re = tw_re[j * step], w_im = tw_im[j * step];
+      const V t_re = b_re[j] * w_re - b_im[j] * w_im;
+      const V t_im = b_re[j] * w_im + b_im[j] * w_re;
+      b_re[j] = re[j] - t_re;
+      b_im[j] = im[j] - t_im;
+      re[j] = re[j] + t_re;
+      im[j] = im[j] + t_im;
     }
   }
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "cc/common/cpu_vector.h"
@@ -30,20 +31,74 @@ class Scratch {
   std::vector<unsigned char> raw_;
 };
 
+// Integer vectors with one lane per lane of Vec<S>: shuffle masks.
+template <typename S>
+struct MaskOf;
+template <>
+struct MaskOf<float> {
+  typedef int32_t lane;
+  typedef int32_t type __attribute__((vector_size(64)));
+};
+template <>
+struct MaskOf<double> {
+  typedef int64_t lane;
+  typedef int64_t type __attribute__((vector_size(64)));
+};
+
+// One step of the recursive transpose of a kL x kL tile held in kL vectors:
+// swaps the off-diagonal kK x kK blocks of every 2kK x 2kK block.
+template <typename V, int64_t kK, size_t... kT>
+TFA_INLINE void SwapBlocks(V* r, std::index_sequence<kT...>) {
+  using S = ScalarOfT<V>;
+  using M = typename MaskOf<S>::type;
+  using Lane = typename MaskOf<S>::lane;
+  constexpr int64_t kL = kLanesOf<V>;
+  const M low = {static_cast<Lane>((kT & kK) ? kT - kK + kL : kT)...};
+  const M high = {static_cast<Lane>((kT & kK) ? kT + kL : kT + kK)...};
+  for (int64_t i = 0; i < kL; ++i) {
+    if (i & kK) continue;
+    const V a = r[i];
+    const V b = r[i + kK];
+    r[i] = __builtin_shuffle(a, b, low);
+    r[i + kK] = __builtin_shuffle(a, b, high);
+  }
+}
+
+// r[i] lane c <-> r[c] lane i, in registers (log2 kL shuffle steps).
+template <typename V, int64_t kK = kLanesOf<V> / 2>
+TFA_INLINE void TransposeTile(V* r) {
+  if constexpr (kK >= 1) {
+    SwapBlocks<V, kK>(r, std::make_index_sequence<kLanesOf<V>>());
+    TransposeTile<V, kK / 2>(r);
+  }
+}
+
 // dst[j], lane l = src[l][j] * scale[j] (scale may be null) for the `count`
-// rows of src ([count, n]); lanes from `count` up are zero.
+// rows of src ([count, n]); lanes from `count` up are zero. Whole kL x kL
+// tiles are transposed in registers, the last n % kL columns one by one.
 template <typename V, typename S>
 TFA_INLINE void Gather(const S* src, int64_t n, int64_t count, const S* scale,
                        V* dst) {
   constexpr int64_t kL = kLanesOf<V>;
+  const V zero = {};
+  const int64_t tiled = kL > 1 ? n - n % kL : 0;
+  if constexpr (kL > 1) {
+    for (int64_t j = 0; j < tiled; j += kL) {
+      V r[kL];
+      for (int64_t l = 0; l < kL; ++l) {
+        r[l] = l < count ? Load(src + l * n + j) : zero;
+      }
+      TransposeTile(r);
+      for (int64_t c = 0; c < kL; ++c) {
+        dst[j + c] = scale == nullptr ? r[c] : r[c] * scale[j + c];
+      }
+    }
+  }
   S* flat = reinterpret_cast<S*>(dst);
-  if (count < kL) std::memset(static_cast<void*>(dst), 0, n * sizeof(V));
-  for (int64_t l = 0; l < count; ++l) {
-    const S* row = src + l * n;
-    if (scale == nullptr) {
-      for (int64_t j = 0; j < n; ++j) flat[j * kL + l] = row[j];
-    } else {
-      for (int64_t j = 0; j < n; ++j) flat[j * kL + l] = row[j] * scale[j];
+  for (int64_t j = tiled; j < n; ++j) {
+    for (int64_t l = 0; l < kL; ++l) {
+      const S value = l < count ? src[l * n + j] : S(0);
+      flat[j * kL + l] = scale == nullptr ? value : value * scale[j];
     }
   }
 }
@@ -52,10 +107,18 @@ TFA_INLINE void Gather(const S* src, int64_t n, int64_t count, const S* scale,
 template <typename V, typename S>
 TFA_INLINE void Scatter(const V* src, int64_t n, int64_t count, S* dst) {
   constexpr int64_t kL = kLanesOf<V>;
+  const int64_t tiled = kL > 1 ? n - n % kL : 0;
+  if constexpr (kL > 1) {
+    for (int64_t j = 0; j < tiled; j += kL) {
+      V r[kL];
+      for (int64_t c = 0; c < kL; ++c) r[c] = src[j + c];
+      TransposeTile(r);
+      for (int64_t l = 0; l < count; ++l) Store(dst + l * n + j, r[l]);
+    }
+  }
   const S* flat = reinterpret_cast<const S*>(src);
   for (int64_t l = 0; l < count; ++l) {
-    S* row = dst + l * n;
-    for (int64_t j = 0; j < n; ++j) row[j] = flat[j * kL + l];
+    for (int64_t j = tiled; j < n; ++j) dst[l * n + j] = flat[j * kL + l];
   }
 }
 
