@@ -1,9 +1,12 @@
 """Fixtures shared by the test modules."""
 
+import json
 import os
 import subprocess
 import sys
+import textwrap
 
+import numpy as np
 import pytest
 
 SUBPROCESS_TIMEOUT_S = 180
@@ -27,3 +30,50 @@ def run_python():
                           timeout=timeout, check=False)
 
   return run
+
+
+_LOAD_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import keras
+    import tensorflow as tf
+    import tf_approx
+
+    directory, keys = sys.argv[1], sys.argv[2:]
+    x = np.load(f"{directory}/x.npy")
+    result = {}
+    for key in keys:
+      model = keras.models.load_model(f"{directory}/{key}.keras")
+      result[f"keras/{key}"] = model.predict(x, verbose=0).tolist()
+      loaded = tf.saved_model.load(f"{directory}/{key}_saved_model")
+      result[f"saved_model/{key}"] = loaded.serve(x).numpy().tolist()
+    print(json.dumps(result))
+""")
+
+
+@pytest.fixture
+def assert_reloads_in_fresh_process(run_python, tmp_path):
+  """Returns `check(models, x)`: every model, saved as a `.keras` file and
+  exported as a SavedModel, predicts the same on x in a fresh process that
+  only imports tf_approx.
+
+  `models` maps a key to a built (ideally trained) Keras model.
+  """
+
+  def check(models, x):
+    np.save(tmp_path / "x.npy", x)
+    predictions = {}
+    for key, model in models.items():
+      predictions[key] = model.predict(x, verbose=0)
+      model.save(tmp_path / f"{key}.keras")
+      model.export(tmp_path / f"{key}_saved_model", verbose=False)
+    result = run_python(_LOAD_SCRIPT, tmp_path, *models)
+    assert result.returncode == 0, result.stderr[-4000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    for key, want in predictions.items():
+      for fmt in ("keras", "saved_model"):
+        np.testing.assert_allclose(
+            np.array(loaded[f"{fmt}/{key}"], np.float32), want, rtol=1e-5,
+            atol=1e-6, err_msg=f"{fmt}/{key}")
+
+  return check
