@@ -140,7 +140,7 @@ def table(result, markdown):
       rows.append([
           str(n), label, common.format_us(row.get(label)),
           common.format_ratio(common.speedup(row.get(label), row.get(ACDC))),
-          f"{result['memory'][str(n)][label] / 2**20:.1f}",
+          f"{result['memory'][str(n)][label] / 2**20:.2f}",
           f"{result['params'][str(n)][label]:,}"])
   return common.format_table(headers, rows, markdown)
 
