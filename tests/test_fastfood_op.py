@@ -17,7 +17,7 @@ TOLERANCE = {tf.float16: 4e-3, tf.bfloat16: 3e-2, tf.float32: 1e-6,
 # (n_in, units, d): one block, padding, several blocks truncated, d = 1,
 # and d beyond one CPU block (strips).
 CONFIGS = [(5, 3, 8), (8, 8, 8), (7, 20, 8), (1, 1, 1), (1, 3, 1),
-           (100, 300, 128), (5000, 9000, 8192)]
+           (100, 300, 128), (9000, 17000, 16384)]
 BATCHES = [(3,), (2, 3), (0,), ()]
 
 

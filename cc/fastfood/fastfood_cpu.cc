@@ -130,7 +130,7 @@ TFA_INLINE void Blocks(const FwhtLayout<S>& layout, const S* x, S* y,
   }
 }
 
-// A strip's rows lie BlockElements (16 KiB) apart, so they all map to
+// A strip's rows lie BlockElements (32 KiB) apart, so they all map to
 // the same few cache sets: transformed in place they would evict one another.
 // Each strip is gathered into `scratch` ([rows, kWidth], contiguous), done
 // there, and scattered back scaled.
