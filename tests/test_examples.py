@@ -204,6 +204,94 @@ def test_deep_fried_rejects_unknown_model():
   assert "unknown model(s) fried" in result.stderr
 
 
+def test_acdc_recovery_tabulates_and_plots(tmp_path):
+  plot_path = tmp_path / "plots" / "acdc.png"  # its folder is made
+  stdout = _run_example("acdc_recovery.py", "--ks=4,1", "--epochs=2",
+                        f"--plot_path={plot_path}")
+  table = _table(stdout)
+  assert list(table) == ["K", "dense", "1", "4"], stdout  # K ascending
+  assert table["K"] == [
+      "parameters", "loss, N(1, 0.1²)", "loss, N(0, 0.001²)",
+      "train time (s)", "time ratio vs dense"]
+  assert table["dense"][-1] == "1.00"
+  # 32 * 32 weights, and a and d of 32 each per ACDC layer, no biases.
+  assert [table[k][0] for k in ("dense", "1", "4")] == ["1024", "64", "256"]
+  for label in ("dense", "1", "4"):
+    near_one, near_zero, seconds, ratio = map(float, table[label][1:])
+    assert 0 < near_one < 100 and 0 < near_zero < 100
+    assert seconds > 0 and ratio > 0
+  # One dense run, the reference in both columns.
+  assert table["dense"][1] == table["dense"][2]
+  # N(0, 0.001²) diagonals leave ACDC_4 with gradients of about 1e-19: it
+  # keeps the loss of predicting 0, the mean of Y², about 70.
+  assert 50 < float(table["4"][2]) < 100
+  assert "K=4 did not train" in stdout
+  assert "The thesis' trend (Fig. 3.4)" in stdout
+  assert f"Plotted the training losses to {plot_path}" in stdout
+  with Image.open(plot_path) as image:
+    image.verify()
+    assert image.format == "PNG"
+    assert image.size == (1620, 460)  # two loss panels and one against K
+
+
+def test_acdc_recovery_without_permutations():
+  stdout = _run_example("acdc_recovery.py", "--ks=2", "--epochs=1",
+                        "--nopermutations", "--plot_path=")
+  assert "plain ACDC_K stacks (without permutations" in stdout
+  table = _table(stdout)
+  assert list(table) == ["K", "dense", "2"], stdout
+  assert table["2"][0] == "128"
+  assert "Plotted" not in stdout
+
+
+def test_acdc_recovery_rejects_bad_k():
+  result = subprocess.run(
+      [sys.executable, str(EXAMPLES / "acdc_recovery.py"), "--ks=4,0"],
+      env=ENV, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+  assert result.returncode != 0
+  assert "K must be a positive integer, got '0'" in result.stderr
+
+
+def test_acdc_convnet_compares_and_exports(tmp_path, run_python):
+  export_dir = tmp_path / "model"
+  stdout = _run_example("acdc_convnet.py", "--epochs=1", "--depths=1,3",
+                        f"--export_dir={export_dir}")
+  table = _table(stdout)
+  assert list(table) == ["model", "dense", "sell 1", "sell 3"], stdout
+  assert table["model"] == [
+      "depth", "hidden params", "params", "test error (%)", "train time (s)",
+      "time ratio vs dense"]
+  assert table["dense"][-1] == "1.00"
+  # Around the hidden part: conv1 3 * 3 * 32 + 32, conv2 3 * 3 * 32 * 64 +
+  # 64, logits 256 * 10 + 10. Dense: two 256 x 256 layers with biases; SELL
+  # on the 256 features: a, d and a bias per ACDC layer.
+  hidden = {"dense": 2 * (256 * 256 + 256), "sell 1": 3 * 256,
+            "sell 3": 3 * 3 * 256}
+  for label, depth in (("dense", "-"), ("sell 1", "1"), ("sell 3", "3")):
+    cells = table[label]
+    assert cells[0] == depth
+    assert int(cells[1]) == hidden[label]
+    assert int(cells[2]) == 320 + 18496 + 2570 + hidden[label]
+    assert 0 <= float(cells[3]) <= 100
+    seconds, ratio = map(float, cells[4:])
+    assert seconds > 0 and ratio > 0
+  assert "this machine in this process" in stdout
+
+  assert b"TfApprox>Acdc" in (export_dir / "saved_model.pb").read_bytes()
+  served = run_python(_SERVE, export_dir)
+  assert served.returncode == 0, served.stderr[-5000:]
+  assert "served (3, 10)" in served.stdout
+
+
+def test_acdc_convnet_rejects_unknown_model():
+  result = subprocess.run(
+      [sys.executable, str(EXAMPLES / "acdc_convnet.py"),
+       "--models=dense,acdc"],
+      env=ENV, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+  assert result.returncode != 0
+  assert "unknown model(s) acdc" in result.stderr
+
+
 def test_load_dataset_digits():
   dataset = common.load_dataset("digits")
   assert len(dataset.x_train) + len(dataset.x_test) == 1797
