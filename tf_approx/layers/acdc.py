@@ -180,11 +180,17 @@ class SELL(keras.layers.Layer):
       pad = [[0, 0]] * (len(inputs.shape) - 1) + [[0,
                                                    self._width - self._n_in]]
       h = tf.pad(h, pad)
+    # One unstack per weight rather than a slice per layer: deep, narrow
+    # stacks are bound by the number of ops.
+    a = tf.unstack(self.a, num=self.depth)
+    d = tf.unstack(self.d, num=self.depth)
+    bias = (tf.unstack(self.bias, num=self.depth) if self.use_bias else
+            [tf.zeros_like(a[0])] * self.depth)
+    permutations = tf.unstack(self.permutations, num=self.depth - 1)
     for k in range(self.depth):
       if k > 0:
-        h = tf.gather(h, self.permutations[k - 1], axis=-1)
-      bias = self.bias[k] if self.use_bias else tf.zeros_like(self.a[k])
-      h = self.activation(acdc(h, self.a[k], self.d[k], bias))
+        h = tf.gather(h, permutations[k - 1], axis=-1)
+      h = self.activation(acdc(h, a[k], d[k], bias[k]))
     if self.units is not None and self.units < self._width:
       h = h[..., :self.units]
     return h
