@@ -12,15 +12,16 @@
 // v (x reordered even-indices-then-odd-reversed), C x = Re(e^{-iπk/2n} FFT(v))
 // scaled, and its inverse runs the same steps backwards. Because the
 // sequences are real, two transforms share one complex FFT (the first as the
-// real part, the second as the imaginary part). The FFT is radix 2 when n is
-// a power of two, otherwise Bluestein's chirp-z convolution through a power
-// of two m >= 2n - 1: O(n log n) for every n.
+// real part, the second as the imaginary part). The FFT is a power-of-two
+// decimation-in-time FFT (two stages per pass) when n is a power of two,
+// otherwise Bluestein's chirp-z convolution through a power of two
+// m >= 2n - 1: O(n log n) for every n.
 //
 // Every function is a template over V, a scalar or a GCC vector whose lanes
 // hold *different rows* (the CPU kernels transform kLanes rows at once with
 // the same twiddles); arrays of V are split into real and imaginary parts.
 // The tables (Plan) are built on the host in double precision. No TensorFlow
-// includes: shared by the CPU kernels, the CUDA kernels and the native module.
+// includes: shared by the CPU kernels and the future CUDA kernels.
 #ifndef TF_APPROX_CC_ACDC_ACDC_H_
 #define TF_APPROX_CC_ACDC_ACDC_H_
 
@@ -71,8 +72,8 @@ struct Plan {
 };
 
 // In-place forward FFT of length m (a power of two) of (re, im), with
-// tw = exp(-2πi j / m), j < m / 2: bit-reversal permutation, then
-// decimation-in-time butterflies.
+// tw = exp(-2πi j / m), j < m / 2: bit-reversal permutation, then the
+// decimation-in-time stages, two per pass over the data.
 template <typename V, typename T>
 TFA_INLINE void FftRadix2(int64_t m, const T* tw_re, const T* tw_im, V* re,
                           V* im) {
