@@ -58,29 +58,6 @@ HIDDEN_UNITS = 256
 MODELS = ("dense", "sell")
 
 
-def check_models(names):
-  """Flag validator: a non-empty list of MODELS."""
-  if not names:
-    raise flags.ValidationError("give at least one model")
-  unknown = [name for name in names if name not in MODELS]
-  if unknown:
-    raise flags.ValidationError(
-        f"unknown model(s) {', '.join(unknown)}; choose from "
-        f"{', '.join(MODELS)}")
-  return True
-
-
-def check_depths(values):
-  """Flag validator: a non-empty list of positive ints."""
-  if not values:
-    raise flags.ValidationError("give at least one depth")
-  for value in values:
-    if not value.isdigit() or int(value) < 1:
-      raise flags.ValidationError(
-          f"depths must be positive integers, got {value!r}")
-  return True
-
-
 common.define_flags(activations=None, epochs=30, batch_size=64)
 flags.adopt_module_key_flags(common)  # so --helpshort lists them
 flags.DEFINE_list(
@@ -89,11 +66,11 @@ flags.DEFINE_list(
     f"--depths): dense is two Dense({HIDDEN_UNITS}) layers, the reference; "
     f"sell a SELL stack of ACDC layers. Train times are reported as ratios "
     f"to the first run.")
-flags.register_validator("models", check_models)
+flags.register_validator("models", common.choices_validator(MODELS, "model"))
 flags.DEFINE_list("depths", ["1", "4", "12"],
                   "Depths K (numbers of ACDC layers) of the SELL stacks, one "
                   "run per entry.")
-flags.register_validator("depths", check_depths)
+flags.register_validator("depths", common.positive_ints_validator("depths"))
 flags.DEFINE_float("learning_rate", 0.001, "Adam's learning rate.",
                    lower_bound=0.0)
 

@@ -81,21 +81,10 @@ INITS = (("N(1, 0.1²)", 1.0, 0.1), ("N(0, 0.001²)", 0.0, 1e-3))
 STEPS_PER_EXECUTION = 20
 
 
-def check_ks(values):
-  """Flag validator: a non-empty list of positive ints."""
-  if not values:
-    raise flags.ValidationError("give at least one K")
-  for value in values:
-    if not value.isdigit() or int(value) < 1:
-      raise flags.ValidationError(
-          f"K must be a positive integer, got {value!r}")
-  return True
-
-
 flags.DEFINE_list("ks", ["1", "2", "4", "8", "16", "32"],
                   "Numbers K of ACDC layers, one run per K and "
                   "initialisation.")
-flags.register_validator("ks", check_ks)
+flags.register_validator("ks", common.positive_ints_validator("K values"))
 flags.DEFINE_integer("epochs", 20, "Epochs of every run.", lower_bound=1)
 flags.DEFINE_integer("batch_size", 50, "Batch size.", lower_bound=1)
 flags.DEFINE_float(

@@ -63,6 +63,37 @@ def check_activations(names):
   return True
 
 
+def choices_validator(choices, what):
+  """A flag validator: a non-empty list, every entry one of `choices`."""
+
+  def check(names):
+    if not names:
+      raise flags.ValidationError(f"give at least one {what}")
+    unknown = [name for name in names if name not in choices]
+    if unknown:
+      raise flags.ValidationError(
+          f"unknown {what}(s) {', '.join(unknown)}; choose from "
+          f"{', '.join(choices)}")
+    return True
+
+  return check
+
+
+def positive_ints_validator(what):
+  """A flag validator: a non-empty list of positive integers."""
+
+  def check(values):
+    if not values:
+      raise flags.ValidationError(f"give at least one {what}")
+    for value in values:
+      if not value.isdigit() or int(value) < 1:
+        raise flags.ValidationError(
+            f"{what} must be positive integers, got {value!r}")
+    return True
+
+  return check
+
+
 def define_flags(*, activations, epochs, batch_size,
                  activations_validator=check_activations):
   """Defines the flags every trainer has, with this trainer's defaults.

@@ -88,29 +88,6 @@ THESIS_ERRORS = {
 THESIS_PARAMS = {DENSE_UNITS: 430500, 1024: 38821, 2048: 52124}
 
 
-def check_models(names):
-  """Flag validator: a non-empty list of MODELS."""
-  if not names:
-    raise flags.ValidationError("give at least one model")
-  unknown = [name for name in names if name not in MODELS]
-  if unknown:
-    raise flags.ValidationError(
-        f"unknown model(s) {', '.join(unknown)}; choose from "
-        f"{', '.join(MODELS)}")
-  return True
-
-
-def check_features(values):
-  """Flag validator: a non-empty list of positive ints."""
-  if not values:
-    raise flags.ValidationError("give at least one number of features")
-  for value in values:
-    if not value.isdigit() or int(value) < 1:
-      raise flags.ValidationError(
-          f"features must be positive integers, got {value!r}")
-  return True
-
-
 common.define_flags(activations=None, epochs=15, batch_size=64)
 flags.adopt_module_key_flags(common)  # so --helpshort lists them
 flags.DEFINE_list(
@@ -119,12 +96,13 @@ flags.DEFINE_list(
     f"per --features): dense is Dense({DENSE_UNITS}), the reference; "
     "fastfood is a non-adaptive Fastfood layer, adaptive_fastfood an "
     "adaptive one. Train times are reported as ratios to the first run.")
-flags.register_validator("models", check_models)
+flags.register_validator("models", common.choices_validator(MODELS, "model"))
 flags.DEFINE_list(
     "features", ["1024", "2048"],
     "Features (outputs) of the Fastfood layers, one run per entry and "
     "Fastfood model.")
-flags.register_validator("features", check_features)
+flags.register_validator("features",
+                          common.positive_ints_validator("features"))
 flags.DEFINE_float(
     "dropout", 0.0,
     "Dropout rate after the hidden layer; 0: no dropout, the thesis' (ND) "

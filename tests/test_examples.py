@@ -249,7 +249,7 @@ def test_acdc_recovery_rejects_bad_k():
       [sys.executable, str(EXAMPLES / "acdc_recovery.py"), "--ks=4,0"],
       env=ENV, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
   assert result.returncode != 0
-  assert "K must be a positive integer, got '0'" in result.stderr
+  assert "K values must be positive integers, got '0'" in result.stderr
 
 
 def test_acdc_convnet_compares_and_exports(tmp_path, run_python):
