@@ -148,28 +148,16 @@ def train(dataset, model, depth):
   common.fresh_start(FLAGS.seed)
   network, hidden = build_model(dataset.x_train.shape[1:],
                                 dataset.num_classes, model, depth)
-  common.warm_up(network, dataset.x_train, dataset.y_train, FLAGS.batch_size)
-  # The warm-up drew random numbers; every run must shuffle alike.
-  keras.utils.set_random_seed(FLAGS.seed)
-  with common.Stopwatch() as watch:
-    history = network.fit(dataset.x_train, dataset.y_train,
-                          batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
-                          verbose=0)
-  _, accuracy = network.evaluate(dataset.x_test, dataset.y_test,
-                                 batch_size=FLAGS.batch_size, verbose=0)
-  losses = history.history["loss"]
-  error = f"{100 * (1 - accuracy):.2f}"
-  print(f"  {name}: train loss by epoch "
-        f"{' '.join(f'{loss:.3f}' for loss in losses)}; test error "
-        f"{error}%; fit {watch.seconds:.2f} s", flush=True)
-  if not np.isfinite(losses[-1]):
-    print(f"  {name}: the training loss is not finite: the run diverged.",
-          flush=True)
+  fit = common.fit_and_evaluate(
+      network, dataset, name, FLAGS.seed, FLAGS.batch_size, FLAGS.epochs,
+      lambda fit: (f"test error {100 * (1 - fit.accuracy):.2f}%; fit "
+                   f"{fit.seconds:.2f} s"))
+  error = f"{100 * (1 - fit.accuracy):.2f}"
   scores = {"depth": "-" if depth is None else depth,
             "hidden params": trainable_params(hidden),
             "params": trainable_params([network]),
             "test error (%)": error}
-  return common.Run(name, scores, watch.seconds), network
+  return common.Run(name, scores, fit.seconds), network
 
 
 def main(argv):

@@ -304,6 +304,50 @@ class Stopwatch:
 
 
 @dataclasses.dataclass(frozen=True)
+class Fit:
+  """What `fit_and_evaluate` measured.
+
+  Attributes:
+    losses: the training loss of every epoch.
+    accuracy: the test accuracy after training.
+    seconds: wall-clock time of `fit` (warm-up excluded).
+  """
+  losses: list
+  accuracy: float
+  seconds: float
+
+
+def fit_and_evaluate(model, dataset, label, seed, batch_size, epochs,
+                     summary):
+  """Trains a compiled model on dataset's training split and tests it.
+
+  The untimed warm-up (`warm_up`) puts the weights back, and the data order
+  is reseeded after it, so every run of a script starts from the same
+  weights and sees the same batches. Prints one line: the losses by epoch
+  and `summary(fit)`, and a warning if the run diverged.
+
+  Returns:
+    A Fit.
+  """
+  warm_up(model, dataset.x_train, dataset.y_train, batch_size)
+  # The warm-up drew random numbers; every run must shuffle alike.
+  keras.utils.set_random_seed(seed)
+  with Stopwatch() as watch:
+    history = model.fit(dataset.x_train, dataset.y_train,
+                        batch_size=batch_size, epochs=epochs, verbose=0)
+  _, accuracy = model.evaluate(dataset.x_test, dataset.y_test,
+                               batch_size=batch_size, verbose=0)
+  fit = Fit(history.history["loss"], accuracy, watch.seconds)
+  print(f"  {label}: train loss by epoch "
+        f"{' '.join(f'{loss:.3f}' for loss in fit.losses)}; {summary(fit)}",
+        flush=True)
+  if not np.isfinite(fit.losses[-1]):
+    print(f"  {label}: the training loss is not finite: the run diverged.",
+          flush=True)
+  return fit
+
+
+@dataclasses.dataclass(frozen=True)
 class Run:
   """One training run: what was trained, its scores, its training time.
 

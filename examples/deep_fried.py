@@ -212,23 +212,11 @@ def train(dataset, model, features):
   common.fresh_start(FLAGS.seed)
   network = build_model(dataset.x_train.shape[1:], dataset.num_classes,
                         model, features)
-  common.warm_up(network, dataset.x_train, dataset.y_train, FLAGS.batch_size)
-  # The warm-up drew random numbers; every run must shuffle alike.
-  keras.utils.set_random_seed(FLAGS.seed)
-  with common.Stopwatch() as watch:
-    history = network.fit(dataset.x_train, dataset.y_train,
-                          batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
-                          verbose=0)
-  _, accuracy = network.evaluate(dataset.x_test, dataset.y_test,
-                                 batch_size=FLAGS.batch_size, verbose=0)
-  losses = history.history["loss"]
-  error = f"{100 * (1 - accuracy):.2f}"
-  print(f"  {name}: train loss by epoch "
-        f"{' '.join(f'{loss:.3f}' for loss in losses)}; test error "
-        f"{error}%; fit {watch.seconds:.2f} s", flush=True)
-  if not np.isfinite(losses[-1]):
-    print(f"  {name}: the training loss is not finite: the run diverged.",
-          flush=True)
+  fit = common.fit_and_evaluate(
+      network, dataset, name, FLAGS.seed, FLAGS.batch_size, FLAGS.epochs,
+      lambda fit: (f"test error {100 * (1 - fit.accuracy):.2f}%; fit "
+                   f"{fit.seconds:.2f} s"))
+  error = f"{100 * (1 - fit.accuracy):.2f}"
   thesis_error = THESIS_ERRORS.get((model, features), ("-", "-"))
   scores = {"features": features,
             "params": thesis_params(network),
@@ -236,7 +224,7 @@ def train(dataset, model, features):
             "test error (%)": error,
             "thesis error (%)": thesis_error[1 if FLAGS.dropout else 0],
             "thesis params": THESIS_PARAMS.get(features, "-")}
-  return common.Run(name, scores, watch.seconds), network
+  return common.Run(name, scores, fit.seconds), network
 
 
 def main(argv):

@@ -159,24 +159,13 @@ def train(dataset, activation):
   common.fresh_start(FLAGS.seed)
   model = build_model(dataset.x_train.shape[1:], dataset.num_classes,
                       activation)
-  common.warm_up(model, dataset.x_train, dataset.y_train, FLAGS.batch_size)
   initial = [coefficients(layer) for layer in pau_layers(model)]
-  # The warm-up drew random numbers; every run must shuffle alike.
-  keras.utils.set_random_seed(FLAGS.seed)
-  with common.Stopwatch() as watch:
-    history = model.fit(dataset.x_train, dataset.y_train,
-                        batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
-                        verbose=0)
-  _, accuracy = model.evaluate(dataset.x_test, dataset.y_test,
-                               batch_size=FLAGS.batch_size, verbose=0)
-  losses = history.history["loss"]
-  per_epoch = watch.seconds / FLAGS.epochs
-  print(f"  {activation}: train loss by epoch "
-        f"{' '.join(f'{loss:.3f}' for loss in losses)}; test accuracy "
-        f"{accuracy:.4f}; {per_epoch:.2f} s per epoch", flush=True)
-  if not np.isfinite(losses[-1]):
-    print(f"  {activation}: the training loss is not finite: the run "
-          f"diverged.", flush=True)
+  fit = common.fit_and_evaluate(
+      model, dataset, activation, FLAGS.seed, FLAGS.batch_size, FLAGS.epochs,
+      lambda fit: (f"test accuracy {fit.accuracy:.4f}; "
+                   f"{fit.seconds / FLAGS.epochs:.2f} s per epoch"))
+  losses, accuracy = fit.losses, fit.accuracy
+  per_epoch = fit.seconds / FLAGS.epochs
   scores = {"final train loss": losses[-1], "test accuracy": accuracy,
             "parameters": trainable_params(model),
             "activation parameters": sum(
@@ -184,7 +173,7 @@ def train(dataset, activation):
             "time per epoch (s)": per_epoch}
   paus = [(layer.name, layer.denominator, init, coefficients(layer))
           for layer, init in zip(pau_layers(model), initial)]
-  return common.Run(activation, scores, watch.seconds), model, paus
+  return common.Run(activation, scores, fit.seconds), model, paus
 
 
 def plot_paus(runs_paus, path):
