@@ -69,13 +69,8 @@ def build_model(input_shape, num_classes, activation, recurrent_activation):
   model = keras.Sequential(
       [keras.Input(input_shape), *hidden, keras.layers.Dense(num_classes)],
       name=f"digits_{FLAGS.model}")
-  model.compile(
-      optimizer=keras.optimizers.Adam(FLAGS.learning_rate),
-      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-      metrics=["accuracy"],
-      # XLA, on by default with a GPU, would swap tf_approx's native ops for
-      # their composite twins.
-      jit_compile=False)
+  common.compile_classifier(model,
+                            keras.optimizers.Adam(FLAGS.learning_rate))
   return model
 
 

@@ -265,6 +265,19 @@ def fresh_start(seed):
   keras.utils.set_random_seed(seed)
 
 
+def compile_classifier(model, optimizer):
+  """Compiles `model` (logits out, integer labels) to train with `optimizer`.
+
+  Sparse categorical cross-entropy on logits, with accuracy, and XLA off:
+  XLA, on by default with a GPU, would swap tf_approx's native ops for their
+  composite twins.
+  """
+  model.compile(
+      optimizer=optimizer,
+      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+      metrics=["accuracy"], jit_compile=False)
+
+
 def warm_up(model, x, y, batch_size):
   """Runs `fit` on two batches, then puts every variable back.
 

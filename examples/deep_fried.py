@@ -158,13 +158,8 @@ def build_model(input_shape, num_classes, model, features):
       [*inputs, *convolutions, *hidden,
        keras.layers.Dense(num_classes, name="logits")],
       name=f"lenet_{model}")
-  network.compile(
-      optimizer=keras.optimizers.Adam(FLAGS.learning_rate),
-      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-      metrics=["accuracy"],
-      # XLA, on by default with a GPU, would swap tf_approx's native ops for
-      # their composite twins.
-      jit_compile=False)
+  common.compile_classifier(network,
+                            keras.optimizers.Adam(FLAGS.learning_rate))
   return network
 
 

@@ -123,14 +123,8 @@ def build_model(input_shape, num_classes, activation):
       keras.layers.Dense(84, name="f6"), f6,
       keras.layers.Dense(num_classes, name="f7"),
   ], name="lenet")
-  model.compile(
-      optimizer=keras.optimizers.Adam(FLAGS.learning_rate,
-                                      global_clipnorm=5.0),
-      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-      metrics=["accuracy"],
-      # XLA, on by default with a GPU, would swap tf_approx's native ops for
-      # their composite twins.
-      jit_compile=False)
+  common.compile_classifier(
+      model, keras.optimizers.Adam(FLAGS.learning_rate, global_clipnorm=5.0))
   return model
 
 
