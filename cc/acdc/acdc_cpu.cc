@@ -31,20 +31,6 @@ class Scratch {
   std::vector<unsigned char> raw_;
 };
 
-// Integer vectors with one lane per lane of Vec<S>: shuffle masks.
-template <typename S>
-struct MaskOf;
-template <>
-struct MaskOf<float> {
-  typedef int32_t lane;
-  typedef int32_t type __attribute__((vector_size(64)));
-};
-template <>
-struct MaskOf<double> {
-  typedef int64_t lane;
-  typedef int64_t type __attribute__((vector_size(64)));
-};
-
 // One step of the recursive transpose of a kL x kL tile held in kL vectors:
 // swaps the off-diagonal kK x kK blocks of every 2kK x 2kK block.
 template <typename V, int64_t kK, size_t... kT>

@@ -29,6 +29,20 @@ using Vec = typename Vector<S>::type;
 template <typename S>
 constexpr int64_t kLanes = sizeof(Vec<S>) / sizeof(S);
 
+// Integer vectors with one lane per lane of Vec<S>: __builtin_shuffle masks.
+template <typename S>
+struct MaskOf;
+template <>
+struct MaskOf<float> {
+  typedef int32_t lane;
+  typedef int32_t type __attribute__((vector_size(64)));
+};
+template <>
+struct MaskOf<double> {
+  typedef int64_t lane;
+  typedef int64_t type __attribute__((vector_size(64)));
+};
+
 // Compiles an entry point once per instruction set (AVX-512, AVX2+FMA,
 // baseline x86-64); the loader picks one at run time, so one binary runs on
 // any x86-64. Only code inlined into the entry point (TFA_INLINE,

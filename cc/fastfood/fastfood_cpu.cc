@@ -12,20 +12,6 @@ namespace tf_approx {
 namespace fastfood {
 namespace {
 
-// Integer vectors with one lane per lane of Vec<S>: shuffle masks.
-template <typename S>
-struct MaskOf;
-template <>
-struct MaskOf<float> {
-  typedef int32_t lane;
-  typedef int32_t type __attribute__((vector_size(64)));
-};
-template <>
-struct MaskOf<double> {
-  typedef int64_t lane;
-  typedef int64_t type __attribute__((vector_size(64)));
-};
-
 // The stage of stride kH < kLanes within one vector: lane l's partner is
 // l ^ kH, and p + sign v gives v_l + v_(l+h) in the low lanes and v_(l-h) -
 // v_l in the high ones, the same sums as Butterfly (sign v is exact, so a
