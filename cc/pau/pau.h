@@ -31,6 +31,7 @@
 #include <cstring>
 #include <limits>
 
+#include "cc/common/counter_noise.h"
 #include "cc/common/lanes.h"
 #include "cc/common/platform.h"
 
@@ -187,59 +188,8 @@ TFA_INLINE void VisitDenominator(Denominator d, Fn&& fn) {
   }
 }
 
-// ---------------------------------------------------------------------------
-// RPAU noise: a counter-based generator (two rounds of the "lowbias32" integer
-// hash per element, one per coefficient). U is uint32_t or a vector of it.
-// tf_approx/reference/pau.py computes the same numbers with TensorFlow ops.
-
-template <typename U>
-TFA_INLINE U Mix(U h) {
-  h ^= h >> 16;
-  h *= 0x7feb352dU;
-  h ^= h >> 15;
-  h *= 0x846ca68bU;
-  h ^= h >> 16;
-  return h;
-}
-
-struct NoiseKey {
-  uint32_t k0 = 0;
-  uint32_t k1 = 0;
-};
-
-TFA_INLINE NoiseKey MakeNoiseKey(int64_t seed, int64_t step) {
-  const uint64_t s = static_cast<uint64_t>(seed);
-  const uint64_t t = static_cast<uint64_t>(step);
-  NoiseKey key;
-  key.k0 = Mix(static_cast<uint32_t>(s) ^
-               Mix(static_cast<uint32_t>(t) ^ 0x85ebca6bU));
-  key.k1 = Mix(static_cast<uint32_t>(s >> 32) ^
-               Mix(static_cast<uint32_t>(t >> 32) ^ 0xc2b2ae35U) ^ key.k0);
-  return key;
-}
-
-// The per-element hash, from the low and high 32 bits of the element's flat
-// index.
-template <typename U>
-TFA_INLINE U ElementHash(const NoiseKey& key, U index_lo, U index_hi) {
-  return Mix(Mix(index_lo ^ key.k0) ^ index_hi ^ key.k1);
-}
-
-// The hash of coefficient j (0..m for a_j, m + k for b_k) of one element.
-template <typename U>
-TFA_INLINE U CoefficientHash(U element_hash, int j) {
-  return Mix(element_hash + static_cast<uint32_t>(j + 1) * 0x9e3779b9U);
-}
-
-// u = (hash >> 8) * kNoiseScale + kNoiseShift: uniform in (-1, 1), computed
-// in float32 (exactly: a 24-bit integer times a power of two, plus a constant
-// that keeps it exact) and then converted to the op's type.
-constexpr float kNoiseScale = 1.0f / 8388608.0f;          // 2^-23
-constexpr float kNoiseShift = 1.0f / 16777216.0f - 1.0f;  // 2^-24 - 1
-
-TFA_INLINE float NoiseUniform(uint32_t coefficient_hash) {
-  return static_cast<float>(coefficient_hash >> 8) * kNoiseScale + kNoiseShift;
-}
+// RPAU noise: cc/common/counter_noise.h, one uniform per coefficient of each
+// element (CoefficientHash(element_hash, j)).
 
 // The noisy coefficient c + alpha |c| u.
 template <typename V>

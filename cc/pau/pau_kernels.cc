@@ -136,7 +136,7 @@ absl::Status MakeSetup(const Attrs& attrs, const Tensor& x,
   p.alpha = static_cast<C>(attrs.alpha);
   p.far = pau::FarRadius<C>(largest * (1.0 + attrs.alpha), p.m, p.n);
   const auto seeds = seed.flat<int64_t>();
-  p.key = pau::MakeNoiseKey(seeds(0), seeds(1));
+  p.key = MakeNoiseKey(seeds(0), seeds(1));
   return absl::OkStatus();
 }
 

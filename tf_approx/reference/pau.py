@@ -3,7 +3,7 @@
 The twin of the native PAU kernels (SPEC §2): the oracle the tests compare
 them with, and what runs under XLA or with `TF_APPROX_PY_OPS=1`. Gradients
 come from autodiff. RPAU noise is computed with the same counter-based hash as
-cc/pau/pau.h, so the twin and the kernel draw identical noise.
+cc/common/counter_noise.h, so the twin and the kernel draw identical noise.
 
 Unlike the native kernels, powers are formed directly, so |x|^max(m, n) beyond
 the dtype's range gives inf/NaN where the kernel switches to a 1/x form.
@@ -12,47 +12,10 @@ the dtype's range gives inf/NaN where the kernel switches to a 1/x form.
 import numpy as np
 import tensorflow as tf
 
+from tf_approx.reference.counter_noise import noise_uniform
+
 DENOMINATORS = ("safe", "abs_of_sum", "unsafe")
 _HALF_TYPES = (tf.float16, tf.bfloat16)
-_MASK32 = 0xFFFFFFFF
-
-
-def _mix(h):
-  """The "lowbias32" integer hash on uint32 tensors (pau.h: Mix)."""
-  h = tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, tf.constant(16, tf.uint32)))
-  h = h * tf.constant(0x7FEB352D, tf.uint32)
-  h = tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, tf.constant(15, tf.uint32)))
-  h = h * tf.constant(0x846CA68B, tf.uint32)
-  return tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, tf.constant(16, tf.uint32)))
-
-
-def _u32(value):
-  return tf.constant(value & _MASK32, tf.uint32)
-
-
-def noise_uniform(num_elements, num_coefficients, seed):
-  """The RPAU noise u in (-1, 1), float32, shape [num_elements, coefficients].
-
-  Args:
-    num_elements: elements of x (noise is indexed by flat element index).
-    num_coefficients: m + 1 + n; column j is a_j for j <= m, else b_(j-m).
-    seed: int64 tensor [seed, step].
-  """
-  words = tf.bitcast(tf.cast(seed, tf.int64), tf.uint32)  # [[lo, hi], [lo, hi]]
-  seed_lo, seed_hi = words[0, 0], words[0, 1]
-  step_lo, step_hi = words[1, 0], words[1, 1]
-  xor = tf.bitwise.bitwise_xor
-  k0 = _mix(xor(seed_lo, _mix(xor(step_lo, _u32(0x85EBCA6B)))))
-  k1 = _mix(xor(xor(seed_hi, _mix(xor(step_hi, _u32(0xC2B2AE35)))), k0))
-  index = tf.bitcast(tf.range(num_elements, dtype=tf.int64), tf.uint32)
-  element = _mix(xor(xor(_mix(xor(index[:, 0], k0)), index[:, 1]), k1))
-  offsets = tf.constant(
-      [((j + 1) * 0x9E3779B9) & _MASK32 for j in range(num_coefficients)],
-      tf.uint32)
-  r = _mix(element[:, None] + offsets[None, :])
-  r = tf.bitwise.right_shift(r, tf.constant(8, tf.uint32))
-  return (tf.cast(r, tf.float32) * tf.constant(2.0**-23, tf.float32) +
-          tf.constant(2.0**-24 - 1.0, tf.float32))
 
 
 def pau(x, numerator, denominator, denominator_kind="safe", randomized=0.0,
