@@ -16,7 +16,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 # One list per family: the same names at every level (DESIGN.md).
-FAMILIES = ["activations", "pau", "fastfood", "acdc"]
+FAMILIES = ["activations", "pau", "fastfood", "acdc", "noisy", "gaaf"]
 
 COMMON_FLAGS = ["-O3", "-Wno-psabi", "-fvisibility=hidden", "-DNDEBUG"]
 

@@ -6,4 +6,6 @@ from tf_approx.ops.activations import activation
 from tf_approx.ops.activations import ActivationSpec
 from tf_approx.ops.fastfood import fast_walsh_hadamard
 from tf_approx.ops.fastfood import fastfood
+from tf_approx.ops.gaaf import gaaf
+from tf_approx.ops.noisy import noisy_activation
 from tf_approx.ops.pau import pau

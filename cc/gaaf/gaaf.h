@@ -1,0 +1,206 @@
+// The math of GAAF, gradient acceleration in activation functions (SPEC §6),
+// written once.
+//
+//   phi_new(x) = phi(x) + g(x) s(x),   g(x) = (xK - floor(xK) - 1/2) / K
+//
+// phi is tanh, sigmoid or relu; s a shape function:
+//   exp      s(x) = exp(-|x - center| / width)      (the paper's choice for
+//   tanh) sigmoid  s(x) = sigmoid(-(x - center) / width)  (its "shifted
+//   sigmoid", relu) none     s(x) = 1
+// |g| <= 1/(2K), so the forward pass differs from phi by at most 1/(2K); g' = 1
+// almost everywhere, so the gradient is phi'(x) + s(x) + g(x) s'(x).
+//
+// g needs the fractional part of xK, which float32 loses beyond |x| ~ 800
+// (K = 10^4). It is computed in double from exact pieces: x and K are split
+// into a high part of 26 significant bits and a low part of 27, so that the
+// partial products are exact doubles (x_lo k_lo, 54 bits, is the exception:
+// its rounding costs 2^-52 |xK| 2^-53 at most, and it is 0 for K = 10^4,
+// whose significand has 14 bits); their fractional parts are exact, and their
+// sum is exact to a few 2^-52. So g is accurate for every float32 input and
+// for float64 inputs alike.
+//
+// Every function is a template over V (S lanes: a scalar or a GCC vector of
+// one) or W (double lanes). No TensorFlow includes: shared by the CPU kernels,
+// the CUDA kernels and the native module.
+#ifndef TF_APPROX_CC_GAAF_GAAF_H_
+#define TF_APPROX_CC_GAAF_GAAF_H_
+
+#include <cstring>
+
+#include "cc/common/lanes.h"
+#include "cc/common/platform.h"
+#include "cc/common/vector_math.h"
+
+namespace tf_approx {
+namespace gaaf {
+
+enum class Base : int { kTanh = 0, kSigmoid = 1, kRelu = 2 };
+enum class Shape : int { kNone = 0, kExp = 1, kSigmoid = 2 };
+
+// Beyond this |x| xK is an integer for any K > 2^-100: its fractional part
+// is 0.
+constexpr double kIntegralBeyond = 0x1p900;
+
+// x with the low 27 bits of its significand cleared: 26 significant bits,
+// and x - HighBits(x) is exact with at most 27. By masking rather than
+// Veltkamp's x * (2^27 + 1), which the compiler may contract into an FMA
+// (-ffp-contract=fast is GCC's C++ default) and so break.
+template <typename W>
+TFA_INLINE W HighBits(W x) {
+  using I = IntOfT<W>;
+  constexpr int64_t kMask = ~((int64_t{1} << 27) - 1);
+  return BitCast<W>(BitCast<I>(x) & (I{} + kMask));
+}
+
+template <typename S>
+struct Params {
+  S center = 0;
+  S inv_width = 1;
+  double k_hi = 0;  // K = k_hi + k_lo, k_hi = HighBits(K)
+  double k_lo = 0;
+  double inv_k = 0;
+};
+
+template <typename S>
+TFA_HOST_DEVICE inline Params<S> MakeParams(double k, double center,
+                                            double width) {
+  Params<S> q;
+  q.center = static_cast<S>(center);
+  q.inv_width = static_cast<S>(1.0 / width);
+  q.k_hi = HighBits(k);
+  q.k_lo = k - q.k_hi;
+  q.inv_k = 1.0 / k;
+  return q;
+}
+
+template <typename W>
+TFA_INLINE W Fraction(W a) {
+  return a - Floor(a);
+}
+
+// g(x) = (frac(xK) - 1/2) / K on double lanes. kSplitX = false where x has
+// at most 26 significant bits (a float32 input: x_lo = 0); kSplitK = false
+// where K has (k_lo = 0, as for K = 10^4). Each dropped partial product is 0.
+template <bool kSplitX = true, bool kSplitK = true, typename W, typename S>
+TFA_INLINE W Sawtooth(const Params<S>& q, W x) {
+  const W x_hi = kSplitX ? HighBits(x) : x;
+  W sum = Fraction(x_hi * q.k_hi);
+  if constexpr (kSplitK) sum += Fraction(x_hi * q.k_lo);
+  if constexpr (kSplitX) {
+    const W x_lo = x - x_hi;
+    sum += Fraction(x_lo * q.k_hi);
+    if constexpr (kSplitK) sum += Fraction(x_lo * q.k_lo);
+  }
+  const W zero = {};
+  const W fraction = Abs(x) < kIntegralBeyond ? Fraction(sum) : zero;
+  return (fraction - 0.5) * q.inv_k;
+}
+
+// phi and phi' at x.
+template <Base B, typename V>
+struct BaseValue {
+  V value;
+  V slope;
+};
+
+template <Base B, typename V>
+TFA_INLINE BaseValue<B, V> EvaluateBase(V x) {
+  BaseValue<B, V> r;
+  const V zero = {};
+  if constexpr (B == Base::kTanh) {
+    r.value = Tanh(x);
+    r.slope = 1 - r.value * r.value;
+  } else if constexpr (B == Base::kSigmoid) {
+    const V e = Exp(-Abs(x));
+    const V inv = 1 / (1 + e);
+    r.value = x < 0 ? e * inv : inv;
+    r.slope = e * inv * inv;  // sigmoid (1 - sigmoid) without cancellation
+  } else {
+    r.value = x < 0 ? zero : x;  // NaN stays NaN
+    r.slope = x > 0 ? Splat<V, ScalarOfT<V>>(1) : zero;
+  }
+  return r;
+}
+
+// s and s' at x.
+template <Shape H, typename V>
+struct ShapeValue {
+  V value;
+  V slope;
+};
+
+template <Shape H, typename V, typename S>
+TFA_INLINE ShapeValue<H, V> EvaluateShape(const Params<S>& q, V x) {
+  ShapeValue<H, V> r;
+  if constexpr (H == Shape::kNone) {
+    r.value = Splat<V, S>(1);
+    r.slope = V{};
+  } else {
+    const V a = (x - q.center) * q.inv_width;
+    if constexpr (H == Shape::kExp) {
+      r.value = Exp(-Abs(a));
+      r.slope = -Sign(a) * q.inv_width * r.value;
+    } else {
+      // sigmoid(-a) and its derivative -sigmoid(a) sigmoid(-a) / width.
+      const V e = Exp(-Abs(a));
+      const V inv = 1 / (1 + e);
+      r.value = a > 0 ? e * inv : inv;
+      r.slope = -(e * inv * inv) * q.inv_width;
+    }
+  }
+  return r;
+}
+
+// phi(x) + g s(x), with g = Sawtooth(x) converted to V.
+template <Base B, Shape H, typename V, typename S>
+TFA_INLINE V Forward(const Params<S>& q, V x, V g) {
+  return EvaluateBase<B>(x).value + g * EvaluateShape<H>(q, x).value;
+}
+
+// dy (phi'(x) + s(x) + g s'(x)).
+template <Base B, Shape H, typename V, typename S>
+TFA_INLINE V Backward(const Params<S>& q, V x, V g, V dy) {
+  const ShapeValue<H, V> s = EvaluateShape<H>(q, x);
+  return dy * (EvaluateBase<B>(x).slope + s.value + g * s.slope);
+}
+
+#if !defined(__CUDA_ARCH__)
+// Host-side helpers, shared by the op kernels and the native module.
+
+inline bool ParseBase(const char* name, Base* base) {
+  static const struct {
+    const char* name;
+    Base base;
+  } kNames[] = {{"tanh", Base::kTanh},
+                {"sigmoid", Base::kSigmoid},
+                {"relu", Base::kRelu}};
+  for (const auto& entry : kNames) {
+    if (std::strcmp(name, entry.name) == 0) {
+      *base = entry.base;
+      return true;
+    }
+  }
+  return false;
+}
+
+inline bool ParseShape(const char* name, Shape* shape) {
+  static const struct {
+    const char* name;
+    Shape shape;
+  } kNames[] = {{"none", Shape::kNone},
+                {"exp", Shape::kExp},
+                {"sigmoid", Shape::kSigmoid}};
+  for (const auto& entry : kNames) {
+    if (std::strcmp(name, entry.name) == 0) {
+      *shape = entry.shape;
+      return true;
+    }
+  }
+  return false;
+}
+#endif  // !defined(__CUDA_ARCH__)
+
+}  // namespace gaaf
+}  // namespace tf_approx
+
+#endif  // TF_APPROX_CC_GAAF_GAAF_H_

@@ -1,0 +1,169 @@
+#include "cc/noisy/noisy_cpu.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "cc/common/cpu_vector.h"
+
+namespace tf_approx {
+namespace noisy {
+namespace {
+
+// dp is summed in S over at most this many rows before being added to the
+// double totals.
+constexpr int64_t kFlushRows = 1024;
+
+// Vectors with one uint32 / float lane per lane of Vec<S>, for the noise.
+template <typename S>
+struct NoiseLanes {
+  typedef uint32_t Hash __attribute__((vector_size(4 * kLanes<S>)));
+  typedef float Float __attribute__((vector_size(4 * kLanes<S>)));
+};
+
+// eps for the kLanes<S> elements from flat `index`.
+template <typename S>
+TFA_INLINE Vec<S> VectorEps(const Problem<S>& p, int64_t index) {
+  using V = Vec<S>;
+  if (!p.training) return Splat<V, S>(p.params.noise_mean);
+  using Hash = typename NoiseLanes<S>::Hash;
+  using Float = typename NoiseLanes<S>::Float;
+  Hash lo, hi;
+  for (int l = 0; l < kLanes<S>; ++l) {
+    const uint64_t i = static_cast<uint64_t>(index + l);
+    lo[l] = static_cast<uint32_t>(i);
+    hi[l] = static_cast<uint32_t>(i >> 32);
+  }
+  return __builtin_convertvector(Noise<Float>(p.key, lo, hi, p.half_normal), V);
+}
+
+template <typename S>
+TFA_INLINE S ScalarEps(const Problem<S>& p, int64_t index) {
+  if (!p.training) return p.params.noise_mean;
+  const uint64_t i = static_cast<uint64_t>(index);
+  return static_cast<S>(Noise<float>(p.key, static_cast<uint32_t>(i),
+                                     static_cast<uint32_t>(i >> 32),
+                                     p.half_normal));
+}
+
+// x and y may alias: each element is read before it is written.
+template <Where W, typename S>
+TFA_INLINE void ForwardRows(const Problem<S>& p, const S* x, S* y,
+                            int64_t row_begin, int64_t row_end) {
+  constexpr int64_t kL = kLanes<S>;
+  for (int64_t row = row_begin; row < row_end; ++row) {
+    const int64_t start = row * p.width;
+    const int64_t len = std::min(p.width, p.size - start);
+    int64_t c = 0;
+    for (; c + kL <= len; c += kL) {
+      const int64_t i = start + c;
+      Store(y + i,
+            Forward<W>(p.params, Load(x + i), Load(p.p + c), VectorEps(p, i)));
+    }
+    for (; c < len; ++c) {
+      const int64_t i = start + c;
+      y[i] = Forward<W>(p.params, x[i], p.p[c], ScalarEps(p, i));
+    }
+  }
+}
+
+// dx may alias dy.
+template <Where W, typename S>
+TFA_INLINE void BackwardRows(const Problem<S>& p, const S* x, const S* dy,
+                             S* dx, int64_t row_begin, int64_t row_end,
+                             double* dp) {
+  using V = Vec<S>;
+  constexpr int64_t kL = kLanes<S>;
+  std::vector<S> acc(p.width, S(0));
+  for (int64_t row = row_begin; row < row_end; ++row) {
+    const int64_t start = row * p.width;
+    const int64_t len = std::min(p.width, p.size - start);
+    int64_t c = 0;
+    for (; c + kL <= len; c += kL) {
+      const int64_t i = start + c;
+      V dpv;
+      Store(dx + i, Backward<W>(p.params, Load(x + i), Load(p.p + c),
+                                VectorEps(p, i), Load(dy + i), &dpv));
+      Store(acc.data() + c, Load(acc.data() + c) + dpv);
+    }
+    for (; c < len; ++c) {
+      const int64_t i = start + c;
+      S dps;
+      dx[i] = Backward<W>(p.params, x[i], p.p[c], ScalarEps(p, i), dy[i], &dps);
+      acc[c] += dps;
+    }
+    if ((row - row_begin + 1) % kFlushRows == 0 || row + 1 == row_end) {
+      for (int64_t k = 0; k < p.width; ++k) {
+        dp[k] += acc[k];
+        acc[k] = 0;
+      }
+    }
+  }
+}
+
+// Calls fn(tag) with a type whose kValue is p.where.
+template <Where W>
+struct WhereTag {
+  static constexpr Where kValue = W;
+};
+
+template <typename Fn>
+TFA_INLINE void VisitWhere(Where where, Fn&& fn) {
+  switch (where) {
+    case Where::kOutput:
+      fn(WhereTag<Where::kOutput>());
+      break;
+    case Where::kInput:
+      fn(WhereTag<Where::kInput>());
+      break;
+    case Where::kInputLearned:
+      fn(WhereTag<Where::kInputLearned>());
+      break;
+    case Where::kInputSaturated:
+      fn(WhereTag<Where::kInputSaturated>());
+      break;
+  }
+}
+
+template <typename S>
+TFA_INLINE void ForwardImpl(const Problem<S>& p, const S* x, S* y,
+                            int64_t row_begin, int64_t row_end) {
+  VisitWhere(p.where, [&](auto tag) TFA_LAMBDA_INLINE {
+    ForwardRows<decltype(tag)::kValue>(p, x, y, row_begin, row_end);
+  });
+}
+
+template <typename S>
+TFA_INLINE void BackwardImpl(const Problem<S>& p, const S* x, const S* dy,
+                             S* dx, int64_t row_begin, int64_t row_end,
+                             double* dp) {
+  VisitWhere(p.where, [&](auto tag) TFA_LAMBDA_INLINE {
+    BackwardRows<decltype(tag)::kValue>(p, x, dy, dx, row_begin, row_end, dp);
+  });
+}
+
+}  // namespace
+
+TFA_CPU_CLONES void Forward(const Problem<float>& p, const float* x, float* y,
+                            int64_t row_begin, int64_t row_end) {
+  ForwardImpl(p, x, y, row_begin, row_end);
+}
+
+TFA_CPU_CLONES void Forward(const Problem<double>& p, const double* x,
+                            double* y, int64_t row_begin, int64_t row_end) {
+  ForwardImpl(p, x, y, row_begin, row_end);
+}
+
+TFA_CPU_CLONES void Backward(const Problem<float>& p, const float* x,
+                             const float* dy, float* dx, int64_t row_begin,
+                             int64_t row_end, double* dp) {
+  BackwardImpl(p, x, dy, dx, row_begin, row_end, dp);
+}
+
+TFA_CPU_CLONES void Backward(const Problem<double>& p, const double* x,
+                             const double* dy, double* dx, int64_t row_begin,
+                             int64_t row_end, double* dp) {
+  BackwardImpl(p, x, dy, dx, row_begin, row_end, dp);
+}
+
+}  // namespace noisy
+}  // namespace tf_approx

@@ -1,0 +1,100 @@
+"""Op wrappers for the noisy activation functions and their fused gradient.
+
+`TfApprox>NoisyActivation` computes NAN, NAH, NANI, NANIL and NANIS (SPEC §5)
+for hard tanh and hard sigmoid; `TfApprox>NoisyActivationGrad` returns dx and
+dp in one pass, regenerating the forward pass's noise from `seed`. Inside an
+XLA context, or with `TF_APPROX_PY_OPS=1`, the composite twin from
+`tf_approx.reference.noisy` runs instead.
+"""
+
+import math
+
+import tensorflow as tf
+
+from tf_approx.ops.common import check_dtype
+from tf_approx.ops.common import native_library
+from tf_approx.reference import noisy as reference
+
+BASES = reference.BASES
+WHERES = reference.WHERES
+NOISES = reference.NOISES
+
+
+def check_choice(value, choices, arg):
+  if value not in choices:
+    raise ValueError(f"`{arg}` must be one of {choices}, got {value!r}")
+
+
+def check_finite(value, arg):
+  if not (isinstance(value, (int, float)) and math.isfinite(value)):
+    raise ValueError(f"`{arg}` must be a finite number, got {value!r}")
+
+
+def noisy_activation(x, p, scale, seed=None, base="tanh", where="output",
+                     noise="normal", alpha=1.0, training=False, name=None):
+  """Applies a noisy hard-saturating activation elementwise.
+
+  Args:
+    x: a float16, bfloat16, float32 or float64 tensor of any shape.
+    p: the learned parameter: a scalar, or one value per channel of x's last
+      axis. Ignored by where='input' and 'input_saturated'.
+    scale: a scalar: c for where='output' and 'input_learned', the noise's
+      standard deviation sigma for 'input' and 'input_saturated'.
+    seed: int64 [seed, step]: the noise is a counter-based hash of these and
+      the element's index (default [0, 0]).
+    base: 'tanh' or 'sigmoid' (their hard versions).
+    where: 'output' (NAN/NAH), 'input' (NANI), 'input_learned' (NANIL) or
+      'input_saturated' (NANIS).
+    noise: 'normal' or 'half_normal'.
+    alpha: the leak of where='output' (the thesis: 1.15 for tanh, 1.1 for
+      sigmoid).
+    training: draw noise; otherwise use its mean (deterministic).
+    name: optional op name.
+
+  Returns:
+    A tensor like `x`. Half types are computed in float32.
+  """
+  x = tf.convert_to_tensor(x)
+  check_dtype(x)
+  check_choice(base, BASES, "base")
+  check_choice(where, WHERES, "where")
+  check_choice(noise, NOISES, "noise")
+  check_finite(alpha, "alpha")
+  p = tf.cast(p, x.dtype)
+  scale = tf.cast(scale, x.dtype)
+  seed = tf.zeros([2], tf.int64) if seed is None else tf.cast(seed, tf.int64)
+  training = bool(training)
+  library = native_library()
+  if library is None:
+    return reference.noisy_activation(x, p, scale, seed, base, where, noise,
+                                      alpha, training)
+  return library.tf_approx_noisy_activation(
+      x, p, scale, seed, base=base, where=where, noise=noise,
+      alpha=float(alpha), training=training, name=name)
+
+
+def _attrs(op):
+  def text(name):
+    value = op.get_attr(name)
+    return value.decode() if isinstance(value, bytes) else value
+  return dict(base=text("base"), where=text("where"), noise=text("noise"),
+              alpha=op.get_attr("alpha"), training=op.get_attr("training"))
+
+
+@tf.RegisterGradient("TfApprox>NoisyActivation")
+def _noisy_activation_grad(op, dy):
+  """dx and dp; none for scale (a hyperparameter, set by annealing)."""
+  library = native_library()
+  x, p, scale, seed = op.inputs
+  attrs = _attrs(op)
+  if library is None:  # e.g. an XLA-compiled gradient of a traced graph
+    with tf.GradientTape() as tape:
+      tape.watch([x, p])
+      y = reference.noisy_activation(
+          x, p, scale, seed, attrs["base"], attrs["where"], attrs["noise"],
+          attrs["alpha"], attrs["training"])
+    return (*tape.gradient(y, [x, p], output_gradients=dy,
+                           unconnected_gradients="zero"), None, None)
+  dx, dp = library.tf_approx_noisy_activation_grad(dy, x, p, scale, seed,
+                                                   **attrs)
+  return dx, dp, None, None
