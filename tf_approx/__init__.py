@@ -6,6 +6,7 @@ in this process) and makes every approximation name known to Keras.
 """
 
 from tf_approx import activations
+from tf_approx import callbacks
 from tf_approx import layers
 from tf_approx import ops
 from tf_approx._library import load_ops
