@@ -83,6 +83,17 @@ _PROBE = textwrap.dedent("""
   for name, grad in zip(("dx", "da", "dd", "dbias"), lib.tf_approx_acdc_grad(
       tf.ones([40, 500]), acdc_rows, a, d)):
     sweep[f"acdc_{name}"] = grad.numpy()
+  noisy_rows = tf.reshape(x[:20000], [40, 500]) * 3
+  p = tf.constant(rng.uniform(-1, 1, size=500), tf.float32)
+  for where in ("output", "input_learned"):
+    args = (noisy_rows, p, tf.constant(0.5), tf.constant([3, 4], tf.int64))
+    sweep[f"noisy_{where}"] = lib.tf_approx_noisy_activation(
+        *args, where=where, training=True).numpy()
+    for name, grad in zip(("dx", "dp"), lib.tf_approx_noisy_activation_grad(
+        tf.ones([40, 500]), *args, where=where, training=True)):
+      sweep[f"noisy_{where}_{name}"] = grad.numpy()
+  sweep["gaaf"] = lib.tf_approx_gaaf(x * 3).numpy()
+  sweep["gaaf_dx"] = lib.tf_approx_gaaf_grad(tf.ones_like(x), x * 3).numpy()
   np.savez(sys.argv[2], **sweep)
   ops = sorted(name for name in dir(lib)
                if name.startswith("tf_approx_")

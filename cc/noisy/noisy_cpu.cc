@@ -27,11 +27,20 @@ TFA_INLINE Vec<S> VectorEps(const Problem<S>& p, int64_t index) {
   if (!p.training) return Splat<V, S>(p.params.noise_mean);
   using Hash = typename NoiseLanes<S>::Hash;
   using Float = typename NoiseLanes<S>::Float;
+  const uint64_t first = static_cast<uint64_t>(index);
   Hash lo, hi;
-  for (int l = 0; l < kLanes<S>; ++l) {
-    const uint64_t i = static_cast<uint64_t>(index + l);
-    lo[l] = static_cast<uint32_t>(i);
-    hi[l] = static_cast<uint32_t>(i >> 32);
+  if ((first & 0xffffffffu) <= 0xffffffffu - kLanes<S>) {
+    // The common case: no carry into the high word within the vector.
+    Hash iota;
+    for (int l = 0; l < kLanes<S>; ++l) iota[l] = l;  // folded to a constant
+    lo = iota + static_cast<uint32_t>(first);
+    hi = Hash{} + static_cast<uint32_t>(first >> 32);
+  } else {
+    for (int l = 0; l < kLanes<S>; ++l) {
+      const uint64_t i = first + l;
+      lo[l] = static_cast<uint32_t>(i);
+      hi[l] = static_cast<uint32_t>(i >> 32);
+    }
   }
   return __builtin_convertvector(Noise<Float>(p.key, lo, hi, p.half_normal), V);
 }

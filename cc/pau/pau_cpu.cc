@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cc/common/cpu_vector.h"
+#include "cc/common/vector_math.h"
 
 namespace tf_approx {
 namespace pau {
@@ -24,12 +25,6 @@ struct NoiseLanes {
 
 template <typename S>
 constexpr S kInfinity = std::numeric_limits<S>::infinity();
-
-template <typename V>
-TFA_INLINE bool AnyLane(V mask) {
-  V none = {};
-  return std::memcmp(&mask, &none, sizeof(V)) != 0;
-}
 
 // The coefficients of `column` for the element at flat `index`.
 template <typename S>
