@@ -8,6 +8,7 @@ import scipy.stats
 import tensorflow as tf
 
 import tf_approx
+from tf_approx.reference import counter_noise
 from tf_approx.reference import noisy as reference
 
 BASES = reference.BASES
@@ -202,6 +203,14 @@ def test_noise_is_standard_normal(noise):
   np.testing.assert_allclose(got, want, atol=4e-3)
   # Neighbouring elements are uncorrelated.
   assert abs(np.corrcoef(eps[:-1], eps[1:])[0, 1]) < 0.01
+
+
+def test_twin_noise_is_finite_at_the_extreme_draws():
+  # The hash's uniforms are k 2^-23 + 2^-24 - 1, k = 0 .. 2^24 - 1.
+  u = np.array([2.0**-24 - 1, 0.0, 1 - 2.0**-24], np.float32)
+  xi = counter_noise.normal_from_uniform(tf.constant(u)).numpy()
+  want = scipy.stats.norm.ppf((u.astype(np.float64) + 1) / 2)
+  np.testing.assert_allclose(xi, want, rtol=1e-6)
 
 
 @pytest.mark.parametrize("base", BASES)

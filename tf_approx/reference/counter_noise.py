@@ -51,13 +51,21 @@ def noise_uniform(num_elements, num_coefficients, seed):
 
 
 
+def normal_from_uniform(u):
+  """sqrt(2) erfinv(u), float32 in and out, finite for every u the hash draws.
+
+  Computed in float64: float32 tf.math.erfinv gives inf at the largest draw,
+  1 - 2^-24, where the true value (and the kernel's) is about 5.42.
+  """
+  return tf.cast(np.sqrt(2.0) * tf.math.erfinv(tf.cast(u, tf.float64)),
+                 tf.float32)
+
+
 def standard_normal(num_elements, seed):
   """The noisy activations' noise: N(0, 1) in float32, [num_elements].
 
-  xi = sqrt(2) erfinv(u) of the first uniform of each element (cc/common/
-  vector_math.h: StandardNormal, which evaluates erfinv with Giles'
-  single-precision approximation; this uses tf.math.erfinv, so the two differ
-  by a few float32 ulps).
+  `normal_from_uniform` of the first uniform of each element. The kernel
+  (cc/common/vector_math.h: StandardNormal) evaluates erfinv with Giles'
+  single-precision approximation, so the two differ by a few float32 ulps.
   """
-  u = noise_uniform(num_elements, 1, seed)[:, 0]
-  return tf.constant(np.sqrt(2.0), tf.float32) * tf.math.erfinv(u)
+  return normal_from_uniform(noise_uniform(num_elements, 1, seed)[:, 0])
