@@ -4,7 +4,9 @@ Every trainer trains one network once per activation (or layer) under test and
 compares the runs: it defines the shared flags with `define_flags`, loads its
 data with `load_dataset`, starts each run with `fresh_start`, keeps one-time
 tracing out of the timed `fit` with `warm_up`, times it with `Stopwatch`, and
-prints the runs with `format_runs`.
+prints the runs with `format_runs`. A trainer that makes its own data defines
+just --epochs, --batch_size and --seed with `define_training_flags`; other
+tables print with `format_table`.
 """
 
 import dataclasses
@@ -94,6 +96,20 @@ def positive_ints_validator(what):
   return check
 
 
+def define_training_flags(*, epochs, batch_size):
+  """Defines --epochs, --batch_size and --seed, with this trainer's defaults.
+
+  `define_flags` defines them too; a trainer on data of its own (not a
+  classification dataset of `load_dataset`) defines just these.
+  """
+  flags.DEFINE_integer("epochs", epochs, "Epochs of every run.", lower_bound=1)
+  flags.DEFINE_integer("batch_size", batch_size, "Batch size.", lower_bound=1)
+  flags.DEFINE_integer(
+      "seed", 0,
+      "Seed of every run: each starts from the same weights and sees the data "
+      "in the same order.")
+
+
 def define_flags(*, activations, epochs, batch_size,
                  activations_validator=check_activations):
   """Defines the flags every trainer has, with this trainer's defaults.
@@ -114,12 +130,7 @@ def define_flags(*, activations, epochs, batch_size,
         "Activations to compare, one training run each, by Keras or "
         "tf_approx name. Train times are reported as ratios to the first.")
     flags.register_validator("activations", activations_validator)
-  flags.DEFINE_integer("epochs", epochs, "Epochs of every run.", lower_bound=1)
-  flags.DEFINE_integer("batch_size", batch_size, "Batch size.", lower_bound=1)
-  flags.DEFINE_integer(
-      "seed", 0,
-      "Seed of every run: each starts from the same weights and sees the data "
-      "in the same order.")
+  define_training_flags(epochs=epochs, batch_size=batch_size)
   flags.DEFINE_enum(
       "dataset", "digits", DATASETS,
       "Dataset to train on; --data_path overrides it. digits is bundled with "
@@ -324,20 +335,28 @@ class Fit:
     losses: the training loss of every epoch.
     accuracy: the test accuracy after training.
     seconds: wall-clock time of `fit` (warm-up excluded).
+    history: everything `fit` logged by epoch (`History.history`): "loss"
+      and the metrics, with "val_" twins when it validated.
   """
   losses: list
   accuracy: float
   seconds: float
+  history: dict = dataclasses.field(default_factory=dict)
 
 
 def fit_and_evaluate(model, dataset, label, seed, batch_size, epochs,
-                     summary):
+                     summary, **fit_kwargs):
   """Trains a compiled model on dataset's training split and tests it.
 
   The untimed warm-up (`warm_up`) puts the weights back, and the data order
   is reseeded after it, so every run of a script starts from the same
   weights and sees the same batches. Prints one line: the losses by epoch
   and `summary(fit)`, and a warning if the run diverged.
+
+  Args:
+    model, dataset, label, seed, batch_size, epochs, summary: as above.
+    **fit_kwargs: more arguments of the timed `model.fit`, e.g. `callbacks`
+      or `validation_split` (the warm-up runs without them).
 
   Returns:
     A Fit.
@@ -347,10 +366,12 @@ def fit_and_evaluate(model, dataset, label, seed, batch_size, epochs,
   keras.utils.set_random_seed(seed)
   with Stopwatch() as watch:
     history = model.fit(dataset.x_train, dataset.y_train,
-                        batch_size=batch_size, epochs=epochs, verbose=0)
+                        batch_size=batch_size, epochs=epochs, verbose=0,
+                        **fit_kwargs)
   _, accuracy = model.evaluate(dataset.x_test, dataset.y_test,
                                batch_size=batch_size, verbose=0)
-  fit = Fit(history.history["loss"], accuracy, watch.seconds)
+  fit = Fit(history.history["loss"], accuracy, watch.seconds,
+            history.history)
   print(f"  {label}: train loss by epoch "
         f"{' '.join(f'{loss:.3f}' for loss in fit.losses)}; {summary(fit)}",
         flush=True)
@@ -400,6 +421,19 @@ def format_runs(runs, label="activation"):
   rows = [[run.label, *map(_format_score, run.scores.values()),
            f"{run.seconds:.2f}", f"{run.seconds / baseline:.2f}"]
           for run in runs]
+  return format_table(header, rows)
+
+
+def format_table(header, rows):
+  """A Markdown table, columns padded to align.
+
+  Args:
+    header: the column names, the first naming the label column.
+    rows: lists of cells (strings), as many as `header` has.
+
+  Returns:
+    The table: the label column left-aligned, the others right-aligned.
+  """
   widths = [max(len(row[i]) for row in [header, *rows])
             for i in range(len(header))]
 

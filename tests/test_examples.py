@@ -405,3 +405,116 @@ def test_format_runs_prints_strings_as_they_are():
   runs = [common.Run("dense", {"error (%)": "1.39", "thesis": "-"}, 1.0)]
   assert common.format_runs(runs, label="model").splitlines()[2] == (
       "| dense |      1.39 |      - |           1.00 |                1.00 |")
+
+
+def test_noisy_unique_count_compares_models():
+  # 200 sequences in batches of 64: 4 batches, the annealing steps each one.
+  stdout = _run_example("noisy_unique_count.py", "--epochs=1",
+                        "--train_size=200", "--test_size=100", "--units=8",
+                        "--hidden_units=8", "--anneal_every=1",
+                        "--noisy_parts=lstm,mlp",
+                        "--models=reference,nan,nan_annealed,nanil_annealed")
+  table = _table(stdout)
+  assert list(table) == ["model", "reference", "nan", "nan_annealed",
+                         "nanil_annealed"], stdout
+  assert table["model"] == [
+      "final train loss", "final c", "test error (%)", "thesis error (%)",
+      "train time (s)", "time ratio vs reference"]
+  assert table["reference"][-1] == "1.00"
+  # c0 / sqrt(t + 1) before the 4th batch, t = 3.
+  assert table["nan_annealed"][1] == table["nanil_annealed"][1] == "15.00"
+  assert table["reference"][1] == table["nan"][1] == "-"
+  thesis = {"reference": "33.28", "nan": "31.12", "nan_annealed": "9.53",
+            "nanil_annealed": "20.94"}
+  for label, error in thesis.items():
+    loss, _, test_error, thesis_error, seconds, ratio = table[label]
+    assert np.isfinite(float(loss))
+    assert 0 <= float(test_error) <= 100
+    assert thesis_error == error
+    assert float(seconds) > 0 and float(ratio) > 0
+  assert "always answering the most frequent count errs on" in stdout
+  assert "this machine in this process" in stdout
+
+
+def test_noisy_unique_count_rejects_unknown_model():
+  result = subprocess.run(
+      [sys.executable, str(EXAMPLES / "noisy_unique_count.py"),
+       "--models=reference,nah"],
+      env=ENV, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+  assert result.returncode != 0
+  assert "unknown model(s) nah" in result.stderr
+
+
+def test_gaaf_mlp_compares_measures_and_exports(tmp_path, run_python):
+  export_dir = tmp_path / "model"
+  stdout = _run_example("gaaf_mlp.py", "--epochs=3", "--patience=1",
+                        "--min_delta=10", f"--export_dir={export_dir}")
+  table = _table(stdout)
+  assert list(table)[:4] == ["model", "base", "dropout", "gaaf"], stdout
+  assert table["model"] == [
+      "test accuracy (%)", "epochs to converge", "epochs run", "val loss",
+      "paper accuracy (%)", "paper epochs", "train time (s)",
+      "time ratio vs base"]
+  assert table["base"][-1] == "1.00"
+  paper = {"base": ["98.23", "82"], "dropout": ["98.40", "169"],
+           "gaaf": ["98.35", "114"]}
+  for label in ("base", "dropout", "gaaf"):
+    accuracy, converged, epochs, loss, *papers, seconds, ratio = table[label]
+    assert 0 <= float(accuracy) <= 100
+    # No fall of the validation loss is 10 or more: the first epoch is the
+    # best, and patience 1 stops the run after the second.
+    assert (converged, epochs) == ("1", "2")
+    assert np.isfinite(float(loss))
+    assert papers == paper[label]
+    assert float(seconds) > 0 and float(ratio) > 0
+  # G_k of the four Dense layers, before and after training.
+  assert table["model, weights"] == ["G1", "G2", "G3", "G4"]
+  for label in ("base", "dropout", "gaaf"):
+    for when in ("initial", "trained"):
+      magnitudes = [float(g) for g in table[f"{label}, {when}"]]
+      assert all(0 < g < 10 for g in magnitudes), (label, when, magnitudes)
+  # Same initial weights; GAAF's forward pass is tanh's within 1/(2K), but
+  # its gradient is larger: by the logits layer, G4 is the same.
+  base, gaaf = table["base, initial"], table["gaaf, initial"]
+  assert gaaf[3] == base[3]
+  assert float(gaaf[0]) > float(base[0])
+  assert "this machine in this process" in stdout
+
+  assert b"TfApprox>Gaaf" in (export_dir / "saved_model.pb").read_bytes()
+  served = run_python(_SERVE, export_dir)
+  assert served.returncode == 0, served.stderr[-5000:]
+  assert "served (3, 10)" in served.stdout
+
+
+def test_gaaf_mlp_rejects_unknown_model():
+  result = subprocess.run(
+      [sys.executable, str(EXAMPLES / "gaaf_mlp.py"), "--models=base,gaf"],
+      env=ENV, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+  assert result.returncode != 0
+  assert "unknown model(s) gaf" in result.stderr
+
+
+def test_mollified_parity_compares_plain_and_mollified():
+  stdout = _run_example("mollified_parity.py", "--bits=8", "--layers=2",
+                        "--units=16", "--examples=100", "--epochs=3",
+                        "--batch_size=25", "--k=50")
+  assert "Data: 8-bit parity, 100 training and 1000 test vectors" in stdout
+  assert "at epochs 1, 2, 3:" in stdout
+  table = _table(stdout)
+  assert list(table) == ["model", "plain", "mollified"], stdout
+  assert table["model"] == [
+      "train loss", "train accuracy", "test accuracy",
+      "first epoch at 90% train accuracy", "train time (s)",
+      "time ratio vs plain"]
+  assert table["plain"][-1] == "1.00"
+  for label in ("plain", "mollified"):
+    loss, train_accuracy, test_accuracy = map(float, table[label][:3])
+    assert np.isfinite(loss) and 0 <= train_accuracy <= 1
+    assert 0 <= test_accuracy <= 1
+    assert table[label][3] in ("-", "1", "2", "3")
+    seconds, ratio = map(float, table[label][4:])
+    assert seconds > 0 and ratio > 0
+  # One level per mollifying layer, after 3 epochs of 4 steps.
+  levels = stdout.split("final levels p by layer, input first, after 12 "
+                        "steps: ")[1].split(".\n")[0].split()
+  assert len(levels) == 2 and all(0 <= float(p) <= 1 for p in levels)
