@@ -318,6 +318,20 @@ def interleaved_medians(samplers):
   return {key: statistics.median(values) for key, values in samples.items()}
 
 
+def nested_medians(samplers):
+  """{label: {figure: median seconds}} for {label: {figure: sampler}}.
+
+  `interleaved_medians` over every figure of every label at once.
+  """
+  flat = {(label, figure): sampler for label, row in samplers.items()
+          for figure, sampler in row.items()}
+  progress(f"  measuring {len(flat)} figures")
+  rows = {label: {} for label in samplers}
+  for (label, figure), seconds in interleaved_medians(flat).items():
+    rows[label][figure] = seconds
+  return rows
+
+
 # ------------------------------------------------------------------ machine
 
 
@@ -441,6 +455,25 @@ def report(title, notes, results, tables, targets, markdown, unit="op"):
 # ------------------------------------------------------------------ targets
 
 
+def row_ratio(rows, numerator, denominator, figure):
+  """rows[numerator][figure] / rows[denominator][figure], or None.
+
+  `rows` is {label: {figure: seconds}} (e.g. from `nested_medians`), or
+  None when nothing was measured.
+  """
+  if rows is None:
+    return None
+  return speedup(rows.get(numerator, {}).get(figure),
+                 rows.get(denominator, {}).get(figure))
+
+
+def ratio_at_size(size, numerator, denominator, figure):
+  """`result -> row_ratio` at `size` of a child's result["sizes"], for a
+  `Target`."""
+  return lambda result: row_ratio(result["sizes"].get(str(size)), numerator,
+                                  denominator, figure)
+
+
 class Target:
   """A performance target: a ratio of two figures and its bound.
 
@@ -488,6 +521,11 @@ def target_table(targets, results, markdown):
 
 # ------------------------------------------------------------ training steps
 
+# Grappler's arithmetic optimizer would rewrite a forward-only chain of one
+# op (e.g. fuse runs of unary ops into one pass), which a model applying an
+# activation once never sees: the options for such chains.
+SINGLE_OP_GRAPPLER = {"arithmetic_optimization": False}
+
 # Scale of the values a training step folds into element 0 of dx.
 FOLD_SCALE = 2.0**-100
 
@@ -527,3 +565,21 @@ def training_step(forward, variables=()):
     return add_to_first(dx, FOLD_SCALE * fold)
 
   return step
+
+
+def activation_samplers(forward, x, dy, variables=(), single_op=True):
+  """{"fwd": sampler, "fwd_bwd": sampler} of an elementwise activation.
+
+  "fwd" chains `y = forward(x)` (Grappler's arithmetic optimizer off when
+  `single_op`); "fwd_bwd" chains `training_step(forward, variables)` with
+  the fixed upstream gradient `dy` (Grappler's defaults: a model's training
+  step is rewritten too).
+  """
+  unroll = unroll_for(int(tf.size(x)))
+  grappler = SINGLE_OP_GRAPPLER if single_op else None
+  return {
+      "fwd": graph_sampler(lambda x, unused: forward(x), x, dy, unroll,
+                           grappler),
+      "fwd_bwd": graph_sampler(training_step(forward, variables), x, dy,
+                               unroll),
+  }

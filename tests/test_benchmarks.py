@@ -84,3 +84,22 @@ def test_acdc_benchmark_reports_every_row():
   assert "Batch 128, 1 intra-op thread(s)" in table, table
   assert "4,160" in table, table  # Dense(64) on 64 inputs
   assert "Dense time / ACDC time >= 5x" in table, table
+
+
+def test_noisy_benchmark_reports_every_row():
+  result = run_benchmark("noisy.py", "--quick", "--sizes=4096", "--threads=1")
+  assert result.returncode == 0, result.stderr[-4000:]
+  table = result.stdout
+  for row in ("tf.tanh", "composite twin (GradientTape)",
+              "plain TF (stateless_normal)", "tf_approx.ops.noisy_activation",
+              "tf_approx.ops.gaaf"):
+    assert row in table, table
+  for column in ("NAN op", "GAAF op", "fwd µs", "fwd+bwd µs", "÷ tanh",
+                 "twin ÷", "plain ÷"):
+    assert column in table, table
+  assert "4K elements, 1 intra-op thread(s)" in table, table
+  assert "Targets" in table, table
+  for target in ("NAN composite twin time / op time >= 3x",
+                 "GAAF composite twin time / op time >= 3x",
+                 "NAN plain TF time / op time >= 3x"):
+    assert target in table, table
