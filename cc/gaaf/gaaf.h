@@ -91,8 +91,10 @@ TFA_INLINE W Sawtooth(const Params<S>& q, W x) {
     sum += Fraction(x_lo * q.k_hi);
     if constexpr (kSplitK) sum += Fraction(x_lo * q.k_lo);
   }
+  // A single term's fraction is already in [0, 1).
+  if constexpr (kSplitX || kSplitK) sum = Fraction(sum);
   const W zero = {};
-  const W fraction = Abs(x) < kIntegralBeyond ? Fraction(sum) : zero;
+  const W fraction = Abs(x) < kIntegralBeyond ? sum : zero;
   return (fraction - 0.5) * q.inv_k;
 }
 
