@@ -309,21 +309,19 @@ TFA_INLINE V StandardNormal(V u) {
   central = central * c - 0.00417768164f;
   central = central * c + 0.246640727f;
   central = central * c + 1.50140941f;
-  // The tail (w >= 5, |xi| > ~2.9: 1.2% of draws) only where a lane needs it.
-  V tail = central;
-  if (AnyLane(w >= 5.0f)) {
-    const V big = w < 5.0f ? Splat<V, float>(5.0f) : w;  // sqrt's range
-    const V t = SqrtFloat(big) - 3.0f;
-    tail = Splat<V, float>(-0.000200214257f);
-    tail = tail * t + 0.000100950558f;
-    tail = tail * t + 0.00134934322f;
-    tail = tail * t - 0.00367342844f;
-    tail = tail * t + 0.00573950773f;
-    tail = tail * t - 0.0076224613f;
-    tail = tail * t + 0.00943887047f;
-    tail = tail * t + 1.00167406f;
-    tail = tail * t + 2.83297682f;
-  }
+  // Both branches, the tail (w >= 5: |xi| > ~2.9) selected: testing whether
+  // any lane needs the tail costs as much as computing it.
+  const V big = w < 5.0f ? Splat<V, float>(5.0f) : w;  // sqrt's range
+  const V t = SqrtFloat(big) - 3.0f;
+  V tail = Splat<V, float>(-0.000200214257f);
+  tail = tail * t + 0.000100950558f;
+  tail = tail * t + 0.00134934322f;
+  tail = tail * t - 0.00367342844f;
+  tail = tail * t + 0.00573950773f;
+  tail = tail * t - 0.0076224613f;
+  tail = tail * t + 0.00943887047f;
+  tail = tail * t + 1.00167406f;
+  tail = tail * t + 2.83297682f;
   const V erfinv = (w < 5.0f ? central : tail) * u;
   return erfinv * 1.41421356237309504880f;
 }

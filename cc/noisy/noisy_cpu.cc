@@ -1,6 +1,7 @@
 #include "cc/noisy/noisy_cpu.h"
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "cc/common/cpu_vector.h"
@@ -20,6 +21,12 @@ struct NoiseLanes {
   typedef float Float __attribute__((vector_size(4 * kLanes<S>)));
 };
 
+// The vector {0, 1, 2, ...}, as a constant.
+template <typename U, uint32_t... kLane>
+TFA_INLINE U Iota(std::integer_sequence<uint32_t, kLane...>) {
+  return U{kLane...};
+}
+
 // eps for the kLanes<S> elements from flat `index`.
 template <typename S>
 TFA_INLINE Vec<S> VectorEps(const Problem<S>& p, int64_t index) {
@@ -31,9 +38,8 @@ TFA_INLINE Vec<S> VectorEps(const Problem<S>& p, int64_t index) {
   Hash lo, hi;
   if ((first & 0xffffffffu) <= 0xffffffffu - kLanes<S>) {
     // The common case: no carry into the high word within the vector.
-    Hash iota;
-    for (int l = 0; l < kLanes<S>; ++l) iota[l] = l;  // folded to a constant
-    lo = iota + static_cast<uint32_t>(first);
+    lo = Iota<Hash>(std::make_integer_sequence<uint32_t, kLanes<S>>()) +
+         static_cast<uint32_t>(first);
     hi = Hash{} + static_cast<uint32_t>(first >> 32);
   } else {
     for (int l = 0; l < kLanes<S>; ++l) {
