@@ -58,11 +58,13 @@ def _assert_close(actual, expected, dtype, scale=1.0):
 @pytest.mark.parametrize("base", BASES)
 @pytest.mark.parametrize("shape_function", SHAPE_FUNCTIONS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
-def test_matches_reference(base, shape_function, dtype):
+@pytest.mark.parametrize("center, width", [(0.5, 1.5), (0.0, 1.0)])
+def test_matches_reference(base, shape_function, dtype, center, width):
+  # (0, 1) with 'exp' runs the kernels' shared-exponential path.
   for shape in SHAPES:
     x = tf.constant(_inputs(shape), dtype)
-    kwargs = dict(base=base, shape=shape_function, k=K, center=0.5,
-                  width=1.5)
+    kwargs = dict(base=base, shape=shape_function, k=K, center=center,
+                  width=width)
     with tf.GradientTape() as tape:
       tape.watch(x)
       y = tf_approx.ops.gaaf(x, **kwargs)
@@ -139,22 +141,23 @@ def _shape_prime(shape, x, center, width):
 
 @pytest.mark.parametrize("base", BASES)
 @pytest.mark.parametrize("shape_function", SHAPE_FUNCTIONS)
-def test_gradient_float64(base, shape_function):
+@pytest.mark.parametrize("center, width", [(-0.25, 0.75), (0.0, 1.0)])
+def test_gradient_float64(base, shape_function, center, width):
   # g rises with slope 1 between its jumps every 1/K, so finite differences
   # see phi' + s + g s' too, as long as no step crosses a jump: the inputs
   # keep xK at least 0.3 from an integer, a step of 1e-7 moves it by 1e-3.
   x = _inputs((3, 5), seed=3)
   frac = x * K - np.floor(x * K)
   x = x + (np.clip(frac, 0.3, 0.7) - frac) / K
-  kwargs = dict(base=base, shape=shape_function, center=-0.25, width=0.75)
+  kwargs = dict(base=base, shape=shape_function, center=center, width=width)
   theoretical, numerical = tf.test.compute_gradient(
       lambda v: tf_approx.ops.gaaf(v, **kwargs), [tf.constant(x)],
       delta=1e-7)
   np.testing.assert_allclose(theoretical[0], numerical[0], rtol=1e-5,
                              atol=1e-6)
   v = x.ravel()
-  want = (_phi_prime(base, v) + _shape(shape_function, v, -0.25, 0.75) +
-          _exact_sawtooth(v) * _shape_prime(shape_function, v, -0.25, 0.75))
+  want = (_phi_prime(base, v) + _shape(shape_function, v, center, width) +
+          _exact_sawtooth(v) * _shape_prime(shape_function, v, center, width))
   np.testing.assert_allclose(np.diag(theoretical[0]), want, rtol=1e-13,
                              atol=1e-15)
 

@@ -35,7 +35,14 @@ namespace tf_approx {
 namespace gaaf {
 
 enum class Base : int { kTanh = 0, kSigmoid = 1, kRelu = 2 };
-enum class Shape : int { kNone = 0, kExp = 1, kSigmoid = 2 };
+enum class Shape : int {
+  kNone = 0,
+  kExp = 1,
+  kSigmoid = 2,
+  // kExp with center 0 and width 1 (the default), which the kernels pick
+  // themselves: s = e^-|x| then shares its exponential with tanh or sigmoid.
+  kExpUnit = 3,
+};
 
 // Beyond this |x| xK is an integer for any K > 2^-100: its fractional part
 // is 0.
@@ -139,7 +146,7 @@ TFA_INLINE ShapeValue<H, V> EvaluateShape(const Params<S>& q, V x) {
     r.slope = V{};
   } else {
     const V a = (x - q.center) * q.inv_width;
-    if constexpr (H == Shape::kExp) {
+    if constexpr (H == Shape::kExp || H == Shape::kExpUnit) {
       r.value = Exp(-Abs(a));
       r.slope = -Sign(a) * q.inv_width * r.value;
     } else {
@@ -153,17 +160,57 @@ TFA_INLINE ShapeValue<H, V> EvaluateShape(const Params<S>& q, V x) {
   return r;
 }
 
+// phi, phi', s and s' at x: apart, or sharing one exponential when s is
+// e^-|x| (Shape::kExpUnit) and phi is tanh or sigmoid.
+template <Base B, Shape H, typename V, typename S>
+TFA_INLINE void Evaluate(const Params<S>& q, V x, BaseValue<B, V>* phi,
+                         ShapeValue<H, V>* s) {
+  if constexpr (H == Shape::kExpUnit && B != Base::kRelu) {
+    V e, em;  // e^-|x|, e^-|x| - 1
+    ExpAndExpm1NonPositive(-Abs(x), &e, &em);
+    s->value = e;
+    s->slope = -Sign(x) * e;
+    if constexpr (B == Base::kTanh) {
+      // tanh|x| = -em2 / (2 + em2), em2 = e^-2|x| - 1 = em (em + 2).
+      const V em2 = em * (em + 2);
+      const V magnitude = (0 - em2) / (2 + em2);  // NaN for NaN x
+      phi->value = x < 0 ? -magnitude : magnitude;
+      phi->slope = 1 - phi->value * phi->value;
+    } else {
+      const V inv = 1 / (1 + e);
+      phi->value = x < 0 ? e * inv : inv;
+      phi->slope = e * inv * inv;
+    }
+  } else {
+    *phi = EvaluateBase<B>(x);
+    *s = EvaluateShape<H>(q, x);
+  }
+}
+
 // phi(x) + g s(x), with g = Sawtooth(x) converted to V.
 template <Base B, Shape H, typename V, typename S>
 TFA_INLINE V Forward(const Params<S>& q, V x, V g) {
-  return EvaluateBase<B>(x).value + g * EvaluateShape<H>(q, x).value;
+  BaseValue<B, V> phi;
+  ShapeValue<H, V> s;
+  Evaluate(q, x, &phi, &s);
+  return phi.value + g * s.value;
 }
 
 // dy (phi'(x) + s(x) + g s'(x)).
 template <Base B, Shape H, typename V, typename S>
 TFA_INLINE V Backward(const Params<S>& q, V x, V g, V dy) {
-  const ShapeValue<H, V> s = EvaluateShape<H>(q, x);
-  return dy * (EvaluateBase<B>(x).slope + s.value + g * s.slope);
+  BaseValue<B, V> phi;
+  ShapeValue<H, V> s;
+  Evaluate(q, x, &phi, &s);
+  return dy * (phi.slope + s.value + g * s.slope);
+}
+
+// The shape the kernels run: kExpUnit for kExp with center 0 and width 1.
+template <typename S>
+TFA_HOST_DEVICE inline Shape KernelShape(Shape shape, const Params<S>& q) {
+  return shape == Shape::kExp && q.center == 0 && q.inv_width == 1
+             ? Shape::kExpUnit
+             : shape;
 }
 
 #if !defined(__CUDA_ARCH__)

@@ -88,6 +88,9 @@ TFA_INLINE void Visit(const Problem<S>& p, Fn&& fn) {
       case Shape::kSigmoid:
         fn(base, ShapeTag<Shape::kSigmoid>());
         break;
+      case Shape::kExpUnit:
+        fn(base, ShapeTag<Shape::kExpUnit>());
+        break;
     }
   };
   switch (p.base) {

@@ -58,7 +58,7 @@ class GaafKernel : public OpKernel {
     gaaf::Problem<C> p;
     p.params = gaaf::MakeParams<C>(k_, center_, width_);
     p.base = base_;
-    p.shape = shape_;
+    p.shape = gaaf::KernelShape(shape_, p.params);
     return p;
   }
 
