@@ -77,3 +77,30 @@ def assert_reloads_in_fresh_process(run_python, tmp_path):
             atol=1e-6, err_msg=f"{fmt}/{key}")
 
   return check
+
+
+def _numeric_jacobians(fn, args, delta=1e-6):
+  """Central differences of sum(fn(*args) * w) for each argument.
+
+  w is a fixed random weighting of fn's output; returns (w, [d/d arg]).
+  """
+  w = np.random.default_rng(5).normal(size=np.shape(fn(*args)))
+  grads = []
+  for i, arg in enumerate(args):
+    grad = np.zeros_like(arg)
+    for index in np.ndindex(arg.shape):
+      plus, minus = [np.array(v) for v in args], [np.array(v) for v in args]
+      plus[i][index] += delta
+      minus[i][index] -= delta
+      grad[index] = np.sum((fn(*plus) - fn(*minus)) * w) / (2 * delta)
+    grads.append(grad)
+  return w, grads
+
+
+@pytest.fixture(scope="session")
+def numeric_jacobians():
+  """Returns `jacobians(fn, args, delta=1e-6) -> (w, grads)`: central
+  differences of sum(fn(*args) * w) w.r.t. each numpy argument, w a fixed
+  random weighting of the output (the analytic side: output_gradients=w)."""
+  return _numeric_jacobians
+

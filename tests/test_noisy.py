@@ -108,25 +108,11 @@ def test_gradients_match_reference(base, where, training):
           _assert_close(got, want, _tolerance(dtype, training) * scale)
 
 
-def _numeric_jacobians(fn, args, delta=1e-6):
-  """Central differences of sum(fn(*args) * w) for each argument."""
-  w = np.random.default_rng(5).normal(size=np.shape(fn(*args)))
-  grads = []
-  for i, arg in enumerate(args):
-    grad = np.zeros_like(arg)
-    for index in np.ndindex(arg.shape):
-      plus, minus = [np.array(v) for v in args], [np.array(v) for v in args]
-      plus[i][index] += delta
-      minus[i][index] -= delta
-      grad[index] = np.sum((fn(*plus) - fn(*minus)) * w) / (2 * delta)
-    grads.append(grad)
-  return w, grads
-
-
 @pytest.mark.parametrize("base", BASES)
 @pytest.mark.parametrize("where", WHERES)
 @pytest.mark.parametrize("noise", NOISES)
-def test_gradients_match_finite_differences_float64(base, where, noise):
+def test_gradients_match_finite_differences_float64(base, where, noise,
+                                                    numeric_jacobians):
   # Saturated and linear inputs, none within 1e-3 of a kink; the noise is
   # fixed by the seed.
   x = np.array([[-6.0, -2.5, -0.3, 0.05], [0.7, 1.3, 2.6, -1.6],
@@ -137,7 +123,7 @@ def test_gradients_match_finite_differences_float64(base, where, noise):
     return _native(x, p, _scale(where), SEED, base, where, noise, ALPHA[base],
                    True).numpy()
 
-  w, numeric = _numeric_jacobians(f, [x, p])
+  w, numeric = numeric_jacobians(f, [x, p])
   analytic = _gradients(_native, tf.constant(x), tf.constant(p), base, where,
                         noise, True, tf.constant(w))
   for got, want in zip(analytic, numeric):

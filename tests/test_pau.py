@@ -112,24 +112,10 @@ def test_every_order_matches_reference(order, kind, dtype):
     _assert_close(got, want, dtype, scale=1e3)
 
 
-def _numeric_jacobians(fn, args, delta=1e-6):
-  """Central differences of sum(fn(*args) * w) for each argument."""
-  w = np.random.default_rng(5).normal(size=np.shape(fn(*args)))
-  grads = []
-  for i, arg in enumerate(args):
-    grad = np.zeros_like(arg)
-    for index in np.ndindex(arg.shape):
-      plus, minus = [np.array(v) for v in args], [np.array(v) for v in args]
-      plus[i][index] += delta
-      minus[i][index] -= delta
-      grad[index] = np.sum((fn(*plus) - fn(*minus)) * w) / (2 * delta)
-    grads.append(grad)
-  return w, grads
-
-
 @pytest.mark.parametrize("kind", DENOMINATORS)
 @pytest.mark.parametrize("per_channel", [False, True], ids=["shared", "channel"])
-def test_gradients_match_finite_differences_float64(kind, per_channel):
+def test_gradients_match_finite_differences_float64(kind, per_channel,
+                                                    numeric_jacobians):
   # Inputs near 0 exercise the sign(x) terms, large ones the far form.
   x = np.array([[-40.0, -2.5, -1e-4, 3e-5], [0.7, 1.3, 25.0, -0.3],
                 [1e-3, -1e-3, 4.0, 300.0]])
@@ -138,7 +124,7 @@ def test_gradients_match_finite_differences_float64(kind, per_channel):
   def f(x, a, b):
     return tf_approx.ops.pau(x, a, b, kind).numpy()
 
-  w, numeric = _numeric_jacobians(f, [x, a, b])
+  w, numeric = numeric_jacobians(f, [x, a, b])
   analytic = _gradients(tf_approx.ops.pau, tf.constant(x), tf.constant(a),
                         tf.constant(b), kind, 0.0, tf.constant(w))
   for got, want in zip(analytic, numeric):

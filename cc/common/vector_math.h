@@ -177,19 +177,6 @@ TFA_INLINE V Exp(V x) {
   return x > high ? infinity : tiny;
 }
 
-// e^x - 1 for x <= 0, without cancellation near 0.
-template <typename V>
-TFA_INLINE V Expm1NonPositive(V x) {
-  using S = ScalarOfT<V>;
-  using K = vector_math_internal::Constants<S>;
-  const V low = Splat<V, S>(K::kExpLow);
-  const V clamped = x < low ? low : x;
-  const auto red = vector_math_internal::Reduce(clamped);
-  const V scale = vector_math_internal::Pow2<V>(red.bits_n);
-  const V y = scale * vector_math_internal::Expm1Reduced(red.r) + (scale - 1);
-  return x < low ? Splat<V, S>(-1) : y;
-}
-
 // e^x and e^x - 1 for x <= 0 from one range reduction and one polynomial:
 // for callers that need both (GAAF's tanh with its exponential shape).
 template <typename V>
@@ -204,6 +191,14 @@ TFA_INLINE void ExpAndExpm1NonPositive(V x, V* exp, V* expm1) {
   const V zero = {};
   *exp = x < low ? zero : scaled + scale;
   *expm1 = x < low ? Splat<V, S>(-1) : scaled + (scale - 1);
+}
+
+// e^x - 1 for x <= 0, without cancellation near 0.
+template <typename V>
+TFA_INLINE V Expm1NonPositive(V x) {
+  V exp, expm1;  // the unused e^x is dropped by the compiler
+  ExpAndExpm1NonPositive(x, &exp, &expm1);
+  return expm1;
 }
 
 // The natural logarithm of x >= 0 (0 gives about -88 resp. -709, not -inf;
