@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "cc/common/platform.h"
+#include "cc/common/vector_math.h"
 
 namespace tf_approx {
 
@@ -59,8 +60,11 @@ TFA_INLINE U CoefficientHash(U element_hash, int j) {
 constexpr float kNoiseScale = 1.0f / 8388608.0f;          // 2^-23
 constexpr float kNoiseShift = 1.0f / 16777216.0f - 1.0f;  // 2^-24 - 1
 
-TFA_INLINE float NoiseUniform(uint32_t coefficient_hash) {
-  return static_cast<float>(coefficient_hash >> 8) * kNoiseScale + kNoiseShift;
+// F is float for a uint32_t hash, the float vector of U's lane count for a
+// vector U.
+template <typename F = float, typename U>
+TFA_INLINE F NoiseUniform(U hash) {
+  return Convert<F>(hash >> 8) * kNoiseScale + kNoiseShift;
 }
 
 }  // namespace tf_approx

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "cc/common/platform.h"
 
@@ -42,6 +43,41 @@ struct MaskOf<double> {
   typedef int64_t lane;
   typedef int64_t type __attribute__((vector_size(64)));
 };
+
+// Vectors with one uint32 / float lane per lane of Vec<S>: the hashes and
+// uniforms of the counter noise (cc/common/counter_noise.h).
+template <typename S>
+struct NoiseLanes {
+  typedef uint32_t Hash __attribute__((vector_size(4 * kLanes<S>)));
+  typedef float Float __attribute__((vector_size(4 * kLanes<S>)));
+};
+
+// The vector {0, 1, 2, ...}, as a constant.
+template <typename U, uint32_t... kLane>
+TFA_INLINE U Iota(std::integer_sequence<uint32_t, kLane...>) {
+  return U{kLane...};
+}
+
+// The low and high 32-bit words of the flat indices first .. first +
+// kLanes<S> - 1, the counter noise's element counters.
+template <typename S>
+TFA_INLINE void IndexWords(int64_t first, typename NoiseLanes<S>::Hash* lo,
+                           typename NoiseLanes<S>::Hash* hi) {
+  using Hash = typename NoiseLanes<S>::Hash;
+  const uint64_t start = static_cast<uint64_t>(first);
+  if ((start & 0xffffffffu) <= 0xffffffffu - kLanes<S>) {
+    // The common case: no carry into the high word within the vector.
+    *lo = Iota<Hash>(std::make_integer_sequence<uint32_t, kLanes<S>>()) +
+          static_cast<uint32_t>(start);
+    *hi = Hash{} + static_cast<uint32_t>(start >> 32);
+    return;
+  }
+  for (int l = 0; l < kLanes<S>; ++l) {
+    const uint64_t i = start + l;
+    (*lo)[l] = static_cast<uint32_t>(i);
+    (*hi)[l] = static_cast<uint32_t>(i >> 32);
+  }
+}
 
 // Compiles an entry point once per instruction set (AVX-512, AVX2+FMA,
 // baseline x86-64); the loader picks one at run time, so one binary runs on

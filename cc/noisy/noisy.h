@@ -204,8 +204,8 @@ TFA_INLINE V Backward(const Params<S>& q, V x, V p, V eps, V dy, V* dp) {
 template <typename F, typename U>
 TFA_INLINE F Noise(const NoiseKey& key, U index_lo, U index_hi,
                    bool half_normal) {
-  const U hash = CoefficientHash(ElementHash(key, index_lo, index_hi), 0);
-  const F u = Convert<F>(hash >> 8) * kNoiseScale + kNoiseShift;
+  const F u =
+      NoiseUniform<F>(CoefficientHash(ElementHash(key, index_lo, index_hi), 0));
   const F xi = StandardNormal(u);
   return half_normal ? Abs(xi) : xi;
 }

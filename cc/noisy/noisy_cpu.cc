@@ -1,7 +1,6 @@
 #include "cc/noisy/noisy_cpu.h"
 
 #include <algorithm>
-#include <utility>
 #include <vector>
 
 #include "cc/common/cpu_vector.h"
@@ -14,19 +13,6 @@ namespace {
 // double totals.
 constexpr int64_t kFlushRows = 1024;
 
-// Vectors with one uint32 / float lane per lane of Vec<S>, for the noise.
-template <typename S>
-struct NoiseLanes {
-  typedef uint32_t Hash __attribute__((vector_size(4 * kLanes<S>)));
-  typedef float Float __attribute__((vector_size(4 * kLanes<S>)));
-};
-
-// The vector {0, 1, 2, ...}, as a constant.
-template <typename U, uint32_t... kLane>
-TFA_INLINE U Iota(std::integer_sequence<uint32_t, kLane...>) {
-  return U{kLane...};
-}
-
 // eps for the kLanes<S> elements from flat `index`.
 template <typename S>
 TFA_INLINE Vec<S> VectorEps(const Problem<S>& p, int64_t index) {
@@ -34,20 +20,8 @@ TFA_INLINE Vec<S> VectorEps(const Problem<S>& p, int64_t index) {
   if (!p.training) return Splat<V, S>(p.params.noise_mean);
   using Hash = typename NoiseLanes<S>::Hash;
   using Float = typename NoiseLanes<S>::Float;
-  const uint64_t first = static_cast<uint64_t>(index);
   Hash lo, hi;
-  if ((first & 0xffffffffu) <= 0xffffffffu - kLanes<S>) {
-    // The common case: no carry into the high word within the vector.
-    lo = Iota<Hash>(std::make_integer_sequence<uint32_t, kLanes<S>>()) +
-         static_cast<uint32_t>(first);
-    hi = Hash{} + static_cast<uint32_t>(first >> 32);
-  } else {
-    for (int l = 0; l < kLanes<S>; ++l) {
-      const uint64_t i = first + l;
-      lo[l] = static_cast<uint32_t>(i);
-      hi[l] = static_cast<uint32_t>(i >> 32);
-    }
-  }
+  IndexWords<S>(index, &lo, &hi);
   return __builtin_convertvector(Noise<Float>(p.key, lo, hi, p.half_normal), V);
 }
 

@@ -16,13 +16,6 @@ namespace {
 // column before being added to the double totals.
 constexpr int64_t kFlushElements = 4096;
 
-// Vectors with one uint32 / float lane per lane of Vec<S>, for the noise.
-template <typename S>
-struct NoiseLanes {
-  typedef uint32_t Hash __attribute__((vector_size(4 * kLanes<S>)));
-  typedef float Float __attribute__((vector_size(4 * kLanes<S>)));
-};
-
 template <typename S>
 constexpr S kInfinity = std::numeric_limits<S>::infinity();
 
@@ -55,18 +48,11 @@ TFA_INLINE void VectorCoefficients(const Problem<S>& p, int64_t column,
     coef[j] = Load(p.coefficients + j * p.width + column);
   if (p.randomized) {
     Hash lo, hi;
-    for (int l = 0; l < kLanes<S>; ++l) {
-      const uint64_t i = static_cast<uint64_t>(index + l);
-      lo[l] = static_cast<uint32_t>(i);
-      hi[l] = static_cast<uint32_t>(i >> 32);
-    }
+    IndexWords<S>(index, &lo, &hi);
     const Hash h = ElementHash(p.key, lo, hi);
     const V alpha = Splat<V>(p.alpha);
     for (int j = 0; j < count; ++j) {
-      const Float u =
-          __builtin_convertvector(CoefficientHash(h, j) >> 8, Float) *
-              kNoiseScale +
-          kNoiseShift;
+      const Float u = NoiseUniform<Float>(CoefficientHash(h, j));
       coef[j] = Randomize(coef[j], alpha, __builtin_convertvector(u, V));
     }
   }
