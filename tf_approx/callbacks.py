@@ -29,6 +29,8 @@ import math
 import keras
 import numpy as np
 
+from tf_approx._validation import check_number
+
 
 def _variable_attr(layer, name):
   value = getattr(layer, name, None)
@@ -151,13 +153,13 @@ class MollificationSchedule(_LayerAssigner):
 
   def __init__(self, k, decay=0.9, by_depth=True, threshold=None):
     super().__init__()
-    self.k = _finite(k, "k", low=0.0)
-    self.decay = _finite(decay, "decay", low=0.0)
+    self.k = check_number(k, "k", low=0.0)
+    self.decay = check_number(decay, "decay", low=0.0)
     if self.decay >= 1:
       raise ValueError(f"`decay` must be in [0, 1), got {decay}")
     self.by_depth = bool(by_depth)
     self.threshold = (None if threshold is None
-                      else _finite(threshold, "threshold", low=0.0))
+                      else check_number(threshold, "threshold", low=0.0))
     self.t = 0
     self.moving_loss = None
     self.levels = []
@@ -222,14 +224,14 @@ class NoiseAnnealing(_LayerAssigner):
 
   def __init__(self, c0=30.0, every=200, floor=None):
     super().__init__()
-    self.c0 = _finite(c0, "c0")
+    self.c0 = check_number(c0, "c0")
     if self.c0 <= 0:
       raise ValueError(f"`c0` must be > 0, got {c0}")
     if (isinstance(every, bool)
         or not isinstance(every, (int, np.integer)) or every < 1):
       raise ValueError(f"`every` must be an int >= 1, got {every!r}")
     self.every = int(every)
-    self.floor = None if floor is None else _finite(floor, "floor", low=0.0)
+    self.floor = None if floor is None else check_number(floor, "floor", low=0.0)
     if self.floor is not None and self.floor > self.c0:
       raise ValueError(f"`floor` must be <= c0 = {self.c0:g}, got {floor}")
     self.batches = 0
@@ -245,15 +247,3 @@ class NoiseAnnealing(_LayerAssigner):
     for variable in self._variables():
       variable.assign(self.value)
     self.batches += 1
-
-
-def _finite(value, arg, low=None):
-  try:
-    number = float(value)
-  except (TypeError, ValueError):
-    raise ValueError(f"`{arg}` must be a number, got {value!r}") from None
-  if not math.isfinite(number) or (low is not None and number < low):
-    raise ValueError(f"`{arg}` must be a finite number"
-                     + ("" if low is None else f" >= {low:g}")
-                     + f", got {value}")
-  return number

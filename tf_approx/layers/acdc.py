@@ -16,19 +16,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_approx._validation import check_number
+from tf_approx._validation import last_axis
 from tf_approx.ops.acdc import acdc
-
-
-def _check_number(value, arg, minimum=None):
-  try:
-    number = float(value)
-  except (TypeError, ValueError):
-    raise ValueError(f"`{arg}` must be a number, got {value!r}") from None
-  if not np.isfinite(number) or (minimum is not None and number < minimum):
-    raise ValueError(f"`{arg}` must be a finite number"
-                     + ("" if minimum is None else f" >= {minimum:g}")
-                     + f", got {value}")
-  return number
 
 
 def _diagonal_initializer(mean, sigma, seed):
@@ -41,14 +31,6 @@ def _check_count(value, arg):
   if value < 1:
     raise ValueError(f"`{arg}` must be >= 1, got {value}")
   return int(value)
-
-
-def _last_axis(layer, input_shape):
-  n = input_shape[-1] if input_shape else None
-  if n is None:
-    raise ValueError(f"{type(layer).__name__} needs a known last axis, got "
-                     f"input shape {input_shape}")
-  return int(n)
 
 
 @keras.saving.register_keras_serializable(package="tf_approx")
@@ -73,8 +55,8 @@ class ACDC(keras.layers.Layer):
   def __init__(self, sigma=0.1, use_bias=True, seed=None, mean=1.0,
                **kwargs):
     super().__init__(**kwargs)
-    self.sigma = _check_number(sigma, "sigma", minimum=0)
-    self.mean = _check_number(mean, "mean")
+    self.sigma = check_number(sigma, "sigma", low=0)
+    self.mean = check_number(mean, "mean")
     self.use_bias = bool(use_bias)
     self.seed = None if seed is None else operator.index(seed)
     # XLA cannot compile the native op: under jit_compile the op wrapper
@@ -82,7 +64,7 @@ class ACDC(keras.layers.Layer):
     self.supports_jit = False
 
   def build(self, input_shape):
-    n = _last_axis(self, input_shape)
+    n = last_axis(self, input_shape)
     seeds = (None, None) if self.seed is None else (self.seed,
                                                      self.seed + 1)
     self.a = self.add_weight(
@@ -143,8 +125,8 @@ class SELL(keras.layers.Layer):
     self.depth = _check_count(depth, "depth")
     self.units = None if units is None else _check_count(units, "units")
     self.activation = keras.activations.get(activation)
-    self.sigma = _check_number(sigma, "sigma", minimum=0)
-    self.mean = _check_number(mean, "mean")
+    self.sigma = check_number(sigma, "sigma", low=0)
+    self.mean = check_number(mean, "mean")
     self.use_bias = bool(use_bias)
     if seed is None:
       seed = int(np.random.randint(0, 2**31 - 1))
@@ -152,7 +134,7 @@ class SELL(keras.layers.Layer):
     self.supports_jit = False
 
   def build(self, input_shape):
-    n_in = _last_axis(self, input_shape)
+    n_in = last_axis(self, input_shape)
     self._n_in = n_in
     self._width = max(n_in, self.units or n_in)
     shape = (self.depth, self._width)

@@ -78,6 +78,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_approx._validation import check_number
+from tf_approx._validation import last_axis
+
 ACTIVATIONS = ("sigmoid", "tanh")
 PROJECTIONS = ("pad", "linear")
 DEFAULT_C = 10.0
@@ -91,20 +94,6 @@ def _check_activation(activation):
   return activation
 
 
-def _check_number(value, arg, low=None, high=None):
-  try:
-    number = float(value)
-  except (TypeError, ValueError):
-    raise ValueError(f"`{arg}` must be a number, got {value!r}") from None
-  if (not math.isfinite(number) or (low is not None and number < low)
-      or (high is not None and number > high)):
-    bounds = [f"{op} {bound:g}" for op, bound in ((">=", low), ("<=", high))
-              if bound is not None]
-    raise ValueError(" ".join([f"`{arg}` must be a finite number", *bounds])
-                     + f", got {value}")
-  return number
-
-
 def _check_seed(seed):
   if seed is None:
     return int(np.random.randint(0, 2**31 - 1))
@@ -114,14 +103,6 @@ def _check_seed(seed):
     return operator.index(seed)
   except TypeError:
     raise ValueError(f"`seed` must be an int, got {seed!r}") from None
-
-
-def _last_axis(layer, input_shape):
-  n = input_shape[-1] if input_shape else None
-  if n is None:
-    raise ValueError(f"{type(layer).__name__} needs a known last axis, got "
-                     f"input shape {input_shape}")
-  return int(n)
 
 
 def _centred(x, activation):
@@ -192,8 +173,8 @@ class _Mollified(keras.layers.Layer):
                **kwargs):
     super().__init__(**kwargs)
     self.activation = _check_activation(activation)
-    self.c = _check_number(c, "c", low=0.0)
-    self.initial_mollification = _check_number(mollification,
+    self.c = check_number(c, "c", low=0.0)
+    self.initial_mollification = check_number(mollification,
                                                "mollification", 0.0, 1.0)
     self.seed = _check_seed(seed)
     self.a_initializer = _a_initializer(a_initializer, self.seed)
@@ -275,7 +256,7 @@ class MollifiedActivation(_Mollified):
                      **kwargs)
 
   def build(self, input_shape):
-    self._add_state(_last_axis(self, input_shape))
+    self._add_state(last_axis(self, input_shape))
 
   def call(self, inputs, training=None):
     noise = None
@@ -360,7 +341,7 @@ class MollifyingBlock(_Mollified):
     self.bias_initializer = keras.initializers.get(bias_initializer)
 
   def build(self, input_shape):
-    n_in = _last_axis(self, input_shape)
+    n_in = last_axis(self, input_shape)
     self._n_in = n_in
     self.kernel = self.add_weight(name="kernel", shape=(n_in, self.units),
                                   initializer=self.kernel_initializer)
