@@ -154,10 +154,9 @@ class NoisyActivation(keras.layers.Layer):
       seed = tf.stack([tf.constant(self.seed, tf.int64),
                        tf.convert_to_tensor(self.step)])
       self.step.assign_add(1)
-    p = self.p if self.learns_p else tf.zeros([], inputs.dtype)
+    # noisy_activation casts p and the scale to the inputs' dtype.
     return noisy_activation(
-        inputs, tf.cast(p, inputs.dtype),
-        tf.cast(self.noise_scale, inputs.dtype), seed=seed,
+        inputs, self.p if self.learns_p else 0.0, self.noise_scale, seed=seed,
         base=self.activation, where=self.op_where, noise=self.noise,
         alpha=self.alpha if self.alpha is not None else 1.0,
         training=training)

@@ -34,3 +34,13 @@ def check_dtype(x, name="x"):
     raise TypeError(
         f"`{name}` must be one of "
         f"{', '.join(d.name for d in SUPPORTED_DTYPES)}; got {x.dtype.name}")
+
+
+def op_attrs(op, names):
+  """{name: op's attr} for `names`, string attrs decoded from bytes: the
+  keyword arguments with which a gradient calls the op's wrappers again."""
+  attrs = {}
+  for name in names:
+    value = op.get_attr(name)
+    attrs[name] = value.decode() if isinstance(value, bytes) else value
+  return attrs

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
+from tf_approx.ops.common import op_attrs
 from tf_approx.reference import gaaf as reference
 
 BASES = reference.BASES
@@ -63,19 +64,11 @@ def gaaf(x, base="tanh", shape=None, k=10000.0, center=0.0, width=1.0,
                                 name=name)
 
 
-def _attrs(op):
-  def text(name):
-    value = op.get_attr(name)
-    return value.decode() if isinstance(value, bytes) else value
-  return dict(base=text("base"), shape=text("shape"), k=op.get_attr("k"),
-              center=op.get_attr("center"), width=op.get_attr("width"))
-
-
 @tf.RegisterGradient("TfApprox>Gaaf")
 def _gaaf_grad(op, dy):
   library = native_library()
   x = op.inputs[0]
-  attrs = _attrs(op)
+  attrs = op_attrs(op, ("base", "shape", "k", "center", "width"))
   if library is None:  # e.g. an XLA-compiled gradient of a traced graph
     with tf.GradientTape() as tape:
       tape.watch(x)

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
+from tf_approx.ops.common import op_attrs
 from tf_approx.reference import noisy as reference
 
 BASES = reference.BASES
@@ -73,20 +74,12 @@ def noisy_activation(x, p, scale, seed=None, base="tanh", where="output",
       alpha=float(alpha), training=training, name=name)
 
 
-def _attrs(op):
-  def text(name):
-    value = op.get_attr(name)
-    return value.decode() if isinstance(value, bytes) else value
-  return dict(base=text("base"), where=text("where"), noise=text("noise"),
-              alpha=op.get_attr("alpha"), training=op.get_attr("training"))
-
-
 @tf.RegisterGradient("TfApprox>NoisyActivation")
 def _noisy_activation_grad(op, dy):
   """dx and dp; none for scale (a hyperparameter, set by annealing)."""
   library = native_library()
   x, p, scale, seed = op.inputs
-  attrs = _attrs(op)
+  attrs = op_attrs(op, ("base", "where", "noise", "alpha", "training"))
   if library is None:  # e.g. an XLA-compiled gradient of a traced graph
     with tf.GradientTape() as tape:
       tape.watch([x, p])

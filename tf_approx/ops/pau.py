@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
+from tf_approx.ops.common import op_attrs
 from tf_approx.reference import pau as reference
 
 DENOMINATORS = reference.DENOMINATORS
@@ -70,9 +71,8 @@ def pau(x, numerator, denominator, denominator_kind="safe", randomized=0.0,
 def _pau_grad(op, dy):
   library = native_library()
   x, numerator, denominator, seed = op.inputs
-  kind = op.get_attr("denominator_kind")
-  kind = kind.decode() if isinstance(kind, bytes) else kind
-  randomized = op.get_attr("randomized")
+  attrs = op_attrs(op, ("denominator_kind", "randomized"))
+  kind, randomized = attrs["denominator_kind"], attrs["randomized"]
   if library is None:  # e.g. an XLA-compiled gradient of a traced graph
     with tf.GradientTape() as tape:
       tape.watch([x, numerator, denominator])
