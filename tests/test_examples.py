@@ -37,14 +37,25 @@ def _load_common():
 common = _load_common()
 
 
+def _run(script, *flag_args):
+  return subprocess.run([sys.executable, str(EXAMPLES / script), *flag_args],
+                        env=ENV, capture_output=True, text=True,
+                        timeout=TIMEOUT_S, check=False)
+
+
 def _run_example(script, *flag_args):
-  result = subprocess.run([sys.executable, str(EXAMPLES / script), *flag_args],
-                          env=ENV, capture_output=True, text=True,
-                          timeout=TIMEOUT_S, check=False)
+  result = _run(script, *flag_args)
   assert result.returncode == 0, (
       f"exit code {result.returncode}\nstdout:\n{result.stdout}\n"
       f"stderr:\n{result.stderr[-5000:]}")
   return result.stdout
+
+
+def _run_refused(script, *flag_args):
+  """Runs a trainer that must refuse its flags; returns its stderr."""
+  result = _run(script, *flag_args)
+  assert result.returncode != 0
+  return result.stderr
 
 
 def _table(stdout):
@@ -67,6 +78,15 @@ print("served", logits.shape)
 """
 
 
+def _assert_serves(run_python, export_dir, op_name):
+  """The SavedModel holds the native op `op_name` (or the reload proves
+  nothing), and a fresh process that imports tf_approx serves it."""
+  assert op_name.encode() in (export_dir / "saved_model.pb").read_bytes()
+  served = run_python(_SERVE, export_dir)
+  assert served.returncode == 0, served.stderr[-5000:]
+  assert "served (3, 10)" in served.stdout
+
+
 # One test, so that parallel workers do not train the same networks twice.
 def test_approx_digits_compares_and_exports(tmp_path, run_python):
   export_dir = tmp_path / "model"
@@ -85,11 +105,7 @@ def test_approx_digits_compares_and_exports(tmp_path, run_python):
     assert seconds > 0 and ratio > 0
   assert "this machine in this process" in stdout
 
-  # The graph must hold the native op, or the reload below proves nothing.
-  assert b"TfApprox>Activation" in (export_dir / "saved_model.pb").read_bytes()
-  served = run_python(_SERVE, export_dir)
-  assert served.returncode == 0, served.stderr[-5000:]
-  assert "served (3, 10)" in served.stdout
+  _assert_serves(run_python, export_dir, "TfApprox>Activation")
 
 
 def test_pau_lenet_compares_plots_and_exports(tmp_path, run_python):
@@ -124,18 +140,12 @@ def test_pau_lenet_compares_plots_and_exports(tmp_path, run_python):
     assert image.format == "PNG"
     assert image.size == (1280, 600)
 
-  assert b"TfApprox>Pau" in (export_dir / "saved_model.pb").read_bytes()
-  served = run_python(_SERVE, export_dir)
-  assert served.returncode == 0, served.stderr[-5000:]
-  assert "served (3, 10)" in served.stdout
+  _assert_serves(run_python, export_dir, "TfApprox>Pau")
 
 
 def test_pau_lenet_rejects_unknown_activation():
-  result = subprocess.run(
-      [sys.executable, str(EXAMPLES / "pau_lenet.py"), "--activations=pau,tahn"],
-      env=ENV, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-  assert result.returncode != 0
-  assert "Keras knows no activation 'tahn'" in result.stderr
+  stderr = _run_refused("pau_lenet.py", "--activations=pau,tahn")
+  assert "Keras knows no activation 'tahn'" in stderr
 
 
 def _lenet_counts(model, features):
@@ -189,19 +199,12 @@ def test_deep_fried_compares_and_exports(tmp_path, run_python):
   assert table["fastfood 64"][4:6] == ["-", "-"]  # not in the thesis
   assert "this machine in this process" in stdout
 
-  assert b"TfApprox>Fastfood" in (export_dir / "saved_model.pb").read_bytes()
-  served = run_python(_SERVE, export_dir)
-  assert served.returncode == 0, served.stderr[-5000:]
-  assert "served (3, 10)" in served.stdout
+  _assert_serves(run_python, export_dir, "TfApprox>Fastfood")
 
 
 def test_deep_fried_rejects_unknown_model():
-  result = subprocess.run(
-      [sys.executable, str(EXAMPLES / "deep_fried.py"),
-       "--models=dense,fried"],
-      env=ENV, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-  assert result.returncode != 0
-  assert "unknown model(s) fried" in result.stderr
+  stderr = _run_refused("deep_fried.py", "--models=dense,fried")
+  assert "unknown model(s) fried" in stderr
 
 
 def test_acdc_recovery_tabulates_and_plots(tmp_path):
@@ -245,11 +248,8 @@ def test_acdc_recovery_without_permutations():
 
 
 def test_acdc_recovery_rejects_bad_k():
-  result = subprocess.run(
-      [sys.executable, str(EXAMPLES / "acdc_recovery.py"), "--ks=4,0"],
-      env=ENV, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-  assert result.returncode != 0
-  assert "K values must be positive integers, got '0'" in result.stderr
+  stderr = _run_refused("acdc_recovery.py", "--ks=4,0")
+  assert "K values must be positive integers, got '0'" in stderr
 
 
 def test_acdc_convnet_compares_and_exports(tmp_path, run_python):
@@ -277,19 +277,12 @@ def test_acdc_convnet_compares_and_exports(tmp_path, run_python):
     assert seconds > 0 and ratio > 0
   assert "this machine in this process" in stdout
 
-  assert b"TfApprox>Acdc" in (export_dir / "saved_model.pb").read_bytes()
-  served = run_python(_SERVE, export_dir)
-  assert served.returncode == 0, served.stderr[-5000:]
-  assert "served (3, 10)" in served.stdout
+  _assert_serves(run_python, export_dir, "TfApprox>Acdc")
 
 
 def test_acdc_convnet_rejects_unknown_model():
-  result = subprocess.run(
-      [sys.executable, str(EXAMPLES / "acdc_convnet.py"),
-       "--models=dense,acdc"],
-      env=ENV, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-  assert result.returncode != 0
-  assert "unknown model(s) acdc" in result.stderr
+  stderr = _run_refused("acdc_convnet.py", "--models=dense,acdc")
+  assert "unknown model(s) acdc" in stderr
 
 
 def test_load_dataset_digits():
@@ -437,12 +430,8 @@ def test_noisy_unique_count_compares_models():
 
 
 def test_noisy_unique_count_rejects_unknown_model():
-  result = subprocess.run(
-      [sys.executable, str(EXAMPLES / "noisy_unique_count.py"),
-       "--models=reference,nah"],
-      env=ENV, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-  assert result.returncode != 0
-  assert "unknown model(s) nah" in result.stderr
+  stderr = _run_refused("noisy_unique_count.py", "--models=reference,nah")
+  assert "unknown model(s) nah" in stderr
 
 
 def test_gaaf_mlp_compares_measures_and_exports(tmp_path, run_python):
@@ -480,18 +469,12 @@ def test_gaaf_mlp_compares_measures_and_exports(tmp_path, run_python):
   assert float(gaaf[0]) > float(base[0])
   assert "this machine in this process" in stdout
 
-  assert b"TfApprox>Gaaf" in (export_dir / "saved_model.pb").read_bytes()
-  served = run_python(_SERVE, export_dir)
-  assert served.returncode == 0, served.stderr[-5000:]
-  assert "served (3, 10)" in served.stdout
+  _assert_serves(run_python, export_dir, "TfApprox>Gaaf")
 
 
 def test_gaaf_mlp_rejects_unknown_model():
-  result = subprocess.run(
-      [sys.executable, str(EXAMPLES / "gaaf_mlp.py"), "--models=base,gaf"],
-      env=ENV, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-  assert result.returncode != 0
-  assert "unknown model(s) gaf" in result.stderr
+  stderr = _run_refused("gaaf_mlp.py", "--models=base,gaf")
+  assert "unknown model(s) gaf" in stderr
 
 
 def test_mollified_parity_compares_plain_and_mollified():
