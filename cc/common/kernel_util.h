@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "cc/common/counter_noise.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "unsupported/Eigen/CXX11/Tensor"
@@ -80,6 +82,20 @@ class ComputeOutput {
   ::tensorflow::Tensor scratch_;
   C* data_ = nullptr;
 };
+
+// The counter noise's key from op `op`'s `seed` input, [seed, step].
+inline absl::Status NoiseKeyFromSeed(const char* op,
+                                     const ::tensorflow::Tensor& seed,
+                                     NoiseKey* key) {
+  if (seed.dims() != 1 || seed.NumElements() != 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": `seed` must have shape [2] (seed, step), got ",
+                     seed.shape().DebugString()));
+  }
+  const auto values = seed.flat<int64_t>();
+  *key = MakeNoiseKey(values(0), values(1));
+  return absl::OkStatus();
+}
 
 // Work below this many cycles (about 80 µs at 3 GHz) runs on the calling
 // thread. Handing a job to the intra-op pool costs tens of µs where waking a

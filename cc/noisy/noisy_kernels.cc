@@ -92,12 +92,8 @@ absl::Status MakeSetup(const Attrs& attrs, const Tensor& x, const Tensor& p,
         absl::StrCat("noisy_activation: `scale` must be a scalar, got ",
                      scale.shape().DebugString()));
   }
-  if (seed.dims() != 1 || seed.NumElements() != 2) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "noisy_activation: `seed` must have shape [2] (seed, step), got ",
-        seed.shape().DebugString()));
-  }
   noisy::Problem<C>& prob = setup->problem;
+  TF_RETURN_IF_ERROR(NoiseKeyFromSeed("noisy_activation", seed, &prob.key));
   prob.params = noisy::MakeParams<C>(attrs.base, static_cast<C>(attrs.alpha),
                                      static_cast<C>(scale.scalar<T>()()),
                                      attrs.half_normal);
@@ -111,8 +107,6 @@ absl::Status MakeSetup(const Attrs& attrs, const Tensor& x, const Tensor& p,
   for (int64_t c = 0; c < prob.width; ++c)
     setup->table[c] = static_cast<C>(values[per_channel ? c : 0]);
   prob.p = setup->table.data();
-  const auto seeds = seed.flat<int64_t>();
-  prob.key = MakeNoiseKey(seeds(0), seeds(1));
   return absl::OkStatus();
 }
 

@@ -104,13 +104,8 @@ absl::Status MakeSetup(const Attrs& attrs, const Tensor& x,
           " has channels in its last axis"));
     }
   }
-  if (seed.dims() != 1 || seed.NumElements() != 2) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("pau: `seed` must have shape [2] (seed, step), got ",
-                     seed.shape().DebugString()));
-  }
-
   pau::Problem<C>& p = setup->problem;
+  TF_RETURN_IF_ERROR(NoiseKeyFromSeed("pau", seed, &p.key));
   p.m = static_cast<int>(num_count - 1);
   p.n = static_cast<int>(den_count);
   p.denominator = attrs.denominator;
@@ -135,8 +130,6 @@ absl::Status MakeSetup(const Attrs& attrs, const Tensor& x,
   p.randomized = attrs.alpha > 0;
   p.alpha = static_cast<C>(attrs.alpha);
   p.far = pau::FarRadius<C>(largest * (1.0 + attrs.alpha), p.m, p.n);
-  const auto seeds = seed.flat<int64_t>();
-  p.key = MakeNoiseKey(seeds(0), seeds(1));
   return absl::OkStatus();
 }
 
