@@ -194,15 +194,30 @@ def keras_datasets_dir():
       "datasets")
 
 
-def _load_keras_cached(name):
+def _load_keras_cached(name, download=False):
   """(x_train, y_train, x_test, y_test) of `name` from the Keras cache.
 
+  Args:
+    name: a key of KERAS_CACHED.
+    download: if the cache lacks it, let `keras.datasets.<name>` fetch it.
+
   Raises:
-    FileNotFoundError: if a file is not cached; nothing is downloaded.
+    FileNotFoundError: if a file is not cached and `download` is off or the
+      download failed.
   """
   paths = [os.path.join(keras_datasets_dir(), file)
            for file in KERAS_CACHED[name]]
   missing = [path for path in paths if not os.path.exists(path)]
+  if missing and download:
+    try:
+      (x_train, y_train), (x_test, y_test) = getattr(keras.datasets,
+                                                     name).load_data()
+      return x_train, y_train, x_test, y_test
+    except Exception as e:  # pylint: disable=broad-except  (no network: many kinds)
+      raise FileNotFoundError(
+          f"--dataset={name}: the Keras cache lacks {', '.join(missing)} and "
+          f"keras.datasets.{name}.load_data() could not download it ({e}). "
+          f"Use --dataset=digits or --data_path.") from e
   if missing:
     raise FileNotFoundError(
         f"--dataset={name} is read from the Keras cache only, which lacks "
@@ -226,7 +241,7 @@ def _load_keras_cached(name):
   return tuple(arrays)
 
 
-def load_dataset(name="digits", data_path=None):
+def load_dataset(name="digits", data_path=None, download=False):
   """Loads a dataset, or a user's .npz file, split into train/test.
 
   digits and .npz files are split by a fixed random permutation, TEST_FRACTION
@@ -236,16 +251,19 @@ def load_dataset(name="digits", data_path=None):
   Args:
     name: one of DATASETS.
     data_path: a .npz file with arrays `x` and `y`; overrides `name`.
+    download: for mnist and fashion_mnist, if Keras has not cached them, let
+      `keras.datasets` download them (the trainers of the approximation
+      paper's workloads); otherwise they are read from the cache only.
 
   Returns:
     A `Dataset` with float32 `x` and int32 `y`.
 
   Raises:
     FileNotFoundError: for mnist or fashion_mnist when Keras has not cached
-      it.
+      it and it was not (or could not be) downloaded.
   """
   if not data_path and name in KERAS_CACHED:
-    x_train, y_train, x_test, y_test = _load_keras_cached(name)
+    x_train, y_train, x_test, y_test = _load_keras_cached(name, download)
     x_train = (x_train / 255.0).astype(np.float32)
     x_test = (x_test / 255.0).astype(np.float32)
     y_train, y_test = y_train.astype(np.int32), y_test.astype(np.int32)

@@ -6,8 +6,10 @@ exported SavedModel is loaded in a fresh process that only imports tf_approx.
 
 import gzip
 import importlib.util
+import json
 import os
 from pathlib import Path
+import re
 import subprocess
 import sys
 import textwrap
@@ -66,25 +68,30 @@ def _table(stdout):
 
 
 _SERVE = """
-import sys
+import json, sys
 import numpy as np
 import tensorflow as tf
 import tf_approx
 model = tf.saved_model.load(sys.argv[1])
-logits = model.serve(tf.random.uniform([3, 8, 8])).numpy()
-assert logits.shape == (3, 10), logits.shape
-assert np.isfinite(logits).all(), logits
-print("served", logits.shape)
+shape, dtype, expected = json.loads(sys.argv[2])
+x = tf.cast(tf.random.uniform(shape, maxval=4.0), dtype)
+y = model.serve(x).numpy()
+assert y.shape == tuple(expected), y.shape
+assert np.isfinite(y).all(), y
+print("served", y.shape)
 """
 
 
-def _assert_serves(run_python, export_dir, op_name):
+def _assert_serves(run_python, export_dir, op_name, shape=(3, 8, 8),
+                   dtype="float32", expected=(3, 10)):
   """The SavedModel holds the native op `op_name` (or the reload proves
-  nothing), and a fresh process that imports tf_approx serves it."""
+  nothing), and a fresh process that imports tf_approx serves it: inputs of
+  `shape` and `dtype` give finite outputs of shape `expected`."""
   assert op_name.encode() in (export_dir / "saved_model.pb").read_bytes()
-  served = run_python(_SERVE, export_dir)
+  served = run_python(_SERVE, export_dir,
+                      json.dumps([shape, dtype, expected]))
   assert served.returncode == 0, served.stderr[-5000:]
-  assert "served (3, 10)" in served.stdout
+  assert f"served {tuple(expected)}" in served.stdout
 
 
 # One test, so that parallel workers do not train the same networks twice.
@@ -364,10 +371,39 @@ def test_load_dataset_fashion_mnist_from_keras_cache(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
 def test_load_dataset_never_downloads(tmp_path, monkeypatch, name):
   monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+  monkeypatch.setattr(getattr(keras.datasets, name), "load_data",
+                      _no_download)
   with pytest.raises(FileNotFoundError,
                      match=f"read from the Keras cache only.*{tmp_path}"):
     common.load_dataset(name)
   assert not (tmp_path / "datasets").exists()
+
+
+def _no_download():
+  raise AssertionError("load_dataset tried to download")
+
+
+def test_load_dataset_downloads_when_asked(tmp_path, monkeypatch):
+  monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+  images = np.full((2, 28, 28), 255, np.uint8)
+  labels = np.array([3, 1], np.uint8)
+  monkeypatch.setattr(keras.datasets.mnist, "load_data",
+                      lambda: ((images, labels), (images[:1], labels[:1])))
+  dataset = common.load_dataset("mnist", download=True)
+  np.testing.assert_array_equal(dataset.x_train, np.ones((2, 28, 28)))
+  np.testing.assert_array_equal(dataset.y_test, [3])
+
+
+def test_load_dataset_says_when_the_download_fails(tmp_path, monkeypatch):
+  monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+
+  def unreachable():
+    raise OSError("no network")
+
+  monkeypatch.setattr(keras.datasets.mnist, "load_data", unreachable)
+  with pytest.raises(FileNotFoundError,
+                     match="could not download it .no network.*digits"):
+    common.load_dataset("mnist", download=True)
 
 
 def test_check_activations():
@@ -501,3 +537,114 @@ def test_mollified_parity_compares_plain_and_mollified():
   levels = stdout.split("final levels p by layer, input first, after 12 "
                         "steps: ")[1].split(".\n")[0].split()
   assert len(levels) == 2 and all(0 <= float(p) <= 1 for p in levels)
+
+
+# The trainers of the approximation paper's workloads (examples/workloads.py).
+
+
+def _summary(stdout, workload):
+  """(final loss, seconds, examples/s) of a trainer's one-line summary."""
+  line, = [l for l in stdout.splitlines() if l.startswith(f"{workload}: ")]
+  match = re.fullmatch(
+      rf"{workload}: activation (.+), final loss (\S+), wall time (\S+) s, "
+      rf"(\S+) examples/s", line)
+  assert match, line
+  return match[1], float(match[2]), float(match[3]), float(match[4])
+
+
+def test_convnet_trains_logs_and_exports(tmp_path, run_python):
+  export_dir, log_dir = tmp_path / "model", tmp_path / "logs"
+  stdout = _run_example("convnet.py", "--epochs=2",
+                        "--activation=sigm_fastexp_512",
+                        f"--log_dir={log_dir}", f"--export_dir={export_dir}")
+  assert "1438 training images at 28x28" in stdout
+  assert "Epoch 2/2" in stdout  # Keras' progress bars
+  activation, loss, seconds, speed = _summary(stdout, "convnet")
+  assert activation == "sigm_fastexp_512"
+  assert 0 < loss < 2.5 and seconds > 0
+  assert speed == pytest.approx(2 * 1438 / seconds, rel=0.01)
+  assert list(log_dir.glob("train/events.out.tfevents.*"))
+  _assert_serves(run_python, export_dir, "TfApprox>Activation",
+                 shape=(3, 28, 28, 1))
+
+
+def test_autoencoder_trains_and_exports(tmp_path, run_python):
+  export_dir = tmp_path / "model"
+  stdout = _run_example("autoencoder.py", "--epochs=3",
+                        "--activation=tanh_pade_4_4",
+                        f"--export_dir={export_dir}")
+  activation, loss, _, _ = _summary(stdout, "autoencoder")
+  assert activation == "tanh_pade_4_4"
+  assert 0 < loss < 0.2
+  _assert_serves(run_python, export_dir, "TfApprox>Activation",
+                 shape=(3, 784), expected=(3, 784))
+
+
+def test_char_rnn_trains_samples_and_exports(tmp_path, run_python):
+  export_dir = tmp_path / "model"
+  stdout = _run_example("char_rnn.py", "--epochs=1", "--max_chars=2551",
+                        "--sample_length=40", "--activation=tanh_pade_4_4",
+                        "--recurrent_activation=sigm_fastexp_512",
+                        f"--export_dir={export_dir}")
+  assert ("pydoc_data.topics (standard library): 2551 characters" in stdout)
+  assert "51 windows of 50" in stdout
+  sample = stdout.split("Sample (temperature 0.5):\n")[1].split("\n\n")[0]
+  assert sample.startswith("The ") and len(sample) == 44
+  activation, loss, _, _ = _summary(stdout, "char_rnn")
+  assert activation == "tanh_pade_4_4, recurrent_activation sigm_fastexp_512"
+  assert np.isfinite(loss)
+  vocabulary = int(re.search(r"2551 characters, (\d+) distinct", stdout)[1])
+  _assert_serves(run_python, export_dir, "TfApprox>Activation",
+                 shape=(2, 50), dtype="int32", expected=(2, 50, vocabulary))
+
+
+def test_char_rnn_learns_a_users_text(tmp_path):
+  text = tmp_path / "mine.txt"
+  text.write_text("abcab" * 200, encoding="utf-8")
+  stdout = _run_example("char_rnn.py", "--epochs=3", f"--data_path={text}",
+                        "--sample_length=10", "--batch_size=4")
+  assert f"{text}: 1000 characters, 3 distinct, 19 windows of 50" in stdout
+  sample = stdout.split("Sample (temperature 0.5):\n")[1].split("\n")[0]
+  assert set(sample[4:]) <= set("abc")
+
+
+def test_trainers_refuse_bad_flags():
+  assert "convnet has no recurrent layers" in _run_refused(
+      "convnet.py", "--recurrent_activation=sigmoid")
+  assert "Did you mean: tanh_pade_4_4" in _run_refused(
+      "autoencoder.py", "--activation=tanh_pade_4_44")
+  assert "Did you mean: sigm_fastexp_512" in _run_refused(
+      "char_rnn.py", "--recurrent_activation=sigm_fastexp_511")
+
+
+def test_reproduce_table1_quick_writes_table_and_figures(tmp_path):
+  stdout = _run_example("reproduce_table1.py", "--quick",
+                        "--workloads=autoencoder", f"--out_dir={tmp_path}")
+  markdown = (tmp_path / "table1.md").read_text()
+  assert markdown in stdout
+  table = _table(markdown.split("## autoencoder")[1].split("## Fig. 5")[0])
+  assert list(table) == [
+      "activation", "sigmoid", "sigm_fastexp_2", "sigm_fastexp_512",
+      "sigm_fastexp_512_clamp", "tanh", "tanh_pade_4_4", "serp",
+      "tanh_pade_4_4_clamp"], markdown
+  assert table["activation"] == [
+      "loss", "loss rel", "time (s)", "time rel (range)", "converged",
+      "max error", "verdict", "paper loss", "paper loss rel",
+      "paper time (s)", "paper time rel", "paper choice"]
+  for baseline in ("sigmoid", "tanh"):
+    assert table[baseline][1] == table[baseline][3] == "1.000"
+  # The paper's numbers beside ours; none for the _clamp variants.
+  assert table["sigm_fastexp_512"][7:] == ["4.1670", "1.000", "31.5",
+                                           "0.886", "safe"]
+  assert table["tanh_pade_4_4_clamp"][7:] == ["", "", "", "", ""]
+  # Max error on [-5.5, 5.5], as SPEC.md quotes it.
+  assert table["sigm_fastexp_512"][5] == "4.3e-04"
+  assert table["tanh_pade_4_4"][5] == "2.2e-03"
+  for label, cells in list(table.items())[1:]:
+    assert cells[4] == "1/1", (label, cells)
+  # One safe row per group; a ranged one only if faster than it.
+  verdicts = [cells[6] for cells in list(table.values())[1:]]
+  assert verdicts.count("safe") == 2, verdicts
+  assert "| linear" in markdown.split("## Fig. 5")[1]
+  for figure in ("table1_autoencoder.png", "table1_fig5.png"):
+    assert (tmp_path / "figures" / figure).stat().st_size > 10_000
