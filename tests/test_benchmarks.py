@@ -103,3 +103,18 @@ def test_noisy_benchmark_reports_every_row():
                  "GAAF composite twin time / op time >= 3x",
                  "NAN plain TF time / op time >= 3x"):
     assert target in table, table
+
+
+def test_char_rnn_benchmark_reports_steps_and_profile():
+  result = run_benchmark("char_rnn.py", "--quick", "--threads=1")
+  assert result.returncode == 0, result.stderr[-4000:]
+  report = result.stdout
+  for row in ("sigmoid / tanh", "sigm_fastexp_512 / tanh_pade_4_4",
+              "sigm_fastexp_512_clamp / tanh_pade_4_4_clamp",
+              "sigm_fastexp_2 / serp", "linear / linear"):
+    assert row in report, report
+  for column in ("ms per step (median)", "ms per step (fastest)",
+                 "activation gradients", "matmuls", "executor between ops"):
+    assert column in report, report
+  assert "1 intra-op and inter-op thread(s)" in report, report
+  assert "Target: sigm_fastexp_512 / tanh_pade_4_4 step time <= 0.9x" in report
