@@ -79,21 +79,12 @@ def train(dataset, activation, recurrent_activation, label):
   common.fresh_start(FLAGS.seed)
   model = build_model(dataset.x_train.shape[1:], dataset.num_classes,
                       activation, recurrent_activation)
-  common.warm_up(model, dataset.x_train, dataset.y_train, FLAGS.batch_size)
-  # The warm-up drew random numbers; every run must shuffle alike.
-  keras.utils.set_random_seed(FLAGS.seed)
-  with common.Stopwatch() as watch:
-    history = model.fit(dataset.x_train, dataset.y_train,
-                        batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
-                        verbose=0)
-  _, accuracy = model.evaluate(dataset.x_test, dataset.y_test,
-                               batch_size=FLAGS.batch_size, verbose=0)
-  losses = history.history["loss"]
-  print(f"  {label}: train loss by epoch "
-        f"{' '.join(f'{loss:.3f}' for loss in losses)}; test accuracy "
-        f"{accuracy:.4f}; fit {watch.seconds:.2f} s", flush=True)
-  scores = {"final train loss": losses[-1], "test accuracy": accuracy}
-  return common.Run(label, scores, watch.seconds), model
+  fit = common.fit_and_evaluate(
+      model, dataset, label, FLAGS.seed, FLAGS.batch_size, FLAGS.epochs,
+      summary=lambda fit: (f"test accuracy {fit.accuracy:.4f}; fit "
+                           f"{fit.seconds:.2f} s"))
+  scores = {"final train loss": fit.losses[-1], "test accuracy": fit.accuracy}
+  return common.Run(label, scores, fit.seconds), model
 
 
 def recurrent_activations():

@@ -81,6 +81,7 @@ def _images(dataset, data_path):
 
 
 def load_classification(dataset, data_path):
+  """convnet's data: images and their integer labels."""
   x, split = _images(dataset, data_path)
   return Data(f"{split.describe()}; {len(x)} training images at "
               f"{IMAGE_SIZE}x{IMAGE_SIZE}", x, split.y_train,
@@ -88,6 +89,7 @@ def load_classification(dataset, data_path):
 
 
 def load_reconstruction(dataset, data_path):
+  """autoencoder's data: flattened images, which are their own targets."""
   x, split = _images(dataset, data_path)
   x = x.reshape(len(x), -1)
   return Data(f"{split.describe()}; {len(x)} training images at "
@@ -134,6 +136,7 @@ def load_text(dataset, data_path, max_chars=None):
 
 
 def build_convnet(data, activation, recurrent_activation=None):
+  """The classifier of the module docstring, on logits."""
   del recurrent_activation  # Not recurrent.
   layers = [keras.Input(data.x.shape[1:])]
   for filters in (16, 32, 32):
@@ -145,6 +148,7 @@ def build_convnet(data, activation, recurrent_activation=None):
 
 
 def build_autoencoder(data, activation, recurrent_activation=None):
+  """The autoencoder of the module docstring."""
   del recurrent_activation  # Not recurrent.
   return keras.Sequential([
       keras.Input(data.x.shape[1:]),
@@ -154,6 +158,7 @@ def build_autoencoder(data, activation, recurrent_activation=None):
 
 
 def build_char_rnn(data, activation, recurrent_activation):
+  """The character LSTM of the module docstring, on logits."""
   lstms = [
       # cuDNN would run only the tanh/sigmoid run, and only on GPU: every
       # run takes the same path, or the times compare implementations.
