@@ -12,17 +12,17 @@ seeds, each seed's runs one after the other in one process so that the time
 ratios compare like with like.
 
 It writes --out_dir/table1.md (and every run's losses and times to
-table1.json): per workload, each row's final training loss
-and training time (mean over the seeds), both relative to the function
+table1.json): per workload, each row's final training loss and training time
+(mean over the seeds; and the median epoch time), relative to the function
 replaced (sigmoid, tanh, or the LSTM's sigmoid/tanh pair), how many seeds
 converged, the approximation's max error on the paper's range [-5.5, 5.5],
 our verdict and, beside them, the paper's numbers and choice. The verdict
 follows the paper's rule: an approximation that converged in every run it
 took part in (all workloads, all seeds) is a candidate; in each workload the
-fastest row of candidates within 0.01 of the replaced function on [-5.5,
-5.5] is "safe", and the fastest row of the others, if faster still,
-"ranged". It also plots each workload's loss over training time (the paper's
-Fig. 4) and the time per epoch of a classifier with one convolution and two
+fastest row (by median epoch time) of candidates within 0.01 of the replaced
+function on [-5.5, 5.5] is "safe", and the fastest row of the others, if
+faster still, "ranged". It also plots each workload's loss over training
+time (the paper's Fig. 4) and the time per epoch of a classifier with one convolution and two
 dense layers under identity, sigmoid and approximations of sigmoid (its Fig.
 5, which could show only identity and sigmoid in TensorFlow) to PNG files
 beside the table.
@@ -271,6 +271,18 @@ class Result:
   def seconds(self):
     return float(np.mean([run.seconds for run in self.runs]))
 
+  @property
+  def epoch_seconds(self):
+    """The median time of an epoch, over every epoch of every seed.
+
+    On two cores a run's epochs now and then take twice their usual time
+    (TensorFlow's and oneDNN's threads contending), for a few epochs in a
+    row; the mean total time carries such spells, this median shrugs them
+    off.
+    """
+    return float(np.median([t for run in self.runs
+                            for t in run.epoch_seconds]))
+
 
 def run_workload(name, settings, seeds):
   """Trains every row of `name`, seed by seed; returns [[Result]] by group."""
@@ -328,12 +340,12 @@ def verdicts(groups, eligible, errors):
     far = [r for r in rows if r not in close]
     best_time = INF
     if close:
-      safe = min(close, key=lambda r: r.seconds)
+      safe = min(close, key=lambda r: r.epoch_seconds)
       marks[safe.row.label] = "safe"
-      best_time = safe.seconds
+      best_time = safe.epoch_seconds
     if far:
-      ranged = min(far, key=lambda r: r.seconds)
-      if ranged.seconds < best_time:
+      ranged = min(far, key=lambda r: r.epoch_seconds)
+      if ranged.epoch_seconds < best_time:
         marks[ranged.row.label] = "ranged"
   return marks
 
@@ -358,7 +370,8 @@ def workload_table(groups, errors, marks):
   """One workload's rows as a Markdown table."""
   header = ["activation" if groups[0][0].row.recurrent is None
             else "recurrent / activation",
-            "loss", "loss rel", "time (s)", "time rel (range)", "converged",
+            "loss", "loss rel", "time (s)", "time rel (range)",
+            "epoch rel", "converged",
             "max error", "verdict", "paper loss", "paper loss rel",
             "paper time (s)", "paper time rel", "paper choice"]
   rows = []
@@ -372,6 +385,7 @@ def workload_table(groups, errors, marks):
           row.label, _number(result.loss, 4),
           _number(result.loss / baseline.loss),
           f"{result.seconds:.2f}", _ratio_range(result, baseline),
+          f"{result.epoch_seconds / baseline.epoch_seconds:.3f}",
           f"{result.converged}/{len(result.runs)}",
           "" if target_function(row.activation) is None else f"{error:.1e}",
           marks.get(row.label, ""),
@@ -390,13 +404,16 @@ def target_report(groups):
   baseline = _find(groups, "sigmoid / tanh")
   result = _find(groups, " / ".join(TARGET_ROW))
   time_ratio = result.seconds / baseline.seconds
+  epoch_ratio = result.epoch_seconds / baseline.epoch_seconds
   loss_ratio = result.loss / baseline.loss
-  time_ok = "met" if time_ratio <= TARGET_TIME else "MISSED"
+  time_ok = ("met" if max(time_ratio, epoch_ratio) <= TARGET_TIME
+             else "MISSED")
   loss_ok = "met" if loss_ratio <= TARGET_LOSS else "MISSED"
   return (f"CharRNN with the safe picks ({' / '.join(TARGET_ROW)}) against "
-          f"sigmoid / tanh: training time ratio {time_ratio:.3f} (target ≤ "
-          f"{TARGET_TIME}: {time_ok}), loss ratio {loss_ratio:.3f} (target "
-          f"≤ {TARGET_LOSS}: {loss_ok}).")
+          f"sigmoid / tanh: training time ratio {time_ratio:.3f} (mean total "
+          f"time), {epoch_ratio:.3f} (median epoch) (target ≤ {TARGET_TIME}: "
+          f"{time_ok}), loss ratio {loss_ratio:.3f} (target ≤ {TARGET_LOSS}: "
+          f"{loss_ok}).")
 
 
 def plot_losses(name, groups, path):
@@ -404,9 +421,11 @@ def plot_losses(name, groups, path):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4.5),
+  fig, axes = plt.subplots(1, len(groups), figsize=(7 * len(groups), 5.5),
                            squeeze=False)
   for ax, group in zip(axes[0], groups):
+    # One colour a row: the default cycle has 10, char_rnn 20 rows.
+    ax.set_prop_cycle(color=plt.cm.tab20(np.linspace(0, 1, 20))[:len(group)])
     for result in group:
       run = result.runs[0]
       times = [0.0, *run.epoch_ends]
@@ -418,7 +437,7 @@ def plot_losses(name, groups, path):
     ax.set_xlabel("training time (s)")
     ax.set_ylabel("training loss")
     ax.set_yscale("log")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper right")
   fig.suptitle(f"{name}: training loss over time (seed 0)")
   fig.tight_layout()
   fig.savefig(path, dpi=100)
@@ -518,14 +537,17 @@ def main(argv):
       f"training loss, averaged over the seeds (∞ if a seed did not "
       f"converge); time: wall-clock time of `fit`, tracing excluded; rel: "
       f"against the function replaced (the group's first row; ReLU rows "
-      f"too), time rel averaged over the seeds' ratios with their range. "
+      f"too), time rel averaged over the seeds' ratios with their range; "
+      f"epoch rel: the ratio of the median epoch times over all epochs of "
+      f"all seeds, which ignores the spells of doubled epoch times that two "
+      f"cores show now and then (see the ranges). "
       f"Max error: of the approximation against tanh or sigmoid on "
       f"[-{RANGE}, {RANGE}]. Verdict (the paper's rule): an approximation "
       f"that converged in every run it took part in (all workloads, all "
       f"seeds) is a candidate; in each "
-      f"workload the fastest row of candidates with max error ≤ {CLOSE} is "
-      f"safe, the fastest row of the other candidates, if faster still, "
-      f"ranged. Candidates here: "
+      f"workload the fastest row (by median epoch) of candidates with max "
+      f"error ≤ {CLOSE} is safe, the fastest row of the other candidates, if "
+      f"faster still, ranged. Candidates here: "
       f"{', '.join(sorted(eligible)) or 'none'}.",
       ""]
   for name, groups in results.items():

@@ -628,23 +628,30 @@ def test_reproduce_table1_quick_writes_table_and_figures(tmp_path):
       "sigm_fastexp_512_clamp", "tanh", "tanh_pade_4_4", "serp",
       "tanh_pade_4_4_clamp"], markdown
   assert table["activation"] == [
-      "loss", "loss rel", "time (s)", "time rel (range)", "converged",
-      "max error", "verdict", "paper loss", "paper loss rel",
+      "loss", "loss rel", "time (s)", "time rel (range)", "epoch rel",
+      "converged", "max error", "verdict", "paper loss", "paper loss rel",
       "paper time (s)", "paper time rel", "paper choice"]
   for baseline in ("sigmoid", "tanh"):
     assert table[baseline][1] == table[baseline][3] == "1.000"
+    assert table[baseline][4] == "1.000"
   # The paper's numbers beside ours; none for the _clamp variants.
-  assert table["sigm_fastexp_512"][7:] == ["4.1670", "1.000", "31.5",
+  assert table["sigm_fastexp_512"][8:] == ["4.1670", "1.000", "31.5",
                                            "0.886", "safe"]
-  assert table["tanh_pade_4_4_clamp"][7:] == ["", "", "", "", ""]
+  assert table["tanh_pade_4_4_clamp"][8:] == ["", "", "", "", ""]
   # Max error on [-5.5, 5.5], as SPEC.md quotes it.
-  assert table["sigm_fastexp_512"][5] == "4.3e-04"
-  assert table["tanh_pade_4_4"][5] == "2.2e-03"
+  assert table["sigm_fastexp_512"][6] == "4.3e-04"
+  assert table["tanh_pade_4_4"][6] == "2.2e-03"
   for label, cells in list(table.items())[1:]:
-    assert cells[4] == "1/1", (label, cells)
+    assert cells[5] == "1/1", (label, cells)
   # One safe row per group; a ranged one only if faster than it.
-  verdicts = [cells[6] for cells in list(table.values())[1:]]
+  verdicts = [cells[7] for cells in list(table.values())[1:]]
   assert verdicts.count("safe") == 2, verdicts
   assert "| linear" in markdown.split("## Fig. 5")[1]
   for figure in ("table1_autoencoder.png", "table1_fig5.png"):
     assert (tmp_path / "figures" / figure).stat().st_size > 10_000
+  runs = json.loads((tmp_path / "table1.json").read_text())["autoencoder"]
+  assert len(runs["tanh_pade_4_4"]) == 1
+  run, = runs["sigmoid"]
+  assert len(run["losses"]) == len(run["epoch_ends"]) == 8  # quick: 8 epochs
+  assert run["losses"][-1] == pytest.approx(float(table["sigmoid"][0]),
+                                            abs=1e-4)
