@@ -28,7 +28,7 @@ dense layers under identity, sigmoid and approximations of sigmoid (its Fig.
 beside the table.
 
 --quick keeps the paper's safe and ranged picks, their `_clamp` variants and
-the baselines, one seed and shorter training: about five minutes on two CPU
+the baselines, one seed and shorter training: under two minutes on two CPU
 cores, written to /tmp/tf_approx_table1 unless --out_dir says otherwise. The
 full run writes docs/table1.md.
 
