@@ -342,6 +342,8 @@ def define_flags(workload):
       lambda name: name is None or common.check_activations([name]))
   common.define_training_flags(epochs=workload.epochs,
                                batch_size=workload.batch_size)
+  for name in ("epochs", "batch_size", "seed"):
+    flags.declare_key_flag(name)  # so the trainers' --helpshort lists them
   if workload.recurrent:
     dataset_help = (
         f"pydoc: the help topics of Python's reference ({TEXT_SOURCE}, in "

@@ -655,3 +655,11 @@ def test_reproduce_table1_quick_writes_table_and_figures(tmp_path):
   assert len(run["losses"]) == len(run["epoch_ends"]) == 8  # quick: 8 epochs
   assert run["losses"][-1] == pytest.approx(float(table["sigmoid"][0]),
                                             abs=1e-4)
+
+
+def test_trainers_list_the_common_flags():
+  # --helpshort exits with status 1 after printing the trainer's key flags.
+  result = _run("char_rnn.py", "--helpshort")
+  for flag in ("activation", "recurrent_activation", "epochs", "batch_size",
+               "seed", "dataset", "data_path", "log_dir", "export_dir"):
+    assert f"\n  --{flag}:" in result.stdout, (flag, result.stdout)
