@@ -161,22 +161,19 @@ def train(x, y, k=None, init=(None, None, None)):
   label = "dense" if k is None else f"ACDC_{k}, {name}"
   common.fresh_start(FLAGS.seed)
   model = build_model(k, mean, sigma)
-  common.warm_up(model, x, y, FLAGS.batch_size)
   initial = model.evaluate(x, y, batch_size=1000, verbose=0)
-  # The warm-up drew random numbers; every run must shuffle alike.
-  keras.utils.set_random_seed(FLAGS.seed)
-  with common.Stopwatch() as watch:
-    history = model.fit(x, y, batch_size=FLAGS.batch_size,
-                        epochs=FLAGS.epochs, verbose=0)
+  history, seconds = common.timed_fit(model, x, y, seed=FLAGS.seed,
+                                      batch_size=FLAGS.batch_size,
+                                      epochs=FLAGS.epochs, verbose=0)
   final = model.evaluate(x, y, batch_size=1000, verbose=0)
   print(f"  {label}: train loss {initial:.3g} at init, by epoch "
         f"{' '.join(f'{loss:.3g}' for loss in history.history['loss'])}; "
-        f"final {final:.4g}; fit {watch.seconds:.2f} s", flush=True)
+        f"final {final:.4g}; fit {seconds:.2f} s", flush=True)
   if not np.isfinite(final):
     print(f"  {label}: the training loss is not finite: the run diverged.",
           flush=True)
   return (final, [initial, *history.history["loss"]], trainable_params(model),
-          watch.seconds)
+          seconds)
 
 
 def trend(runs):
@@ -213,9 +210,7 @@ def plot_losses(curves, dense, path):
     dense: the dense matrix's (losses, final loss), drawn in every panel.
     path: the PNG file to write.
   """
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = common.pyplot()
 
   fig, axes = plt.subplots(1, len(curves) + 1,
                            figsize=(5.4 * (len(curves) + 1), 4.6))

@@ -325,6 +325,33 @@ def warm_up(model, x, y, batch_size):
     variable.assign(value)
 
 
+def timed_fit(model, x, y, *, seed, batch_size, epochs, **fit_kwargs):
+  """`model.fit(x, y, ...)` timed without its one-time tracing.
+
+  The untimed `warm_up` puts the weights back, and the data order is reseeded
+  after it, so every run with one seed starts from the same weights and sees
+  the same batches.
+
+  Returns:
+    (the `History`, wall-clock seconds of the timed `fit`).
+  """
+  warm_up(model, x, y, batch_size)
+  # The warm-up drew random numbers; every run must shuffle alike.
+  keras.utils.set_random_seed(seed)
+  with Stopwatch() as watch:
+    history = model.fit(x, y, batch_size=batch_size, epochs=epochs,
+                        **fit_kwargs)
+  return history, watch.seconds
+
+
+def pyplot():
+  """matplotlib's pyplot on the Agg backend (PNG files, no display)."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt
+
+
 class Stopwatch:
   """Wall-clock seconds of a `with` block, by `time.perf_counter`.
 
@@ -379,17 +406,12 @@ def fit_and_evaluate(model, dataset, label, seed, batch_size, epochs,
   Returns:
     A Fit.
   """
-  warm_up(model, dataset.x_train, dataset.y_train, batch_size)
-  # The warm-up drew random numbers; every run must shuffle alike.
-  keras.utils.set_random_seed(seed)
-  with Stopwatch() as watch:
-    history = model.fit(dataset.x_train, dataset.y_train,
-                        batch_size=batch_size, epochs=epochs, verbose=0,
-                        **fit_kwargs)
+  history, seconds = timed_fit(model, dataset.x_train, dataset.y_train,
+                               seed=seed, batch_size=batch_size,
+                               epochs=epochs, verbose=0, **fit_kwargs)
   _, accuracy = model.evaluate(dataset.x_test, dataset.y_test,
                                batch_size=batch_size, verbose=0)
-  fit = Fit(history.history["loss"], accuracy, watch.seconds,
-            history.history)
+  fit = Fit(history.history["loss"], accuracy, seconds, history.history)
   print(f"  {label}: train loss by epoch "
         f"{' '.join(f'{loss:.3f}' for loss in fit.losses)}; {summary(fit)}",
         flush=True)

@@ -178,9 +178,7 @@ def plot_paus(runs_paus, path):
       becomes a row of panels.
     path: the PNG file to write.
   """
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = common.pyplot()
 
   columns = max(len(paus) for _, paus in runs_paus)
   fig, axes = plt.subplots(len(runs_paus), columns, squeeze=False,

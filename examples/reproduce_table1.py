@@ -418,9 +418,7 @@ def target_report(groups):
 
 def plot_losses(name, groups, path):
   """Loss over training time of every row, seed 0 (the paper's Fig. 4)."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = common.pyplot()
   fig, axes = plt.subplots(1, len(groups), figsize=(7 * len(groups), 5.5),
                            squeeze=False)
   for ax, group in zip(axes[0], groups):
@@ -489,9 +487,7 @@ def fig5_table(times):
 
 
 def plot_fig5(times, path):
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = common.pyplot()
   fig, ax = plt.subplots(figsize=(6, 4))
   for name, epoch_seconds in times.items():
     ax.plot(range(1, len(epoch_seconds) + 1), epoch_seconds, marker=".",

@@ -284,23 +284,16 @@ class Training:
 
 
 def train(model, data, *, epochs, batch_size, seed, verbose=0, callbacks=()):
-  """Trains a compiled model on `data`, timing `fit` without its tracing.
-
-  The untimed warm-up (`common.warm_up`) puts the weights back, and the data
-  order is reseeded after it, so every run with one seed starts from the
-  same weights and sees the same batches.
-  """
+  """Trains a compiled model on `data`, timing `fit` without its tracing
+  (`common.timed_fit`)."""
   initial_loss = model.evaluate(data.x, data.y, batch_size=batch_size,
                                 verbose=0)
-  common.warm_up(model, data.x, data.y, batch_size)
-  keras.utils.set_random_seed(seed)
   epoch_times = EpochTimes()
-  with common.Stopwatch() as watch:
-    history = model.fit(data.x, data.y, batch_size=batch_size, epochs=epochs,
-                        verbose=verbose,
-                        callbacks=[epoch_times, *callbacks])
+  history, seconds = common.timed_fit(
+      model, data.x, data.y, seed=seed, batch_size=batch_size, epochs=epochs,
+      verbose=verbose, callbacks=[epoch_times, *callbacks])
   return Training(float(initial_loss), history.history["loss"],
-                  epoch_times.ends, watch.seconds, epochs * len(data.x))
+                  epoch_times.ends, seconds, epochs * len(data.x))
 
 
 def sample_text(model, data, length, seed, temperature=0.5, prompt="The "):
