@@ -96,13 +96,17 @@ def build(data, config):
   return model
 
 
+def one_epoch(model, data):
+  model.fit(data.x, data.y, batch_size=BATCH, epochs=1, verbose=0,
+            shuffle=False)
+
+
 def step_sampler(model, data):
   """Seconds per training step, from one `fit` epoch over `data`."""
 
   def sample():
     start = time.perf_counter()
-    model.fit(data.x, data.y, batch_size=BATCH, epochs=1, verbose=0,
-              shuffle=False)
+    one_epoch(model, data)
     return (time.perf_counter() - start) / steps()
 
   return sample
@@ -113,8 +117,7 @@ def profile(model, data):
   from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top
   with tempfile.TemporaryDirectory() as logdir:
     tf.profiler.experimental.start(logdir)
-    model.fit(data.x, data.y, batch_size=BATCH, epochs=1, verbose=0,
-              shuffle=False)
+    one_epoch(model, data)
     tf.profiler.experimental.stop()
     path, = glob.glob(os.path.join(logdir, "plugins", "profile", "*",
                                    "*.xplane.pb"))
@@ -155,14 +158,11 @@ def child():
                              workloads.SEQUENCE_LENGTH + 1)
   models = {label(c): build(data, c) for c in CONFIGS}
   common.progress(f"  measuring {len(models)} step times")
-  # In rounds, like common.interleaved_medians, keeping every sample: on two
-  # cores a step's time is bimodal (TensorFlow's and oneDNN's threads
-  # contend), so the report gives the median and the fastest.
-  samplers = {key: step_sampler(model, data) for key, model in models.items()}
-  samples = {key: [] for key in samplers}
-  for _ in range(common.repeats()):
-    for key, sample in samplers.items():
-      samples[key].append(sample())
+  # Every sample is kept: on two cores a step's time is bimodal (TensorFlow's
+  # and oneDNN's threads contend), so the report gives the median and the
+  # fastest.
+  samples = common.interleaved_samples(
+      {key: step_sampler(model, data) for key, model in models.items()})
   common.progress("  profiling")
   profiles = {label(c): profile(models[label(c)], data) for c in PROFILED}
   common.write_child_results({"steps": samples, "profiles": profiles})
@@ -180,10 +180,10 @@ def report(result):
            f"{fastest[key] * 1e3:.1f}",
            f"{fastest[key] / fastest[label(BASELINE)]:.3f}"]
           for key, seconds in medians.items()]
-  lines.append(format_table(
+  lines.append(common.format_table(
       ["recurrent / activation", "ms per step (median)",
        f"÷ {label(BASELINE)}", "ms per step (fastest)",
-       f"÷ {label(BASELINE)}"], rows))
+       f"÷ {label(BASELINE)}"], rows, FLAGS.markdown))
   lines.append(f"\nProfile of one epoch ({steps()} steps; profiling slows "
                f"them): ms per step on the compute threads, summed over "
                f"them.\n")
@@ -193,7 +193,7 @@ def report(result):
     total = sum(seconds.values())
     rows.append([key, *(f"{seconds[c] * 1e3:.2f} ({seconds[c] / total:.0%})"
                         for c in CATEGORIES), f"{total * 1e3:.1f}"])
-  lines.append(format_table(header, rows))
+  lines.append(common.format_table(header, rows, FLAGS.markdown))
   ratio = medians[label(SAFE)] / base
   floor = medians[label(("linear", "linear"))] / base
   verdict = "pass" if ratio <= TARGET else "MISS"
@@ -202,18 +202,6 @@ def report(result):
       f"(medians): {ratio:.3f}x, {verdict}. Activations that cost nothing "
       f"(linear / linear) give {floor:.3f}x.")
   return "\n".join(lines)
-
-
-def format_table(header, rows):
-  if FLAGS.markdown:
-    out = ["| " + " | ".join(header) + " |",
-           "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(out)
-  widths = [max(len(r[i]) for r in [header, *rows])
-            for i in range(len(header))]
-  return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(r, widths))
-                   for r in [header, *rows])
 
 
 def main(argv):

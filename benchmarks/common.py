@@ -303,19 +303,25 @@ def loop_overhead_sampler(x):
   return graph_sampler(lambda x, aux: x, x, x, unroll=1)
 
 
-def interleaved_medians(samplers):
-  """{key: median seconds} of `repeats()` measurements by each sampler.
+def interleaved_samples(samplers):
+  """{key: [seconds]}: `repeats()` measurements by each sampler.
 
   The measurements are taken in rounds, one per sampler per round, so that a
   slow spell of the machine (another process, the host) lands on one
-  measurement of many figures rather than on every measurement of one, and
-  the medians, and the ratios between them, shrug it off.
+  measurement of many figures rather than on every measurement of one.
   """
   samples = {key: [] for key in samplers}
   for _ in range(repeats()):
     for key, sample in samplers.items():
       samples[key].append(sample())
-  return {key: statistics.median(values) for key, values in samples.items()}
+  return samples
+
+
+def interleaved_medians(samplers):
+  """{key: median seconds} of `interleaved_samples`: taken in rounds, the
+  medians, and the ratios between them, shrug off a slow spell."""
+  return {key: statistics.median(values)
+          for key, values in interleaved_samples(samplers).items()}
 
 
 def nested_medians(samplers):
