@@ -2,11 +2,14 @@
 //
 // Each helper is a template over V, the type the math computes on: a scalar
 // (float or double; CUDA threads and loop tails) or a GCC vector of them (the
-// CPU kernels). Only arithmetic, comparisons and `?:` are used, which mean the
-// same lane by lane on both.
+// CPU kernels). Only arithmetic, comparisons, `?:` and bit casts are used,
+// which mean the same lane by lane on both.
 #ifndef TF_APPROX_CC_COMMON_LANES_H_
 #define TF_APPROX_CC_COMMON_LANES_H_
 
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -34,9 +37,46 @@ TFA_INLINE V Splat(S s) {
   return zero + s;
 }
 
+// The integer type as wide as V's lanes, lane for lane.
+template <typename S>
+struct IntLane;
+template <>
+struct IntLane<float> {
+  typedef int32_t type;
+};
+template <>
+struct IntLane<double> {
+  typedef int64_t type;
+};
+
+template <typename V, bool kScalar = std::is_same_v<V, ScalarOfT<V>>>
+struct IntOf {
+  typedef typename IntLane<V>::type type;
+};
+template <typename V>
+struct IntOf<V, false> {
+  typedef typename IntLane<ScalarOfT<V>>::type type
+      __attribute__((vector_size(sizeof(V))));
+};
+template <typename V>
+using IntOfT = typename IntOf<V>::type;
+
+template <typename To, typename From>
+TFA_INLINE To BitCast(From from) {
+  static_assert(sizeof(To) == sizeof(From), "BitCast needs equal sizes");
+  To to;
+  std::memcpy(&to, &from, sizeof(To));
+  return to;
+}
+
+// |x|: the sign bit cleared, one AND on a vector (a compare and a select
+// would take three). Abs(-0) = +0; NaN stays NaN.
 template <typename V>
 TFA_INLINE V Abs(V x) {
-  return x < 0 ? -x : x;  // NaN stays NaN
+  using I = IntOfT<V>;
+  using Lane = typename IntLane<ScalarOfT<V>>::type;
+  const I magnitude_bits = I{} + std::numeric_limits<Lane>::max();
+  return BitCast<V>(BitCast<I>(x) & magnitude_bits);
 }
 
 // -1, 0 or 1 (0 at 0, as tf.sign; also 0 for NaN).

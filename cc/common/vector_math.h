@@ -21,38 +21,6 @@
 
 namespace tf_approx {
 
-// The integer type as wide as V's lanes, lane for lane.
-template <typename S>
-struct IntLane;
-template <>
-struct IntLane<float> {
-  typedef int32_t type;
-};
-template <>
-struct IntLane<double> {
-  typedef int64_t type;
-};
-
-template <typename V, bool kScalar = std::is_same_v<V, ScalarOfT<V>>>
-struct IntOf {
-  typedef typename IntLane<V>::type type;
-};
-template <typename V>
-struct IntOf<V, false> {
-  typedef typename IntLane<ScalarOfT<V>>::type type
-      __attribute__((vector_size(sizeof(V))));
-};
-template <typename V>
-using IntOfT = typename IntOf<V>::type;
-
-template <typename To, typename From>
-TFA_INLINE To BitCast(From from) {
-  static_assert(sizeof(To) == sizeof(From), "BitCast needs equal sizes");
-  To to;
-  std::memcpy(&to, &from, sizeof(To));
-  return to;
-}
-
 // The lanes of `from` converted to the lane type of To (same lane count).
 template <typename To, typename From>
 TFA_INLINE To Convert(From from) {
