@@ -125,6 +125,47 @@ TFA_INLINE V Value(int m, int n, const V* a, const V* b, const Powers<V>& pw) {
   return parts.p / parts.q;
 }
 
+// F at an input within the far radius (c = 1), by Horner's rule: half the
+// operations of the power sums, which only the backward pass needs.
+template <Denominator D, typename V>
+TFA_INLINE V NearValue(int m, int n, const V* a, const V* b, V x) {
+  using S = ScalarOfT<V>;
+  V p = a[m];
+  for (int j = m - 1; j >= 0; --j) p = p * x + a[j];
+  // R in u = |x| (safe, with |b_k|) or in x.
+  const V u = D == Denominator::kSafe ? Abs(x) : x;
+  const V one = Splat<V, S>(1);
+  V r = DenominatorTerm<D>(b[n - 1], one);
+  for (int k = n - 1; k >= 1; --k)
+    r = r * u + DenominatorTerm<D>(b[k - 1], one);
+  r = r * u;
+  if constexpr (D == Denominator::kAbsOfSum) r = r * Sign(r);  // see Evaluate
+  return p / (one + r);
+}
+
+// The factors of the backward pass that depend on the coefficients alone:
+// formed once per coefficient set (once per call for a shared PAU) instead of
+// once per element.
+template <typename V>
+struct BackwardTerms {
+  V ja[kMaxOrder];      // j a_j, j = 1..m: P' = sum_j ja[j-1] w_{j-1}
+  V kb[kMaxOrder];      // k b_k (k |b_k| for safe): R' = sum_k kb[k-1] w_{k-1}
+  V sign_b[kMaxOrder];  // sign(b_k): safe dQ/db_k = sign(b_k) |x|^k
+};
+
+template <Denominator D, typename V>
+TFA_INLINE BackwardTerms<V> MakeBackwardTerms(int m, int n, const V* a,
+                                              const V* b) {
+  using S = ScalarOfT<V>;
+  BackwardTerms<V> t;
+  for (int j = 1; j <= m; ++j) t.ja[j - 1] = a[j] * S(j);
+  for (int k = 1; k <= n; ++k) {
+    t.kb[k - 1] = DenominatorTerm<D>(b[k - 1], Splat<V, S>(k));
+    if constexpr (D == Denominator::kSafe) t.sign_b[k - 1] = Sign(b[k - 1]);
+  }
+  return t;
+}
+
 // Returns dy dF/dx and adds dy dF/da_j to grad_a[j], dy dF/db_k to
 // grad_b[k - 1]:
 //   dF/dx   = P'/Q - Q' P/Q^2
@@ -132,16 +173,22 @@ TFA_INLINE V Value(int m, int n, const V* a, const V* b, const Powers<V>& pw) {
 //   dF/db_k = -(P/Q^2) dQ/db_k, dQ/db_k = sign(b_k)|x|^k (safe),
 //             sign(R) x^k (abs_of_sum), x^k (unsafe); sign(0) = 0.
 template <Denominator D, typename V>
-TFA_INLINE V Backward(int m, int n, const V* a, const V* b, const Powers<V>& pw,
-                      V dy, V* grad_a, V* grad_b) {
+TFA_INLINE V Backward(int m, int n, const V* a, const V* b,
+                      const BackwardTerms<V>& t, const Powers<V>& pw, V dy,
+                      V* grad_a, V* grad_b) {
   using S = ScalarOfT<V>;
   const Parts<V> parts = Evaluate<D>(m, n, a, b, pw);
-  V dp = a[1] * pw.w[0];
-  for (int j = 2; j <= m; ++j) dp += (a[j] * S(j)) * pw.w[j - 1];
+  V dp = t.ja[0] * pw.w[0];
+  for (int j = 2; j <= m; ++j) dp += t.ja[j - 1] * pw.w[j - 1];
   // dQ/dx without the outer sign of safe / abs_of_sum.
-  V dr = DenominatorTerm<D>(b[0], pw.w[0]);
-  for (int k = 2; k <= n; ++k)
-    dr += DenominatorTerm<D>(b[k - 1] * S(k), pw.w[k - 1]);
+  V dr = t.kb[0] * pw.w[0];
+  for (int k = 2; k <= n; ++k) {
+    if constexpr (D == Denominator::kSafe) {
+      dr += t.kb[k - 1] * Abs(pw.w[k - 1]);  // kb = k |b_k|
+    } else {
+      dr += t.kb[k - 1] * pw.w[k - 1];
+    }
+  }
   const V r_sign = Sign(parts.r);
   V dq = dr;
   if constexpr (D == Denominator::kSafe) dq = pw.sign * dr;
@@ -155,7 +202,7 @@ TFA_INLINE V Backward(int m, int n, const V* a, const V* b, const Powers<V>& pw,
   for (int k = 1; k <= n; ++k) {
     V dq_db;
     if constexpr (D == Denominator::kSafe) {
-      dq_db = Sign(b[k - 1]) * Abs(pw.w[k]);
+      dq_db = t.sign_b[k - 1] * Abs(pw.w[k]);
     } else if constexpr (D == Denominator::kAbsOfSum) {
       dq_db = r_sign * pw.w[k];
     } else {

@@ -76,14 +76,22 @@ TFA_NOINLINE S ScalarForward(const Problem<S>& p, S x, int64_t column,
                              int64_t index) {
   S coef[kMaxCoefficients];
   ScalarCoefficients(p, column, index, coef);
+  const S* b = coef + p.m + 1;
   Powers<S> pw;
-  ScalarPowers(p, x, &pw);
-  const S y = Value<D>(p.m, p.n, coef, coef + p.m + 1, pw);
+  S y;
+  if (!(Abs(x) > p.far)) {
+    // The vector loops' form: an element's value does not depend on which
+    // loop computed it.
+    y = NearValue<D>(p.m, p.n, coef, b, x);
+  } else {
+    ScalarPowers(p, x, &pw);
+    y = Value<D>(p.m, p.n, coef, b, pw);
+  }
   if (Abs(y) < kInfinity<S> || !(Abs(x) < kInfinity<S>)) return y;
   // F overflows (or two overflowing terms cancelled into NaN): the powers
   // scaled by |x|^-max(m, n) are all finite and give the signed infinity.
   FarPowers(x, std::max(p.m, p.n), std::max(p.m, p.n), &pw);
-  return Value<D>(p.m, p.n, coef, coef + p.m + 1, pw);
+  return Value<D>(p.m, p.n, coef, b, pw);
 }
 
 // Returns dx; adds the coefficient gradients to acc[j * width + column].
@@ -94,8 +102,10 @@ TFA_NOINLINE S ScalarBackward(const Problem<S>& p, S x, S dy, int64_t column,
   ScalarCoefficients(p, column, index, coef);
   Powers<S> pw;
   ScalarPowers(p, x, &pw);
+  const S* b = coef + p.m + 1;
   const S dx =
-      Backward<D>(p.m, p.n, coef, coef + p.m + 1, pw, dy, grad, grad + p.m + 1);
+      Backward<D>(p.m, p.n, coef, b, MakeBackwardTerms<D>(p.m, p.n, coef, b),
+                  pw, dy, grad, grad + p.m + 1);
   for (int j = 0; j < p.NumCoefficients(); ++j)
     acc[j * p.width + column] += grad[j];
   return dx;
@@ -200,16 +210,14 @@ template <Denominator D, bool kShared, typename O, typename S>
 TFA_INLINE void ForwardBlocks(const Problem<S>& p, const S* x, S* y,
                               int64_t row_begin, int64_t row_end) {
   using V = Vec<S>;
-  const int m = O::M(p), n = O::N(p), top = std::max(m, n);
+  const int m = O::M(p), n = O::N(p);
   V coef[kMaxCoefficients];
   if (kShared) VectorCoefficients(p, 0, 0, coef);
   VisitRows(
       p, x, row_begin, row_end,
       [&](int64_t i, int64_t column, V v) TFA_LAMBDA_INLINE {
         if (!kShared) VectorCoefficients(p, column, i, coef);
-        Powers<V> pw;
-        NearPowers<V, S>(v, top, &pw);
-        Store(y + i, Value<D>(m, n, coef, coef + m + 1, pw));
+        Store(y + i, NearValue<D>(m, n, coef, coef + m + 1, v));
       },
       [&](int64_t i, int64_t column)
           TFA_LAMBDA_INLINE { y[i] = ScalarForward<D>(p, x[i], column, i); },
@@ -245,7 +253,11 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
       std::max<int64_t>(1, kFlushElements / p.width / block_rows) * block_rows;
   std::vector<S> acc(count * p.width, S(0));
   V coef[kMaxCoefficients], sums[kMaxCoefficients];
-  if (kShared) VectorCoefficients(p, 0, 0, coef);
+  BackwardTerms<V> terms;
+  if (kShared) {
+    VectorCoefficients(p, 0, 0, coef);
+    terms = MakeBackwardTerms<D>(m, n, coef, coef + m + 1);
+  }
   for (int j = 0; j < count; ++j) sums[j] = V{};
   VisitRows(
       p, x, row_begin, row_end,
@@ -254,15 +266,16 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
         Powers<V> pw;
         NearPowers<V, S>(v, top, &pw);
         if (kShared) {
-          Store(dx + i, Backward<D>(m, n, coef, coef + m + 1, pw, g, sums,
-                                    sums + m + 1));
+          Store(dx + i, Backward<D>(m, n, coef, coef + m + 1, terms, pw, g,
+                                    sums, sums + m + 1));
           return;
         }
         VectorCoefficients(p, column, i, coef);
+        terms = MakeBackwardTerms<D>(m, n, coef, coef + m + 1);
         for (int j = 0; j < count; ++j)
           sums[j] = Load(acc.data() + j * p.width + column);
-        const V d =
-            Backward<D>(m, n, coef, coef + m + 1, pw, g, sums, sums + m + 1);
+        const V d = Backward<D>(m, n, coef, coef + m + 1, terms, pw, g, sums,
+                                sums + m + 1);
         for (int j = 0; j < count; ++j)
           Store(acc.data() + j * p.width + column, sums[j]);
         Store(dx + i, d);
