@@ -271,11 +271,13 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
           return;
         }
         VectorCoefficients(p, column, i, coef);
-        terms = MakeBackwardTerms<D>(m, n, coef, coef + m + 1);
+        // A local, not `terms`: kept in registers rather than stored.
+        const BackwardTerms<V> column_terms =
+            MakeBackwardTerms<D>(m, n, coef, coef + m + 1);
         for (int j = 0; j < count; ++j)
           sums[j] = Load(acc.data() + j * p.width + column);
-        const V d = Backward<D>(m, n, coef, coef + m + 1, terms, pw, g, sums,
-                                sums + m + 1);
+        const V d = Backward<D>(m, n, coef, coef + m + 1, column_terms, pw, g,
+                                sums, sums + m + 1);
         for (int j = 0; j < count; ++j)
           Store(acc.data() + j * p.width + column, sums[j]);
         Store(dx + i, d);
