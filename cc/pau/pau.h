@@ -143,28 +143,44 @@ TFA_INLINE V NearValue(int m, int n, const V* a, const V* b, V x) {
   return p / (one + r);
 }
 
-// The factors of the backward pass that depend on the coefficients alone:
-// formed once per coefficient set (once per call for a shared PAU) instead of
-// once per element.
-template <typename V>
-struct BackwardTerms {
-  V ja[kMaxOrder];      // j a_j, j = 1..m: P' = sum_j ja[j-1] w_{j-1}
-  V kb[kMaxOrder];      // k b_k (k |b_k| for safe): R' = sum_k kb[k-1] w_{k-1}
-  V sign_b[kMaxOrder];  // sign(b_k): safe dQ/db_k = sign(b_k) |x|^k
+// The factors of the backward pass that depend on the coefficients alone,
+// computed where they are used: for coefficients that change from vector to
+// vector (per-channel and randomized PAUs, the scalar paths).
+//   Ja(j)    = j a_j                  (P' = sum_j Ja(j) w_{j-1})
+//   Kb(k)    = k b_k, k |b_k| (safe)  (R' = sum_k Kb(k) w_{k-1})
+//   SignB(k) = sign(b_k)              (safe: dQ/db_k = sign(b_k) |x|^k)
+template <Denominator D, typename V>
+struct InlineFactors {
+  using S = ScalarOfT<V>;
+  const V* a;
+  const V* b;
+  TFA_INLINE V Ja(int j) const { return a[j] * S(j); }
+  TFA_INLINE V Kb(int k) const {
+    return DenominatorTerm<D>(b[k - 1], Splat<V, S>(k));
+  }
+  TFA_INLINE V SignB(int k) const { return Sign(b[k - 1]); }
 };
 
+// The same factors formed once, for a coefficient set that every vector
+// shares: recomputed per element, they cost a fifth of the backward pass.
 template <Denominator D, typename V>
-TFA_INLINE BackwardTerms<V> MakeBackwardTerms(int m, int n, const V* a,
-                                              const V* b) {
-  using S = ScalarOfT<V>;
-  BackwardTerms<V> t;
-  for (int j = 1; j <= m; ++j) t.ja[j - 1] = a[j] * S(j);
-  for (int k = 1; k <= n; ++k) {
-    t.kb[k - 1] = DenominatorTerm<D>(b[k - 1], Splat<V, S>(k));
-    if constexpr (D == Denominator::kSafe) t.sign_b[k - 1] = Sign(b[k - 1]);
+struct HoistedFactors {
+  V ja[kMaxOrder + 1], kb[kMaxOrder + 1], sign_b[kMaxOrder + 1];
+
+  static TFA_INLINE HoistedFactors Of(int m, int n, const V* a, const V* b) {
+    const InlineFactors<D, V> f{a, b};
+    HoistedFactors h;
+    for (int j = 1; j <= m; ++j) h.ja[j] = f.Ja(j);
+    for (int k = 1; k <= n; ++k) {
+      h.kb[k] = f.Kb(k);
+      h.sign_b[k] = f.SignB(k);
+    }
+    return h;
   }
-  return t;
-}
+  TFA_INLINE V Ja(int j) const { return ja[j]; }
+  TFA_INLINE V Kb(int k) const { return kb[k]; }
+  TFA_INLINE V SignB(int k) const { return sign_b[k]; }
+};
 
 // Returns dy dF/dx and adds dy dF/da_j to grad_a[j], dy dF/db_k to
 // grad_b[k - 1]:
@@ -172,21 +188,22 @@ TFA_INLINE BackwardTerms<V> MakeBackwardTerms(int m, int n, const V* a,
 //   dF/da_j = x^j / Q
 //   dF/db_k = -(P/Q^2) dQ/db_k, dQ/db_k = sign(b_k)|x|^k (safe),
 //             sign(R) x^k (abs_of_sum), x^k (unsafe); sign(0) = 0.
-template <Denominator D, typename V>
+// `factors` is an InlineFactors or HoistedFactors of a and b.
+template <Denominator D, typename V, typename Factors>
 TFA_INLINE V Backward(int m, int n, const V* a, const V* b,
-                      const BackwardTerms<V>& t, const Powers<V>& pw, V dy,
+                      const Factors& factors, const Powers<V>& pw, V dy,
                       V* grad_a, V* grad_b) {
   using S = ScalarOfT<V>;
   const Parts<V> parts = Evaluate<D>(m, n, a, b, pw);
-  V dp = t.ja[0] * pw.w[0];
-  for (int j = 2; j <= m; ++j) dp += t.ja[j - 1] * pw.w[j - 1];
+  V dp = factors.Ja(1) * pw.w[0];
+  for (int j = 2; j <= m; ++j) dp += factors.Ja(j) * pw.w[j - 1];
   // dQ/dx without the outer sign of safe / abs_of_sum.
-  V dr = t.kb[0] * pw.w[0];
+  V dr = factors.Kb(1) * pw.w[0];
   for (int k = 2; k <= n; ++k) {
     if constexpr (D == Denominator::kSafe) {
-      dr += t.kb[k - 1] * Abs(pw.w[k - 1]);  // kb = k |b_k|
+      dr += factors.Kb(k) * Abs(pw.w[k - 1]);  // Kb = k |b_k|
     } else {
-      dr += t.kb[k - 1] * pw.w[k - 1];
+      dr += factors.Kb(k) * pw.w[k - 1];
     }
   }
   const V r_sign = Sign(parts.r);
@@ -202,7 +219,7 @@ TFA_INLINE V Backward(int m, int n, const V* a, const V* b,
   for (int k = 1; k <= n; ++k) {
     V dq_db;
     if constexpr (D == Denominator::kSafe) {
-      dq_db = t.sign_b[k - 1] * Abs(pw.w[k]);
+      dq_db = factors.SignB(k) * Abs(pw.w[k]);
     } else if constexpr (D == Denominator::kAbsOfSum) {
       dq_db = r_sign * pw.w[k];
     } else {

@@ -103,9 +103,8 @@ TFA_NOINLINE S ScalarBackward(const Problem<S>& p, S x, S dy, int64_t column,
   Powers<S> pw;
   ScalarPowers(p, x, &pw);
   const S* b = coef + p.m + 1;
-  const S dx =
-      Backward<D>(p.m, p.n, coef, b, MakeBackwardTerms<D>(p.m, p.n, coef, b),
-                  pw, dy, grad, grad + p.m + 1);
+  const S dx = Backward<D>(p.m, p.n, coef, b, InlineFactors<D, S>{coef, b}, pw,
+                           dy, grad, grad + p.m + 1);
   for (int j = 0; j < p.NumCoefficients(); ++j)
     acc[j * p.width + column] += grad[j];
   return dx;
@@ -253,10 +252,10 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
       std::max<int64_t>(1, kFlushElements / p.width / block_rows) * block_rows;
   std::vector<S> acc(count * p.width, S(0));
   V coef[kMaxCoefficients], sums[kMaxCoefficients];
-  BackwardTerms<V> terms;
+  HoistedFactors<D, V> shared;
   if (kShared) {
     VectorCoefficients(p, 0, 0, coef);
-    terms = MakeBackwardTerms<D>(m, n, coef, coef + m + 1);
+    shared = HoistedFactors<D, V>::Of(m, n, coef, coef + m + 1);
   }
   for (int j = 0; j < count; ++j) sums[j] = V{};
   VisitRows(
@@ -266,18 +265,16 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
         Powers<V> pw;
         NearPowers<V, S>(v, top, &pw);
         if (kShared) {
-          Store(dx + i, Backward<D>(m, n, coef, coef + m + 1, terms, pw, g,
+          Store(dx + i, Backward<D>(m, n, coef, coef + m + 1, shared, pw, g,
                                     sums, sums + m + 1));
           return;
         }
         VectorCoefficients(p, column, i, coef);
-        // A local, not `terms`: kept in registers rather than stored.
-        const BackwardTerms<V> column_terms =
-            MakeBackwardTerms<D>(m, n, coef, coef + m + 1);
         for (int j = 0; j < count; ++j)
           sums[j] = Load(acc.data() + j * p.width + column);
-        const V d = Backward<D>(m, n, coef, coef + m + 1, column_terms, pw, g,
-                                sums, sums + m + 1);
+        const V* b = coef + m + 1;
+        const V d = Backward<D>(m, n, coef, b, InlineFactors<D, V>{coef, b}, pw,
+                                g, sums, sums + m + 1);
         for (int j = 0; j < count; ++j)
           Store(acc.data() + j * p.width + column, sums[j]);
         Store(dx + i, d);
