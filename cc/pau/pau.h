@@ -125,8 +125,8 @@ TFA_INLINE V Value(int m, int n, const V* a, const V* b, const Powers<V>& pw) {
   return parts.p / parts.q;
 }
 
-// F at an input within the far radius (c = 1), by Horner's rule: half the
-// operations of the power sums, which only the backward pass needs.
+// F at an input within the far radius (c = 1), by Horner's rule: fewer
+// operations than the power sums, which only the backward pass needs.
 template <Denominator D, typename V>
 TFA_INLINE V NearValue(int m, int n, const V* a, const V* b, V x) {
   using S = ScalarOfT<V>;
@@ -162,7 +162,7 @@ struct InlineFactors {
 };
 
 // The same factors formed once, for a coefficient set that every vector
-// shares: recomputed per element, they cost a fifth of the backward pass.
+// shares: recomputed per element, they cost about a tenth of the backward.
 template <Denominator D, typename V>
 struct HoistedFactors {
   V ja[kMaxOrder + 1], kb[kMaxOrder + 1], sign_b[kMaxOrder + 1];
