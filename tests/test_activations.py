@@ -199,6 +199,63 @@ def test_rationals_exact_for_huge_inputs(dtype):
   np.testing.assert_allclose(grad, want_grad, rtol=1e-5)
 
 
+# Names of every compile-time shape of the CPU kernels (float32 [1/2], [3/4],
+# [5/6] and fastexp n = 2, 512) and of the run-time ones.
+VECTOR_PATH_NAMES = [
+    "serp", "serp_clamp", "tanh_pade_4_4", "tanh_pade_4_4_clamp",
+    "tanh_pade_5_6", "tanh_pade_7_8", "tanh_taylor_9_clamp", "sigm_pade_4_4",
+    "sigm_fastexp_2", "sigm_fastexp_512_clamp", "sigm_fastexp_64",
+    "ultra_fast_sigmoid", "hard_tanh", "hard_sigmoid"
+]
+
+
+@pytest.mark.parametrize("name", VECTOR_PATH_NAMES)
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64],
+                         ids=lambda d: d.name)
+def test_vector_path_matches_scalar_path(name, dtype):
+  """Whole vectors (x in place or not) give what elements alone give.
+
+  Special inputs sit inside full vectors: NaN, infinities, inputs beyond the
+  Horner-safe radius (which send their block to the scalar path) and the clip
+  edges, where the gradient switches to 0.
+  """
+  rng = np.random.default_rng(7)
+  x = rng.uniform(-8, 8, 2048)
+  special = [np.nan, -np.nan, np.inf, -np.inf, 3e9, -7e12, 1e30, -3e38, 5.5,
+             -5.5, 2.0, -2.0, 512.0, -512.0, 0.0, -0.0]
+  x[rng.choice(1024, len(special), replace=False)] = special
+  x = x.astype(dtype.as_numpy_dtype)  # 1024..2047 stay ordinary
+  dy = rng.uniform(-2, 2, x.shape).astype(x.dtype)
+  fn = activations.get(name)
+
+  def forward_and_gradient(x, dy):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = fn(x)
+    return y, tape.gradient(y, x, output_gradients=dy)
+
+  @tf.function
+  def in_place(x, dy):  # x * 1 is a fresh buffer the op may overwrite
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = fn(x * tf.constant(1, dtype))
+    return y, tape.gradient(y, x, output_gradients=dy * tf.constant(1, dtype))
+
+  alone = [
+      forward_and_gradient(tf.constant(x[i:i + 1]), tf.constant(dy[i:i + 1]))
+      for i in range(1040)
+  ]
+  want_y = np.concatenate([y.numpy() for y, _ in alone])
+  want_dx = np.concatenate([g.numpy() for _, g in alone])
+  for run in (forward_and_gradient, in_place):
+    got_y, got_dx = run(tf.constant(x), tf.constant(dy))
+    # Equal up to FMA contraction, which differs between unrolled loops
+    # (compile-time shapes) and the scalar path's loops.
+    eps = np.finfo(x.dtype).eps
+    np.testing.assert_allclose(got_y.numpy()[:1040], want_y, rtol=4 * eps)
+    np.testing.assert_allclose(got_dx.numpy()[:1040], want_dx, rtol=4 * eps)
+
+
 def test_clamp_saturates_instead_of_decaying():
   big = tf.constant([-1e30, -50.0, 50.0, 1e30], tf.float32)
   edge = tf.constant([-5.5, -5.5, 5.5, 5.5], tf.float32)

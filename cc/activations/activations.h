@@ -164,18 +164,66 @@ struct RationalFn {
   }
 };
 
+// The shape of a parity rational: the lengths of its polynomials in x^2 and
+// the powers of x (0 or 1) they are multiplied by. Read from Params, or fixed
+// at compile time, where the Horner loops unroll (the CPU kernels fix the
+// shapes of the paper's picks).
+struct RuntimeShape {
+  template <typename S>
+  static TFA_INLINE int NumLen(const Params<S>& p) {
+    return p.num_sq_len;
+  }
+  template <typename S>
+  static TFA_INLINE int NumShift(const Params<S>& p) {
+    return p.num_shift;
+  }
+  template <typename S>
+  static TFA_INLINE int DenLen(const Params<S>& p) {
+    return p.den_sq_len;
+  }
+  template <typename S>
+  static TFA_INLINE int DenShift(const Params<S>& p) {
+    return p.den_shift;
+  }
+};
+
+template <int kNumLen, int kNumShift, int kDenLen, int kDenShift>
+struct FixedShape {
+  template <typename S>
+  static TFA_INLINE bool Matches(const Params<S>& p) {
+    return p.parity && p.num_sq_len == kNumLen && p.num_shift == kNumShift &&
+           p.den_sq_len == kDenLen && p.den_shift == kDenShift;
+  }
+  template <typename S>
+  static constexpr TFA_INLINE int NumLen(const Params<S>&) {
+    return kNumLen;
+  }
+  template <typename S>
+  static constexpr TFA_INLINE int NumShift(const Params<S>&) {
+    return kNumShift;
+  }
+  template <typename S>
+  static constexpr TFA_INLINE int DenLen(const Params<S>&) {
+    return kDenLen;
+  }
+  template <typename S>
+  static constexpr TFA_INLINE int DenShift(const Params<S>&) {
+    return kDenShift;
+  }
+};
+
 // The same function for parity coefficients, evaluated in z = x^2.
-template <typename S>
+template <typename S, typename Shape = RuntimeShape>
 struct ParityRationalFn : RationalFn<S> {
   using RationalFn<S>::p;
 
   template <typename V>
   TFA_INLINE V Value(V x) const {
     V z = x * x;
-    V num = Horner(p.num_sq, p.num_sq_len, z);
-    V den = Horner(p.den_sq, p.den_sq_len, z);
-    if (p.num_shift) num = num * x;
-    if (p.den_shift) den = den * x;
+    V num = Horner(p.num_sq, Shape::NumLen(p), z);
+    V den = Horner(p.den_sq, Shape::DenLen(p), z);
+    if (Shape::NumShift(p)) num = num * x;
+    if (Shape::DenShift(p)) den = den * x;
     return num / den + p.offset;
   }
 
@@ -183,8 +231,8 @@ struct ParityRationalFn : RationalFn<S> {
   TFA_INLINE V Derivative(V x) const {
     V z = x * x;
     V num, dnum, den, dden;
-    Expand(p.num_sq, p.num_sq_len, p.num_shift, x, z, &num, &dnum);
-    Expand(p.den_sq, p.den_sq_len, p.den_shift, x, z, &den, &dden);
+    Expand(p.num_sq, Shape::NumLen(p), Shape::NumShift(p), x, z, &num, &dnum);
+    Expand(p.den_sq, Shape::DenLen(p), Shape::DenShift(p), x, z, &den, &dden);
     V r = Splat<V, S>(1) / den;
     V ratio = num * r;
     return (dnum - ratio * dden) * r;
@@ -208,8 +256,9 @@ struct ParityRationalFn : RationalFn<S> {
 
 // sigmoid(x) = 1 / (1 + exp(-x)) with exp(-x) ~ e = b^n, b = 1 - x/n, taken by
 // `squarings` squarings. f' = b^(n-1) / (1 + e)^2, and b^(n-1) is the product
-// of the squares b, b^2, b^4, ... formed on the way.
-template <typename S>
+// of the squares b, b^2, b^4, ... formed on the way. kSquarings > 0 fixes the
+// count at compile time (the CPU kernels' common ones); 0 reads p.squarings.
+template <typename S, int kSquarings = 0>
 struct FastExpSigmoidFn {
   static constexpr bool kHasFar = false;
   static constexpr bool kVectorizable = true;
@@ -218,7 +267,7 @@ struct FastExpSigmoidFn {
   template <typename V>
   TFA_INLINE V Value(V x) const {
     V e = Splat<V, S>(1) - x * InverseN();
-    for (int i = 0; i < p.squarings; ++i) e = e * e;
+    for (int i = 0; i < Squarings(); ++i) e = e * e;
     return Splat<V, S>(1) / (Splat<V, S>(1) + e);
   }
 
@@ -226,7 +275,7 @@ struct FastExpSigmoidFn {
   TFA_INLINE V Derivative(V x) const {
     V e = Splat<V, S>(1) - x * InverseN();
     V power = Splat<V, S>(1);  // b^(n-1)
-    for (int i = 0; i < p.squarings; ++i) {
+    for (int i = 0; i < Squarings(); ++i) {
       power = power * e;
       e = e * e;
     }
@@ -236,7 +285,10 @@ struct FastExpSigmoidFn {
                                                    : power * r * r;
   }
 
-  TFA_INLINE S InverseN() const { return S(1) / S(1 << p.squarings); }
+  TFA_INLINE int Squarings() const {
+    return kSquarings > 0 ? kSquarings : p.squarings;
+  }
+  TFA_INLINE S InverseN() const { return S(1) / S(1 << Squarings()); }
   TFA_INLINE bool IsFar(S) const { return false; }
   TFA_INLINE S ValueFar(S x) const { return Value(x); }
   TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
@@ -331,10 +383,13 @@ struct HardFn {
     return u < lower ? Splat<V>(lower) : (u > upper ? Splat<V>(upper) : u);
   }
 
+  // One comparison of u with its clipped value: GCC 12 computes an OR of two
+  // comparison masks lane by lane in target_clones functions. NaN compares
+  // unequal; the last select keeps it.
   template <typename V>
   TFA_INLINE V Derivative(V x) const {
     V u = x * scale + shift;
-    V d = (u < lower) | (u > upper) ? Splat<V, S>(0) : Splat<V>(scale);
+    V d = Value(x) == u ? Splat<V>(scale) : Splat<V, S>(0);
     return x != x ? x : d;
   }
 

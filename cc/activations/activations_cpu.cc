@@ -1,6 +1,7 @@
 #include "cc/activations/activations_cpu.h"
 
 #include <array>
+#include <type_traits>
 
 #include "cc/common/cpu_vector.h"
 
@@ -8,95 +9,199 @@ namespace tf_approx {
 namespace activations {
 namespace {
 
-template <typename S>
-TFA_INLINE Vec<S> ClipVector(const Params<S>& p, Vec<S> x) {
-  return x < p.clip_lo ? Splat<Vec<S>>(p.clip_lo)
-                       : (x > p.clip_hi ? Splat<Vec<S>>(p.clip_hi) : x);
+// x clipped to [lo, hi] lane by lane; NaN stays NaN.
+template <typename V>
+TFA_INLINE V ClipTo(V x, V lo, V hi) {
+  return x < lo ? lo : (x > hi ? hi : x);
 }
 
-// The fast form is exact below p.far. Each block is checked before it is
-// computed, so x and y may alias (TensorFlow forwards buffers in place).
+// Lanes with x < lo or x > hi (not NaN). As one comparison, |clip(x) - x| >
+// 0: GCC 12 merges two comparisons of x into an OR of masks that it then
+// computes lane by lane in target_clones functions (8x slower).
+template <typename V>
+TFA_INLINE auto Outside(V x, V lo, V hi) {
+  return Abs(ClipTo(x, lo, hi) - x) > V{};
+}
+
+// The scalar path: loop tails, functions that look up tables, and vectors
+// with an input beyond p.far. Out of line: it would only bloat the loops; and
+// compiled for the same instruction set, so that an element's value does not
+// depend on which path took it (FMA contraction).
+template <typename S>
+TFA_INLINE void ScalarForwardImpl(const Params<S>& p, const S* x, S* y,
+                                  int64_t n) {
+  VisitFunction(p, [&](const auto& f) TFA_LAMBDA_INLINE {
+    for (int64_t i = 0; i < n; ++i) y[i] = ScalarValue(f, p, x[i]);
+  });
+}
+
+template <typename S>
+TFA_INLINE void ScalarGradientImpl(const Params<S>& p, const S* x, const S* dy,
+                                   S* dx, int64_t n) {
+  VisitFunction(p, [&](const auto& f) TFA_LAMBDA_INLINE {
+    for (int64_t i = 0; i < n; ++i) dx[i] = ScalarGradient(f, p, x[i], dy[i]);
+  });
+}
+
+TFA_CPU_CLONES TFA_NOINLINE void ScalarForward(const Params<float>& p,
+                                               const float* x, float* y,
+                                               int64_t n) {
+  ScalarForwardImpl(p, x, y, n);
+}
+
+TFA_CPU_CLONES TFA_NOINLINE void ScalarForward(const Params<double>& p,
+                                               const double* x, double* y,
+                                               int64_t n) {
+  ScalarForwardImpl(p, x, y, n);
+}
+
+TFA_CPU_CLONES TFA_NOINLINE void ScalarGradient(const Params<float>& p,
+                                                const float* x, const float* dy,
+                                                float* dx, int64_t n) {
+  ScalarGradientImpl(p, x, dy, dx, n);
+}
+
+TFA_CPU_CLONES TFA_NOINLINE void ScalarGradient(const Params<double>& p,
+                                                const double* x,
+                                                const double* dy, double* dx,
+                                                int64_t n) {
+  ScalarGradientImpl(p, x, dy, dx, n);
+}
+
+// The fast form is exact below p.far. Inputs are taken in blocks, each
+// checked before it is computed (a vector check per vector would cost more:
+// a lane reduction), so that x and y may alias (TensorFlow forwards buffers
+// in place): a block with an input beyond p.far takes the scalar path, which
+// reads each element before writing it.
 constexpr int64_t kBlock = 512;
 
-template <typename F, typename S>
-TFA_INLINE bool BlockNeedsFar(const Params<S>& p, const S* x, int64_t n) {
-  if constexpr (!F::kHasFar) {
-    return false;
-  } else {
-    using V = Vec<S>;
-    V largest = {};
-    for (int64_t i = 0; i + kLanes<S> <= n; i += kLanes<S>) {
-      V v = Load(x + i);
-      if (p.clip) v = ClipVector(p, v);
-      V a = Abs(v);
-      largest = a > largest ? a : largest;  // NaN takes the fast form
-    }
-    bool any = false;
-    for (int64_t i = 0; i < kLanes<S>; ++i) any |= largest[i] > p.far;
-    return any;
-  }
+// Whether a block can hold an input beyond p.far that reaches the fast form.
+// Not when the clip range lies within p.far: such inputs are clipped first
+// (forward) or have a zero gradient.
+template <typename F, bool kClip, typename S>
+TFA_INLINE bool MayBeFar(const Params<S>& p) {
+  return F::kHasFar &&
+         !(kClip && Abs(p.clip_lo) <= p.far && Abs(p.clip_hi) <= p.far);
 }
 
-// Blocks of at most kBlock elements.
-template <typename S, typename F>
-TFA_INLINE void ForwardBlock(const F& f, const Params<S>& p, const S* x, S* y,
-                             int64_t n) {
+// Whether any of x[0, n) has |x| > far (NaN does not count); n is a multiple
+// of the vector length.
+template <typename S>
+TFA_INLINE bool AnyFar(const S* x, int64_t n, S far) {
+  using V = Vec<S>;
+  V largest = {};
+  for (int64_t i = 0; i < n; i += kLanes<S>) {
+    const V a = Abs(Load(x + i));
+    largest = a > largest ? a : largest;
+  }
+  bool any = false;
+  for (int l = 0; l < kLanes<S>; ++l) any |= largest[l] > far;
+  return any;
+}
+
+template <bool kClip, typename S, typename F>
+TFA_INLINE void ForwardLoop(const F& f, const Params<S>& p, const S* x, S* y,
+                            int64_t n) {
+  using V = Vec<S>;
   int64_t i = 0;
   if constexpr (F::kVectorizable) {
-    if (!BlockNeedsFar<F>(p, x, n)) {
-      for (; i + kLanes<S> <= n; i += kLanes<S>) {
-        Vec<S> v = Load(x + i);
-        if (p.clip) v = ClipVector(p, v);
+    const V lo = Splat<V>(p.clip_lo), hi = Splat<V>(p.clip_hi);
+    const bool may_be_far = MayBeFar<F, kClip>(p);
+    const int64_t vectors = n / kLanes<S> * kLanes<S>;
+    for (int64_t block = 0; block < vectors; block += kBlock) {
+      const int64_t end = block + kBlock < vectors ? block + kBlock : vectors;
+      if (may_be_far && AnyFar(x + block, end - block, p.far)) {
+        ScalarForward(p, x + block, y + block, end - block);
+        continue;
+      }
+      for (i = block; i < end; i += kLanes<S>) {
+        V v = Load(x + i);
+        if (kClip) v = ClipTo(v, lo, hi);
         Store(y + i, f.Value(v));
       }
     }
+    i = vectors;
   }
-  for (; i < n; ++i) y[i] = ScalarValue(f, p, x[i]);
+  if (i < n) ScalarForward(p, x + i, y + i, n - i);
 }
 
-template <typename S, typename F>
-TFA_INLINE void GradientBlock(const F& f, const Params<S>& p, const S* x,
-                              const S* dy, S* dx, int64_t n) {
+template <bool kClip, typename S, typename F>
+TFA_INLINE void GradientLoop(const F& f, const Params<S>& p, const S* x,
+                             const S* dy, S* dx, int64_t n) {
+  using V = Vec<S>;
   int64_t i = 0;
   if constexpr (F::kVectorizable) {
-    if (!BlockNeedsFar<F>(p, x, n)) {
-      using V = Vec<S>;
-      for (; i + kLanes<S> <= n; i += kLanes<S>) {
-        V v = Load(x + i);
+    const V lo = Splat<V>(p.clip_lo), hi = Splat<V>(p.clip_hi);
+    const bool may_be_far = MayBeFar<F, kClip>(p);
+    const int64_t vectors = n / kLanes<S> * kLanes<S>;
+    for (int64_t block = 0; block < vectors; block += kBlock) {
+      const int64_t end = block + kBlock < vectors ? block + kBlock : vectors;
+      if (may_be_far && AnyFar(x + block, end - block, p.far)) {
+        ScalarGradient(p, x + block, dy + block, dx + block, end - block);
+        continue;
+      }
+      for (i = block; i < end; i += kLanes<S>) {
+        const V v = Load(x + i);
         V g = Load(dy + i) * f.Derivative(v);
-        if (p.clip) g = (v < p.clip_lo) | (v > p.clip_hi) ? Splat<V, S>(0) : g;
+        if (kClip) g = Outside(v, lo, hi) ? V{} : g;
         Store(dx + i, g);
       }
     }
+    i = vectors;
   }
-  for (; i < n; ++i) dx[i] = ScalarGradient(f, p, x[i], dy[i]);
+  if (i < n) ScalarGradient(p, x + i, dy + i, dx + i, n - i);
 }
 
-template <typename S, typename F>
-TFA_INLINE void ForwardLoop(const F& f, const Params<S>& p, const S* x, S* y,
-                            int64_t n) {
-  for (int64_t b = 0; b < n; b += kBlock)
-    ForwardBlock(f, p, x + b, y + b, n - b < kBlock ? n - b : kBlock);
+// Like VisitFunction, with compile-time shapes for the float32 functions the
+// paper recommends and their relatives (serp and tanh_cont_2: [1/2];
+// tanh_pade_4_4, sigm_pade_4_4, tanh_cont_4: [3/4]; [5/6]; fastexp n = 2 and
+// 512), whose loops then unroll fully. Each shape multiplies the loops
+// compiled (and build time), so double and other shapes share RuntimeShape.
+template <typename S, typename Fn>
+TFA_INLINE void VisitCpuFunction(const Params<S>& p, Fn&& fn) {
+  if constexpr (std::is_same_v<S, float>) {
+    using Odd12 = FixedShape<1, 1, 2, 0>;
+    using Odd23 = FixedShape<2, 1, 3, 0>;
+    using Odd34 = FixedShape<3, 1, 4, 0>;
+    if (p.kind == Kind::kRational) {
+      if (Odd12::Matches(p)) return fn(ParityRationalFn<S, Odd12>{{p}});
+      if (Odd23::Matches(p)) return fn(ParityRationalFn<S, Odd23>{{p}});
+      if (Odd34::Matches(p)) return fn(ParityRationalFn<S, Odd34>{{p}});
+    }
+    if (p.kind == Kind::kFastExpSigmoid) {
+      if (p.squarings == 1) return fn(FastExpSigmoidFn<S, 1>{p});
+      if (p.squarings == 9) return fn(FastExpSigmoidFn<S, 9>{p});
+    }
+  }
+  VisitFunction(p, fn);
 }
 
-template <typename S, typename F>
-TFA_INLINE void GradientLoop(const F& f, const Params<S>& p, const S* x,
-                             const S* dy, S* dx, int64_t n) {
-  for (int64_t b = 0; b < n; b += kBlock)
-    GradientBlock(f, p, x + b, dy + b, dx + b, n - b < kBlock ? n - b : kBlock);
-}
-
+// f is built on a copy of p, a local whose address does not escape (the
+// scalar path gets p), so that its coefficients stay in registers across the
+// stores to y: p itself could alias y as far as the compiler knows.
 template <typename S>
 TFA_INLINE void ForwardImpl(const Params<S>& p, const S* x, S* y, int64_t n) {
-  VisitFunction(
-      p, [&](const auto& f) TFA_LAMBDA_INLINE { ForwardLoop(f, p, x, y, n); });
+  const Params<S> copy = p;
+  VisitCpuFunction(copy, [&](const auto& f) TFA_LAMBDA_INLINE {
+    if (p.clip) {
+      ForwardLoop<true>(f, p, x, y, n);
+    } else {
+      ForwardLoop<false>(f, p, x, y, n);
+    }
+  });
 }
 
 template <typename S>
 TFA_INLINE void GradientImpl(const Params<S>& p, const S* x, const S* dy, S* dx,
                              int64_t n) {
-  VisitFunction(p, [&](const auto& f)
-                       TFA_LAMBDA_INLINE { GradientLoop(f, p, x, dy, dx, n); });
+  const Params<S> copy = p;
+  VisitCpuFunction(copy, [&](const auto& f) TFA_LAMBDA_INLINE {
+    if (p.clip) {
+      GradientLoop<true>(f, p, x, dy, dx, n);
+    } else {
+      GradientLoop<false>(f, p, x, dy, dx, n);
+    }
+  });
 }
 
 }  // namespace

@@ -69,6 +69,17 @@ TFA_INLINE To BitCast(From from) {
   return to;
 }
 
+// Whether a comparison is true in any lane (a scalar bool: itself).
+template <typename M>
+TFA_INLINE bool AnyLane(M condition) {
+  if constexpr (std::is_same_v<M, bool>) {
+    return condition;
+  } else {
+    const M none = {};
+    return std::memcmp(&condition, &none, sizeof(M)) != 0;
+  }
+}
+
 // |x|: the sign bit cleared, one AND on a vector (a compare and a select
 // would take three). Abs(-0) = +0; NaN stays NaN.
 template <typename V>

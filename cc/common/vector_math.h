@@ -35,17 +35,6 @@ TFA_INLINE To Convert(From from) {
 #endif
 }
 
-// Whether a comparison is true in any lane (a scalar bool: itself).
-template <typename M>
-TFA_INLINE bool AnyLane(M condition) {
-  if constexpr (std::is_same_v<M, bool>) {
-    return condition;
-  } else {
-    const M none = {};
-    return std::memcmp(&condition, &none, sizeof(M)) != 0;
-  }
-}
-
 namespace vector_math_internal {
 
 template <typename S>
