@@ -286,8 +286,11 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
         if (rows_done % flush_rows != 0 && !last) return;
         if (kShared) {
           for (int j = 0; j < count; ++j) {
+            V sum = sums[j];
+            if (HoistedFactors<D, V>::kSignBAtFlush && j > m)
+              sum = sum * shared.SignB(j - m);
             Store(acc.data() + j * p.width,
-                  Load(acc.data() + j * p.width) + sums[j]);
+                  Load(acc.data() + j * p.width) + sum);
             sums[j] = V{};
           }
         }
