@@ -18,7 +18,7 @@ Then it checks the performance targets: at 64K elements forward >= 2x and
 backward >= 1.5x faster than tf.tanh/tf.sigmoid; at 16M forward within 1.15x
 of the copy; at 1M >= 10x faster than the composite twin (forward+backward).
 
-    python benchmarks/activations.py                 # the full run, ~8 min on 2 cores
+    python benchmarks/activations.py                 # the full run, ~14 min on 2 cores
     python benchmarks/activations.py --markdown      # for BENCHMARKS.md
     python benchmarks/activations.py --quick --sizes=4096 --threads=1
 

@@ -111,6 +111,32 @@ def test_gradient_matches_reference(name, dtype):
   assert np.all(error <= bound), np.max(error - bound)
 
 
+@pytest.mark.parametrize("name", ["tanh_pade_4_4_clamp", "sigm_fastexp_512"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+def test_gradient_any_shape_and_dtype(name, dtype):
+  """Gradients keep dtype and shape (empty, scalar); half types as float32."""
+  fn = activations.get(name)
+
+  def gradient(x, dy):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = fn(x)
+    return tape.gradient(y, x, output_gradients=dy)
+
+  for shape in SHAPES:
+    x = _inputs(shape, dtype, seed=3)
+    dy = _inputs(shape, dtype, seed=4)
+    grad = gradient(x, dy)
+    assert grad.dtype == dtype and grad.shape == shape
+    if dtype in (tf.float16, tf.bfloat16):
+      want = tf.cast(gradient(tf.cast(x, tf.float32), tf.cast(dy, tf.float32)),
+                     dtype)
+    else:  # the same elements as a flat vector
+      want = tf.reshape(gradient(tf.reshape(x, [-1]), tf.reshape(dy, [-1])),
+                        shape)
+    np.testing.assert_array_equal(grad.numpy(), want.numpy())
+
+
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "word2vec_sigmoid"])
 def test_gradient_numerically_float64(name):
   x = np.linspace(-7.3, 7.1, 41)
