@@ -1,5 +1,6 @@
 #include "cc/activations/activations_cpu.h"
 
+#include <algorithm>
 #include <array>
 #include <type_traits>
 
@@ -99,57 +100,64 @@ TFA_INLINE bool AnyFar(const S* x, int64_t n, S far) {
   return any;
 }
 
+// Walks x[0, n): vector(i) computes the vector at i; scalar(begin, count)
+// computes [begin, begin + count) on the scalar path (blocks with an input
+// beyond p.far, the tail, functions that do not vectorise).
+template <typename F, bool kClip, typename S, typename VectorFn,
+          typename ScalarFn>
+TFA_INLINE void VisitBlocks(const Params<S>& p, const S* x, int64_t n,
+                            VectorFn&& vector, ScalarFn&& scalar) {
+  int64_t vectors = 0;
+  if constexpr (F::kVectorizable) {
+    const bool may_be_far = MayBeFar<F, kClip>(p);
+    vectors = n / kLanes<S> * kLanes<S>;
+    for (int64_t block = 0; block < vectors; block += kBlock) {
+      const int64_t count = std::min(kBlock, vectors - block);
+      if (may_be_far && AnyFar(x + block, count, p.far)) {
+        scalar(block, count);
+        continue;
+      }
+      for (int64_t i = block; i < block + count; i += kLanes<S>) vector(i);
+    }
+  }
+  if (vectors < n) scalar(vectors, n - vectors);
+}
+
+// The vector lambdas are generic (auto i, and so auto v) so that their bodies
+// are compiled only for functions that vectorise.
 template <bool kClip, typename S, typename F>
 TFA_INLINE void ForwardLoop(const F& f, const Params<S>& p, const S* x, S* y,
                             int64_t n) {
   using V = Vec<S>;
-  int64_t i = 0;
-  if constexpr (F::kVectorizable) {
-    const V lo = Splat<V>(p.clip_lo), hi = Splat<V>(p.clip_hi);
-    const bool may_be_far = MayBeFar<F, kClip>(p);
-    const int64_t vectors = n / kLanes<S> * kLanes<S>;
-    for (int64_t block = 0; block < vectors; block += kBlock) {
-      const int64_t end = block + kBlock < vectors ? block + kBlock : vectors;
-      if (may_be_far && AnyFar(x + block, end - block, p.far)) {
-        ScalarForward(p, x + block, y + block, end - block);
-        continue;
-      }
-      for (i = block; i < end; i += kLanes<S>) {
-        V v = Load(x + i);
+  const V lo = Splat<V>(p.clip_lo), hi = Splat<V>(p.clip_hi);
+  VisitBlocks<F, kClip>(
+      p, x, n,
+      [&](auto i) TFA_LAMBDA_INLINE {
+        auto v = Load(x + i);
         if (kClip) v = ClipTo(v, lo, hi);
         Store(y + i, f.Value(v));
-      }
-    }
-    i = vectors;
-  }
-  if (i < n) ScalarForward(p, x + i, y + i, n - i);
+      },
+      [&](int64_t begin, int64_t count) {
+        ScalarForward(p, x + begin, y + begin, count);
+      });
 }
 
 template <bool kClip, typename S, typename F>
 TFA_INLINE void GradientLoop(const F& f, const Params<S>& p, const S* x,
                              const S* dy, S* dx, int64_t n) {
   using V = Vec<S>;
-  int64_t i = 0;
-  if constexpr (F::kVectorizable) {
-    const V lo = Splat<V>(p.clip_lo), hi = Splat<V>(p.clip_hi);
-    const bool may_be_far = MayBeFar<F, kClip>(p);
-    const int64_t vectors = n / kLanes<S> * kLanes<S>;
-    for (int64_t block = 0; block < vectors; block += kBlock) {
-      const int64_t end = block + kBlock < vectors ? block + kBlock : vectors;
-      if (may_be_far && AnyFar(x + block, end - block, p.far)) {
-        ScalarGradient(p, x + block, dy + block, dx + block, end - block);
-        continue;
-      }
-      for (i = block; i < end; i += kLanes<S>) {
-        const V v = Load(x + i);
-        V g = Load(dy + i) * f.Derivative(v);
+  const V lo = Splat<V>(p.clip_lo), hi = Splat<V>(p.clip_hi);
+  VisitBlocks<F, kClip>(
+      p, x, n,
+      [&](auto i) TFA_LAMBDA_INLINE {
+        const auto v = Load(x + i);
+        auto g = Load(dy + i) * f.Derivative(v);
         if (kClip) g = Outside(v, lo, hi) ? V{} : g;
         Store(dx + i, g);
-      }
-    }
-    i = vectors;
-  }
-  if (i < n) ScalarGradient(p, x + i, dy + i, dx + i, n - i);
+      },
+      [&](int64_t begin, int64_t count) {
+        ScalarGradient(p, x + begin, dy + begin, dx + begin, count);
+      });
 }
 
 // Like VisitFunction, with compile-time shapes for the float32 functions the
