@@ -187,18 +187,26 @@ struct HoistedFactors {
   TFA_INLINE V SignB(int k) const { return sign_b[k]; }
 };
 
-// Returns dy dF/dx and adds dy dF/da_j to grad_a[j], dy dF/db_k to
-// grad_b[k - 1]:
-//   dF/dx   = P'/Q - Q' P/Q^2
-//   dF/da_j = x^j / Q
-//   dF/db_k = -(P/Q^2) dQ/db_k, dQ/db_k = sign(b_k)|x|^k (safe),
-//             sign(R) x^k (abs_of_sum), x^k (unsafe); sign(0) = 0.
-// `factors` is an InlineFactors or HoistedFactors of a and b; with
-// Factors::kSignBAtFlush grad_b[k - 1] gets the sum without sign(b_k).
+// The backward pass at one input, in two parts: BackwardWeights gives
+//   dx = dy dF/dx = dy (P'/Q - Q' P/Q^2)
+// and the weights ga = dy/Q, gb = -dy P/Q^2 (times sign(R) for abs_of_sum) of
+// the coefficient gradients, which AddCoefficientGradients forms as
+//   dy dF/da_j = ga x^j
+//   dy dF/db_k = gb dQ/db_k, dQ/db_k = sign(b_k)|x|^k (safe), x^k (otherwise)
+// (sign(R) x^k for abs_of_sum, the sign being in gb; sign(0) = 0). `factors`
+// is an InlineFactors or HoistedFactors of a and b; with
+// Factors::kSignBAtFlush the grad_b sums are left without sign(b_k).
+template <typename V>
+struct Weights {
+  V dx;
+  V ga;
+  V gb;
+};
+
 template <Denominator D, typename V, typename Factors>
-TFA_INLINE V Backward(int m, int n, const V* a, const V* b,
-                      const Factors& factors, const Powers<V>& pw, V dy,
-                      V* grad_a, V* grad_b) {
+TFA_INLINE Weights<V> BackwardWeights(int m, int n, const V* a, const V* b,
+                                      const Factors& factors,
+                                      const Powers<V>& pw, V dy) {
   using S = ScalarOfT<V>;
   const Parts<V> parts = Evaluate<D>(m, n, a, b, pw);
   V dp = factors.Ja(1) * pw.w[0];
@@ -220,22 +228,36 @@ TFA_INLINE V Backward(int m, int n, const V* a, const V* b,
   const V inv_q = S(1) / parts.q;
   const V f = parts.p * inv_q;
   const V g = dy * inv_q;
-  for (int j = 0; j <= m; ++j) grad_a[j] += g * pw.w[j];
-  const V h = -(g * f);
+  V h = -(g * f);
+  // sign(R) is -1, 0 or 1: folding it into gb changes no bit of gb x^k.
+  if constexpr (D == Denominator::kAbsOfSum) h = h * r_sign;
+  return {g * (dp - f * dq), g, h};
+}
+
+template <Denominator D, typename V, typename Factors>
+TFA_INLINE void AddCoefficientGradients(int m, int n, const Factors& factors,
+                                        const Powers<V>& pw, V ga, V gb,
+                                        V* grad_a, V* grad_b) {
+  for (int j = 0; j <= m; ++j) grad_a[j] += ga * pw.w[j];
   for (int k = 1; k <= n; ++k) {
-    V dq_db;
-    if constexpr (D == Denominator::kSafe && Factors::kSignBAtFlush) {
-      dq_db = Abs(pw.w[k]);
-    } else if constexpr (D == Denominator::kSafe) {
-      dq_db = factors.SignB(k) * Abs(pw.w[k]);
-    } else if constexpr (D == Denominator::kAbsOfSum) {
-      dq_db = r_sign * pw.w[k];
-    } else {
-      dq_db = pw.w[k];
+    V dq_db = pw.w[k];
+    if constexpr (D == Denominator::kSafe) {
+      dq_db = Abs(dq_db);
+      if constexpr (!Factors::kSignBAtFlush) dq_db = factors.SignB(k) * dq_db;
     }
-    grad_b[k - 1] += h * dq_db;
+    grad_b[k - 1] += gb * dq_db;
   }
-  return g * (dp - f * dq);
+}
+
+// Both parts: returns dx and adds the coefficient gradients to grad_a[j] and
+// grad_b[k - 1].
+template <Denominator D, typename V, typename Factors>
+TFA_INLINE V Backward(int m, int n, const V* a, const V* b,
+                      const Factors& factors, const Powers<V>& pw, V dy,
+                      V* grad_a, V* grad_b) {
+  const Weights<V> w = BackwardWeights<D>(m, n, a, b, factors, pw, dy);
+  AddCoefficientGradients<D>(m, n, factors, pw, w.ga, w.gb, grad_a, grad_b);
+  return w.dx;
 }
 
 // Carries the denominator as a compile-time constant.

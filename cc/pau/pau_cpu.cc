@@ -258,6 +258,14 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
     shared = HoistedFactors<D, V>::Of(m, n, coef, coef + m + 1);
   }
   for (int j = 0; j < count; ++j) sums[j] = V{};
+  // kShared: the sums of a block are formed after its dx, from the inputs
+  // and weights kept here: with the coefficients, their factors and the
+  // sums all live at once, the loop would keep the sums on the stack.
+  struct Deferred {
+    V x, ga, gb;
+  };
+  Deferred deferred[kShared ? kBlockElements / kLanes<S> : 1];
+  int deferred_count = 0;
   VisitRows(
       p, x, row_begin, row_end,
       [&](int64_t i, int64_t column, V v) TFA_LAMBDA_INLINE {
@@ -265,8 +273,10 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
         Powers<V> pw;
         NearPowers<V, S>(v, top, &pw);
         if (kShared) {
-          Store(dx + i, Backward<D>(m, n, coef, coef + m + 1, shared, pw, g,
-                                    sums, sums + m + 1));
+          const Weights<V> w =
+              BackwardWeights<D>(m, n, coef, coef + m + 1, shared, pw, g);
+          Store(dx + i, w.dx);
+          deferred[deferred_count++] = {v, w.ga, w.gb};
           return;
         }
         VectorCoefficients(p, column, i, coef);
@@ -283,6 +293,13 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
         dx[i] = ScalarBackward<D>(p, x[i], dy[i], column, i, acc.data());
       },
       [&](int64_t rows_done, bool last) TFA_LAMBDA_INLINE {
+        for (int k = 0; k < deferred_count; ++k) {
+          Powers<V> pw;
+          NearPowers<V, S>(deferred[k].x, top, &pw);
+          AddCoefficientGradients<D>(m, n, shared, pw, deferred[k].ga,
+                                     deferred[k].gb, sums, sums + m + 1);
+        }
+        deferred_count = 0;
         if (rows_done % flush_rows != 0 && !last) return;
         if (kShared) {
           for (int j = 0; j < count; ++j) {
