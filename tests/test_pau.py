@@ -112,6 +112,53 @@ def test_every_order_matches_reference(order, kind, dtype):
     _assert_close(got, want, dtype, scale=1e3)
 
 
+def _forward_and_dx(x, a, b, dy, kind, dtype):
+  x = tf.constant(x, dtype)
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    y = tf_approx.ops.pau(x, tf.constant(a, dtype), tf.constant(b, dtype),
+                          kind)
+  dx = tape.gradient(y, x, output_gradients=tf.constant(dy, dtype))
+  return y.numpy(), dx.numpy()
+
+
+@pytest.mark.parametrize("kind", DENOMINATORS)
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64],
+                         ids=lambda d: d.name)
+@pytest.mark.parametrize("per_channel", [False, True], ids=["shared", "channel"])
+def test_vector_paths_match_scalar_path(kind, dtype, per_channel):
+  # Blocks of whole vectors (one loop), blocks with an input beyond the far
+  # radius (vectors and the scalar path mixed) and the scalar path alone (one
+  # column of a per-channel PAU; fewer elements than a vector) agree: y bit
+  # for bit (same form, same instruction set), dx to rounding (GCC contracts
+  # its products into FMAs differently in the vector and scalar code).
+  far = 1e4 if dtype == tf.float32 else 1e31
+  x = _inputs((300, 32), seed=11)  # 19 blocks of 512 elements
+  x[40, 5], x[41, 20], x[200, 31] = far, -far, far
+  dy = _inputs(x.shape, seed=12, scale=1.0)
+  a, b = _coefficients(channels=32 if per_channel else None, seed=11)
+  y, dx = _forward_and_dx(x, a, b, dy, kind, dtype)
+  assert np.all(np.isfinite(y)) and np.all(np.isfinite(dx))
+  tol = 1e-5 if dtype == tf.float32 else 1e-13
+  atol = tol * np.max(np.abs(dx))
+  if per_channel:
+    for c in range(32):
+      y_c, dx_c = _forward_and_dx(x[:, c:c + 1], a[c:c + 1], b[c:c + 1],
+                                  dy[:, c:c + 1], kind, dtype)
+      np.testing.assert_array_equal(y_c, y[:, c:c + 1])
+      np.testing.assert_allclose(dx_c, dx[:, c:c + 1], rtol=tol, atol=atol)
+  else:
+    # A block with a far input, one without, and the last elements.
+    for start in list(range(1200, 1500, 7)) + list(range(6000, 6300, 7)) + [
+        9593]:
+      chunk = slice(start, start + 7)
+      y_c, dx_c = _forward_and_dx(x.ravel()[chunk], a, b, dy.ravel()[chunk],
+                                  kind, dtype)
+      np.testing.assert_array_equal(y_c, y.ravel()[chunk])
+      np.testing.assert_allclose(dx_c, dx.ravel()[chunk], rtol=tol,
+                                 atol=atol)
+
+
 @pytest.mark.parametrize("kind", DENOMINATORS)
 @pytest.mark.parametrize("per_channel", [False, True], ids=["shared", "channel"])
 def test_gradients_match_finite_differences_float64(kind, per_channel,

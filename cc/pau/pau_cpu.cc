@@ -69,11 +69,10 @@ TFA_INLINE void ScalarPowers(const Problem<S>& p, S x, Powers<S>* pw) {
   }
 }
 
-// The scalar paths (far inputs, column tails) are kept out of line: inlined
-// into every vector loop they would multiply the build time for little gain.
+// The scalar paths (far inputs, column tails).
 template <Denominator D, typename S>
-TFA_NOINLINE S ScalarForward(const Problem<S>& p, S x, int64_t column,
-                             int64_t index) {
+TFA_INLINE S ScalarForwardImpl(const Problem<S>& p, S x, int64_t column,
+                               int64_t index) {
   S coef[kMaxCoefficients];
   ScalarCoefficients(p, column, index, coef);
   const S* b = coef + p.m + 1;
@@ -96,8 +95,8 @@ TFA_NOINLINE S ScalarForward(const Problem<S>& p, S x, int64_t column,
 
 // Returns dx; adds the coefficient gradients to acc[j * width + column].
 template <Denominator D, typename S>
-TFA_NOINLINE S ScalarBackward(const Problem<S>& p, S x, S dy, int64_t column,
-                              int64_t index, S* acc) {
+TFA_INLINE S ScalarBackwardImpl(const Problem<S>& p, S x, S dy, int64_t column,
+                                int64_t index, S* acc) {
   S coef[kMaxCoefficients], grad[kMaxCoefficients] = {};
   ScalarCoefficients(p, column, index, coef);
   Powers<S> pw;
@@ -107,6 +106,55 @@ TFA_NOINLINE S ScalarBackward(const Problem<S>& p, S x, S dy, int64_t column,
                            dy, grad, grad + p.m + 1);
   for (int j = 0; j < p.NumCoefficients(); ++j)
     acc[j * p.width + column] += grad[j];
+  return dx;
+}
+
+// Out of line (inlined into every vector loop they would multiply the build
+// time for little gain), and compiled for the same instruction sets as the
+// loops, so that an element's value does not depend on which path took it
+// (FMA contraction). target_clones cannot apply to templates: one function
+// per type, the denominator read at run time.
+TFA_CPU_CLONES TFA_NOINLINE float ScalarForward(const Problem<float>& p,
+                                                float x, int64_t column,
+                                                int64_t index) {
+  float y;
+  VisitDenominator(p.denominator, [&](auto tag) TFA_LAMBDA_INLINE {
+    y = ScalarForwardImpl<decltype(tag)::kValue>(p, x, column, index);
+  });
+  return y;
+}
+
+TFA_CPU_CLONES TFA_NOINLINE double ScalarForward(const Problem<double>& p,
+                                                 double x, int64_t column,
+                                                 int64_t index) {
+  double y;
+  VisitDenominator(p.denominator, [&](auto tag) TFA_LAMBDA_INLINE {
+    y = ScalarForwardImpl<decltype(tag)::kValue>(p, x, column, index);
+  });
+  return y;
+}
+
+TFA_CPU_CLONES TFA_NOINLINE float ScalarBackward(const Problem<float>& p,
+                                                 float x, float dy,
+                                                 int64_t column, int64_t index,
+                                                 float* acc) {
+  float dx;
+  VisitDenominator(p.denominator, [&](auto tag) TFA_LAMBDA_INLINE {
+    dx =
+        ScalarBackwardImpl<decltype(tag)::kValue>(p, x, dy, column, index, acc);
+  });
+  return dx;
+}
+
+TFA_CPU_CLONES TFA_NOINLINE double ScalarBackward(const Problem<double>& p,
+                                                  double x, double dy,
+                                                  int64_t column, int64_t index,
+                                                  double* acc) {
+  double dx;
+  VisitDenominator(p.denominator, [&](auto tag) TFA_LAMBDA_INLINE {
+    dx =
+        ScalarBackwardImpl<decltype(tag)::kValue>(p, x, dy, column, index, acc);
+  });
   return dx;
 }
 
@@ -185,6 +233,18 @@ TFA_INLINE void VisitRows(const Problem<S>& p, const S* x, int64_t row_begin,
     const int64_t first = block * p.width;
     const int64_t last = std::min(p.size, block_end * p.width);
     const bool far = AnyFar(x + first, last - first, p.far);
+    if (!far && p.width % kL == 0 && last == block_end * p.width) {
+      // Whole vectors only: a loop without calls, whose constants can stay
+      // in registers.
+      int64_t column = 0;
+      for (int64_t i = first; i < last; i += kL) {
+        near(i, column, Load(x + i));
+        column += kL;
+        if (column == p.width) column = 0;
+      }
+      block_done(block_end - row_begin, block_end == row_end);
+      continue;
+    }
     for (int64_t row = block; row < block_end; ++row) {
       const int64_t start = row * p.width;
       const int64_t len = std::min(p.width, p.size - start);
@@ -219,7 +279,7 @@ TFA_INLINE void ForwardBlocks(const Problem<S>& p, const S* x, S* y,
         Store(y + i, NearValue<D>(m, n, coef, coef + m + 1, v));
       },
       [&](int64_t i, int64_t column)
-          TFA_LAMBDA_INLINE { y[i] = ScalarForward<D>(p, x[i], column, i); },
+          TFA_LAMBDA_INLINE { y[i] = ScalarForward(p, x[i], column, i); },
       [](int64_t, bool) TFA_LAMBDA_INLINE {});
 }
 
@@ -290,7 +350,7 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
         Store(dx + i, d);
       },
       [&](int64_t i, int64_t column) TFA_LAMBDA_INLINE {
-        dx[i] = ScalarBackward<D>(p, x[i], dy[i], column, i, acc.data());
+        dx[i] = ScalarBackward(p, x[i], dy[i], column, i, acc.data());
       },
       [&](int64_t rows_done, bool last) TFA_LAMBDA_INLINE {
         for (int k = 0; k < deferred_count; ++k) {
