@@ -282,6 +282,18 @@ print(digest.hexdigest())
 """
 
 
+@pytest.mark.parametrize("per_unit", [False, True], ids=["shared", "unit"])
+def test_gradients_of_empty_inputs(per_unit):
+  # Zero units included: no division by the unit count.
+  for shape in [(0,), (3, 0), (0, 4)]:
+    x = tf.zeros(shape, tf.float64)
+    p = tf.constant(_p(shape, per_unit), tf.float64)
+    dx, dp = _gradients(_native, x, p, "tanh", "input_learned", NOISES[0],
+                        True, tf.zeros(shape, tf.float64))
+    assert dx.shape == shape and dp.shape == p.shape
+    np.testing.assert_array_equal(dp.numpy(), np.zeros(p.shape))
+
+
 def test_p_gradient_is_bitwise_reproducible(run_python):
   digests = []
   for threads in (1, 2, 7):

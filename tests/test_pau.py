@@ -227,6 +227,20 @@ def test_limits_at_infinity_by_degree():
   np.testing.assert_array_equal(tf_approx.ops.pau(x, a, b).numpy(), [0.0, 0.0])
 
 
+@pytest.mark.parametrize("per_channel", [False, True], ids=["shared", "channel"])
+def test_gradients_of_empty_inputs(per_channel):
+  # Zero channels included: no division by the channel count.
+  for shape in [(0,), (3, 0), (0, 4)]:
+    a, b = _coefficients(channels=shape[-1] if per_channel else None)
+    x = tf.zeros(shape, tf.float64)
+    dx, da, db = _gradients(tf_approx.ops.pau, x, tf.constant(a),
+                            tf.constant(b), "safe", 0.0,
+                            tf.zeros(shape, tf.float64))
+    assert dx.shape == shape
+    np.testing.assert_array_equal(da.numpy(), np.zeros_like(a))
+    np.testing.assert_array_equal(db.numpy(), np.zeros_like(b))
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
 def test_nan_in_nan_out(dtype):
   a, b = (tf.constant(v, dtype) for v in _coefficients(seed=9))

@@ -7,6 +7,7 @@
 // Half types are converted to float32.
 #define EIGEN_USE_THREADS
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -184,8 +185,8 @@ class NoisyActivationGradOp : public OpKernel {
                                        sizeof(T) * p.width,
                                        CyclesPerElement(p, true) * p.width);
     const std::vector<double> total = DeterministicRowSums<double>(
-        ctx, p.Rows(), kChunkElements / p.width, p.width, row_cost,
-        [&](int64_t row_begin, int64_t row_end, double* sums) {
+        ctx, p.Rows(), kChunkElements / std::max<int64_t>(1, p.width), p.width,
+        row_cost, [&](int64_t row_begin, int64_t row_end, double* sums) {
           noisy::Backward(p, x_in.data(), dy_in.data(), dx_out.data(),
                           row_begin, row_end, sums);
         });

@@ -208,8 +208,8 @@ class PauGradOp : public OpKernel {
                                        sizeof(T) * p.width,
                                        CyclesPerElement(p, true) * p.width);
     const std::vector<double> total = DeterministicRowSums<double>(
-        ctx, p.Rows(), kChunkElements / p.width, slot, row_cost,
-        [&](int64_t row_begin, int64_t row_end, double* sums) {
+        ctx, p.Rows(), kChunkElements / std::max<int64_t>(1, p.width), slot,
+        row_cost, [&](int64_t row_begin, int64_t row_end, double* sums) {
           pau::Backward(p, x_in.data(), dy_in.data(), dx_out.data(), row_begin,
                         row_end, sums);
         });
