@@ -75,6 +75,13 @@ class PAU(keras.layers.Layer):
       denominator_init = _coefficient_list(denominator_init,
                                            "init denominator")
       implied = (len(numerator) - 1, len(denominator_init))
+      if not all(pau_inits.MIN_ORDER <= v <= pau_inits.MAX_ORDER
+                 for v in implied):
+        raise ValueError(
+            f"`init` lists must hold {pau_inits.MIN_ORDER + 1} to "
+            f"{pau_inits.MAX_ORDER + 1} numerator and {pau_inits.MIN_ORDER} "
+            f"to {pau_inits.MAX_ORDER} denominator coefficients, got "
+            f"{len(numerator)} and {len(denominator_init)}")
       if order is not None and tuple(order) != implied:
         raise ValueError(
             f"`order` {tuple(order)} does not match the `init` lists "
