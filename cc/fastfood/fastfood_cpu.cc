@@ -36,95 +36,135 @@ TFA_INLINE Vec<S> InVectorStages(Vec<S> v) {
   }
 }
 
-// The strides 1, 2, 4, ... below `rows` down the columns of a [rows, width]
-// matrix whose rows lie `pitch` elements apart (width a multiple of kLanes):
-// two stages per pass over the data (radix 4), then one more if their number
-// is odd. Stage order and operands are those of FwhtStages.
-template <typename S>
-TFA_INLINE void ColumnStages(S* x, int64_t rows, int64_t pitch, int64_t width) {
-  using V = Vec<S>;
+// The vector map that changes nothing.
+struct Unchanged {
+  template <typename V>
+  TFA_INLINE V operator()(V v) const {
+    return v;
+  }
+};
+
+// The stages with strides h, 2h, ... (kStages of them, 0 to 3) down the
+// columns of a [rows, width] matrix (width a multiple of kLanes), in one pass:
+// each group of 2^kStages vectors is read from src, whose rows lie src_pitch
+// elements apart, each vector mapped by `in`, transformed in registers, and
+// written to the same rows of dst (dst_pitch apart) mapped by `out`. src may
+// equal dst. Stage order and operands are those of FwhtStages.
+template <int kStages, typename S, typename In, typename Out>
+TFA_INLINE void ColumnPass(const S* src, int64_t src_pitch, S* dst,
+                           int64_t dst_pitch, int64_t rows, int64_t width,
+                           int64_t h, In in, Out out) {
+  constexpr int kRadix = 1 << kStages;
   constexpr int64_t kL = kLanes<S>;
-  int64_t h = 1;
-  for (; 4 * h <= rows; h *= 4) {
-    const int64_t step = h * pitch;
-    for (int64_t i = 0; i < rows; i += 4 * h) {
-      for (int64_t r = i; r < i + h; ++r) {
-        S* p = x + r * pitch;
-        for (int64_t c = 0; c < width; c += kL) {
-          V a0 = Load(p + c), a1 = Load(p + step + c);
-          V a2 = Load(p + 2 * step + c), a3 = Load(p + 3 * step + c);
-          Butterfly(&a0, &a1);
-          Butterfly(&a2, &a3);
-          Butterfly(&a0, &a2);
-          Butterfly(&a1, &a3);
-          Store(p + c, a0);
-          Store(p + step + c, a1);
-          Store(p + 2 * step + c, a2);
-          Store(p + 3 * step + c, a3);
+  for (int64_t i = 0; i < rows; i += kRadix * h) {
+    for (int64_t r = i; r < i + h; ++r) {
+      for (int64_t c = 0; c < width; c += kL) {
+        Vec<S> a[kRadix];
+#pragma GCC unroll 8
+        for (int k = 0; k < kRadix; ++k)
+          a[k] = in(Load(src + (r + k * h) * src_pitch + c));
+#pragma GCC unroll 4
+        for (int s = 1; s < kRadix; s *= 2) {
+#pragma GCC unroll 8
+          for (int k = 0; k < kRadix; ++k) {
+            if ((k & s) == 0) Butterfly(&a[k], &a[k + s]);
+          }
         }
+#pragma GCC unroll 8
+        for (int k = 0; k < kRadix; ++k)
+          Store(dst + (r + k * h) * dst_pitch + c, out(a[k]));
       }
     }
   }
-  if (h < rows) {
-    const int64_t step = h * pitch;
-    for (int64_t i = 0; i < rows; i += 2 * h) {
-      for (int64_t r = i; r < i + h; ++r) {
-        S* p = x + r * pitch;
-        for (int64_t c = 0; c < width; c += kL) {
-          V a = Load(p + c), b = Load(p + step + c);
-          Butterfly(&a, &b);
-          Store(p + c, a);
-          Store(p + step + c, b);
-        }
-      }
-    }
+}
+
+template <typename S, typename In, typename Out>
+TFA_INLINE void ColumnPass(int stages, const S* src, int64_t src_pitch, S* dst,
+                           int64_t dst_pitch, int64_t rows, int64_t width,
+                           int64_t h, In in, Out out) {
+  switch (stages) {
+    case 0:
+      return ColumnPass<0>(src, src_pitch, dst, dst_pitch, rows, width, h, in,
+                           out);
+    case 1:
+      return ColumnPass<1>(src, src_pitch, dst, dst_pitch, rows, width, h, in,
+                           out);
+    case 2:
+      return ColumnPass<2>(src, src_pitch, dst, dst_pitch, rows, width, h, in,
+                           out);
+    default:
+      return ColumnPass<3>(src, src_pitch, dst, dst_pitch, rows, width, h, in,
+                           out);
   }
+}
+
+// Every stage down the columns of a [rows, width] matrix, rows a power of
+// two, in passes of up to three stages (radix 8): the first reads src and
+// maps its vectors by `in`, the others work in place on `work`, and the last
+// writes dst, its vectors mapped by `out` (one pass goes straight from src to
+// dst). Each matrix has its own pitch (elements between rows); any two may be
+// the same memory.
+template <typename S, typename In, typename Out>
+TFA_INLINE void ColumnStages(const S* src, int64_t src_pitch, S* work,
+                             int64_t work_pitch, S* dst, int64_t dst_pitch,
+                             int64_t rows, int64_t width, In in, Out out) {
+  int stages = Log2(rows);
+  if (stages <= 3) {
+    ColumnPass(stages, src, src_pitch, dst, dst_pitch, rows, width, 1, in, out);
+    return;
+  }
+  ColumnPass<3>(src, src_pitch, work, work_pitch, rows, width, 1, in,
+                Unchanged());
+  int64_t h = 8;
+  for (stages -= 3; stages > 3; stages -= 3, h *= 8)
+    ColumnPass<3>(work, work_pitch, work, work_pitch, rows, width, h,
+                  Unchanged(), Unchanged());
+  ColumnPass(stages, work, work_pitch, dst, dst_pitch, rows, width, h,
+             Unchanged(), out);
 }
 
 template <typename S>
 TFA_INLINE void Scale(S* x, int64_t n, S scale) {
-  using V = Vec<S>;
-  constexpr int64_t kL = kLanes<S>;
   if (scale == S(1)) return;
-  int64_t i = 0;
-  const V s = Splat<V>(scale);
-  for (; i + kL <= n; i += kL) Store(x + i, Load(x + i) * s);
-  for (; i < n; ++i) x[i] *= scale;
+  for (int64_t i = 0; i < n; ++i) x[i] *= scale;
 }
 
-// y[0, n) <- H_n x[0, n) for n <= BlockElements, unscaled.
+// y[0, n) <- c H_n x[0, n) for n <= BlockElements: the strides below kLanes
+// within each vector as it is first loaded, the rest down the columns of x
+// seen as [n / kLanes, kLanes].
 template <typename S>
-TFA_INLINE void Block(const S* x, S* y, int64_t n) {
+TFA_INLINE void Block(const S* x, S* y, int64_t n, S c) {
   constexpr int64_t kL = kLanes<S>;
   if (n < kL) {
     if (x != y) std::memcpy(y, x, n * sizeof(S));
     Fwht(y, n);
+    Scale(y, n, c);
     return;
   }
-  for (int64_t i = 0; i < n; i += kL)
-    Store(y + i, InVectorStages<S>(Load(x + i)));
-  ColumnStages(y, n / kL, kL, kL);
+  const Vec<S> scale = Splat<Vec<S>>(c);
+  ColumnStages(
+      x, kL, y, kL, y, kL, n / kL, kL,
+      [](Vec<S> v) TFA_LAMBDA_INLINE { return InVectorStages<S>(v); },
+      [scale](Vec<S> v) TFA_LAMBDA_INLINE { return v * scale; });
 }
 
 template <typename S>
 TFA_INLINE void Blocks(const FwhtLayout<S>& layout, const S* x, S* y,
                        int64_t begin, int64_t end) {
   const int64_t n = layout.BlockSize();
-  for (int64_t b = begin; b < end; ++b) {
-    Block(x + b * n, y + b * n, n);
-    if (!layout.HasStrips()) Scale(y + b * n, n, layout.scale);
-  }
+  const S scale = layout.HasStrips() ? S(1) : layout.scale;
+  for (int64_t b = begin; b < end; ++b) Block(x + b * n, y + b * n, n, scale);
 }
 
 // A strip's rows lie BlockElements (32 KiB) apart, so they all map to
 // the same few cache sets: transformed in place they would evict one another.
-// Each strip is gathered into `scratch` ([rows, kWidth], contiguous), done
-// there, and scattered back scaled.
+// With more than three stages a strip is therefore gathered into `scratch`
+// ([rows, kWidth], contiguous) by its first pass and scattered back, scaled,
+// by its last.
 template <typename S>
 TFA_INLINE void Strips(const FwhtLayout<S>& layout, S* y, int64_t begin,
                        int64_t end, S* scratch) {
   using V = Vec<S>;
-  constexpr int64_t kL = kLanes<S>;
   constexpr int64_t kWidth = StripWidth<S>();
   const int64_t per_row = layout.StripsPerRow();
   constexpr int64_t kPitch = BlockElements<S>();
@@ -132,15 +172,9 @@ TFA_INLINE void Strips(const FwhtLayout<S>& layout, S* y, int64_t begin,
   const V scale = Splat<V>(layout.scale);
   for (int64_t s = begin; s < end; ++s) {
     S* strip = y + (s / per_row) * layout.d + (s % per_row) * kWidth;
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t c = 0; c < kWidth; c += kL)
-        Store(scratch + r * kWidth + c, Load(strip + r * kPitch + c));
-    }
-    ColumnStages(scratch, rows, kWidth, kWidth);
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t c = 0; c < kWidth; c += kL)
-        Store(strip + r * kPitch + c, Load(scratch + r * kWidth + c) * scale);
-    }
+    ColumnStages(strip, kPitch, scratch, kWidth, strip, kPitch, rows, kWidth,
+                 Unchanged(),
+                 [scale](V v) TFA_LAMBDA_INLINE { return v * scale; });
   }
 }
 

@@ -9,10 +9,10 @@
 // Blocks and strips are independent of one another, so a kernel may run all
 // blocks of a tensor in parallel and then all strips (one large row split
 // over threads), or whole rows in parallel. Strides within a GCC vector are
-// done with shuffles, larger ones two stages (radix 4) per pass. Results are
-// bitwise identical to fastfood::Fwht (then scaled) however the work is split.
-// Each entry point is compiled once per instruction set and chosen at run
-// time.
+// done with shuffles as a block is first read, larger ones up to three stages
+// (radix 8) per pass over the data. Results are bitwise identical to
+// fastfood::Fwht (then scaled) however the work is split. Each entry point is
+// compiled once per instruction set and chosen at run time.
 #ifndef TF_APPROX_CC_FASTFOOD_FASTFOOD_CPU_H_
 #define TF_APPROX_CC_FASTFOOD_FASTFOOD_CPU_H_
 
