@@ -187,3 +187,31 @@ def test_bad_dtype():
 def test_reference_rejects_bad_shapes(shape):
   with pytest.raises(ValueError, match="`x`"):
     reference.fast_walsh_hadamard(tf.zeros(shape))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64],
+                         ids=lambda d: d.__name__)
+@pytest.mark.parametrize("normalize", [False, True])
+def test_native_in_place_kernel_matches_the_op(dtype, normalize):
+  # The benchmark times `_native.fast_walsh_hadamard_` against other FWHT
+  # libraries as the op's kernel: it must compute exactly what the op does.
+  from tf_approx import _native  # pylint: disable=g-import-not-at-top
+
+  for d in [1, 2, 64, 2**13, 2**16]:
+    x = _inputs((3, d), seed=d).astype(dtype)
+    want = fwht(tf.constant(x), normalize=normalize).numpy()
+    _native.fast_walsh_hadamard_(x, normalize=normalize)
+    np.testing.assert_array_equal(x, want)
+
+
+def test_native_in_place_kernel_rejects_bad_arrays():
+  from tf_approx import _native  # pylint: disable=g-import-not-at-top
+
+  with pytest.raises(ValueError, match=r"power of two.*got 12"):
+    _native.fast_walsh_hadamard_(np.zeros((2, 12), np.float32))
+  with pytest.raises(ValueError, match=r"rank >= 1"):
+    _native.fast_walsh_hadamard_(np.zeros((), np.float32))
+  with pytest.raises(ValueError, match=r"C-contiguous"):
+    _native.fast_walsh_hadamard_(np.zeros((8, 4), np.float32).T)
+  with pytest.raises(TypeError):  # No silent copy to another dtype.
+    _native.fast_walsh_hadamard_(np.zeros((2, 8), np.int32))

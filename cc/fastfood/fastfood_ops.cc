@@ -6,6 +6,7 @@
 // has a fused gradient op computing dx, dS, dG and dB in one pass.
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "cc/fastfood/fastfood.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
 
@@ -15,8 +16,7 @@ namespace {
 using ::tensorflow::shape_inference::DimensionHandle;
 using ::tensorflow::shape_inference::InferenceContext;
 using ::tensorflow::shape_inference::ShapeHandle;
-
-bool IsPowerOfTwo(int64_t d) { return d > 0 && (d & (d - 1)) == 0; }
+using ::tf_approx::fastfood::IsPowerOfTwo;
 
 absl::Status FwhtShape(InferenceContext* c) {
   const auto x = c->input(0);
