@@ -13,7 +13,8 @@ Two parts, each in one process per intra-op thread count:
      benchmark peer only): `ffht.fht_(a, nthreads)` in place on a numpy
      array, nthreads = the child's thread count (OpenMP over rows);
    - a matmul with the dense ±1 Hadamard matrix (`tf.linalg.matmul`, oneDNN
-     or Eigen), for d <= 2^--max_dense_log2.
+     or Eigen), for d <= 2^--max_dense_log2 (default 13: the float32 matrix
+     has 4^k entries, 256 MiB at 2^13 and 4 TiB at 2^20).
    Inputs are zeros: in-place transforms of real data grow by sqrt(d) per
    call and overflow float32 within a dozen calls, and none of these codes
    has a data-dependent path (adds and subtracts only; zeros are not
@@ -32,7 +33,7 @@ Targets (issue C): H x on one thread within 1.5x of FFHT's time, and faster
 than FFHT at batch 128 with both cores; the Fastfood layer's fwd+bwd >= 3x
 faster than Dense's at d = 4096.
 
-    python benchmarks/fastfood.py              # the full run, ~5 min, 2 cores
+    python benchmarks/fastfood.py              # the full run, ~12 min, 2 cores
     python benchmarks/fastfood.py --markdown   # for BENCHMARKS.md
     python benchmarks/fastfood.py --quick --threads=1
 
