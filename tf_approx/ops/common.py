@@ -36,6 +36,32 @@ def check_dtype(x, name="x"):
         f"{', '.join(d.name for d in SUPPORTED_DTYPES)}; got {x.dtype.name}")
 
 
+def noise_seed(seed, x, draws=True):
+  """The `seed` input of an op that draws counter noise for `x`.
+
+  `seed` is [seed, step] (None: [0, 0]) or [seed, step, first]. The noise of
+  an element is keyed by its flat index plus `first`, the global index of
+  x's first element. Inside a replica of a tf.distribute strategy with more
+  than one replica, [seed, step] gets `first` = the elements of the replicas
+  before this one (their sizes are gathered), so every example of the global
+  batch draws the noise it would draw on one device, and no two replicas
+  draw the same. Nothing is gathered where the op draws no noise
+  (`draws` False).
+  """
+  seed = tf.zeros([2], tf.int64) if seed is None else tf.cast(seed, tf.int64)
+  context = tf.distribute.get_replica_context()
+  # Other shapes are left to the op, which names `seed` in its error.
+  if (not draws or seed.shape.rank != 1 or seed.shape[0] != 2
+      or context is None or context.num_replicas_in_sync == 1):
+    return seed
+  sizes = context.all_gather(
+      tf.reshape(tf.size(x, out_type=tf.int64), [1]), axis=0)
+  before = tf.range(context.num_replicas_in_sync) < (
+      context.replica_id_in_sync_group)
+  first = tf.reduce_sum(tf.where(before, sizes, tf.zeros_like(sizes)))
+  return tf.concat([seed, [first]], 0)
+
+
 def op_attrs(op, names):
   """{name: op's attr} for `names`, string attrs decoded from bytes: the
   keyword arguments with which a gradient calls the op's wrappers again."""

@@ -30,15 +30,20 @@ def noise_uniform(num_elements, num_coefficients, seed):
   Args:
     num_elements: elements of x (noise is indexed by flat element index).
     num_coefficients: m + 1 + n; column j is a_j for j <= m, else b_(j-m).
-    seed: int64 tensor [seed, step].
+    seed: int64 tensor [seed, step], or [seed, step, first] where `first` is
+      the global index of x's first element (a replica's offset in the
+      global batch); [seed, step] means first = 0.
   """
-  words = tf.bitcast(tf.cast(seed, tf.int64), tf.uint32)  # [[lo, hi], [lo, hi]]
+  seed = tf.cast(seed, tf.int64)
+  words = tf.bitcast(seed[:2], tf.uint32)  # [[lo, hi], [lo, hi]]
   seed_lo, seed_hi = words[0, 0], words[0, 1]
   step_lo, step_hi = words[1, 0], words[1, 1]
   xor = tf.bitwise.bitwise_xor
   k0 = _mix(xor(seed_lo, _mix(xor(step_lo, _u32(0x85EBCA6B)))))
   k1 = _mix(xor(xor(seed_hi, _mix(xor(step_hi, _u32(0xC2B2AE35)))), k0))
-  index = tf.bitcast(tf.range(num_elements, dtype=tf.int64), tf.uint32)
+  first = seed[2] if seed.shape[0] == 3 else tf.constant(0, tf.int64)
+  index = tf.bitcast(tf.range(num_elements, dtype=tf.int64) + first,
+                     tf.uint32)
   element = _mix(xor(xor(_mix(xor(index[:, 0], k0)), index[:, 1]), k1))
   offsets = tf.constant(
       [((j + 1) * 0x9E3779B9) & _MASK32 for j in range(num_coefficients)],
