@@ -8,6 +8,7 @@ import tensorflow as tf
 from tf_approx.layers import mollify
 from tf_approx.layers.mollify import MollifiedActivation
 from tf_approx.layers.mollify import MollifyingBlock
+from tf_approx.reference import counter_noise
 
 ACTIVATIONS = ("sigmoid", "tanh")
 
@@ -117,8 +118,10 @@ def test_training_noise_comes_from_seed_and_step():
   for step in range(2):
     y = layer(x, training=True).numpy()
     a = layer.a.numpy()
-    xi = tf.random.stateless_normal(
-        x.shape, tf.constant([11, step], tf.int64), dtype=tf.float64).numpy()
+    # The counter noise of the noisy activations, keyed by (seed, step) and
+    # the element's flat index.
+    xi = counter_noise.standard_normal(
+        x.size, tf.constant([11, step], tf.int64)).numpy().reshape(x.shape)
     p = float(layer.mollification.numpy())  # 0.6 in float32
     np.testing.assert_allclose(y, _psi(x, a, p, mollify.DEFAULT_C,
                                        "sigmoid", xi), rtol=1e-12)
@@ -153,18 +156,19 @@ def _skip(layer, x):
 
 
 def _block_reference(layer, x, training, step=0):
-  """The block's output by eq. 4.27-4.30 in numpy (noise from TF's RNG)."""
+  """The block's output by eq. 4.27-4.30 in numpy (the counter noise)."""
   w, a = layer.kernel.numpy(), layer.a.numpy()
   z = x @ w + (layer.bias.numpy() if layer.use_bias else 0)
   p = float(layer.mollification.numpy())
   skip = _skip(layer, x)
   if training:
-    seeds = tf.random.experimental.stateless_split(
-        tf.constant([layer.seed, step], tf.int64), 2)
-    xi = tf.random.stateless_normal(z.shape, seeds[0],
-                                    dtype=tf.float64).numpy()
-    gate = (tf.random.stateless_uniform(z.shape, seeds[1], dtype=tf.float64)
-            .numpy() < p).astype(np.float64)
+    # Two uniforms u in (-1, 1) per element: ξ from the first, π from the
+    # second, compared in float32 as the layer does.
+    u = counter_noise.noise_uniform(
+        z.size, 2, tf.constant([layer.seed, step], tf.int64))
+    xi = counter_noise.normal_from_uniform(u[:, 0]).numpy().reshape(z.shape)
+    uniform = np.float32(0.5) * (u[:, 1].numpy() + np.float32(1))
+    gate = (uniform < np.float32(p)).astype(np.float64).reshape(z.shape)
     y = gate * skip + (1 - gate) * _psi(z, a, p, layer.c, layer.activation,
                                         xi)
   else:

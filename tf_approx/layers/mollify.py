@@ -38,9 +38,15 @@ copy the block's input or apply the mollified activation:
 with skip(x) = x when the widths match, else x zero-padded to `units` (or
 projected by a learned matrix, projection="linear").
 
-Training draws ξ (and π) from `tf.random.stateless_*` seeded by the layer's
-`seed` and a step counter (a non-trainable int64 weight `step`, incremented
-by every training call), so one seed reproduces a run. Inference returns
+Training draws ξ (and π) from the counter-based hash of the noisy
+activations and RPAU (`tf_approx.reference.counter_noise`), keyed by the
+layer's `seed`, a step counter (a non-trainable int64 weight `step`,
+incremented by every training call) and each element's index, so one seed
+reproduces a run. Under a tf.distribute strategy the index is the element's
+position in the global batch (`tf_approx.ops.common.noise_seed`), so every
+replica draws different noise, and the noise an example gets is the noise it
+would get on one device. ξ = √2 erfinv(u₀) and π = [(u₁ + 1)/2 < p] from
+the element's first two uniforms u₀, u₁ in (-1, 1). Inference returns
 the expectation over the noise, deterministic: for the block
 p skip(x) + (1 - p) E[ψ] (+ skip(x)), where
 
@@ -80,6 +86,8 @@ import tensorflow as tf
 
 from tf_approx._validation import check_number
 from tf_approx._validation import last_axis
+from tf_approx.ops.common import noise_seed
+from tf_approx.reference import counter_noise
 
 ACTIVATIONS = ("sigmoid", "tanh")
 PROJECTIONS = ("pad", "linear")
@@ -195,6 +203,15 @@ class _Mollified(keras.layers.Layer):
     self.step.assign_add(1)
     return seed
 
+  def _draw(self, x, columns):
+    """This training call's uniforms in (-1, 1) for x's elements, float32.
+
+    [x's size, columns], keyed by the seed, the step and each element's
+    index in the global batch; counts the call.
+    """
+    seed = noise_seed(self._next_seed(), x)
+    return counter_noise.noise_uniform(tf.size(x), columns, seed)
+
   def _level(self, dtype):
     return tf.cast(self.mollification, dtype)
 
@@ -220,9 +237,10 @@ class MollifiedActivation(_Mollified):
 
   so that y moves from f towards u, never past it, the more the more
   saturated the unit and the higher p: p = 0 gives exactly sigmoid or tanh;
-  as p c grows y tends to u. Training draws ξ from the layer's seed and step
-  counter; inference returns the exact expectation over ξ (module
-  docstring), so `predict` is deterministic.
+  as p c grows y tends to u. Training draws ξ from the layer's seed, step
+  counter and each element's index in the global batch; inference returns
+  the exact expectation over ξ (module docstring), so `predict` is
+  deterministic.
 
   The level is the non-trainable float32 scalar weight `mollification`,
   which `tf_approx.callbacks.MollificationSchedule` sets; it starts at
@@ -261,8 +279,8 @@ class MollifiedActivation(_Mollified):
   def call(self, inputs, training=None):
     noise = None
     if training:
-      noise = tf.random.stateless_normal(tf.shape(inputs), self._next_seed(),
-                                         dtype=inputs.dtype)
+      xi = counter_noise.normal_from_uniform(self._draw(inputs, 1)[:, 0])
+      noise = tf.cast(tf.reshape(xi, tf.shape(inputs)), inputs.dtype)
     a = tf.cast(self.a, inputs.dtype)
     return mollified_activation(inputs, a, self._level(inputs.dtype), self.c,
                                 self.activation, noise)
@@ -288,11 +306,11 @@ class MollifyingBlock(_Mollified):
   for narrower inputs) or x P with a learned `units`-wide matrix P
   (projection='linear'): the thesis' two options.
 
-  Training draws ξ and π from the layer's seed and step counter; inference
-  returns their expectation, p skip(x) + (1 - p) E[ψ(x W + b)] (+ skip(x)),
-  so `predict` is deterministic. The level is the non-trainable float32
-  scalar weight `mollification` that
-  `tf_approx.callbacks.MollificationSchedule` sets.
+  Training draws ξ and π from the layer's seed, step counter and each
+  element's index in the global batch; inference returns their
+  expectation, p skip(x) + (1 - p) E[ψ(x W + b)] (+ skip(x)), so `predict`
+  is deterministic. The level is the non-trainable float32 scalar weight
+  `mollification` that `tf_approx.callbacks.MollificationSchedule` sets.
 
   Args:
     units: the output width, >= 1.
@@ -378,12 +396,11 @@ class MollifyingBlock(_Mollified):
     level = self._level(dtype)
     a = tf.cast(self.a, dtype)
     if training:
-      noise_seed, gate_seed = tf.unstack(
-          tf.random.experimental.stateless_split(self._next_seed(), 2))
-      noise = tf.random.stateless_normal(tf.shape(z), noise_seed, dtype=dtype)
-      gate = tf.cast(
-          tf.random.stateless_uniform(tf.shape(z), gate_seed, dtype=dtype)
-          < level, dtype)
+      uniforms = self._draw(z, 2)
+      xi = counter_noise.normal_from_uniform(uniforms[:, 0])
+      noise = tf.cast(tf.reshape(xi, tf.shape(z)), dtype)
+      chosen = 0.5 * (uniforms[:, 1] + 1.0) < self._level(tf.float32)
+      gate = tf.cast(tf.reshape(chosen, tf.shape(z)), dtype)
       mollified = mollified_activation(z, a, level, self.c, self.activation,
                                        noise)
       outputs = gate * skip + (1.0 - gate) * mollified
