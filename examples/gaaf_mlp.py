@@ -9,7 +9,7 @@ entry:
   base:    `keras.layers.Activation('tanh')` after each hidden layer.
   dropout: the same, with `keras.layers.Dropout(--dropout_rate)` after each
            hidden activation (none on the inputs, as in the paper).
-  gaaf:    `tf_approx.layers.GAAF('tanh', K=--gaaf_k)` in place of tanh:
+  gaaf:    `tf_approx.layers.GAAF('tanh', k=--gaaf_k)` in place of tanh:
            tanh(x) + g(x) s(x), g(x) = (xK - floor(xK) - 0.5) / K, which
            is tanh within 1/(2K) forward but has the gradient tanh'(x) +
            s(x), with the shape s(x) = exp(-|x|) (the paper's "exponential
@@ -121,7 +121,7 @@ def build_model(input_shape, num_classes, model):
   for k, layer in enumerate(dense, 1):
     layers.append(layer)
     if model == "gaaf":
-      layers.append(tf_approx.layers.GAAF("tanh", K=FLAGS.gaaf_k,
+      layers.append(tf_approx.layers.GAAF("tanh", k=FLAGS.gaaf_k,
                                           name=f"gaaf{k}"))
     else:
       layers.append(keras.layers.Activation("tanh", name=f"tanh{k}"))

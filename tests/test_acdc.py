@@ -265,3 +265,19 @@ def test_bad_gradient_inputs_name_the_argument():
   with pytest.raises(tf.errors.InvalidArgumentError, match="`d` must be"):
     library.tf_approx_acdc_grad(tf.ones([3, 8]), tf.ones([3, 8]), ones,
                                 tf.ones([7]))
+
+
+def test_complex_or_int_parameters_raise_type_error():
+  x = tf.ones([2, 8])
+  ones = np.ones(8)
+  for arg in ("a", "d", "bias"):
+    params = dict(a=ones, d=ones, bias=ones)
+    params[arg] = ones * (1 + 1j)  # a cast would drop the imaginary part
+    with pytest.raises(TypeError, match=f"`{arg}` must hold real floats.*got "
+                       "complex128"):
+      acdc(x, **params)
+  with pytest.raises(TypeError, match="`d` must hold real floats.*got bool"):
+    acdc(x, ones, np.ones(8, bool), ones)
+  # Python numbers are read as floats.
+  np.testing.assert_allclose(acdc(x, [1] * 8, [1] * 8, [0] * 8).numpy(),
+                             x.numpy(), atol=1e-6)

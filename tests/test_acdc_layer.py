@@ -116,6 +116,12 @@ VARIANTS = {
     "sell_relu": ("SELL", dict(depth=4, activation="relu", seed=3)),
     "sell_wide": ("SELL", dict(depth=2, units=20, activation="tanh_pade_4_4",
                                seed=5)),
+    "sell_regularized": ("SELL", dict(
+        depth=2, seed=6,
+        diagonal_initializer=keras.initializers.RandomUniform(0.9, 1.1,
+                                                              seed=7),
+        diagonal_regularizer=keras.regularizers.L2(1e-3),
+        diagonal_constraint=keras.constraints.MaxNorm(10.0, axis=-1))),
 }
 
 
@@ -188,15 +194,22 @@ def test_xla_function_uses_composite_twin():
 
 @pytest.mark.parametrize("cls, kwargs, message", [
     ("SELL", dict(depth=0), "depth"),
-    ("SELL", dict(depth=2.5), "depth"),
     ("SELL", dict(depth=2, units=0), "units"),
     ("SELL", dict(depth=2, activation="no_such_fn"), "no_such_fn"),
     ("SELL", dict(depth=2, sigma=-0.1), "sigma"),
-    ("ACDC", dict(sigma="wide"), "sigma"),
     ("ACDC", dict(mean=float("nan")), "mean"),
 ])
 def test_bad_arguments(cls, kwargs, message):
   with pytest.raises(ValueError, match=message):
+    getattr(tf_approx.layers, cls)(**kwargs)
+
+
+@pytest.mark.parametrize("cls, kwargs, message", [
+    ("SELL", dict(depth=2.5), "`depth` must be an int"),
+    ("ACDC", dict(sigma="wide"), "`sigma` must be a finite number"),
+])
+def test_bad_argument_types(cls, kwargs, message):
+  with pytest.raises(TypeError, match=message):
     getattr(tf_approx.layers, cls)(**kwargs)
 
 
@@ -229,3 +242,94 @@ def test_keras_file_and_export_load_in_fresh_process(
     model.fit(x, y, epochs=1, verbose=0)  # move the weights off their init
     models[key] = model
   assert_reloads_in_fresh_process(models, x)
+
+
+@pytest.mark.parametrize("cls, kwargs, error, message", [
+    ("ACDC", dict(seed=2**70), ValueError,
+     r"`seed` must be an int seed in \[0, 2\*\*63 - 2\], got 1180"),
+    ("ACDC", dict(seed=2**63 - 1), ValueError, r"\[0, 2\*\*63 - 2\]"),
+    ("ACDC", dict(seed=-1), ValueError, "`seed` must be an int seed in"),
+    ("ACDC", dict(seed=1.0), TypeError, "`seed` must be an int seed, got "
+     "float"),
+    ("SELL", dict(depth=2, seed=-1), ValueError,
+     r"`seed` must be an int seed in \[0, 2\*\*63 - 2\], got -1"),
+    ("SELL", dict(depth=2, seed=2.5), TypeError, "`seed`"),
+    ("SELL", dict(depth=2, seed=True), TypeError, "`seed`"),
+    ("SELL", dict(depth=np.int64(0)), ValueError, "`depth`"),
+    ("ACDC", dict(diagonal_initializer="ones", sigma=0.2), ValueError,
+     "`sigma` describes the default"),
+    ("SELL", dict(depth=2, diagonal_initializer="ones", mean=0.0), ValueError,
+     "`mean` describes the default"),
+])
+def test_bad_arguments_name_the_argument(cls, kwargs, error, message):
+  with pytest.raises(error, match=message):
+    getattr(tf_approx.layers, cls)(**kwargs)
+
+
+def test_largest_seed_and_numpy_ints_work():
+  layer = tf_approx.layers.ACDC(seed=np.int64(2**63 - 2))
+  assert type(layer.seed) is int
+  layer(tf.ones([2, 4]))
+  tf_approx.layers.SELL(depth=2, seed=2**63 - 2)(tf.ones([2, 4]))
+
+
+def test_built_layers_refuse_another_input_width_and_ints():
+  for layer in (tf_approx.layers.ACDC(), tf_approx.layers.SELL(depth=2)):
+    layer(tf.zeros([2, 5]))
+    assert layer.input_spec.axes == {-1: 5}
+    with pytest.raises(ValueError, match="expected axis -1 of input shape to "
+                       "have value 5"):
+      layer(tf.zeros([2, 8]))
+    with pytest.raises(TypeError, match="needs float `inputs`, got int32"):
+      layer(tf.zeros([2, 5], tf.int32))
+
+
+@pytest.mark.parametrize("cls, kwargs, shape", [
+    ("ACDC", {}, (6,)), ("SELL", dict(depth=3), (3, 6))])
+def test_diagonal_initializer_regularizer_constraint(cls, kwargs, shape):
+  layer = getattr(tf_approx.layers, cls)(
+      diagonal_initializer="ones", diagonal_regularizer=keras.regularizers.L1(
+          0.25), diagonal_constraint="non_neg", **kwargs)
+  assert layer.sigma is None and layer.mean is None
+  layer.build((None, 6))
+  for weight in (layer.a, layer.d):
+    assert tuple(weight.shape) == shape
+    np.testing.assert_array_equal(weight.numpy(), np.ones(shape))
+    assert weight.constraint is not None
+  np.testing.assert_allclose(float(sum(layer.losses)),
+                             2 * 0.25 * np.prod(shape))
+  layer.a.assign(-layer.a)
+  model = keras.Sequential([keras.Input((6,)), layer])
+  model.compile("sgd", "mse")
+  model.fit(np.ones((4, 6), np.float32), np.zeros((4, 6), np.float32),
+            verbose=0)
+  assert np.all(layer.a.numpy() >= 0)  # the constraint ran after the update
+  config = layer.get_config()
+  assert config["diagonal_initializer"]["class_name"] == "Ones"
+  assert config["diagonal_regularizer"]["config"]["l1"] == 0.25
+  assert config["diagonal_constraint"]["class_name"] == "NonNeg"
+
+
+def test_default_initialisation_is_unchanged_by_the_new_arguments():
+  config = tf_approx.layers.ACDC(seed=1).get_config()
+  assert (config["sigma"], config["mean"]) == (0.1, 1.0)
+  assert config["diagonal_initializer"] is None
+  explicit = tf_approx.layers.ACDC(sigma=0.1, mean=1.0, seed=1)
+  x = _data()[0]
+  np.testing.assert_array_equal(
+      tf_approx.layers.ACDC.from_config(config)(x).numpy(),
+      explicit(x).numpy())
+
+
+def test_sell_set_weights_refuses_permutations_that_wrap_or_are_floats():
+  layer = tf_approx.layers.SELL(depth=3, seed=1)
+  layer.build((None, 4))
+  weights = layer.get_weights()
+  index = [w.dtype for w in weights].index(np.int32)
+  wrapped = weights[index].astype(np.int64) + 2**32
+  with pytest.raises(ValueError, match="`permutations` must hold a "
+                     "permutation of range"):
+    layer.set_weights(weights[:index] + [wrapped] + weights[index + 1:])
+  with pytest.raises(TypeError, match="`permutations` must hold ints"):
+    layer.set_weights(weights[:index] + [weights[index] * 1.0]
+                      + weights[index + 1:])

@@ -554,3 +554,16 @@ def test_python_ops_env_forces_the_composite_twins():
 def test_public_api():
   assert callable(tf_approx.load_ops)
   assert tf_approx.load_ops() is _library.load_ops()
+
+
+def test_op_takes_an_activation_name():
+  x = tf.constant(np.linspace(-4, 4, 17), tf.float32)
+  np.testing.assert_array_equal(
+      activation_ops.activation(x, "tanh_pade_4_4").numpy(),
+      activation_ops.activation(x, activations.spec("tanh_pade_4_4")).numpy())
+  with pytest.raises(ValueError, match="Unknown tf_approx activation"):
+    activation_ops.activation(x, "tanh_pade_44")
+  for spec in (None, 3, activations.get("serp")):
+    with pytest.raises(TypeError, match="`spec` must be an ActivationSpec or "
+                       "an activation name"):
+      activation_ops.activation(x, spec)

@@ -38,6 +38,10 @@ VARIANTS = {
     "fixed_tanh_pade": dict(units=16, adaptive=False,
                             activation="tanh_pade_4_4", seed=3),
     "no_bias_stddev": dict(units=7, use_bias=False, stddev=0.2),
+    "regularized": dict(units=20, diagonal_regularizer="l2",
+                        diagonal_constraint="non_neg",
+                        bias_initializer="ones", bias_regularizer="l1",
+                        bias_constraint="non_neg", seed=2),
 }
 
 
@@ -213,14 +217,21 @@ def test_xla_function_uses_composite_twin():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(units=0), "units"),
     (dict(units=-3), "units"),
-    (dict(units=2.5), "units"),
-    (dict(units=True), "units"),
     (dict(units=8, stddev=0.0), "stddev"),
-    (dict(units=8, stddev="wide"), "stddev"),
     (dict(units=8, activation="no_such_activation"), "no_such_activation"),
 ])
 def test_fastfood_bad_arguments(kwargs, message):
   with pytest.raises(ValueError, match=message):
+    tf_approx.layers.Fastfood(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(units=2.5), "`units` must be an int"),
+    (dict(units=True), "`units` must be an int"),
+    (dict(units=8, stddev="wide"), "`stddev` must be a finite number"),
+])
+def test_fastfood_bad_argument_types(kwargs, message):
+  with pytest.raises(TypeError, match=message):
     tf_approx.layers.Fastfood(**kwargs)
 
 
@@ -290,3 +301,91 @@ def test_keras_file_and_export_load_in_fresh_process(
     model.fit(x, y, epochs=1, verbose=0)  # move the weights off their init
     models[key] = model
   assert_reloads_in_fresh_process(models, x)
+
+
+@pytest.mark.parametrize("units", [10**12, 2**31, 2**63 - 1])
+def test_units_past_the_bound_name_units_before_allocating(units):
+  for cls in (tf_approx.layers.Fastfood, tf_approx.layers.FastfoodRBF):
+    with pytest.raises(ValueError, match=r"`units` must be an int in "
+                       r"\[1, 2\*\*31 - 1\], got " + str(units)):
+      cls(units)
+
+
+def test_rbf_sigma_too_small_for_float32_is_refused():
+  with pytest.raises(ValueError, match="`sigma` must be a finite number >= "
+                     "2.93874e-39, got 1e-300"):
+    tf_approx.layers.FastfoodRBF(8, sigma=1e-300)
+  # What passes that bound but still overflows the weights' dtype is caught
+  # when the weights are drawn.
+  layer = tf_approx.layers.FastfoodRBF(8, sigma=1e-6, dtype="float16")
+  with pytest.raises(ValueError, match="`sigma` is out of range for float16 "
+                     "weights"):
+    layer.build((None, 4))
+  with pytest.raises(ValueError, match="`stddev` is out of range for float32"):
+    tf_approx.layers.Fastfood(8, stddev=1e300).build((None, 4))
+
+
+def test_built_layers_refuse_another_input_width():
+  for layer in (tf_approx.layers.Fastfood(4), tf_approx.layers.FastfoodRBF(4)):
+    layer(tf.zeros([2, 5]))
+    assert layer.input_spec.axes == {-1: 5}
+    with pytest.raises(ValueError, match="expected axis -1 of input shape to "
+                       "have value 5, but received input with shape"):
+      layer(tf.zeros([2, 8]))  # d = 8 would fit the op, silently
+    with pytest.raises(TypeError, match="needs float `inputs`, got int32"):
+      layer(tf.zeros([2, 5], tf.int32))
+
+
+@pytest.mark.parametrize("seed, error", [
+    (3.7, TypeError), (3.0, TypeError), (True, TypeError), ("3", TypeError),
+    (-1, ValueError), (2**63, ValueError)])
+def test_bad_seeds_name_seed(seed, error):
+  for cls in (tf_approx.layers.Fastfood, tf_approx.layers.FastfoodRBF):
+    with pytest.raises(error, match="`seed` must be an int seed"):
+      cls(4, seed=seed)
+
+
+def test_set_weights_refuses_permutations_that_wrap_or_are_floats():
+  layer = layer_built(tf_approx.layers.Fastfood(4, seed=1), (None, 5))
+  weights = layer.get_weights()
+  index = [w.dtype for w in weights].index(np.int32)
+  before = weights[index].copy()
+  wrapped = weights[index].astype(np.int64)
+  wrapped[0, 0] += 2**32  # Keras would store it as the same permutation
+  for bad, error, message in (
+      (wrapped, ValueError, r"`permutation` must hold a permutation of "
+       r"range\(8\) in every row, got \[429496"),
+      (weights[index] + 0.5, TypeError, "`permutation` must hold ints")):
+    with pytest.raises(error, match=message):
+      layer.set_weights(weights[:index] + [bad] + weights[index + 1:])
+  np.testing.assert_array_equal(layer.permutation.numpy(), before)
+  swapped = before[:, ::-1].astype(np.int64)
+  layer.set_weights(weights[:index] + [swapped] + weights[index + 1:])
+  np.testing.assert_array_equal(layer.permutation.numpy(), swapped)
+
+
+def test_diagonal_regularizer_and_constraint_apply_to_s_g_b():
+  layer = tf_approx.layers.Fastfood(
+      8, diagonal_regularizer=keras.regularizers.L2(0.5),
+      diagonal_constraint="non_neg", bias_initializer="ones", seed=3)
+  layer.build((None, 5))
+  expected = 0.5 * sum(float(np.sum(w.numpy()**2))
+                       for w in (layer.s, layer.g, layer.b))
+  np.testing.assert_allclose(float(sum(layer.losses)), expected, rtol=1e-5)
+  np.testing.assert_array_equal(layer.bias.numpy(), np.ones(8))
+  for weight in (layer.s, layer.g, layer.b):
+    assert weight.constraint is not None
+  model = keras.Sequential([keras.Input((5,)), layer])
+  model.compile("sgd", "mse")
+  x = np.random.default_rng(0).normal(size=(32, 5)).astype(np.float32)
+  model.fit(x, np.zeros((32, 8), np.float32), epochs=1, verbose=0)
+  for weight in (layer.s, layer.g, layer.b):
+    assert np.all(weight.numpy() >= 0)
+
+
+@pytest.mark.parametrize("arg", ["diagonal_regularizer",
+                                 "diagonal_constraint"])
+def test_diagonal_arguments_need_adaptive(arg):
+  with pytest.raises(ValueError, match=f"`{arg}` applies to the trainable"):
+    tf_approx.layers.Fastfood(8, adaptive=False, **{arg: "l2" if "reg" in arg
+                                                    else "non_neg"})

@@ -198,5 +198,55 @@ def test_bad_inputs():
        r"`permutation` must be a permutation of 0..d-1 = 7; row 1 .*repeated")
   bad_perm[1, 3] = 8
   _bad(x, ones, ones, ones, bad_perm, 16, r"permutation of.*out of range")
-  with pytest.raises(ValueError, match="`units` must be a positive int"):
+  with pytest.raises(ValueError, match=r"`units` must be an int in \[1, "):
     fastfood(x, ones, ones, ones, perm, 0)
+
+
+def test_permutation_dtypes():
+  x = tf.constant(np.random.default_rng(1).normal(size=(3, 8)), tf.float32)
+  ones = tf.ones([2, 8])
+  perm = np.stack([np.arange(8), np.arange(8)[::-1]])
+  want = fastfood(x, ones, ones, ones, perm.astype(np.int32), 16).numpy()
+  np.testing.assert_array_equal(
+      fastfood(x, ones, ones, ones, perm.astype(np.int64), 16).numpy(), want)
+  np.testing.assert_array_equal(
+      fastfood(x, ones, ones, ones, tf.constant(perm, tf.int64), 16).numpy(),
+      want)
+  wrapped = perm.astype(np.int64)
+  wrapped[1, 0] += 2**32  # the same permutation once cast to int32
+  for value in (wrapped, tf.constant(wrapped)):
+    with pytest.raises(ValueError, match=r"`permutation` must hold a "
+                       r"permutation of range\(8\) in every row.*row 1"):
+      fastfood(x, ones, ones, ones, value, 16)
+  traced = tf.function(lambda p: fastfood(x, ones, ones, ones, p, 16),
+                       input_signature=[tf.TensorSpec([2, 8], tf.int64)])
+  np.testing.assert_array_equal(traced(tf.constant(perm)).numpy(), want)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="`permutation` has values outside int32"):
+    traced(tf.constant(wrapped))
+  for floats in (perm.astype(np.float32) + 0.5, tf.constant(perm, tf.float64)):
+    with pytest.raises(TypeError, match="`permutation` must be int32 or "
+                       "int64, got float"):
+      fastfood(x, ones, ones, ones, floats, 16)
+
+
+def test_complex_or_int_diagonals_raise_type_error():
+  x = tf.ones([3, 8])
+  ones = np.ones((1, 8))
+  perm = np.arange(8)[None]
+  for arg in ("s", "g", "b"):
+    diagonals = dict(s=ones, g=ones, b=ones)
+    diagonals[arg] = ones * (1 + 1j)
+    with pytest.raises(TypeError, match=f"`{arg}` must hold real floats.*got "
+                       "complex128"):
+      fastfood(x, diagonals["s"], diagonals["g"], diagonals["b"], perm, 8)
+  with pytest.raises(TypeError, match="`s` must hold real floats.*got int32"):
+    fastfood(x, tf.ones([1, 8], tf.int32), ones, ones, perm, 8)
+
+
+def test_units_that_overflow_the_block_count_name_units():
+  ones = np.ones((1, 8))
+  for units in (2**63 - 1, 2**63 - 7):
+    with pytest.raises(ValueError, match=r"`units` must be an int in \[1, "
+                       r"9223372036854775800\], got " + str(units)):
+      fastfood(tf.ones([3, 8]), ones, ones, ones, np.arange(8)[None], units)

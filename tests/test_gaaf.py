@@ -224,9 +224,9 @@ def test_gradient_shape_mismatch_raises_invalid_argument():
 
 def test_bad_python_arguments_raise():
   x = tf.zeros([3])
-  for kwargs, message in [(dict(base="elu"), "`activation` must be one of"),
+  for kwargs, message in [(dict(base="elu"), "`base` must be one of"),
                           (dict(shape="gauss"), "`shape` must be one of"),
-                          (dict(k=-1.0), "`K` must be"),
+                          (dict(k=-1.0), "`k` must be"),
                           (dict(width=0.0), "`width` must be"),
                           (dict(center=float("inf")), "`center` must be")]:
     with pytest.raises(ValueError, match=message):

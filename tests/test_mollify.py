@@ -234,19 +234,26 @@ def test_block_linear_projection_and_shapes():
 @pytest.mark.parametrize("cls, kwargs, message", [
     (MollifiedActivation, dict(activation="relu"), "`activation`"),
     (MollifiedActivation, dict(c=-1.0), "`c`"),
-    (MollifiedActivation, dict(c="big"), "`c`"),
     (MollifiedActivation, dict(mollification=1.5), "`mollification`"),
     (MollifiedActivation, dict(mollification=float("nan")),
      "`mollification`"),
-    (MollifiedActivation, dict(seed=1.5), "`seed`"),
     (MollifyingBlock, dict(units=0), "`units`"),
-    (MollifyingBlock, dict(units=2.0), "`units`"),
     (MollifyingBlock, dict(units=4, projection="zeros"), "`projection`"),
     (MollifyingBlock, dict(units=4, activation="hard_sigmoid"),
      "`activation`"),
 ])
 def test_bad_arguments(cls, kwargs, message):
   with pytest.raises(ValueError, match=message):
+    cls(**kwargs)
+
+
+@pytest.mark.parametrize("cls, kwargs, message", [
+    (MollifiedActivation, dict(c="big"), "`c`"),
+    (MollifiedActivation, dict(seed=1.5), "`seed`"),
+    (MollifyingBlock, dict(units=2.0), "`units`"),
+])
+def test_bad_argument_types(cls, kwargs, message):
+  with pytest.raises(TypeError, match=message):
     cls(**kwargs)
 
 
@@ -336,3 +343,27 @@ def test_jit_compiled_call_matches_eager():
 def test_reloads_in_fresh_process(assert_reloads_in_fresh_process):
   model, x = _trained_model()
   assert_reloads_in_fresh_process({"mollified": model}, x[:8])
+
+
+@pytest.mark.parametrize("layer", [MollifiedActivation(seed=1),
+                                   MollifyingBlock(8, seed=1)],
+                         ids=["activation", "block"])
+def test_input_spec_and_int_inputs(layer):
+  layer(tf.zeros([2, 5]))
+  assert layer.input_spec.axes == {-1: 5}
+  with pytest.raises(ValueError, match="expected axis -1 of input shape to "
+                     "have value 5"):
+    layer(tf.zeros([2, 6]))
+  with pytest.raises(TypeError, match=f"{type(layer).__name__} needs float "
+                     "`inputs`, got int32"):
+    layer(tf.zeros([2, 5], tf.int32))
+
+
+@pytest.mark.parametrize("seed, error", [
+    (-1, ValueError), (2**63, ValueError), (True, TypeError),
+    ("1", TypeError), (np.float64(1), TypeError)])
+def test_bad_seeds_name_seed(seed, error):
+  for make in (lambda: MollifiedActivation(seed=seed),
+               lambda: MollifyingBlock(4, seed=seed)):
+    with pytest.raises(error, match="`seed` must be an int seed"):
+      make()

@@ -1,5 +1,8 @@
 """The NoisyActivation and GAAF Keras layers: arguments, training, saving."""
 
+import json
+import zipfile
+
 import keras
 import numpy as np
 import pytest
@@ -39,7 +42,7 @@ LAYERS = {
         "tanh", where="input", learn_sigma=True, per_unit=True, seed=1),
     "nanis": lambda: tf_approx.layers.NoisyActivation(
         "tanh", where="input_saturated", sigma=0.25, seed=1),
-    "gaaf": lambda: tf_approx.layers.GAAF("tanh", K=10000),
+    "gaaf": lambda: tf_approx.layers.GAAF("tanh", k=10000),
     "gaaf_relu": lambda: tf_approx.layers.GAAF("relu", shape="sigmoid",
                                                center=-1.0, width=0.5),
 }
@@ -192,3 +195,99 @@ def test_keras_file_and_export_load_in_fresh_process(
     model.fit(x, y, epochs=1, batch_size=64, verbose=0)
     models[key] = model
   assert_reloads_in_fresh_process(models, x[:16])
+
+
+def test_numpy_scalars_are_numbers():
+  layer = tf_approx.layers.NoisyActivation(c=np.float32(0.5),
+                                           alpha=np.float64(1.15))
+  assert (layer.c, layer.alpha) == (0.5, 1.15)
+  assert type(layer.c) is float
+  gaaf = tf_approx.layers.GAAF(K=np.float32(100), width=np.array(2.0))
+  assert (gaaf.k, gaaf.width) == (100.0, 2.0)
+  assert tf_approx.layers.GAAF(k=np.int64(100)).k == 100.0
+
+
+@pytest.mark.parametrize("cls, kwargs, error, message", [
+    (tf_approx.layers.NoisyActivation, dict(c=True), TypeError, "`c`"),
+    (tf_approx.layers.NoisyActivation, dict(seed=1.5), TypeError, "`seed`"),
+    (tf_approx.layers.NoisyActivation, dict(seed="7"), TypeError, "`seed`"),
+    (tf_approx.layers.NoisyActivation, dict(seed=-1), ValueError, "`seed`"),
+    (tf_approx.layers.NoisyActivation, dict(seed=2**64), ValueError,
+     r"`seed` must be an int seed in \[0, 2\*\*63 - 1\]"),
+    (tf_approx.layers.NoisyActivation, dict(activation=None), TypeError,
+     "`activation`"),
+    (tf_approx.layers.GAAF, dict(k=0), ValueError, "`k` must be"),
+    (tf_approx.layers.GAAF, dict(K="big"), TypeError, "`K` must be"),
+    (tf_approx.layers.GAAF, dict(k=1.0, K=2.0), TypeError, "not both"),
+])
+def test_bad_arguments_name_the_argument(cls, kwargs, error, message):
+  with pytest.raises(error, match=message):
+    cls(**kwargs)
+
+
+def test_ops_take_numpy_scalars_and_refuse_other_types():
+  x = tf.constant([-2.0, 0.5, 3.0])
+  np.testing.assert_array_equal(
+      tf_approx.ops.gaaf(x, k=np.float32(10)).numpy(),
+      tf_approx.ops.gaaf(x, k=10.0).numpy())
+  with pytest.raises(TypeError, match="`k` must be a finite number"):
+    tf_approx.ops.gaaf(x, k="10")
+  np.testing.assert_array_equal(
+      tf_approx.ops.noisy_activation(x, 0.5, 0.5,
+                                     alpha=np.float32(1.5)).numpy(),
+      tf_approx.ops.noisy_activation(x, 0.5, 0.5, alpha=1.5).numpy())
+  with pytest.raises(TypeError, match="`alpha`"):
+    tf_approx.ops.noisy_activation(x, 0.5, 0.5, alpha=True)
+  with pytest.raises(TypeError, match="`p` must hold real floats"):
+    tf_approx.ops.noisy_activation(x, np.complex64(0.5 + 1j), 0.5)
+
+
+def test_gaaf_k_is_named_k_and_old_k_configs_load():
+  layer = tf_approx.layers.GAAF("tanh", k=50.0)
+  config = layer.get_config()
+  assert config["k"] == 50.0 and "K" not in config
+  old = dict(config)
+  old["K"] = old.pop("k")
+  clone = tf_approx.layers.GAAF.from_config(old)
+  assert clone.k == 50.0 and clone.get_config() == config
+  # Positionally k is still the second argument, as K was.
+  assert tf_approx.layers.GAAF("tanh", 7.0).k == 7.0
+
+
+def test_keras_file_saved_with_capital_k_loads(tmp_path):
+  x = _data()[0][:16]
+  model = _model(tf_approx.layers.GAAF("tanh", k=100.0, name="gaaf"))
+  path = tmp_path / "new.keras"
+  model.save(path)
+  # A file as earlier versions wrote it: GAAF's config holds `K`.
+  old_path = tmp_path / "old.keras"
+  with zipfile.ZipFile(path) as new, zipfile.ZipFile(old_path, "w") as old:
+    for item in new.infolist():
+      data = new.read(item.filename)
+      if item.filename == "config.json":
+        config = json.loads(data)
+        (gaaf,) = [layer for layer in config["config"]["layers"]
+                   if layer["class_name"] == "GAAF"]
+        gaaf["config"]["K"] = gaaf["config"].pop("k")
+        data = json.dumps(config).encode()
+      old.writestr(item, data)
+  loaded = keras.models.load_model(old_path)
+  assert loaded.get_layer("gaaf").k == 100.0
+  np.testing.assert_array_equal(loaded.predict(x, verbose=0),
+                                model.predict(x, verbose=0))
+
+
+def test_layers_set_an_input_spec_and_refuse_int_inputs():
+  per_unit = tf_approx.layers.NoisyActivation(per_unit=True)
+  per_unit(tf.zeros([2, 4]))
+  assert per_unit.input_spec.axes == {-1: 4}
+  with pytest.raises(ValueError, match="expected axis -1 of input shape to "
+                     "have value 4"):
+    per_unit(tf.zeros([2, 5]))
+  for layer in (tf_approx.layers.NoisyActivation(), tf_approx.layers.GAAF()):
+    layer(tf.zeros([2, 4]))
+    assert layer.input_spec is not None
+    layer(tf.zeros([3]))  # elementwise with shared parameters: any shape
+    with pytest.raises(TypeError, match=f"{type(layer).__name__} needs float "
+                       "`inputs`, got int32"):
+      layer(tf.zeros([2, 4], tf.int32))

@@ -341,9 +341,27 @@ def test_bad_seed_shape_raises_invalid_argument():
 
 def test_bad_python_arguments_raise():
   x = tf.zeros([3])
-  with pytest.raises(ValueError, match="`denominator` must be one of"):
+  with pytest.raises(ValueError, match="`denominator_kind` must be one of"):
     tf_approx.ops.pau(x, [0.0, 1.0], [1.0], denominator_kind="bogus")
   with pytest.raises(ValueError, match="`randomized`"):
     tf_approx.ops.pau(x, [0.0, 1.0], [1.0], randomized=-0.1)
   with pytest.raises(TypeError, match="float16, bfloat16, float32, float64"):
     tf_approx.ops.pau(tf.zeros([3], tf.int32), [0, 1], [1])
+
+
+def test_complex_or_bool_coefficients_raise_type_error():
+  x = tf.ones([3])
+  # A cast would drop the imaginary part.
+  with pytest.raises(TypeError, match="`numerator` must hold real floats.*"
+                     "got complex128"):
+    tf_approx.ops.pau(x, np.array([0.0, 1 + 1j]), [1.0])
+  with pytest.raises(TypeError, match="`denominator` must hold real floats.*"
+                     "got complex64"):
+    tf_approx.ops.pau(x, [0.0, 1.0], np.ones(1, np.complex64))
+  with pytest.raises(TypeError, match="`numerator` must hold real floats.*"
+                     "got bool"):
+    tf_approx.ops.pau(x, np.array([False, True]), [1.0])
+  np.testing.assert_array_equal(
+      tf_approx.ops.pau(x, [0.0, 1.0], [1.0],
+                        randomized=np.float32(0.0)).numpy(),
+      tf_approx.ops.pau(x, [0.0, 1.0], [1.0]).numpy())

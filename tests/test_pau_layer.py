@@ -38,6 +38,12 @@ VARIANTS = {
     "rpau": dict(randomized=0.01, seed=7),
     "abs_of_sum": dict(denominator="abs_of_sum", init="tanh"),
     "unsafe": dict(denominator="unsafe", init="sigmoid", order=(3, 2)),
+    "initializer_regularized": dict(
+        order=(3, 2), per_channel=True,
+        coefficient_initializer=keras.initializers.RandomNormal(0.5, 0.1,
+                                                                seed=4),
+        coefficient_regularizer=keras.regularizers.L2(1e-3),
+        coefficient_constraint=keras.constraints.MaxNorm(5.0)),
 }
 
 
@@ -94,7 +100,6 @@ def test_explicit_coefficient_lists():
     (dict(init=([0.0, 1.0], [1.0]), order=(2, 1)), "order"),
     (dict(init=([0.0] * 12, [1.0])), "`init` lists must hold 2 to 11"),
     (dict(init=([0.0, 1.0], [])), "`init` lists must hold 2 to 11"),
-    (dict(init=("a", "b")), "init numerator"),
     (dict(denominator="positive"), "denominator"),
     (dict(randomized=-1.0), "randomized"),
 ])
@@ -220,3 +225,93 @@ def test_keras_file_and_export_load_in_fresh_process(
     model.fit(x, y, epochs=1, verbose=0)  # move the weights off their init
     models[key] = model
   assert_reloads_in_fresh_process(models, x)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(seed="x"), TypeError, "`seed` must be an int seed, got str"),
+    (dict(seed=1.5), TypeError, "`seed` must be an int seed, got float"),
+    (dict(seed=-1), ValueError, "`seed` must be an int seed in"),
+    # Failed only when the layer was called in training.
+    (dict(randomized=0.1, seed=2**64 - 1), ValueError,
+     r"`seed` must be an int seed in \[0, 2\*\*63 - 1\], got "
+     "18446744073709551615"),
+    (dict(randomized=np.float32(-0.5)), ValueError, "`randomized`"),
+    (dict(randomized="0.1"), TypeError, "`randomized`"),
+    (dict(init=("a", "b")), TypeError, "`init numerator` must hold real"),
+    (dict(init=([0, 1 + 1j], [1j])), TypeError,
+     "`init numerator` must hold real floats.*got complex128"),
+    (dict(init=(np.array([0.0, 1.0]), np.array([1j]))), TypeError,
+     "`init denominator` must hold real floats.*got complex128"),
+    (dict(denominator=None), TypeError, "`denominator` must be one of"),
+    (dict(init="tanh", coefficient_initializer="zeros"), ValueError,
+     "give `init` or `coefficient_initializer`, not both"),
+])
+def test_bad_arguments_name_the_argument(kwargs, error, message):
+  with pytest.raises(error, match=message):
+    tf_approx.layers.PAU(**kwargs)
+
+
+def test_numpy_scalars_and_largest_seed():
+  layer = tf_approx.layers.PAU(randomized=np.float32(0.25),
+                               seed=np.int64(2**63 - 1))
+  assert (layer.randomized, layer.seed) == (0.25, 2**63 - 1)
+  assert type(layer.randomized) is float and type(layer.seed) is int
+  layer(tf.ones([2, 3]), training=True)
+
+
+def test_coefficient_initializer_replaces_init():
+  layer = tf_approx.layers.PAU(order=(3, 2), coefficient_initializer="ones",
+                               per_channel=True)
+  assert layer.init is None
+  layer.build((None, 4))
+  np.testing.assert_array_equal(layer.numerator.numpy(), np.ones((4, 4)))
+  np.testing.assert_array_equal(layer.denominator_coefficients.numpy(),
+                                np.ones((4, 2)))
+  config = layer.get_config()
+  assert config["init"] is None
+  assert config["coefficient_initializer"]["class_name"] == "Ones"
+  # Safe PAU (5, 4) with every coefficient 1: F(1) = 6 / 5.
+  ones = tf_approx.layers.PAU(
+      coefficient_initializer=keras.initializers.Constant(1.0))
+  np.testing.assert_allclose(ones(np.float32([1.0])).numpy(), [6.0 / 5.0])
+  # Without either, init is leaky_relu, as before.
+  default = tf_approx.layers.PAU()
+  assert default.init == "leaky_relu" and default.order == (5, 4)
+  assert default.get_config()["coefficient_initializer"] is None
+  a, b = pau_inits.init_coefficients("leaky_relu")
+  default.build((None, 4))
+  np.testing.assert_allclose(default.numerator.numpy(), a, rtol=1e-6)
+  np.testing.assert_allclose(default.denominator_coefficients.numpy(), b,
+                             rtol=1e-6)
+
+
+def test_coefficient_regularizer_and_constraint():
+  layer = tf_approx.layers.PAU(
+      coefficient_regularizer=keras.regularizers.L1(0.5),
+      coefficient_constraint="non_neg", init="identity")
+  layer.build((None, FEATURES))
+  want = 0.5 * (np.abs(layer.numerator.numpy()).sum()
+                + np.abs(layer.denominator_coefficients.numpy()).sum())
+  np.testing.assert_allclose(float(sum(layer.losses)), want, rtol=1e-6)
+  layer.numerator.assign(-np.abs(layer.numerator.numpy()) - 1)
+  model = keras.Sequential([keras.Input((FEATURES,)), layer])
+  model.compile("sgd", "mse")
+  x = _data()[0]
+  model.fit(x, x, epochs=1, batch_size=64, verbose=0)
+  assert np.all(layer.numerator.numpy() >= 0)
+  assert layer.get_config()["coefficient_constraint"]["class_name"] == (
+      "NonNeg")
+
+
+def test_input_spec_and_int_inputs():
+  shared = tf_approx.layers.PAU()
+  shared(tf.zeros([2, 4]))
+  shared(tf.zeros([3]))  # one coefficient set: any shape
+  per_channel = tf_approx.layers.PAU(per_channel=True)
+  per_channel(tf.zeros([2, 4]))
+  assert per_channel.input_spec.axes == {-1: 4}
+  with pytest.raises(ValueError, match="expected axis -1 of input shape to "
+                     "have value 4"):
+    per_channel(tf.zeros([2, 5]))
+  with pytest.raises(TypeError, match="PAU needs float `inputs`, got int32"):
+    shared(tf.zeros([2, 4], tf.int32))

@@ -30,6 +30,7 @@ import keras
 import numpy as np
 
 from tf_approx._validation import check_number
+from tf_approx._validation import check_positive_int
 
 
 def _variable_attr(layer, name):
@@ -154,9 +155,7 @@ class MollificationSchedule(_LayerAssigner):
   def __init__(self, k, decay=0.9, by_depth=True, threshold=None):
     super().__init__()
     self.k = check_number(k, "k", low=0.0)
-    self.decay = check_number(decay, "decay", low=0.0)
-    if self.decay >= 1:
-      raise ValueError(f"`decay` must be in [0, 1), got {decay}")
+    self.decay = check_number(decay, "decay", 0.0, 1.0, high_open=True)
     self.by_depth = bool(by_depth)
     self.threshold = (None if threshold is None
                       else check_number(threshold, "threshold", low=0.0))
@@ -224,13 +223,8 @@ class NoiseAnnealing(_LayerAssigner):
 
   def __init__(self, c0=30.0, every=200, floor=None):
     super().__init__()
-    self.c0 = check_number(c0, "c0")
-    if self.c0 <= 0:
-      raise ValueError(f"`c0` must be > 0, got {c0}")
-    if (isinstance(every, bool)
-        or not isinstance(every, (int, np.integer)) or every < 1):
-      raise ValueError(f"`every` must be an int >= 1, got {every!r}")
-    self.every = int(every)
+    self.c0 = check_number(c0, "c0", low=0.0, low_open=True)
+    self.every = check_positive_int(every, "every")
     self.floor = None if floor is None else check_number(floor, "floor", low=0.0)
     if self.floor is not None and self.floor > self.c0:
       raise ValueError(f"`floor` must be <= c0 = {self.c0:g}, got {floor}")

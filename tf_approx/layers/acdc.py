@@ -3,6 +3,7 @@
     h = tf_approx.layers.ACDC()(x)                   # a, d ~ N(1, 0.1²)
     h = tf_approx.layers.SELL(depth=12, activation="relu")(x)
     tf_approx.layers.SELL(depth=4, units=1000)       # e.g. 784 in, 1000 out
+    tf_approx.layers.ACDC(diagonal_regularizer=keras.regularizers.L2(1e-4))
 
 Each ACDC layer is y = IDCT(DCT(x ⊙ a) ⊙ d + bias) on the last axis: 3n
 parameters and O(n log n) time for n features, instead of a dense layer's
@@ -10,27 +11,67 @@ n² + n. The diagonals start as N(1, sigma²): close to the identity map,
 which the thesis (Fig. 3.4) shows deep stacks need; N(0, ·) fails for them.
 """
 
-import operator
-
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_approx._validation import check_float_inputs
+from tf_approx._validation import checked_permutation_weights
 from tf_approx._validation import check_number
+from tf_approx._validation import check_positive_int
+from tf_approx._validation import check_seed
 from tf_approx._validation import last_axis
+from tf_approx._validation import SEED_MAX
+from tf_approx._validation import seed_or_draw
 from tf_approx.ops.acdc import acdc
 
+DEFAULT_SIGMA = 0.1
+DEFAULT_MEAN = 1.0
+# d is seeded with seed + 1, which must stay an int64.
+MAX_SEED = SEED_MAX - 1
 
-def _diagonal_initializer(mean, sigma, seed):
-  return keras.initializers.RandomNormal(mean, sigma, seed=seed)
 
+class _Diagonals:
+  """The a and d weights' initializer, regularizer and constraint.
 
-def _check_count(value, arg):
-  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-    raise ValueError(f"`{arg}` must be a positive int, got {value!r}")
-  if value < 1:
-    raise ValueError(f"`{arg}` must be >= 1, got {value}")
-  return int(value)
+  The initializer is N(mean, sigma²) seeded by the layer's seed (a with
+  seed, d with seed + 1) unless `diagonal_initializer` replaces it; `sigma`
+  and `mean` only describe that default, so they cannot come with it.
+  """
+
+  def __init__(self, sigma, mean, initializer, regularizer, constraint):
+    if initializer is not None:
+      given = [arg for arg, value in (("sigma", sigma), ("mean", mean))
+               if value is not None]
+      if given:
+        raise ValueError(
+            f"`{given[0]}` describes the default N(mean, sigma²) "
+            "initialisation; give it or `diagonal_initializer`, not both")
+      self.sigma = self.mean = None
+      self.initializer = keras.initializers.get(initializer)
+    else:
+      self.sigma = check_number(DEFAULT_SIGMA if sigma is None else sigma,
+                                "sigma", low=0.0)
+      self.mean = check_number(DEFAULT_MEAN if mean is None else mean, "mean")
+      self.initializer = None
+    self.regularizer = keras.regularizers.get(regularizer)
+    self.constraint = keras.constraints.get(constraint)
+
+  def add(self, layer, name, shape, seed):
+    initializer = self.initializer or keras.initializers.RandomNormal(
+        self.mean, self.sigma, seed=seed)
+    return layer.add_weight(name=name, shape=shape, initializer=initializer,
+                            regularizer=self.regularizer,
+                            constraint=self.constraint)
+
+  def config(self):
+    return dict(
+        sigma=self.sigma, mean=self.mean,
+        diagonal_initializer=(
+            None if self.initializer is None else
+            keras.initializers.serialize(self.initializer)),
+        diagonal_regularizer=keras.regularizers.serialize(self.regularizer),
+        diagonal_constraint=keras.constraints.serialize(self.constraint))
 
 
 @keras.saving.register_keras_serializable(package="tf_approx")
@@ -44,40 +85,48 @@ class ACDC(keras.layers.Layer):
 
   Args:
     sigma: the standard deviation of the N(mean, sigma²) initialisation of
-      a and d (the thesis' default 0.1).
+      a and d (default 0.1, the thesis').
     use_bias: add the trainable bias in the DCT domain (zeros at init).
-    seed: an int seeding the initialisation (default: Keras' global RNG).
-    mean: the mean of that initialisation: 1 (the thesis' choice, near the
-      identity map); 0 reproduces the initialisation the thesis shows
-      failing for deep stacks.
+    seed: an int in [0, 2**63 - 2] seeding the initialisation (a with seed,
+      d with seed + 1; default: Keras' global RNG).
+    mean: the mean of that initialisation: 1 (default; the thesis' choice,
+      near the identity map); 0 reproduces the initialisation the thesis
+      shows failing for deep stacks.
+    diagonal_initializer: a Keras initializer for a and d in place of
+      N(mean, sigma²) (then give neither `sigma` nor `mean`). A seeded
+      initializer draws a and d alike.
+    diagonal_regularizer: a Keras regularizer applied to a and d.
+    diagonal_constraint: a Keras constraint applied to a and d.
+
+  Input shape: (..., n), n known. Output shape: the input's.
   """
 
-  def __init__(self, sigma=0.1, use_bias=True, seed=None, mean=1.0,
-               **kwargs):
+  def __init__(self, sigma=None, use_bias=True, seed=None, mean=None,
+               diagonal_initializer=None, diagonal_regularizer=None,
+               diagonal_constraint=None, **kwargs):
     super().__init__(**kwargs)
-    self.sigma = check_number(sigma, "sigma", low=0)
-    self.mean = check_number(mean, "mean")
+    self._diagonals = _Diagonals(sigma, mean, diagonal_initializer,
+                                 diagonal_regularizer, diagonal_constraint)
+    self.sigma, self.mean = self._diagonals.sigma, self._diagonals.mean
     self.use_bias = bool(use_bias)
-    self.seed = None if seed is None else operator.index(seed)
+    self.seed = None if seed is None else check_seed(seed, high=MAX_SEED)
     # XLA cannot compile the native op: under jit_compile the op wrapper
     # switches to the composite twin.
     self.supports_jit = False
 
   def build(self, input_shape):
     n = last_axis(self, input_shape)
+    self.input_spec = keras.layers.InputSpec(min_ndim=1, axes={-1: n})
     seeds = (None, None) if self.seed is None else (self.seed,
                                                      self.seed + 1)
-    self.a = self.add_weight(
-        name="a", shape=(n,),
-        initializer=_diagonal_initializer(self.mean, self.sigma, seeds[0]))
-    self.d = self.add_weight(
-        name="d", shape=(n,),
-        initializer=_diagonal_initializer(self.mean, self.sigma, seeds[1]))
+    self.a = self._diagonals.add(self, "a", (n,), seeds[0])
+    self.d = self._diagonals.add(self, "d", (n,), seeds[1])
     if self.use_bias:
       self.bias = self.add_weight(name="bias", shape=(n,),
                                   initializer="zeros")
 
   def call(self, inputs):
+    check_float_inputs(self, inputs)
     bias = self.bias if self.use_bias else tf.zeros_like(self.a)
     return acdc(inputs, self.a, self.d, bias)
 
@@ -86,8 +135,8 @@ class ACDC(keras.layers.Layer):
 
   def get_config(self):
     config = super().get_config()
-    config.update(sigma=self.sigma, use_bias=self.use_bias, seed=self.seed,
-                  mean=self.mean)
+    config.update(use_bias=self.use_bias, seed=self.seed,
+                  **self._diagonals.config())
     return config
 
 
@@ -112,39 +161,41 @@ class SELL(keras.layers.Layer):
     units: the output width; default: the input width.
     activation: applied after every ACDC layer (a name or callable); None:
       the stack is linear.
-    sigma: a and d start as N(mean, sigma²).
+    sigma: a and d start as N(mean, sigma²) (default 0.1).
     use_bias: a bias in every ACDC layer.
-    seed: an int drawing the permutations and seeding the initialisation.
-      Default: drawn once when the layer is made and kept in its config.
+    seed: an int in [0, 2**63 - 2] drawing the permutations and seeding the
+      initialisation. Default: drawn once when the layer is made and kept
+      in its config.
     mean: see `ACDC`: 1 (default) or 0 (the initialisation that fails).
+    diagonal_initializer, diagonal_regularizer, diagonal_constraint: as for
+      `ACDC`, applied to a and d [depth, N].
+
+  Input shape: (..., n_in), n_in known. Output shape: (..., units).
   """
 
-  def __init__(self, depth, units=None, activation=None, sigma=0.1,
-               use_bias=True, seed=None, mean=1.0, **kwargs):
+  def __init__(self, depth, units=None, activation=None, sigma=None,
+               use_bias=True, seed=None, mean=None, diagonal_initializer=None,
+               diagonal_regularizer=None, diagonal_constraint=None, **kwargs):
     super().__init__(**kwargs)
-    self.depth = _check_count(depth, "depth")
-    self.units = None if units is None else _check_count(units, "units")
+    self.depth = check_positive_int(depth, "depth")
+    self.units = None if units is None else check_positive_int(units,
+                                                               "units")
     self.activation = keras.activations.get(activation)
-    self.sigma = check_number(sigma, "sigma", low=0)
-    self.mean = check_number(mean, "mean")
+    self._diagonals = _Diagonals(sigma, mean, diagonal_initializer,
+                                 diagonal_regularizer, diagonal_constraint)
+    self.sigma, self.mean = self._diagonals.sigma, self._diagonals.mean
     self.use_bias = bool(use_bias)
-    if seed is None:
-      seed = int(np.random.randint(0, 2**31 - 1))
-    self.seed = operator.index(seed)
+    self.seed = seed_or_draw(seed, high=MAX_SEED)
     self.supports_jit = False
 
   def build(self, input_shape):
     n_in = last_axis(self, input_shape)
     self._n_in = n_in
+    self.input_spec = keras.layers.InputSpec(min_ndim=1, axes={-1: n_in})
     self._width = max(n_in, self.units or n_in)
     shape = (self.depth, self._width)
-    self.a = self.add_weight(
-        name="a", shape=shape,
-        initializer=_diagonal_initializer(self.mean, self.sigma, self.seed))
-    self.d = self.add_weight(
-        name="d", shape=shape,
-        initializer=_diagonal_initializer(self.mean, self.sigma,
-                                          self.seed + 1))
+    self.a = self._diagonals.add(self, "a", shape, self.seed)
+    self.d = self._diagonals.add(self, "d", shape, self.seed + 1)
     if self.use_bias:
       self.bias = self.add_weight(name="bias", shape=shape,
                                   initializer="zeros")
@@ -156,7 +207,12 @@ class SELL(keras.layers.Layer):
         name="permutations", shape=permutations.shape, dtype="int32",
         trainable=False, initializer=keras.initializers.Constant(permutations))
 
+  def set_weights(self, weights):
+    super().set_weights(
+        checked_permutation_weights(self, weights, ("permutations",)))
+
   def call(self, inputs):
+    check_float_inputs(self, inputs)
     h = inputs
     if self._width > self._n_in:
       pad = [[0, 0]] * (len(inputs.shape) - 1) + [[0,
@@ -184,6 +240,6 @@ class SELL(keras.layers.Layer):
     config = super().get_config()
     config.update(depth=self.depth, units=self.units,
                   activation=keras.activations.serialize(self.activation),
-                  sigma=self.sigma, use_bias=self.use_bias, seed=self.seed,
-                  mean=self.mean)
+                  use_bias=self.use_bias, seed=self.seed,
+                  **self._diagonals.config())
     return config

@@ -78,14 +78,16 @@ Choices where the thesis leaves room, all documented on the classes:
 """
 
 import math
-import operator
 
 import keras
-import numpy as np
 import tensorflow as tf
 
+from tf_approx._validation import check_choice
+from tf_approx._validation import check_float_inputs
 from tf_approx._validation import check_number
+from tf_approx._validation import check_positive_int
 from tf_approx._validation import last_axis
+from tf_approx._validation import seed_or_draw
 from tf_approx.ops.common import noise_seed
 from tf_approx.reference import counter_noise
 
@@ -93,24 +95,6 @@ ACTIVATIONS = ("sigmoid", "tanh")
 PROJECTIONS = ("pad", "linear")
 DEFAULT_C = 10.0
 A_INIT_RANGE = 2.0  # a_i ~ U[-2, 2], the thesis' parity experiment
-
-
-def _check_activation(activation):
-  if activation not in ACTIVATIONS:
-    raise ValueError(f"`activation` must be one of {ACTIVATIONS}, got "
-                     f"{activation!r}")
-  return activation
-
-
-def _check_seed(seed):
-  if seed is None:
-    return int(np.random.randint(0, 2**31 - 1))
-  if isinstance(seed, bool):
-    raise ValueError(f"`seed` must be an int, got {seed!r}")
-  try:
-    return operator.index(seed)
-  except TypeError:
-    raise ValueError(f"`seed` must be an int, got {seed!r}") from None
 
 
 def _centred(x, activation):
@@ -180,11 +164,11 @@ class _Mollified(keras.layers.Layer):
   def __init__(self, activation, c, mollification, a_initializer, seed,
                **kwargs):
     super().__init__(**kwargs)
-    self.activation = _check_activation(activation)
+    self.activation = check_choice(activation, ACTIVATIONS, "activation")
     self.c = check_number(c, "c", low=0.0)
     self.initial_mollification = check_number(mollification,
                                                "mollification", 0.0, 1.0)
-    self.seed = _check_seed(seed)
+    self.seed = seed_or_draw(seed)
     self.a_initializer = _a_initializer(a_initializer, self.seed)
 
   def _add_state(self, units):
@@ -256,8 +240,9 @@ class MollifiedActivation(_Mollified):
       thesis' start, fully mollified).
     a_initializer: initializer of the per-unit a_i; default U[-2, 2] seeded
       by `seed`.
-    seed: an int seeding the noise (and the default a_initializer).
-      Default: drawn once when the layer is made and kept in its config.
+    seed: an int in [0, 2**63 - 1] seeding the noise (and the default
+      a_initializer). Default: drawn once when the layer is made and kept
+      in its config.
 
   Input shape: any, with a known last axis (the units).
   Output shape: the input's.
@@ -274,9 +259,12 @@ class MollifiedActivation(_Mollified):
                      **kwargs)
 
   def build(self, input_shape):
-    self._add_state(last_axis(self, input_shape))
+    units = last_axis(self, input_shape)
+    self.input_spec = keras.layers.InputSpec(min_ndim=1, axes={-1: units})
+    self._add_state(units)
 
   def call(self, inputs, training=None):
+    check_float_inputs(self, inputs)
     noise = None
     if training:
       xi = counter_noise.normal_from_uniform(self._draw(inputs, 1)[:, 0])
@@ -326,8 +314,9 @@ class MollifyingBlock(_Mollified):
     bias_initializer: initializer of b.
     a_initializer: initializer of the mollified activation's per-unit a_i;
       default U[-2, 2] seeded by `seed`.
-    seed: an int seeding the noise (and the default a_initializer).
-      Default: drawn once when the layer is made and kept in its config.
+    seed: an int in [0, 2**63 - 1] seeding the noise (and the default
+      a_initializer). Default: drawn once when the layer is made and kept
+      in its config.
 
   Input shape: (..., n) with n known.
   Output shape: (..., units).
@@ -345,14 +334,8 @@ class MollifyingBlock(_Mollified):
                **kwargs):
     super().__init__(activation, c, mollification, a_initializer, seed,
                      **kwargs)
-    if (isinstance(units, bool) or not isinstance(units, (int, np.integer))
-        or units < 1):
-      raise ValueError(f"`units` must be a positive int, got {units!r}")
-    if projection not in PROJECTIONS:
-      raise ValueError(f"`projection` must be one of {PROJECTIONS}, got "
-                       f"{projection!r}")
-    self.units = int(units)
-    self.projection = projection
+    self.units = check_positive_int(units, "units")
+    self.projection = check_choice(projection, PROJECTIONS, "projection")
     self.residual = bool(residual)
     self.use_bias = bool(use_bias)
     self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -361,6 +344,7 @@ class MollifyingBlock(_Mollified):
   def build(self, input_shape):
     n_in = last_axis(self, input_shape)
     self._n_in = n_in
+    self.input_spec = keras.layers.InputSpec(min_ndim=1, axes={-1: n_in})
     self.kernel = self.add_weight(name="kernel", shape=(n_in, self.units),
                                   initializer=self.kernel_initializer)
     self.bias = (self.add_weight(name="bias", shape=(self.units,),
@@ -388,6 +372,7 @@ class MollifyingBlock(_Mollified):
     return tf.pad(inputs, pad)
 
   def call(self, inputs, training=None):
+    check_float_inputs(self, inputs)
     dtype = inputs.dtype
     z = tf.tensordot(inputs, tf.cast(self.kernel, dtype), axes=1)
     if self.use_bias:

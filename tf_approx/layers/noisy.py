@@ -14,15 +14,15 @@ non-trainable weight `noise_scale`, which `tf_approx.callbacks.NoiseAnnealing`
 anneals.
 """
 
-import math
-import operator
-
 import keras
-import numpy as np
 import tensorflow as tf
 
+from tf_approx._validation import check_choice
+from tf_approx._validation import check_float_inputs
+from tf_approx._validation import check_number
+from tf_approx._validation import last_axis
+from tf_approx._validation import seed_or_draw
 from tf_approx.ops.noisy import BASES
-from tf_approx.ops.noisy import check_choice
 from tf_approx.ops.noisy import NOISES
 from tf_approx.ops.noisy import noisy_activation
 
@@ -32,13 +32,6 @@ DEFAULT_ALPHA = {"tanh": 1.15, "sigmoid": 1.1}
 DEFAULT_C = {"tanh": 0.5, "sigmoid": 0.15}
 DEFAULT_LEARNED_C = 0.25
 DEFAULT_SIGMA = {"input": 0.05, "input_saturated": 0.25}
-
-
-def _positive(value, arg):
-  if not (isinstance(value, (int, float)) and math.isfinite(value) and
-          value >= 0):
-    raise ValueError(f"`{arg}` must be a finite number >= 0, got {value!r}")
-  return float(value)
 
 
 @keras.saving.register_keras_serializable(package="tf_approx")
@@ -68,8 +61,11 @@ class NoisyActivation(keras.layers.Layer):
       0.05) and 'input_saturated' (default 0.25).
     learn_sigma: with where='input': learn sigma through p (NANIL).
     per_unit: one p per unit of the last axis instead of one for the layer.
-    seed: the noise seed (an int). Default: drawn once when the layer is made
-      and kept in its config.
+    seed: the noise seed, an int in [0, 2**63 - 1]. Default: drawn once when
+      the layer is made and kept in its config.
+
+  Input shape: any float tensor (with per_unit, a known last axis).
+  Output shape: the input's.
   """
 
   def __init__(self, activation="tanh", noise="normal", where="output", c=None,
@@ -79,6 +75,7 @@ class NoisyActivation(keras.layers.Layer):
     check_choice(activation, BASES, "activation")
     check_choice(noise, NOISES, "noise")
     check_choice(where, WHERES, "where")
+    seed = seed_or_draw(seed)
     learn_sigma = bool(learn_sigma)
     if learn_sigma and where != "input":
       raise ValueError("`learn_sigma=True` needs where='input' (NANIL), got "
@@ -100,19 +97,17 @@ class NoisyActivation(keras.layers.Layer):
     self.learn_sigma = learn_sigma
     self.per_unit = bool(per_unit)
     if where == "output":
-      self.alpha = float(DEFAULT_ALPHA[activation] if alpha is None else alpha)
-      if not math.isfinite(self.alpha):
-        raise ValueError(f"`alpha` must be a finite number, got {alpha!r}")
-      self.c = _positive(DEFAULT_C[activation] if c is None else c, "c")
+      self.alpha = check_number(
+          DEFAULT_ALPHA[activation] if alpha is None else alpha, "alpha")
+      self.c = check_number(DEFAULT_C[activation] if c is None else c, "c",
+                            low=0.0)
     else:
       self.alpha = None
-      self.c = (_positive(DEFAULT_LEARNED_C if c is None else c, "c")
-                if learn_sigma else None)
-    self.sigma = (None if uses_c else _positive(
-        DEFAULT_SIGMA[where] if sigma is None else sigma, "sigma"))
-    if seed is None:
-      seed = int(np.random.randint(0, 2**31 - 1))
-    self.seed = operator.index(seed)
+      self.c = (check_number(DEFAULT_LEARNED_C if c is None else c, "c",
+                             low=0.0) if learn_sigma else None)
+    self.sigma = (None if uses_c else check_number(
+        DEFAULT_SIGMA[where] if sigma is None else sigma, "sigma", low=0.0))
+    self.seed = seed
     # XLA cannot compile the native op: under jit_compile the op wrapper
     # switches to the composite twin.
     self.supports_jit = False
@@ -127,14 +122,14 @@ class NoisyActivation(keras.layers.Layer):
     return self.where == "output" or self.learn_sigma
 
   def build(self, input_shape):
+    self.input_spec = keras.layers.InputSpec(min_ndim=0)
     if self.learns_p:
       shape = ()
       if self.per_unit:
-        units = input_shape[-1] if input_shape else None
-        if units is None:
-          raise ValueError("NoisyActivation(per_unit=True) needs a known last "
-                           f"axis, got input shape {input_shape}")
+        units = last_axis(self, input_shape)
         shape = (units,)
+        self.input_spec = keras.layers.InputSpec(min_ndim=1,
+                                                 axes={-1: units})
       # The thesis: "p is initialised randomly using U[-1, 1]".
       self.p = self.add_weight(
           name="p", shape=shape,
@@ -148,6 +143,7 @@ class NoisyActivation(keras.layers.Layer):
                                 trainable=False, initializer="zeros")
 
   def call(self, inputs, training=None):
+    check_float_inputs(self, inputs)
     training = bool(training)
     seed = None
     if training:

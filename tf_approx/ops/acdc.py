@@ -10,6 +10,7 @@ twins from `tf_approx.reference.acdc` run instead.
 
 import tensorflow as tf
 
+from tf_approx._validation import check_float_parameter
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
 from tf_approx.reference import acdc as reference
@@ -82,14 +83,16 @@ def acdc(x, a, d, bias, name=None):
     A tensor like `x`. Half types are computed in float32.
 
   Raises:
-    TypeError: x has another dtype.
+    TypeError: x has another dtype, or a, d or bias does not hold real
+      floats (Python ints are read as floats).
     tf.errors.InvalidArgumentError (ValueError while tracing a graph with
       static shapes): x is a scalar, or a, d or bias is not a vector of
       x's last-axis length.
   """
   x = tf.convert_to_tensor(x)
   check_dtype(x)
-  a, d, bias = (tf.cast(v, x.dtype) for v in (a, d, bias))
+  a, d, bias = (tf.cast(check_float_parameter(v, arg), x.dtype)
+                for v, arg in ((a, "a"), (d, "d"), (bias, "bias")))
   library = native_library()
   if library is None:
     return reference.acdc(x, a, d, bias)

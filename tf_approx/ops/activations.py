@@ -11,6 +11,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from tf_approx._validation import check_choice
+from tf_approx._validation import check_int
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
 from tf_approx.reference import activations as reference
@@ -49,8 +51,7 @@ class ActivationSpec:
   clip: tuple = None
 
   def __post_init__(self):
-    if self.kind not in KINDS:
-      raise ValueError(f"`kind` must be one of {KINDS}, got {self.kind!r}")
+    check_choice(self.kind, KINDS, "kind")
     object.__setattr__(self, "numerator", _float32(self.numerator))
     object.__setattr__(self, "denominator", _float32(self.denominator))
     object.__setattr__(self, "offset", _float32([self.offset])[0])
@@ -64,10 +65,9 @@ class ActivationSpec:
           raise ValueError(f"`{arg}` must be finite, got {values}")
       if not any(self.denominator):
         raise ValueError("`denominator` must not be all zeros")
-    if self.kind == "fastexp_sigmoid" and not (
-        1 <= self.squarings <= MAX_SQUARINGS):
-      raise ValueError(f"`squarings` must be in [1, {MAX_SQUARINGS}], got "
-                       f"{self.squarings}")
+    if self.kind == "fastexp_sigmoid":
+      object.__setattr__(self, "squarings", check_int(
+          self.squarings, "squarings", 1, MAX_SQUARINGS))
     if self.clip is not None:
       lo, hi = _float32(self.clip)
       if not lo <= hi:
@@ -103,14 +103,32 @@ ATTR_NAMES = tuple(ActivationSpec().attrs())
 def activation(x, spec, name=None):
   """Applies the approximation `spec` to `x` elementwise.
 
+  ```python
+  tf_approx.ops.activation(x, "tanh_pade_4_4")
+  tf_approx.ops.activation(x, ActivationSpec(kind="hard_tanh"))
+  ```
+
   Args:
     x: a float16, bfloat16, float32 or float64 tensor of any shape.
-    spec: an `ActivationSpec`.
+    spec: an `ActivationSpec`, or the name of one
+      (`tf_approx.activations.spec(name)`: any built-in or registered name).
     name: optional op name.
 
   Returns:
     A tensor like `x`. Half types are computed in float32.
+
+  Raises:
+    TypeError: x has another dtype, or spec is neither an `ActivationSpec`
+      nor a name.
+    ValueError: spec is an unknown name.
   """
+  if isinstance(spec, str):
+    # Imported here: tf_approx.activations imports this module.
+    from tf_approx import activations  # pylint: disable=g-import-not-at-top
+    spec = activations.spec(spec)
+  elif not isinstance(spec, ActivationSpec):
+    raise TypeError("`spec` must be an ActivationSpec or an activation name, "
+                    f"got {type(spec).__name__} {spec!r}")
   if not isinstance(x, tf.Tensor):
     x = tf.convert_to_tensor(x)
   check_dtype(x)

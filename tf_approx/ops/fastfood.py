@@ -8,10 +8,11 @@ an XLA context, or with `TF_APPROX_PY_OPS=1`, the composite twin from
 `tf_approx.reference.fastfood` runs instead.
 """
 
-import numbers
-
 import tensorflow as tf
 
+from tf_approx._validation import check_float_parameter
+from tf_approx._validation import check_permutation
+from tf_approx._validation import check_positive_int
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
 from tf_approx.reference import fastfood as reference
@@ -65,6 +66,16 @@ def _fast_walsh_hadamard_grad(op, dy):
   return library.tf_approx_fast_walsh_hadamard(dy, normalize=normalize)
 
 
+def max_units(d):
+  """The largest `units` the op takes for blocks of size d (None: unknown).
+
+  The op computes blocks = ceil(units / d) = (units + d - 1) // d in int64,
+  so units + d - 1 must fit int64. d is at most 2**31, the most an int32
+  permutation can index.
+  """
+  return 2**63 - (d if d is not None else 2**31)
+
+
 def fastfood(x, s, g, b, permutation, units, normalize=False, name=None):
   """Adaptive Fastfood: a structured d x d (per block) linear map.
 
@@ -89,22 +100,32 @@ def fastfood(x, s, g, b, permutation, units, normalize=False, name=None):
   Args:
     x: a float16, bfloat16, float32 or float64 tensor [..., n_in].
     s, g, b: the diagonals, [blocks, d] each (d a power of two >= n_in).
-    permutation: int32 [blocks, d], each row a permutation of 0..d-1.
-    units: the number of outputs, d * (blocks - 1) < units <= d * blocks.
+    permutation: int32 or int64 [blocks, d], each row a permutation of
+      0..d-1 (int64 values are checked to fit int32, floats refused).
+    units: the number of outputs, d * (blocks - 1) < units <= d * blocks
+      (and at most `max_units(d)`, so that the block count fits int64).
     normalize: scale each H by 1/sqrt(d).
     name: optional op name.
 
   Returns:
     A tensor [..., units] like `x`. Half types are computed in float32.
+
+  Raises:
+    TypeError: x has another dtype; s, g or b does not hold real floats;
+      permutation is not an integer; units is not an int.
+    ValueError: units < 1 or past `max_units`; int64 permutation values
+      outside [0, d).
+    tf.errors.InvalidArgumentError (ValueError while tracing a graph with
+      static shapes): shapes that do not fit together, or rows of
+      permutation that are not permutations.
   """
   x = tf.convert_to_tensor(x)
   check_dtype(x)
-  if (isinstance(units, bool) or not isinstance(units, numbers.Integral)
-      or units < 1):
-    raise ValueError(f"`units` must be a positive int, got {units!r}")
-  units = int(units)
-  s, g, b = (tf.cast(v, x.dtype) for v in (s, g, b))
-  permutation = tf.cast(permutation, tf.int32)
+  s, g, b = (tf.cast(check_float_parameter(v, arg), x.dtype)
+             for v, arg in ((s, "s"), (g, "g"), (b, "b")))
+  d = s.shape[-1] if s.shape.rank else None
+  units = check_positive_int(units, "units", high=max_units(d))
+  permutation = check_permutation(permutation, "permutation")
   library = native_library()
   if library is None:
     return reference.fastfood(x, s, g, b, permutation, units, normalize)

@@ -6,10 +6,10 @@ or with `TF_APPROX_PY_OPS=1`, the composite twin from
 `tf_approx.reference.gaaf` runs instead.
 """
 
-import math
-
 import tensorflow as tf
 
+from tf_approx._validation import check_choice
+from tf_approx._validation import check_number
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
 from tf_approx.ops.common import op_attrs
@@ -20,18 +20,26 @@ SHAPES = reference.SHAPES
 DEFAULT_SHAPES = reference.DEFAULT_SHAPES
 
 
-def check_arguments(base, shape, k, center, width):
-  """Raises ValueError naming the first bad argument."""
-  if base not in BASES:
-    raise ValueError(f"`activation` must be one of {BASES}, got {base!r}")
-  if shape not in SHAPES:
-    raise ValueError(f"`shape` must be one of {SHAPES}, got {shape!r}")
-  for arg, value, positive in (("K", k, True), ("center", center, False),
-                               ("width", width, True)):
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and
-            (value > 0 or not positive)):
-      kind = "a finite number > 0" if positive else "a finite number"
-      raise ValueError(f"`{arg}` must be {kind}, got {value!r}")
+def check_arguments(base, shape, k, center, width, names=None):
+  """The arguments as (base, shape, k, center, width) floats for the op.
+
+  Args:
+    base, shape, k, center, width: as `gaaf` takes them.
+    names: {argument: the caller's name for it} where the caller names
+      them otherwise (GAAF's `activation`, and `K` in old configs).
+
+  Raises:
+    ValueError, TypeError: naming the first bad argument as the caller
+      spelt it.
+  """
+  names = dict(names or {})
+  name = lambda arg: names.get(arg, arg)
+  check_choice(base, BASES, name("base"))
+  check_choice(shape, SHAPES, name("shape"))
+  k = check_number(k, name("k"), low=0.0, low_open=True)
+  center = check_number(center, name("center"))
+  width = check_number(width, name("width"), low=0.0, low_open=True)
+  return base, shape, k, center, width
 
 
 def gaaf(x, base="tanh", shape=None, k=10000.0, center=0.0, width=1.0,
@@ -54,14 +62,15 @@ def gaaf(x, base="tanh", shape=None, k=10000.0, center=0.0, width=1.0,
   """
   x = tf.convert_to_tensor(x)
   check_dtype(x)
-  shape = DEFAULT_SHAPES.get(base) if shape is None else shape
-  check_arguments(base, shape, k, center, width)
+  if shape is None and isinstance(base, str):
+    shape = DEFAULT_SHAPES.get(base)
+  base, shape, k, center, width = check_arguments(base, shape, k, center,
+                                                 width)
   library = native_library()
   if library is None:
     return reference.gaaf(x, base, shape, k, center, width)
-  return library.tf_approx_gaaf(x, base=base, shape=shape, k=float(k),
-                                center=float(center), width=float(width),
-                                name=name)
+  return library.tf_approx_gaaf(x, base=base, shape=shape, k=k, center=center,
+                                width=width, name=name)
 
 
 @tf.RegisterGradient("TfApprox>Gaaf")

@@ -7,10 +7,11 @@ XLA context, or with `TF_APPROX_PY_OPS=1`, the composite twin from
 `tf_approx.reference.noisy` runs instead.
 """
 
-import math
-
 import tensorflow as tf
 
+from tf_approx._validation import check_choice
+from tf_approx._validation import check_float_parameter
+from tf_approx._validation import check_number
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
 from tf_approx.ops.common import op_attrs
@@ -19,16 +20,6 @@ from tf_approx.reference import noisy as reference
 BASES = reference.BASES
 WHERES = reference.WHERES
 NOISES = reference.NOISES
-
-
-def check_choice(value, choices, arg):
-  if value not in choices:
-    raise ValueError(f"`{arg}` must be one of {choices}, got {value!r}")
-
-
-def check_finite(value, arg):
-  if not (isinstance(value, (int, float)) and math.isfinite(value)):
-    raise ValueError(f"`{arg}` must be a finite number, got {value!r}")
 
 
 def noisy_activation(x, p, scale, seed=None, base="tanh", where="output",
@@ -60,9 +51,9 @@ def noisy_activation(x, p, scale, seed=None, base="tanh", where="output",
   check_choice(base, BASES, "base")
   check_choice(where, WHERES, "where")
   check_choice(noise, NOISES, "noise")
-  check_finite(alpha, "alpha")
-  p = tf.cast(p, x.dtype)
-  scale = tf.cast(scale, x.dtype)
+  alpha = check_number(alpha, "alpha")
+  p = tf.cast(check_float_parameter(p, "p"), x.dtype)
+  scale = tf.cast(check_float_parameter(scale, "scale"), x.dtype)
   seed = tf.zeros([2], tf.int64) if seed is None else tf.cast(seed, tf.int64)
   training = bool(training)
   library = native_library()
@@ -71,7 +62,7 @@ def noisy_activation(x, p, scale, seed=None, base="tanh", where="output",
                                       alpha, training)
   return library.tf_approx_noisy_activation(
       x, p, scale, seed, base=base, where=where, noise=noise,
-      alpha=float(alpha), training=training, name=name)
+      alpha=alpha, training=training, name=name)
 
 
 @tf.RegisterGradient("TfApprox>NoisyActivation")

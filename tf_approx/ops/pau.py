@@ -6,10 +6,11 @@ gradients in one pass. Inside an XLA context, or with `TF_APPROX_PY_OPS=1`,
 the composite twin from `tf_approx.reference.pau` runs instead.
 """
 
-import math
-
 import tensorflow as tf
 
+from tf_approx._validation import check_choice
+from tf_approx._validation import check_float_parameter
+from tf_approx._validation import check_number
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
 from tf_approx.ops.common import op_attrs
@@ -17,19 +18,6 @@ from tf_approx.reference import pau as reference
 
 DENOMINATORS = reference.DENOMINATORS
 MAX_ORDER = 10
-
-
-def check_denominator_kind(denominator_kind):
-  if denominator_kind not in DENOMINATORS:
-    raise ValueError(f"`denominator` must be one of {DENOMINATORS}, got "
-                     f"{denominator_kind!r}")
-
-
-def check_randomized(randomized):
-  if not (isinstance(randomized, (int, float)) and math.isfinite(randomized)
-          and randomized >= 0):
-    raise ValueError(f"`randomized` must be a finite alpha >= 0, got "
-                     f"{randomized!r}")
 
 
 def pau(x, numerator, denominator, denominator_kind="safe", randomized=0.0,
@@ -53,10 +41,11 @@ def pau(x, numerator, denominator, denominator_kind="safe", randomized=0.0,
   """
   x = tf.convert_to_tensor(x)
   check_dtype(x)
-  check_denominator_kind(denominator_kind)
-  check_randomized(randomized)
-  numerator = tf.cast(numerator, x.dtype)
-  denominator = tf.cast(denominator, x.dtype)
+  check_choice(denominator_kind, DENOMINATORS, "denominator_kind")
+  randomized = check_number(randomized, "randomized", low=0.0)
+  numerator = tf.cast(check_float_parameter(numerator, "numerator"), x.dtype)
+  denominator = tf.cast(check_float_parameter(denominator, "denominator"),
+                        x.dtype)
   seed = tf.zeros([2], tf.int64) if seed is None else tf.cast(seed, tf.int64)
   library = native_library()
   if library is None:
@@ -64,7 +53,7 @@ def pau(x, numerator, denominator, denominator_kind="safe", randomized=0.0,
                          randomized, seed)
   return library.tf_approx_pau(x, numerator, denominator, seed,
                                denominator_kind=denominator_kind,
-                               randomized=float(randomized), name=name)
+                               randomized=randomized, name=name)
 
 
 @tf.RegisterGradient("TfApprox>Pau")
