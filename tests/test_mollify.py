@@ -367,3 +367,21 @@ def test_bad_seeds_name_seed(seed, error):
                lambda: MollifyingBlock(4, seed=seed)):
     with pytest.raises(error, match="`seed` must be an int seed"):
       make()
+
+
+def test_block_takes_dense_regularizers_and_constraints():
+  layer = MollifyingBlock(
+      6, projection="linear", kernel_regularizer=keras.regularizers.L2(0.5),
+      bias_regularizer=keras.regularizers.L1(0.25), bias_initializer="ones",
+      kernel_constraint="non_neg", bias_constraint="non_neg", seed=2)
+  layer.build((None, 4))
+  kernels = [layer.kernel.numpy(), layer.projection_kernel.numpy()]
+  want = 0.5 * sum(np.sum(k**2) for k in kernels) + 0.25 * 6
+  np.testing.assert_allclose(float(sum(layer.losses)), want, rtol=1e-5)
+  for weight in (layer.kernel, layer.projection_kernel, layer.bias):
+    assert weight.constraint is not None
+  config = layer.get_config()
+  clone = MollifyingBlock.from_config(config)
+  assert clone.get_config() == config
+  assert config["kernel_regularizer"]["config"]["l2"] == 0.5
+  assert config["bias_constraint"]["class_name"] == "NonNeg"

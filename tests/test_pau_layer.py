@@ -243,6 +243,10 @@ def test_keras_file_and_export_load_in_fresh_process(
     (dict(init=(np.array([0.0, 1.0]), np.array([1j]))), TypeError,
      "`init denominator` must hold real floats.*got complex128"),
     (dict(denominator=None), TypeError, "`denominator` must be one of"),
+    (dict(init="elu"), ValueError, r"`init` must be one of \('leaky_relu'"),
+    (dict(init=3), TypeError, "`init` must be an init name or a pair"),
+    (dict(init=([0.0, 1.0], [1.0], [2.0])), ValueError,
+     "`init` must be an init name or a pair"),
     (dict(init="tanh", coefficient_initializer="zeros"), ValueError,
      "give `init` or `coefficient_initializer`, not both"),
 ])

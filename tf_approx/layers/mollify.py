@@ -312,6 +312,8 @@ class MollifyingBlock(_Mollified):
     kernel_initializer: initializer of W (and of P); default Glorot uniform,
       as the thesis' MLPs.
     bias_initializer: initializer of b.
+    kernel_regularizer, bias_regularizer, kernel_constraint,
+      bias_constraint: for W (and P) and b, as in Dense.
     a_initializer: initializer of the mollified activation's per-unit a_i;
       default U[-2, 2] seeded by `seed`.
     seed: an int in [0, 2**63 - 1] seeding the noise (and the default
@@ -331,7 +333,8 @@ class MollifyingBlock(_Mollified):
                projection="pad", residual=False, mollification=1.0,
                use_bias=True, kernel_initializer="glorot_uniform",
                bias_initializer="zeros", a_initializer=None, seed=None,
-               **kwargs):
+               kernel_regularizer=None, bias_regularizer=None,
+               kernel_constraint=None, bias_constraint=None, **kwargs):
     super().__init__(activation, c, mollification, a_initializer, seed,
                      **kwargs)
     self.units = check_positive_int(units, "units")
@@ -340,22 +343,32 @@ class MollifyingBlock(_Mollified):
     self.use_bias = bool(use_bias)
     self.kernel_initializer = keras.initializers.get(kernel_initializer)
     self.bias_initializer = keras.initializers.get(bias_initializer)
+    self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+    self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+    self.kernel_constraint = keras.constraints.get(kernel_constraint)
+    self.bias_constraint = keras.constraints.get(bias_constraint)
 
   def build(self, input_shape):
     n_in = last_axis(self, input_shape)
     self._n_in = n_in
     self.input_spec = keras.layers.InputSpec(min_ndim=1, axes={-1: n_in})
     self.kernel = self.add_weight(name="kernel", shape=(n_in, self.units),
-                                  initializer=self.kernel_initializer)
+                                  initializer=self.kernel_initializer,
+                                  regularizer=self.kernel_regularizer,
+                                  constraint=self.kernel_constraint)
     self.bias = (self.add_weight(name="bias", shape=(self.units,),
-                                 initializer=self.bias_initializer)
+                                 initializer=self.bias_initializer,
+                                 regularizer=self.bias_regularizer,
+                                 constraint=self.bias_constraint)
                  if self.use_bias else None)
     self.projection_kernel = None
     if n_in != self.units:
       if self.projection == "linear":
         self.projection_kernel = self.add_weight(
             name="projection", shape=(n_in, self.units),
-            initializer=self.kernel_initializer)
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint)
       elif n_in > self.units:
         raise ValueError(
             f"MollifyingBlock(units={self.units}) cannot zero-pad its "
@@ -404,5 +417,10 @@ class MollifyingBlock(_Mollified):
         use_bias=self.use_bias,
         kernel_initializer=keras.initializers.serialize(
             self.kernel_initializer),
-        bias_initializer=keras.initializers.serialize(self.bias_initializer))
+        bias_initializer=keras.initializers.serialize(self.bias_initializer),
+        kernel_regularizer=keras.regularizers.serialize(
+            self.kernel_regularizer),
+        bias_regularizer=keras.regularizers.serialize(self.bias_regularizer),
+        kernel_constraint=keras.constraints.serialize(self.kernel_constraint),
+        bias_constraint=keras.constraints.serialize(self.bias_constraint))
     return config

@@ -99,15 +99,16 @@ class PAU(keras.layers.Layer):
           pau_inits.DEFAULT_ORDER if order is None else order)
       numerator = denominator_init = None
     elif init is None or isinstance(init, str):
-      init = "leaky_relu" if init is None else init
+      init = check_choice("leaky_relu" if init is None else init,
+                          pau_inits.INIT_NAMES, "init")
       order = pau_inits.DEFAULT_ORDER if order is None else order
       numerator, denominator_init = pau_inits.init_coefficients(
           init, order, denominator)
     else:
       try:
         numerator, denominator_init = init
-      except (TypeError, ValueError):
-        raise ValueError(
+      except (TypeError, ValueError) as e:
+        raise type(e)(
             "`init` must be an init name or a pair (numerator, denominator) "
             f"of coefficient lists, got {init!r}") from None
       numerator = _coefficient_list(numerator, "init numerator")
