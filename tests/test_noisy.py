@@ -233,6 +233,33 @@ def test_noise_is_seeded():
   assert not np.allclose(first.numpy(), other_seed.numpy())
 
 
+@pytest.mark.parametrize("where", WHERES)
+def test_noise_is_keyed_by_first_element(where):
+  # [seed, step, first]: element i of x draws what element first + i of a
+  # larger tensor draws, so a replica's slice matches the whole batch.
+  x = tf.constant(_inputs((40, 6), seed=11))
+  p = tf.constant(_p((40, 6), per_unit=True, seed=12))
+  weights = tf.constant(_inputs((40, 6), seed=13, scale=1.0))
+  args = ("tanh", where, "normal", ALPHA["tanh"], True)
+  for fn in (_native, reference.noisy_activation):
+    results = []
+    for rows, seed in ((slice(None), [1, 4]), (slice(25, None), [1, 4, 150])):
+      xs = x[rows]
+      with tf.GradientTape() as tape:
+        tape.watch([xs, p])
+        y = fn(xs, p, _scale(where), tf.constant(seed, tf.int64), *args)
+      dx, _ = tape.gradient(y, [xs, p], output_gradients=weights[rows],
+                            unconnected_gradients="zero")
+      results.append((y.numpy(), dx.numpy()))
+    (y_whole, dx_whole), (y_part, dx_part) = results
+    np.testing.assert_array_equal(y_part, y_whole[25:])
+    np.testing.assert_array_equal(dx_part, dx_whole[25:])
+    unkeyed = fn(x[25:], p, _scale(where), tf.constant([1, 4], tf.int64),
+                 *args)
+    if where != "input_saturated":  # noise only where |x| is large there
+      assert not np.allclose(unkeyed.numpy(), y_whole[25:])
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
 @pytest.mark.parametrize("where", WHERES)
 def test_nan_in_nan_out(dtype, where):
@@ -328,7 +355,8 @@ def test_xla_uses_the_composite_twin():
     (np.ones([2, 3]), 0.5, [1, 2], "`p` must be a scalar or have shape"),
     (np.ones([4]), 0.5, [1, 2], "as many values as `x`"),
     (0.5, [0.5, 0.5], [1, 2], "`scale` must be a scalar"),
-    (0.5, 0.5, [1, 2, 3], "`seed` must have shape"),
+    (0.5, 0.5, [1, 2, 3, 4], "`seed` must have shape"),
+    (0.5, 0.5, [[1, 2]], "`seed` must have shape"),
 ])
 def test_bad_shapes_raise_invalid_argument(p, scale, seed, message):
   x = tf.zeros([2, 3])

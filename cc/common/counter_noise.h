@@ -1,8 +1,11 @@
 // A counter-based noise generator shared by the families that draw noise
 // (RPAU coefficients, noisy activations): two rounds of the "lowbias32"
-// integer hash of (seed, step, element index), so a backward pass regenerates
-// the forward pass's noise instead of storing it, and the numbers do not depend
-// on how the work is split. U is uint32_t or a GCC vector of it.
+// integer hash of (seed, step, element counter), so a backward pass
+// regenerates the forward pass's noise instead of storing it, and the numbers
+// do not depend on how the work is split. An element's counter is its flat
+// index plus the key's `first`: a replica passes the global index of its
+// slice's first element, so each example of a global batch draws the noise it
+// would draw on one device. U is uint32_t or a GCC vector of it.
 // tf_approx/reference/counter_noise.py computes the same numbers with
 // TensorFlow ops.
 #ifndef TF_APPROX_CC_COMMON_COUNTER_NOISE_H_
@@ -28,9 +31,16 @@ TFA_INLINE U Mix(U h) {
 struct NoiseKey {
   uint32_t k0 = 0;
   uint32_t k1 = 0;
+  uint64_t first = 0;  // the counter of flat index 0
+
+  // The counter of the element at flat `index`.
+  TFA_INLINE uint64_t Counter(int64_t index) const {
+    return first + static_cast<uint64_t>(index);
+  }
 };
 
-TFA_INLINE NoiseKey MakeNoiseKey(int64_t seed, int64_t step) {
+TFA_INLINE NoiseKey MakeNoiseKey(int64_t seed, int64_t step,
+                                 int64_t first = 0) {
   const uint64_t s = static_cast<uint64_t>(seed);
   const uint64_t t = static_cast<uint64_t>(step);
   NoiseKey key;
@@ -38,11 +48,12 @@ TFA_INLINE NoiseKey MakeNoiseKey(int64_t seed, int64_t step) {
                Mix(static_cast<uint32_t>(t) ^ 0x85ebca6bU));
   key.k1 = Mix(static_cast<uint32_t>(s >> 32) ^
                Mix(static_cast<uint32_t>(t >> 32) ^ 0xc2b2ae35U) ^ key.k0);
+  key.first = static_cast<uint64_t>(first);
   return key;
 }
 
-// The per-element hash, from the low and high 32 bits of the element's flat
-// index.
+// The per-element hash, from the low and high 32 bits of the element's
+// counter (NoiseKey::Counter).
 template <typename U>
 TFA_INLINE U ElementHash(const NoiseKey& key, U index_lo, U index_hi) {
   return Mix(Mix(index_lo ^ key.k0) ^ index_hi ^ key.k1);

@@ -58,13 +58,12 @@ TFA_INLINE U Iota(std::integer_sequence<uint32_t, kLane...>) {
   return U{kLane...};
 }
 
-// The low and high 32-bit words of the flat indices first .. first +
-// kLanes<S> - 1, the counter noise's element counters.
+// The low and high 32-bit words of the counters start .. start +
+// kLanes<S> - 1 (NoiseKey::Counter of consecutive elements).
 template <typename S>
-TFA_INLINE void IndexWords(int64_t first, typename NoiseLanes<S>::Hash* lo,
+TFA_INLINE void IndexWords(uint64_t start, typename NoiseLanes<S>::Hash* lo,
                            typename NoiseLanes<S>::Hash* hi) {
   using Hash = typename NoiseLanes<S>::Hash;
-  const uint64_t start = static_cast<uint64_t>(first);
   if ((start & 0xffffffffu) <= 0xffffffffu - kLanes<S>) {
     // The common case: no carry into the high word within the vector.
     *lo = Iota<Hash>(std::make_integer_sequence<uint32_t, kLanes<S>>()) +

@@ -83,17 +83,25 @@ class ComputeOutput {
   C* data_ = nullptr;
 };
 
-// The counter noise's key from op `op`'s `seed` input, [seed, step].
+// The counter noise's key from op `op`'s `seed` input: [seed, step], or
+// [seed, step, first] with `first` the counter of the input's first element.
 inline absl::Status NoiseKeyFromSeed(const char* op,
                                      const ::tensorflow::Tensor& seed,
                                      NoiseKey* key) {
-  if (seed.dims() != 1 || seed.NumElements() != 2) {
+  if (seed.dims() != 1 || (seed.NumElements() != 2 && seed.NumElements() != 3)) {
     return absl::InvalidArgumentError(
-        absl::StrCat(op, ": `seed` must have shape [2] (seed, step), got ",
+        absl::StrCat(op,
+                     ": `seed` must have shape [2] (seed, step) or [3] (seed, "
+                     "step, first element), got ",
                      seed.shape().DebugString()));
   }
   const auto values = seed.flat<int64_t>();
-  *key = MakeNoiseKey(values(0), values(1));
+  if (seed.NumElements() == 3 && values(2) < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": `seed`'s first element index must be >= 0, got ", values(2)));
+  }
+  *key = MakeNoiseKey(values(0), values(1),
+                      seed.NumElements() == 3 ? values(2) : 0);
   return absl::OkStatus();
 }
 

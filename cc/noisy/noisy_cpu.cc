@@ -21,14 +21,14 @@ TFA_INLINE Vec<S> VectorEps(const Problem<S>& p, int64_t index) {
   using Hash = typename NoiseLanes<S>::Hash;
   using Float = typename NoiseLanes<S>::Float;
   Hash lo, hi;
-  IndexWords<S>(index, &lo, &hi);
+  IndexWords<S>(p.key.Counter(index), &lo, &hi);
   return __builtin_convertvector(Noise<Float>(p.key, lo, hi, p.half_normal), V);
 }
 
 template <typename S>
 TFA_INLINE S ScalarEps(const Problem<S>& p, int64_t index) {
   if (!p.training) return p.params.noise_mean;
-  const uint64_t i = static_cast<uint64_t>(index);
+  const uint64_t i = p.key.Counter(index);
   return static_cast<S>(Noise<float>(p.key, static_cast<uint32_t>(i),
                                      static_cast<uint32_t>(i >> 32),
                                      p.half_normal));

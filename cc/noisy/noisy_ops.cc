@@ -6,6 +6,7 @@
 // stored. `scale` (c or sigma) is an input so that a callback can anneal it.
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "cc/common/op_util.h"
 #include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -31,10 +32,7 @@ absl::Status CheckInputs(InferenceContext* c, int x_input) {
   }
   ShapeHandle unused;
   TF_RETURN_IF_ERROR(c->WithRank(c->input(scale), 0, &unused));
-  ShapeHandle seed_shape;
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(seed), 1, &seed_shape));
-  DimensionHandle two;
-  return c->WithValue(c->Dim(seed_shape, 0), 2, &two);
+  return CheckSeedShape(c, seed, "noisy_activation");
 }
 
 }  // namespace
@@ -74,7 +72,9 @@ base: hard 'tanh' (u = x, h = clip(u, -1, 1)) or hard 'sigmoid'
 p is a scalar or one value per channel of x's last axis ([channels]); scale
 is a scalar. eps = xi ~ N(0, 1) ('normal') or |xi| ('half_normal'), drawn
 from a counter-based hash of seed = [seed, step] and the element's index when
-training, else its mean (0 or sqrt(2/pi)). Half types are computed in float32.
+training, else its mean (0 or sqrt(2/pi)); with seed = [seed, step, first] the
+element's index counts from `first` (its replica's offset in a global batch).
+Half types are computed in float32.
 )doc");
 
 REGISTER_OP("TfApprox>NoisyActivationGrad")

@@ -27,7 +27,7 @@ TFA_INLINE void ScalarCoefficients(const Problem<S>& p, int64_t column,
   for (int j = 0; j < count; ++j)
     coef[j] = p.coefficients[j * p.width + column];
   if (p.randomized) {
-    const uint64_t i = static_cast<uint64_t>(index);
+    const uint64_t i = p.key.Counter(index);
     const uint32_t h = ElementHash(p.key, static_cast<uint32_t>(i),
                                    static_cast<uint32_t>(i >> 32));
     for (int j = 0; j < count; ++j)
@@ -48,7 +48,7 @@ TFA_INLINE void VectorCoefficients(const Problem<S>& p, int64_t column,
     coef[j] = Load(p.coefficients + j * p.width + column);
   if (p.randomized) {
     Hash lo, hi;
-    IndexWords<S>(index, &lo, &hi);
+    IndexWords<S>(p.key.Counter(index), &lo, &hi);
     const Hash h = ElementHash(p.key, lo, hi);
     const V alpha = Splat<V>(p.alpha);
     for (int j = 0; j < count; ++j) {

@@ -6,6 +6,7 @@
 // attr, and RPAU noise is regenerated from `seed` rather than stored.
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "cc/common/op_util.h"
 #include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -58,10 +59,7 @@ absl::Status CheckInputs(InferenceContext* c, int x_input) {
         "pau: `numerator` and `denominator` must both be shared (rank 1) or "
         "both per channel (rank 2)");
   }
-  ShapeHandle seed_shape;
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(seed), 1, &seed_shape));
-  DimensionHandle two;
-  return c->WithValue(c->Dim(seed_shape, 0), 2, &two);
+  return CheckSeedShape(c, seed, "pau");
 }
 
 }  // namespace
@@ -92,8 +90,9 @@ either shared ([m + 1], [n]) or one set per channel of x's last axis
 |b_k| |x|^k; 'abs_of_sum' Q = 1 + |sum b_k x^k|; 'unsafe' Q = 1 + sum b_k x^k.
 With randomized = alpha > 0 (RPAU), every coefficient c of every element is
 replaced by c + alpha |c| u, u uniform in (-1, 1) from a counter-based hash of
-seed = [seed, step], the element's index and the coefficient's index. Half
-types are computed in float32.
+seed = [seed, step], the element's index and the coefficient's index; with
+seed = [seed, step, first] the element's index counts from `first` (its
+replica's offset in a global batch). Half types are computed in float32.
 )doc");
 
 REGISTER_OP("TfApprox>PauGrad")

@@ -48,7 +48,13 @@ def noise_seed(seed, x, draws=True):
   draw the same. Nothing is gathered where the op draws no noise
   (`draws` False).
   """
-  seed = tf.zeros([2], tf.int64) if seed is None else tf.cast(seed, tf.int64)
+  if seed is None:
+    seed = tf.zeros([2], tf.int64)
+  seed = tf.convert_to_tensor(seed)
+  if not seed.dtype.is_integer:
+    raise TypeError(f"`seed` must hold integers, got {seed.dtype.name} "
+                    "(a float seed would be truncated)")
+  seed = tf.cast(seed, tf.int64)
   context = tf.distribute.get_replica_context()
   # Other shapes are left to the op, which names `seed` in its error.
   if (not draws or seed.shape.rank != 1 or seed.shape[0] != 2

@@ -14,6 +14,7 @@ from tf_approx._validation import check_float_parameter
 from tf_approx._validation import check_number
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
+from tf_approx.ops.common import noise_seed
 from tf_approx.ops.common import op_attrs
 from tf_approx.reference import noisy as reference
 
@@ -33,7 +34,10 @@ def noisy_activation(x, p, scale, seed=None, base="tanh", where="output",
     scale: a scalar: c for where='output' and 'input_learned', the noise's
       standard deviation sigma for 'input' and 'input_saturated'.
     seed: int64 [seed, step]: the noise is a counter-based hash of these and
-      the element's index (default [0, 0]).
+      the element's flat index (default [0, 0]); or [seed, step, first],
+      which adds `first` to every index. Under a tf.distribute strategy,
+      `first` is each replica's offset in the global batch (see
+      `ops.common.noise_seed`).
     base: 'tanh' or 'sigmoid' (their hard versions).
     where: 'output' (NAN/NAH), 'input' (NANI), 'input_learned' (NANIL) or
       'input_saturated' (NANIS).
@@ -54,8 +58,8 @@ def noisy_activation(x, p, scale, seed=None, base="tanh", where="output",
   alpha = check_number(alpha, "alpha")
   p = tf.cast(check_float_parameter(p, "p"), x.dtype)
   scale = tf.cast(check_float_parameter(scale, "scale"), x.dtype)
-  seed = tf.zeros([2], tf.int64) if seed is None else tf.cast(seed, tf.int64)
   training = bool(training)
+  seed = noise_seed(seed, x, draws=training)
   library = native_library()
   if library is None:
     return reference.noisy_activation(x, p, scale, seed, base, where, noise,

@@ -13,6 +13,7 @@ from tf_approx._validation import check_float_parameter
 from tf_approx._validation import check_number
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
+from tf_approx.ops.common import noise_seed
 from tf_approx.ops.common import op_attrs
 from tf_approx.reference import pau as reference
 
@@ -33,7 +34,10 @@ def pau(x, numerator, denominator, denominator_kind="safe", randomized=0.0,
       (Q = 1 + |sum b_k x^k|) or 'unsafe' (Q = 1 + sum b_k x^k).
     randomized: RPAU's alpha: every coefficient c of every element becomes
       c + alpha |c| u, u ~ U(-1, 1). 0 (default) for a plain PAU.
-    seed: int64 [seed, step] for the RPAU noise (default [0, 0]).
+    seed: int64 [seed, step] for the RPAU noise (default [0, 0]), or
+      [seed, step, first]: the noise of an element is keyed by its flat index
+      plus `first`. Under a tf.distribute strategy, `first` is each
+      replica's offset in the global batch (see `ops.common.noise_seed`).
     name: optional op name.
 
   Returns:
@@ -46,7 +50,7 @@ def pau(x, numerator, denominator, denominator_kind="safe", randomized=0.0,
   numerator = tf.cast(check_float_parameter(numerator, "numerator"), x.dtype)
   denominator = tf.cast(check_float_parameter(denominator, "denominator"),
                         x.dtype)
-  seed = tf.zeros([2], tf.int64) if seed is None else tf.cast(seed, tf.int64)
+  seed = noise_seed(seed, x, draws=bool(randomized))
   library = native_library()
   if library is None:
     return reference.pau(x, numerator, denominator, denominator_kind,
