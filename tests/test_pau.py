@@ -219,6 +219,116 @@ def test_huge_inputs_reach_the_limit_in_float32(kind):
     assert np.all(np.isfinite(g.numpy())), g
 
 
+# (x + 0.1 x^2) / (1 + 0.5 x^2) written as a (5, 4) PAU: its leading
+# coefficients are zero, and F -> 0.2 as |x| -> inf.
+SPARSE_A = [0.0, 1.0, 0.1, 0.0, 0.0, 0.0]
+SPARSE_B = [0.0, 0.5, 0.0, 0.0]
+
+
+def _sparse_exact(x):
+  """F and F' of SPARSE_A / SPARSE_B in float64, in t = 1/x beyond 1."""
+  x = np.asarray(x, np.float64)
+  with np.errstate(divide="ignore"):
+    t = np.where(np.abs(x) > 1, 1.0 / x, 0.0)
+  small = np.abs(x) <= 1
+  xs = np.where(small, x, 0.0)
+  y = np.where(small, (xs + 0.1 * xs**2) / (1 + 0.5 * xs**2),
+               (t + 0.1) / (t**2 + 0.5))
+  dy = np.where(small, (1 + 0.2 * xs - 0.5 * xs**2) / (1 + 0.5 * xs**2)**2,
+                (t**4 + 0.2 * t**3 - 0.5 * t**2) / (t**2 + 0.5)**2)
+  return y, dy
+
+
+@pytest.mark.parametrize("kind", DENOMINATORS)
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64],
+                         ids=lambda d: d.name)
+def test_far_inputs_use_the_highest_nonzero_coefficients(kind, dtype):
+  # The far form once divided by |x|^4 (n = 4): with b_4 = 0 every term
+  # underflowed and F came out 0/0 = NaN at 1e20, where F = 0.2.
+  huge = 1e300 if dtype == tf.float64 else 3e38
+  x = np.array([0.5, -3.0, 1e8, -1e8, 1e15, 1e20, -1e30, huge, np.inf,
+                -np.inf])
+  want_y, want_dx = _sparse_exact(x)
+  want_y[-2:] = 0.2
+  for fn in (tf_approx.ops.pau, reference.pau):
+    xt = tf.constant(x, dtype)
+    with tf.GradientTape() as tape:
+      tape.watch(xt)
+      y = fn(xt, tf.constant(SPARSE_A, dtype), tf.constant(SPARSE_B, dtype),
+             kind)
+    np.testing.assert_allclose(y.numpy(), want_y, rtol=1e-6,
+                               err_msg=fn.__module__)
+    dx = tape.gradient(y, xt).numpy()[:-2]
+    # F' = (P'Q - PQ') / Q^2 cancels: P'/Q and PQ'/Q^2 are each ~0.4/x while
+    # F' ~ -2/x^2, so the rounding error is ~eps/x absolute, not relative.
+    atol = 1e-5 / np.maximum(1.0, np.abs(x[:-2]))
+    assert np.all(np.abs(dx - want_dx[:-2]) <= 1e-5 * np.abs(want_dx[:-2])
+                  + atol), (fn.__module__, dx, want_dx)
+
+
+@pytest.mark.parametrize("kind", DENOMINATORS)
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64],
+                         ids=lambda d: d.name)
+def test_native_and_twin_agree_wherever_finite_far_out(kind, dtype):
+  # Sparse coefficients (zeros at the top and inside), every input alone so
+  # that no sum mixes finite and overflowing gradients.
+  rng = np.random.default_rng(11)
+  for trial in range(6):
+    a, b = _coefficients((5, 4), seed=20 + trial)
+    a[rng.random(6) < 0.4] = 0.0
+    b[rng.random(4) < 0.4] = 0.0
+    for x in (1e6, -3e9, 1e13, -1e19, 1e25, 1e37, np.inf, -np.inf):
+      got = _gradients(tf_approx.ops.pau, tf.constant([x], dtype),
+                       tf.constant(a, dtype), tf.constant(b, dtype), kind,
+                       0.0, tf.ones([1], tf.float64))
+      want = _gradients(reference.pau, tf.constant([x], dtype),
+                        tf.constant(a, dtype), tf.constant(b, dtype), kind,
+                        0.0, tf.ones([1], tf.float64))
+      y = tf_approx.ops.pau(tf.constant([x], dtype), a, b, kind).numpy()
+      y_twin = reference.pau(tf.constant([x], dtype), a, b, kind).numpy()
+      context = f"a={a} b={b} x={x}"
+      assert np.isfinite(y_twin).all() == np.isfinite(y).all(), context
+      np.testing.assert_allclose(y, y_twin, rtol=1e-5, err_msg=context)
+      if not np.isfinite(x):
+        continue
+      for g, w in zip(got, want):
+        g, w = g.numpy(), w.numpy()
+        finite = np.isfinite(g) & np.isfinite(w)
+        # The coefficient gradients x^j / Q span many decades; the twin
+        # scales by |x|^-max(m, n), the kernel by |x|^-n, so the smallest
+        # may underflow (TF flushes denormals) in one only: they are
+        # compared relative to the largest.
+        scale = np.max(np.abs(w[finite]), initial=0.0)
+        np.testing.assert_allclose(g[finite], w[finite], rtol=1e-4,
+                                   atol=1e-6 * scale, err_msg=context)
+
+
+def test_noise_is_keyed_by_first_element():
+  # [seed, step, first]: element i of x draws what element first + i of a
+  # larger tensor draws, so a replica's slice matches the whole batch.
+  x = tf.constant(_inputs((48, 5), seed=12))
+  a, b = (tf.constant(v) for v in _coefficients(seed=12))
+  # Not bitwise: an element's loop (vector, or scalar for a tail) moves with
+  # its position, and the two round c + alpha |c| u differently (1 ulp);
+  # different noise would differ by ~alpha.
+  for fn in (tf_approx.ops.pau, reference.pau):
+    whole = fn(x, a, b, "safe", 0.1, SEED)
+    part = fn(x[20:], a, b, "safe", 0.1, [3, 7, 20 * 5])
+    np.testing.assert_allclose(part.numpy(), whole.numpy()[20:], rtol=1e-13,
+                               atol=0)
+    again = fn(x[20:], a, b, "safe", 0.1, SEED)
+    assert not np.allclose(again.numpy(), whole.numpy()[20:])
+  # The gradient op regenerates the same noise.
+  weights = tf.constant(_inputs((48, 5), seed=13))
+  whole = _gradients(tf_approx.ops.pau, x, a, b, "safe", 0.1, weights)
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    part = tf_approx.ops.pau(x[20:], a, b, randomized=0.1, seed=[3, 7, 100])
+  dx_part = tape.gradient(part, x, output_gradients=weights[20:])
+  np.testing.assert_allclose(dx_part.numpy()[20:], whole[0].numpy()[20:],
+                             rtol=1e-13)
+
+
 def test_limits_at_infinity_by_degree():
   x = tf.constant([np.inf, -np.inf])
   a, b = [0.5, 1.0, 2.0], [1.0, 4.0]  # m = n = 2: F -> a_2 / |b_2|
@@ -334,9 +444,16 @@ def test_bad_coefficient_shapes_raise_invalid_argument(numerator, denominator,
 
 
 def test_bad_seed_shape_raises_invalid_argument():
-  with pytest.raises(tf.errors.InvalidArgumentError, match="seed"):
+  for seed in ([1, 2, 3, 4], [1], [[1, 2]]):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`seed`"):
+      tf_approx.ops.pau(tf.zeros([3]), [0.0, 1.0], [1.0], randomized=0.1,
+                        seed=seed)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="first element"):
     tf_approx.ops.pau(tf.zeros([3]), [0.0, 1.0], [1.0], randomized=0.1,
-                      seed=[1, 2, 3])
+                      seed=[1, 2, -1])
+  with pytest.raises(TypeError, match="`seed` must hold integers"):
+    tf_approx.ops.pau(tf.zeros([3]), [0.0, 1.0], [1.0], randomized=0.1,
+                      seed=[1.5, 0.7])
 
 
 def test_bad_python_arguments_raise():

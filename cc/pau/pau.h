@@ -16,8 +16,9 @@
 // c: every quantity computed (F, the derivative, the coefficient gradients) is
 // a ratio in which c cancels. Near 0, c = 1 and w_j = x^j. For |x| beyond a
 // radius where x^j could overflow, c = |x|^-d and w_j = sign(x)^j |x|^(j-d)
-// (FarPowers): the same formulas then stay finite wherever F is, and give the
-// limits at +-inf.
+// (FarPowers), d the degree of the highest nonzero b_k (FarDegree), and F is
+// summed up to the highest nonzero coefficients (LeadingDegrees): the same
+// formulas then stay finite wherever F is, and give the limits at +-inf.
 //
 // Randomized PAU (RPAU): each coefficient of each element is c + alpha |c| u,
 // u uniform in (-1, 1) from a counter-based hash of (seed, step, element index,
@@ -62,9 +63,9 @@ TFA_INLINE void NearPowers(V x, int top, Powers<V>* pw) {
 }
 
 // c = |x|^-d, w_j = sign(x)^j |x|^(j - d). Scalar only: used for the rare
-// inputs beyond FarRadius. With d = n (the denominator's degree) cQ tends to
-// |b_n| and nothing underflows; d = top (max(m, n)) keeps every w_j finite,
-// which gives the exact limits at +-inf.
+// inputs beyond FarRadius, with d from FarDegree. At x = +-inf, w_j = 0 for
+// every j != d: the limit for j < d, and for j > d the terms of coefficients
+// that FarDegree found to be zero.
 template <typename S>
 TFA_INLINE void FarPowers(S x, int top, int d, Powers<S>* pw) {
   const S s = x < 0 ? S(-1) : S(1);
@@ -75,13 +76,42 @@ TFA_INLINE void FarPowers(S x, int top, int d, Powers<S>* pw) {
     pw->w[j] = (j % 2 == 1 ? s : S(1)) * power;
     power *= t;
   }
+  const S growth = magnitude == std::numeric_limits<S>::infinity() ? S(0)
+                                                                   : magnitude;
   power = 1;
   for (int j = d + 1; j <= top; ++j) {
-    power *= magnitude;
+    power *= growth;
     pw->w[j] = (j % 2 == 1 ? s : S(1)) * power;
   }
   pw->unit = pw->w[0];
   pw->sign = Sign(x);
+}
+
+// The degrees of P and of the denominator's sum without their zero leading
+// coefficients (0 where all are zero; a NaN coefficient counts as nonzero).
+// Beyond FarRadius, F is evaluated with these degrees: a term whose
+// coefficient is zero would otherwise be formed as 0 * inf = NaN where its
+// power overflows.
+struct Degrees {
+  int m;
+  int n;
+};
+
+template <typename S>
+TFA_INLINE Degrees LeadingDegrees(int m, int n, const S* a, const S* b) {
+  while (m > 0 && a[m] == S(0)) --m;
+  while (n > 0 && b[n - 1] == S(0)) --n;
+  return {m, n};
+}
+
+// The d of FarPowers for an input beyond FarRadius: the leading degree n of
+// the denominator, so that cQ tends to |b_n| (nonzero) and cP to a finite
+// value wherever F is finite; at +-inf, max(m, n) of the leading degrees,
+// which leaves exactly the leading terms and gives F's limit.
+template <typename S>
+TFA_INLINE int FarDegree(S x, const Degrees& leading) {
+  const bool finite = (x < 0 ? -x : x) < std::numeric_limits<S>::infinity();
+  return finite ? leading.n : (leading.m > leading.n ? leading.m : leading.n);
 }
 
 // The parts of F at one input, from which value and gradients follow.

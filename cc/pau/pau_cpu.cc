@@ -58,24 +58,19 @@ TFA_INLINE void VectorCoefficients(const Problem<S>& p, int64_t column,
   }
 }
 
-// Near powers below p.far (and for NaN); beyond, powers scaled by |x|^-n.
-template <typename S>
-TFA_INLINE void ScalarPowers(const Problem<S>& p, S x, Powers<S>* pw) {
-  const int top = std::max(p.m, p.n);
-  if (!(Abs(x) > p.far)) {
-    NearPowers<S, S>(x, top, pw);
-  } else {
-    FarPowers(x, top, Abs(x) < kInfinity<S> ? p.n : top, pw);
-  }
-}
-
-// The scalar paths (far inputs, column tails).
+// The scalar paths (far inputs, column tails). Below p.far (and for NaN)
+// plain powers; beyond, powers scaled by |x|^-FarDegree and F evaluated with
+// the leading degrees (the sums' degree n at least 1: Evaluate starts with
+// b_1's term, which is 0 there).
 template <Denominator D, typename S>
 TFA_INLINE S ScalarForwardImpl(const Problem<S>& p, S x, int64_t column,
                                int64_t index) {
   S coef[kMaxCoefficients];
   ScalarCoefficients(p, column, index, coef);
   const S* b = coef + p.m + 1;
+  const int top = std::max(p.m, p.n);
+  const Degrees leading = LeadingDegrees(p.m, p.n, coef, b);
+  const int m = leading.m, n = std::max(leading.n, 1);
   Powers<S> pw;
   S y;
   if (!(Abs(x) > p.far)) {
@@ -83,14 +78,14 @@ TFA_INLINE S ScalarForwardImpl(const Problem<S>& p, S x, int64_t column,
     // loop computed it.
     y = NearValue<D>(p.m, p.n, coef, b, x);
   } else {
-    ScalarPowers(p, x, &pw);
-    y = Value<D>(p.m, p.n, coef, b, pw);
+    FarPowers(x, top, FarDegree(x, leading), &pw);
+    y = Value<D>(m, n, coef, b, pw);
   }
   if (Abs(y) < kInfinity<S> || !(Abs(x) < kInfinity<S>)) return y;
   // F overflows (or two overflowing terms cancelled into NaN): the powers
   // scaled by |x|^-max(m, n) are all finite and give the signed infinity.
-  FarPowers(x, std::max(p.m, p.n), std::max(p.m, p.n), &pw);
-  return Value<D>(p.m, p.n, coef, b, pw);
+  FarPowers(x, top, std::max(leading.m, leading.n), &pw);
+  return Value<D>(m, n, coef, b, pw);
 }
 
 // Returns dx; adds the coefficient gradients to acc[j * width + column].
@@ -99,14 +94,26 @@ TFA_INLINE S ScalarBackwardImpl(const Problem<S>& p, S x, S dy, int64_t column,
                                 int64_t index, S* acc) {
   S coef[kMaxCoefficients], grad[kMaxCoefficients] = {};
   ScalarCoefficients(p, column, index, coef);
-  Powers<S> pw;
-  ScalarPowers(p, x, &pw);
   const S* b = coef + p.m + 1;
-  const S dx = Backward<D>(p.m, p.n, coef, b, InlineFactors<D, S>{coef, b}, pw,
-                           dy, grad, grad + p.m + 1);
+  const InlineFactors<D, S> factors{coef, b};
+  const int top = std::max(p.m, p.n);
+  Powers<S> pw;
+  Weights<S> w;
+  if (!(Abs(x) > p.far)) {
+    NearPowers<S, S>(x, top, &pw);
+    w = BackwardWeights<D>(p.m, p.n, coef, b, factors, pw, dy);
+  } else {
+    const Degrees leading = LeadingDegrees(p.m, p.n, coef, b);
+    FarPowers(x, top, FarDegree(x, leading), &pw);
+    w = BackwardWeights<D>(leading.m, std::max(leading.n, 1), coef, b, factors,
+                           pw, dy);
+  }
+  // Every coefficient's gradient, zero ones included: x^j / Q may be large.
+  AddCoefficientGradients<D>(p.m, p.n, factors, pw, w.ga, w.gb, grad,
+                             grad + p.m + 1);
   for (int j = 0; j < p.NumCoefficients(); ++j)
     acc[j * p.width + column] += grad[j];
-  return dx;
+  return w.dx;
 }
 
 // Out of line (inlined into every vector loop they would multiply the build

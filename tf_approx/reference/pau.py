@@ -5,8 +5,12 @@ them with, and what runs under XLA or with `TF_APPROX_PY_OPS=1`. Gradients
 come from autodiff. RPAU noise is computed with the same counter-based hash as
 cc/common/counter_noise.h, so the twin and the kernel draw identical noise.
 
-Unlike the native kernels, powers are formed directly, so |x|^max(m, n) beyond
-the dtype's range gives inf/NaN where the kernel switches to a 1/x form.
+For |x| > 1, P and Q are both divided by |x|^d, d the degree of the highest
+nonzero b_k (of the highest nonzero coefficient where F overflows), and a zero
+coefficient's term is left out where its power overflows; the kernels do the
+same beyond a radius that depends on the coefficients. So F is finite
+wherever it is finite mathematically (and has the right sign where it
+overflows), and both agree there.
 """
 
 import numpy as np
@@ -57,17 +61,57 @@ def pau(x, numerator, denominator, denominator_kind="safe", randomized=0.0,
       # coefficients by their noisy counterparts").
       noisy.append(c + tf.stop_gradient(alpha * tf.abs(c) * u[..., j]))
     coefficients = noisy
-  powers = [tf.ones_like(x), x]
-  for _ in range(2, max(m, n) + 1):
-    powers.append(powers[-1] * x)
-  p = coefficients[0] * powers[0]
-  for j in range(1, m + 1):
-    p += coefficients[j] * powers[j]
-  bs = coefficients[m + 1:]
+  power = _ScaledPowers(x, coefficients[:m + 1], coefficients[m + 1:])
+  terms = [power.term(c, j) for j, c in enumerate(coefficients[:m + 1])]
+  p = tf.add_n(terms)
+  b_terms = [power.term(c, k + 1) for k, c in enumerate(coefficients[m + 1:])]
   if denominator_kind == "safe":
-    r = sum(tf.abs(bk) * tf.abs(powers[k + 1]) for k, bk in enumerate(bs))
-    q = 1.0 + r
-  else:
-    r = sum(bk * powers[k + 1] for k, bk in enumerate(bs))
-    q = 1.0 + (tf.abs(r) if denominator_kind == "abs_of_sum" else r)
+    # |b_k| |w_k|, written so that autodiff gives sign(b_k) |w_k|.
+    b_terms = [tf.abs(t) for t in b_terms]
+  r = tf.add_n(b_terms)
+  q = power.unit + (tf.abs(r) if denominator_kind == "abs_of_sum" else r)
   return tf.cast(p / q, out_dtype)
+
+
+def _leading_degree(coefficients, first):
+  """The degree of the highest nonzero coefficient (NaN counts), elementwise;
+  `first` is the degree of coefficients[0]."""
+  degree = tf.zeros_like(coefficients[0])
+  for j, c in enumerate(coefficients):
+    degree = tf.where(tf.not_equal(c, 0.0),
+                      tf.constant(j + first, degree.dtype), degree)
+  return degree
+
+
+class _ScaledPowers:
+  """w_j = c x^j: c = 1 where |x| <= 1, else |x|^-d.
+
+  tf.where differentiates both of its branches, so each branch is computed
+  from inputs that are safe for it: otherwise a branch that is not taken
+  (an overflowing power) makes the gradient NaN.
+  """
+
+  def __init__(self, x, a, b):
+    self.far = tf.abs(x) > 1.0
+    self.near_x = tf.where(self.far, tf.zeros_like(x), x)
+    far_x = tf.where(self.far, x, 2.0 * tf.ones_like(x))
+    self.magnitude, self.sign = tf.abs(far_x), tf.sign(far_x)
+    # d = n keeps cQ -> |b_n|, nothing underflows; where |x|^(m - n) would
+    # overflow, and F with it, d = max(m, n) keeps cP finite (F's sign).
+    leading_m, leading_n = _leading_degree(a, 0), _leading_degree(b, 1)
+    limit = np.log(np.finfo(x.dtype.as_numpy_dtype).max / 16)
+    overflows = (leading_m - leading_n) * tf.math.log(self.magnitude) > limit
+    self.d = tf.where(overflows, tf.maximum(leading_m, leading_n), leading_n)
+    self.unit = self.term(tf.ones_like(x), 0)
+
+  def term(self, c, j):
+    """c w_j; 0 where c = 0 and w_j overflows (0 * inf would be NaN)."""
+    exponent = j - self.d
+    keep = tf.logical_or(
+        tf.not_equal(c, 0.0),
+        tf.math.is_finite(tf.stop_gradient(tf.pow(self.magnitude, exponent))))
+    magnitude = tf.where(keep, self.magnitude, tf.ones_like(self.magnitude))
+    far = tf.pow(magnitude, exponent) * (self.sign if j % 2 else 1.0)
+    near = self.near_x**j if j else tf.ones_like(self.near_x)
+    w = tf.where(self.far, far, near)
+    return c * tf.where(keep, w, tf.zeros_like(w))
