@@ -231,11 +231,10 @@ FLAGS = flags.FLAGS
 
 def target_function(name):
   """What `name` approximates: 'tanh' or 'sigmoid' (None for relu etc.)."""
-  if name in ("tanh", "serp", "serp_clamp", "hard_tanh") or name.startswith(
-      "tanh_"):
+  if name in ("tanh", "serp", "serp_clamp") or name.startswith("tanh_"):
     return "tanh"
-  if name in ("sigmoid", "ultra_fast_sigmoid", "word2vec_sigmoid",
-              "hard_sigmoid") or name.startswith("sigm_"):
+  if name in ("sigmoid", "ultra_fast_sigmoid", "word2vec_sigmoid") or (
+      name.startswith("sigm_")):
     return "sigmoid"
   return None
 

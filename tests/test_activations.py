@@ -20,7 +20,7 @@ NAMES = [
     "sigm_pade_4_4_clamp", "tanh_taylor_9", "tanh_taylor_9_clamp",
     "sigm_taylor_5", "tanh_cont_4", "tanh_cont_3_clamp", "serp", "serp_clamp",
     "sigm_fastexp_2", "sigm_fastexp_512", "sigm_fastexp_512_clamp",
-    "ultra_fast_sigmoid", "word2vec_sigmoid", "hard_tanh", "hard_sigmoid"
+    "ultra_fast_sigmoid", "word2vec_sigmoid", "tanh_hard", "sigm_hard"
 ]
 DTYPES = [tf.float16, tf.bfloat16, tf.float32, tf.float64]
 SHAPES = [(), (0,), (7,), (3, 5, 17), (2, 0, 3), (1000,)]
@@ -194,8 +194,8 @@ def test_nan_in_nan_out(name):
     ("sigm_fastexp_512_clamp", 0.0, 1.0),
     ("ultra_fast_sigmoid", 0.5 - 0.99505475368673 / 2,
      0.5 + 0.99505475368673 / 2),
-    ("hard_tanh", -1.0, 1.0),
-    ("hard_sigmoid", 0.0, 1.0),
+    ("tanh_hard", -1.0, 1.0),
+    ("sigm_hard", 0.0, 1.0),
     ("word2vec_sigmoid", 0.0, 1.0),
 ])
 def test_infinities_give_the_formula_limit(name, at_minus_inf, at_plus_inf):
@@ -231,7 +231,7 @@ VECTOR_PATH_NAMES = [
     "serp", "serp_clamp", "tanh_pade_4_4", "tanh_pade_4_4_clamp",
     "tanh_pade_5_6", "tanh_pade_7_8", "tanh_taylor_9_clamp", "sigm_pade_4_4",
     "sigm_fastexp_2", "sigm_fastexp_512_clamp", "sigm_fastexp_64",
-    "ultra_fast_sigmoid", "hard_tanh", "hard_sigmoid"
+    "ultra_fast_sigmoid", "tanh_hard", "sigm_hard"
 ]
 
 
@@ -391,7 +391,7 @@ def test_every_listed_name_resolves():
 @pytest.mark.parametrize("name", [
     "tanh_pade_0_4", "tanh_pade_9_1", "tanh_taylor_16", "sigm_taylor_0",
     "sigm_fastexp_3", "sigm_fastexp_8192", "sigm_fastexp_1", "tanh_cont_9",
-    "hard_tanh_clamp", "ultra_fast_sigmoid_clamp", "tanh_pade_4", "tanh",
+    "tanh_hard_clamp", "ultra_fast_sigmoid_clamp", "tanh_pade_4", "tanh",
     "tanh_pade_4_4_clamp_clamp", "", "sigm_fastexp_0512"
 ])
 def test_malformed_or_out_of_range_names(name):

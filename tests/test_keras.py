@@ -22,12 +22,12 @@ NAMES = [
     "sigm_pade_3_3_clamp", "tanh_taylor_5", "sigm_taylor_9_clamp",
     "tanh_cont_4", "tanh_cont_3_clamp", "sigm_fastexp_512",
     "sigm_fastexp_2_clamp", "serp", "serp_clamp", "ultra_fast_sigmoid",
-    "word2vec_sigmoid", "hard_tanh", "hard_sigmoid"
+    "word2vec_sigmoid", "tanh_hard", "sigm_hard"
 ]
 # Out-of-range indices, unknown families, and _clamp where there is no range.
 UNKNOWN_NAMES = [
     "tanh_pade_9_9", "tanh_pade_0_4", "sigm_fastexp_3", "sigm_fastexp_8192",
-    "tanh_taylor_16", "tanh_cont_9", "cos_pade_4_4", "hard_tanh_clamp",
+    "tanh_taylor_16", "tanh_cont_9", "cos_pade_4_4", "tanh_hard_clamp",
     "word2vec_sigmoid_clamp", "tanh_pade_4_4_clamp_clamp", "my_tanh_test_2"
 ]
 USER_NAME = "my_tanh_test"
@@ -264,6 +264,123 @@ def test_stored_coefficients_win_over_registered_ones(user_rational):
   x = np.linspace(-3.0, 3.0, 61).astype(np.float32)
   np.testing.assert_allclose(clone(x), 2.0 * x / (1.0 + 0.43 * x**2),
                              rtol=1e-6, atol=1e-6)
+
+
+# Keras' own names: importing tf_approx changes none of them.
+
+_KERAS_BUILTINS_SCRIPT = textwrap.dedent("""
+    import json
+    import numpy as np
+    import keras
+    from keras.src import activations
+
+    x = np.linspace(-6.0, 6.0, 96, dtype=np.float32).reshape(4, 24)
+
+    def evaluate():
+      table = dict(activations.ALL_OBJECTS_DICT)
+      values = {}
+      for name in table:
+        try:
+          values[name] = np.asarray(keras.activations.get(name)(x)).tolist()
+        except TypeError as e:  # needs more arguments than x
+          values[name] = f"TypeError: {e}"
+      return table, values
+
+    table, before = evaluate()
+    import tf_approx  # pylint: disable=unused-import
+    table_after, after = evaluate()
+    print(json.dumps({
+        "builtins": sorted(table),
+        "replaced": sorted(n for n in table if table_after[n] is not table[n]),
+        "before": before, "after": after}))
+""")
+
+
+def test_import_leaves_every_keras_activation_as_it_was(run_python):
+  result = run_python(_KERAS_BUILTINS_SCRIPT)
+  assert result.returncode == 0, result.stderr[-4000:]
+  found = json.loads(result.stdout.strip().splitlines()[-1])
+  assert {"hard_sigmoid", "hard_tanh", "relu", "gelu"} <= set(
+      found["builtins"])
+  assert found["replaced"] == []
+  for name in found["builtins"]:
+    assert found["after"][name] == found["before"][name], name
+  # Keras' hard_sigmoid is relu6(x + 3) / 6.
+  x = np.linspace(-6.0, 6.0, 96, dtype=np.float32).reshape(4, 24)
+  np.testing.assert_allclose(found["after"]["hard_sigmoid"],
+                             np.clip(x + 3.0, 0.0, 6.0) / 6.0, atol=1e-6)
+
+
+def test_no_tf_approx_name_is_a_keras_builtin():
+  from keras.src import activations as keras_activations  # pylint: disable=g-import-not-at-top
+  ours = set(tf_approx.activations.names())
+  keras_own = {name for name, fn in keras_activations.ALL_OBJECTS_DICT.items()
+               if not isinstance(fn, Approximation)}
+  assert not ours & keras_own
+
+
+@pytest.mark.parametrize("old, new", sorted(
+    tf_approx.activations.RENAMED.items()))
+def test_renamed_names_load_from_keras_files(old, new, tmp_path):
+  model = keras.Sequential([keras.Input((3,)), keras.layers.Activation(new)])
+  path = tmp_path / "old.keras"
+  model.save(path)
+  # A file saved by an earlier version stored the old name.
+  import zipfile  # pylint: disable=g-import-not-at-top
+  with zipfile.ZipFile(path) as archive:
+    files = {n: archive.read(n) for n in archive.namelist()}
+  stored = json.dumps({"name": new}).encode()
+  assert stored in files["config.json"]
+  files["config.json"] = files["config.json"].replace(
+      stored, json.dumps({"name": old}).encode())
+  with zipfile.ZipFile(path, "w") as archive:
+    for n, data in files.items():
+      archive.writestr(n, data)
+  loaded = keras.models.load_model(path)
+  assert loaded.layers[-1].activation == Approximation(new)
+  x = np.array([[-3.0, 0.5, 2.0]], np.float32)
+  np.testing.assert_array_equal(loaded(x), model(x))
+  with pytest.raises(ValueError, match=f"now '{new}'"):
+    tf_approx.activations.get(old)
+
+
+@pytest.mark.parametrize("name", ["relu", "hard_sigmoid", "gelu", "tanh"])
+def test_register_refuses_keras_builtin_names(name):
+  keras_fn = keras.activations.get(name)
+  with pytest.raises(ValueError, match="already a Keras activation"):
+    tf_approx.activations.register_rational(name, [0, 1], [1])
+  with pytest.raises(ValueError, match="already a Keras activation"):
+    tf_approx.activations.register_polynomial(name, [0, 1])
+  assert keras.activations.get(name) is keras_fn
+
+
+def test_register_refuses_a_name_twice_unless_overwrite():
+  from keras.src import activations as keras_activations  # pylint: disable=g-import-not-at-top
+  name = "twice_registered_test"
+  try:
+    tf_approx.activations.register_rational(name, [0, 1], [1])
+    with pytest.raises(ValueError, match="already registered"):
+      tf_approx.activations.register_rational(name, [0, 2], [1])
+    with pytest.raises(ValueError, match="already registered"):
+      tf_approx.activations.register_continued_fraction(name, [1, 3])
+    x = tf.constant([0.5, 1.0])
+    np.testing.assert_allclose(keras.activations.get(name)(x), [0.5, 1.0])
+    tf_approx.activations.register_rational(name, [0, 2], [1], overwrite=True)
+    np.testing.assert_allclose(keras.activations.get(name)(x), [1.0, 2.0])
+  finally:
+    tf_approx.activations._user_specs.pop(name, None)  # pylint: disable=protected-access
+    keras_activations.ALL_OBJECTS_DICT.pop(name, None)
+
+
+def test_register_overwrite_replaces_a_keras_name_when_asked(run_python):
+  result = run_python(textwrap.dedent("""
+      import keras, numpy as np, tf_approx
+      tf_approx.activations.register_rational(
+          "relu", [0, 2], [1], overwrite=True)
+      print(float(keras.activations.get("relu")(np.float32(-1.5))))
+  """))
+  assert result.returncode == 0, result.stderr[-4000:]
+  assert float(result.stdout.strip().splitlines()[-1]) == -3.0
 
 
 # Saving: .keras files and SavedModels, loaded in a fresh process.

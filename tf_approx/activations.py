@@ -53,11 +53,17 @@ _FIXED = {
     "serp": ActivationSpec(numerator=(0.0, 1.0), denominator=(1.0, 0.0, 0.25)),
     "ultra_fast_sigmoid": ActivationSpec(kind="ultra_fast_sigmoid"),
     "word2vec_sigmoid": ActivationSpec(kind="word2vec_sigmoid"),
-    "hard_tanh": ActivationSpec(kind="hard_tanh"),
-    "hard_sigmoid": ActivationSpec(kind="hard_sigmoid"),
+    "tanh_hard": ActivationSpec(kind="hard_tanh"),
+    "sigm_hard": ActivationSpec(kind="hard_sigmoid"),
 }
 _CLAMPABLE_FIXED = ("serp",)
 _CLAMP = "_clamp"
+
+# Names of earlier versions that shadowed Keras' own activations (Keras'
+# hard_sigmoid is relu6(x + 3) / 6, not clip(x / 4 + 1/2, 0, 1)). Keras no
+# longer resolves them to tf_approx's functions; `.keras` files that stored
+# them as tf_approx activations still load, as the new names.
+RENAMED = {"hard_tanh": "tanh_hard", "hard_sigmoid": "sigm_hard"}
 
 # The paper's recommendations (its Table 1).
 SAFE = ("tanh_pade_4_4", "sigm_fastexp_512")
@@ -192,14 +198,18 @@ def spec(name):
     return _user_specs[name]
   result = _builtin_spec(name) if isinstance(name, str) else None
   if result is None:
-    close = difflib.get_close_matches(str(name), names(), n=5, cutoff=0.6)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    if name in RENAMED:
+      hint = (f" tf_approx's {name} is now {RENAMED[name]!r}; {name!r} is "
+              "Keras' own (keras.activations.get).")
+    else:
+      close = difflib.get_close_matches(str(name), names(), n=5, cutoff=0.6)
+      hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise ValueError(
         f"Unknown tf_approx activation {name!r}.{hint} Families: "
         "tanh_cont_n (n 1-8), tanh_taylor_n / sigm_taylor_n (n 1-15), "
         "tanh_pade_n_m / sigm_pade_n_m (n, m 1-8), sigm_fastexp_n "
         "(n = 2, 4, ..., 4096), serp, each with a _clamp variant; "
-        "ultra_fast_sigmoid, word2vec_sigmoid, hard_tanh, hard_sigmoid.")
+        "ultra_fast_sigmoid, word2vec_sigmoid, tanh_hard, sigm_hard.")
   return result
 
 
@@ -236,6 +246,8 @@ class Approximation:
 
   @classmethod
   def from_config(cls, config):
+    config = dict(config)
+    config["name"] = RENAMED.get(config["name"], config["name"])
     return cls(**config)
 
   def __repr__(self):
@@ -267,8 +279,8 @@ def get(name):
   return Approximation(name)
 
 
-def _register_with_keras(name, fn):
-  """Makes `keras.activations.get(name)` return `fn`.
+def _keras_table():
+  """Keras' table of activation names.
 
   Keras 3 resolves activation strings only through the private dict
   `keras.src.activations.ALL_OBJECTS_DICT`; fail loudly if it moves.
@@ -284,18 +296,40 @@ def _register_with_keras(name, fn):
   if not isinstance(table, dict):
     raise RuntimeError("keras.src.activations.ALL_OBJECTS_DICT is not a dict "
                        f"in Keras {keras.__version__}")
-  table[name] = fn
+  return table
 
 
-def _check_new_name(name):
+def _taken_by_keras(name):
+  """True if Keras resolves `name` to something tf_approx did not put there."""
+  fn = _keras_table().get(name)
+  return fn is not None and not isinstance(fn, Approximation)
+
+
+def _register_with_keras(name, fn):
+  """Makes `keras.activations.get(name)` return `fn`."""
+  _keras_table()[name] = fn
+
+
+def _check_new_name(name, overwrite):
   if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_]\w*", name):
     raise ValueError(f"`name` must be an identifier, got {name!r}")
   if name in _builtin_name_set() or _builtin_spec(name) is not None:
     raise ValueError(f"`name` {name!r} is a built-in tf_approx activation")
+  if overwrite:
+    return
+  if _taken_by_keras(name):
+    raise ValueError(
+        f"`name` {name!r} is already a Keras activation; registering it would "
+        "change every model that uses Keras' own. Choose another name, or "
+        "pass overwrite=True to replace it in this process.")
+  if name in _user_specs:
+    raise ValueError(
+        f"`name` {name!r} is already registered; pass overwrite=True to "
+        "replace it.")
 
 
-def _register(name, new_spec):
-  _check_new_name(name)
+def _register(name, new_spec, overwrite):
+  _check_new_name(name, overwrite)
   _user_specs[name] = new_spec
   fn = Approximation(name)
   _register_with_keras(name, fn)
@@ -303,45 +337,63 @@ def _register(name, new_spec):
 
 
 def register_rational(name, numerator, denominator, *, offset=0.0,
-                      clip=None):
+                      clip=None, overwrite=False):
   """Registers `f(x) = P(x) / Q(x) + offset` under `name`.
 
   It runs on the same native kernels as the built-in approximations. Models
   using it save its coefficients, so they load without registering again.
 
   Args:
-    name: a new identifier.
+    name: a new identifier: not a tf_approx built-in name, and, unless
+      `overwrite`, neither a Keras activation (`relu`, `gelu`, ...) nor a
+      name registered before.
     numerator: P's coefficients in ascending powers of x (at most 16).
     denominator: Q's coefficients in ascending powers of x (at most 16).
     offset: constant added to P/Q.
     clip: optional `(lo, hi)`: evaluate at `clip(x, lo, hi)`.
+    overwrite: replace what `name` resolves to in Keras (in this process),
+      or what was registered under it before.
 
   Returns:
     The activation function (also available by `name` to Keras).
+
+  Raises:
+    ValueError: `name` is taken (see above), or bad coefficients.
 
   Example:
     >>> f = register_rational("my_tanh", [0, 1, 0, 0.1], [1, 0, 0.43])
     >>> keras.layers.Dense(8, activation="my_tanh")
   """
   return _register(name, ActivationSpec(
-      numerator=numerator, denominator=denominator, offset=offset, clip=clip))
+      numerator=numerator, denominator=denominator, offset=offset, clip=clip),
+                   overwrite)
 
 
-def register_polynomial(name, coefficients, *, clip=None):
+def register_polynomial(name, coefficients, *, clip=None, overwrite=False):
   """Registers `f(x) = sum_i c_i x^i` under `name` (see `register_rational`)."""
-  return register_rational(name, coefficients, [1.0], clip=clip)
+  return register_rational(name, coefficients, [1.0], clip=clip,
+                           overwrite=overwrite)
 
 
-def register_continued_fraction(name, denominators, *, clip=None):
+def register_continued_fraction(name, denominators, *, clip=None,
+                                overwrite=False):
   """Registers `f(x) = x / (d1 + x^2 / (d2 + ... + x^2 / dn))` under `name`.
 
   With `denominators = [1, 3, 5, ..., 2n - 1]` this is `tanh_cont_n`. The
   fraction is simplified to one rational exactly before registration.
   """
   numerator, denominator = continued_fraction_to_rational(denominators)
-  return register_rational(name, numerator, denominator, clip=clip)
+  return register_rational(name, numerator, denominator, clip=clip,
+                           overwrite=overwrite)
 
 
 def _register_builtins_with_keras():
+  """Adds every built-in name to Keras, none that Keras already has.
+
+  tf_approx's names are chosen not to collide with Keras' (a test checks it
+  for the installed Keras); should a later Keras take one, Keras' own keeps
+  the name and tf_approx's stays available through `get`.
+  """
   for name in _builtin_names():
-    _register_with_keras(name, Approximation(name))
+    if not _taken_by_keras(name):
+      _register_with_keras(name, Approximation(name))
