@@ -15,7 +15,7 @@ import pybind11
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-# One list per family: the same names at every level (DESIGN.md).
+# One list per family: the same names at every level (README, Layout).
 FAMILIES = ["activations", "pau", "fastfood", "acdc", "noisy", "gaaf"]
 
 COMMON_FLAGS = ["-O3", "-Wno-psabi", "-fvisibility=hidden", "-DNDEBUG"]

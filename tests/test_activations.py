@@ -294,8 +294,8 @@ def test_clamp_saturates_instead_of_decaying():
 
 
 @pytest.mark.parametrize("name,lo,hi,bound", [
-    # SPEC §1's reference errors, given to two digits (plain least-squares
-    # fits; ours respect parity and must be at least as good).
+    # Reference errors of plain least-squares fits, given to two digits
+    # (ours respect parity and must be at least as good).
     ("tanh_pade_4_4", -5.5, 5.5, 2.3e-3),
     ("tanh_pade_5_4", -5.5, 5.5, 1.7e-4),
     ("sigm_pade_4_4", -5.5, 5.5, 4.4e-5),

@@ -19,7 +19,7 @@ TABLE_PATH = REPO / "tf_approx" / "data" / "activation_coefficients.json"
 REFIT_NAMES = ["tanh_pade_4_4", "tanh_pade_5_4", "tanh_taylor_9", "sigm_pade_4_4",
                "sigm_taylor_9", "sigm_pade_3_3", "tanh_pade_3_6"]
 
-# Upper bounds a little above the SPEC's plain-fit reference errors on [-5.5, 5.5]; the
+# Upper bounds a little above the plain-fit reference errors on [-5.5, 5.5]; the
 # parity fits reach the same values.
 ERROR_BOUNDS = {
     "tanh_pade_4_4": 3e-3,

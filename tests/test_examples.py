@@ -638,7 +638,7 @@ def test_reproduce_table1_quick_writes_table_and_figures(tmp_path):
   assert table["sigm_fastexp_512"][8:] == ["4.1670", "1.000", "31.5",
                                            "0.886", "safe"]
   assert table["tanh_pade_4_4_clamp"][8:] == ["", "", "", "", ""]
-  # Max error on [-5.5, 5.5], as SPEC.md quotes it.
+  # Max error on [-5.5, 5.5], of the plain least-squares fit.
   assert table["sigm_fastexp_512"][6] == "4.3e-04"
   assert table["tanh_pade_4_4"][6] == "2.2e-03"
   for label, cells in list(table.items())[1:]:

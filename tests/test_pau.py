@@ -15,7 +15,7 @@ TOLERANCE = {tf.float16: 1e-2, tf.bfloat16: 4e-2, tf.float32: 2e-5,
              tf.float64: 1e-12}
 SEED = tf.constant([3, 7], tf.int64)
 
-# The published leaky-ReLU init of a safe (5, 4) PAU (SPEC §2).
+# The published leaky-ReLU init of a safe (5, 4) PAU (Molina et al., Padé Activation Units).
 LEAKY_A = [3.35583603e-02, 5.05000375e-01, 1.65343934e+00, 2.01001052e+00,
            9.31901999e-01, 1.52424124e-01]
 LEAKY_B = [3.30847488e-06, 3.98021568e+00, 5.12471206e-07, 3.01830109e-01]

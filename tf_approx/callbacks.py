@@ -1,4 +1,4 @@
-r"""Keras callbacks that anneal noise in training (SPEC §5, thesis §4.3-4.4).
+r"""Keras callbacks that anneal noise in training (thesis §4.3-4.4).
 
     schedule = tf_approx.callbacks.MollificationSchedule(k=1000)
     model.fit(x, y, callbacks=[schedule])

@@ -56,9 +56,9 @@ CURATED_BASE = (
     "sigm_fastexp_4096", "sigm_taylor_9", "sigm_pade_4_4",
     "ultra_fast_sigmoid", "word2vec_sigmoid", "sigm_hard")
 
-# The SPEC's claim checked by the report: these stay within their in-range
+# The design's claim checked by the report: these stay within their in-range
 # error of the target for every float.
-SPEC_CLAIM = ("tanh_pade_4_4_clamp", "sigm_fastexp_512_clamp")
+EVERY_FLOAT_CLAIM = ("tanh_pade_4_4_clamp", "sigm_fastexp_512_clamp")
 
 # Dense (non-exhaustive) mode: every DENSE_STRIDE-th float32 bit pattern
 # plus a uniform grid over the fit range.
@@ -448,7 +448,7 @@ def _list(names):
 
 
 def _claim(name, results, over):
-  """The SPEC's every-float claim for `name`, checked."""
+  """The every-float claim for `name`, checked."""
   if name not in results:
     return f"`{name}`: not checked (not in this run's names)."
   r = results[name]
@@ -519,8 +519,8 @@ def findings(results, exhaustive):
         f"_clamp variants within their in-range error over {over}: "
         f"{_list(inside)}. Not within: " +
         (", ".join(beyond) if beyond else "none") + ".")
-  bullets.append("SPEC §1 claims: " + " ".join(
-      _claim(name, results, over) for name in SPEC_CLAIM))
+  bullets.append("Claims: " + " ".join(
+      _claim(name, results, over) for name in EVERY_FLOAT_CLAIM))
   return ["- " + b for b in bullets]
 
 
@@ -580,7 +580,7 @@ def write_markdown(path, results, figures, exhaustive, command, seconds):
       "near saturation, not a turn back); the range of outputs (⚠: outside "
       "the target's range). *paper*: the paper's **safe** / **ranged** picks "
       "and the other names of its Table 1. A `_clamp` name clips its input "
-      "to the range where the plain formula is meaningful (SPEC §1).",
+      "to the range where the plain formula is meaningful (Gibbs et al., Approximating Activation Functions).",
       "",
       "## Findings",
       "",

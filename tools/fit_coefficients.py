@@ -9,7 +9,7 @@ Writes `tf_approx/data/activation_coefficients.json` with one entry per name:
 Each approximation is `offset + P(x) / Q(x)` (taylor: `Q = 1`), least-squares fitted on the
 paper's 5000 uniform samples of [-5.5, 5.5] (approximating-activation-functions.txt, section 3).
 
-The fits respect the target's parity (SPEC section 1, "Fitting"): tanh is odd, so P has only odd
+The fits respect the target's parity: tanh is odd, so P has only odd
 powers and Q only even powers; sigmoid is fitted as `sigmoid(x) - 1/2 = tanh(x / 2) / 2` (odd)
 with `offset = 1/2`. Parity removes the spurious tiny coefficients a plain fit leaves, which put
 real poles far outside the fit range.

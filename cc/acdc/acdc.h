@@ -1,4 +1,4 @@
-// The math of ACDC (SPEC §4, thesis §3.10), written once.
+// The math of ACDC (thesis §3.10), written once.
 //
 // One ACDC layer maps a row x of length n to
 //   h1 = x ⊙ a,  h2 = C h1,  h3 = h2 ⊙ d + bias,  y = C^T h3

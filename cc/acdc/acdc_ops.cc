@@ -1,4 +1,4 @@
-// Op registrations for ACDC (SPEC §4) and the orthonormal DCTs it is built
+// Op registrations for ACDC (thesis §3.10) and the orthonormal DCTs it is built
 // from.
 //
 // TfApprox>Acdc computes a whole layer per row in one pass; TfApprox>AcdcGrad

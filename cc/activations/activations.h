@@ -1,4 +1,4 @@
-// The math of the approximated activation functions (SPEC §1), written once.
+// The math of the approximated activation functions (Gibbs et al., Approximating Activation Functions), written once.
 //
 // Every function is a template over V, the type it computes on: a scalar S
 // (float or double; CUDA threads and loop tails) or a GCC vector of S (the CPU
@@ -33,7 +33,7 @@ enum class Kind : int {
   kHardSigmoid = 5,       // clip(x / 4 + 1/2, 0, 1)
 };
 
-// Up to degree 15: tanh_taylor_15 is the largest polynomial SPEC §1 names.
+// Up to degree 15: tanh_taylor_15 is the largest polynomial name (docs/accuracy.md).
 constexpr int kMaxCoefficients = 16;
 constexpr int kMaxSquarings = 12;  // sigm_fastexp_4096
 constexpr int kWord2VecTableSize = 1000;

@@ -1,4 +1,4 @@
-// Op registrations for the approximated activations (SPEC §1).
+// Op registrations for the approximated activations (Gibbs et al., Approximating Activation Functions).
 //
 // One forward op and one gradient op serve every approximation: the function
 // is chosen by attrs (kind + coefficients), so a user-registered rational runs

@@ -1,5 +1,5 @@
 // The math of the fast Walsh–Hadamard transform and Adaptive Fastfood
-// (SPEC §3), written once.
+// (thesis §3.9), written once.
 //
 // H_1 = [1], H_2d = [[H_d, H_d], [H_d, -H_d]] (Sylvester order, as
 // scipy.linalg.hadamard). H_d x is computed in place by log2(d) stages of

@@ -1,5 +1,5 @@
 // Op registrations for the fast Walsh–Hadamard transform and Adaptive
-// Fastfood (SPEC §3).
+// Fastfood (thesis §3.9).
 //
 // TfApprox>FastWalshHadamard is its own gradient (H is symmetric), so it needs
 // no gradient op: the Python gradient calls it again on dy. TfApprox>Fastfood

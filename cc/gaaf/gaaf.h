@@ -1,4 +1,4 @@
-// The math of GAAF, gradient acceleration in activation functions (SPEC §6),
+// The math of GAAF, gradient acceleration in activation functions (Kim et al., GAAF),
 // written once.
 //
 //   phi_new(x) = phi(x) + g(x) s(x),   g(x) = (xK - floor(xK) - 1/2) / K

@@ -1,5 +1,5 @@
 // Op registrations for GAAF, gradient acceleration in activation functions
-// (SPEC §6). The forward op and its gradient op share the attrs that pick the
+// (Kim et al., GAAF). The forward op and its gradient op share the attrs that pick the
 // base function, the shape function and its parameters.
 #include "absl/status/status.h"
 #include "tensorflow/core/framework/common_shape_fns.h"

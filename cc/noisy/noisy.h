@@ -1,4 +1,4 @@
-// The math of the noisy activation functions (SPEC §5; thesis §4.3), written
+// The math of the noisy activation functions (thesis §4.3), written
 // once.
 //
 // h is a hard-saturating function and u its linearisation at 0:

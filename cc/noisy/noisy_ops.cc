@@ -1,4 +1,4 @@
-// Op registrations for the noisy activation functions (SPEC §5).
+// Op registrations for the noisy activation functions (thesis §4.3).
 //
 // One forward op and one fused gradient op (dx and dp in one pass) serve every
 // variant: the base function, where the noise goes and its distribution are

@@ -1,4 +1,4 @@
-// The math of Padé Activation Units (SPEC §2), written once.
+// The math of Padé Activation Units (Molina et al., Padé Activation Units), written once.
 //
 // F(x) = P(x) / Q(x), P = sum_{j=0..m} a_j x^j, with one of three denominators
 // (k = 1..n):

@@ -1,4 +1,4 @@
-// Op registrations for Padé Activation Units (SPEC §2).
+// Op registrations for Padé Activation Units (Molina et al., Padé Activation Units).
 //
 // One forward op and one fused gradient op (dx and both coefficient gradients
 // in one pass over the data) serve every order, denominator and coefficient

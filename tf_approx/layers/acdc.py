@@ -1,4 +1,4 @@
-"""ACDC and SELL Keras layers (SPEC §4, thesis §3.10).
+"""ACDC and SELL Keras layers (thesis §3.10).
 
     h = tf_approx.layers.ACDC()(x)                   # a, d ~ N(1, 0.1²)
     h = tf_approx.layers.SELL(depth=12, activation="relu")(x)

@@ -3,7 +3,7 @@
     h = tf_approx.layers.Fastfood(4096, adaptive=True, activation="relu")(x)
     z = tf_approx.layers.FastfoodRBF(units=2048, sigma=1.0)(x)
 
-Both compute V x with V = S H G Π H B per block (SPEC §3, thesis §3.9) by the
+Both compute V x with V = S H G Π H B per block (thesis §3.9) by the
 fused native op: O(units log d) time and O(units) parameters for an input of
 n_in <= d = 2^k features, instead of a dense layer's O(units n_in).
 

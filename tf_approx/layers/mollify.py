@@ -1,4 +1,4 @@
-r"""Mollified activations and mollifying layers (SPEC §5, thesis §4.4).
+r"""Mollified activations and mollifying layers (thesis §4.4).
 
     y = tf_approx.layers.MollifiedActivation("sigmoid")(x)
     h = tf_approx.layers.MollifyingBlock(200, activation="sigmoid")(h)

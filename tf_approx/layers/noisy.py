@@ -1,4 +1,4 @@
-"""Noisy activation functions as a Keras layer (SPEC §5; thesis §4.3).
+"""Noisy activation functions as a Keras layer (thesis §4.3).
 
     NoisyActivation('tanh', noise='half_normal', where='output', c=0.5,
                     alpha=1.15)                                       # NAH

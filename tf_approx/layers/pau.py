@@ -1,4 +1,4 @@
-"""Padé Activation Units as a Keras layer (SPEC §2).
+"""Padé Activation Units as a Keras layer (Molina et al., Padé Activation Units).
 
     x = tf_approx.layers.PAU()(x)                       # safe PAU (5, 4), leaky-ReLU init
     tf_approx.layers.PAU(order=(6, 4), init="swish", per_channel=True)

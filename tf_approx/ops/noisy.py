@@ -1,6 +1,6 @@
 """Op wrappers for the noisy activation functions and their fused gradient.
 
-`TfApprox>NoisyActivation` computes NAN, NAH, NANI, NANIL and NANIS (SPEC §5)
+`TfApprox>NoisyActivation` computes NAN, NAH, NANI, NANIL and NANIS (thesis §4.3)
 for hard tanh and hard sigmoid; `TfApprox>NoisyActivationGrad` returns dx and
 dp in one pass, regenerating the forward pass's noise from `seed`. Inside an
 XLA context, or with `TF_APPROX_PY_OPS=1`, the composite twin from

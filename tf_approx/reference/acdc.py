@@ -1,6 +1,6 @@
 """ACDC and the orthonormal DCTs composed from plain TensorFlow ops.
 
-The twins of the native kernels (SPEC §4): the oracles the tests compare them
+The twins of the native kernels (thesis §3.10): the oracles the tests compare them
 with, and what runs under XLA or with `TF_APPROX_PY_OPS=1`. They use
 `tf.signal.dct` / `tf.signal.idct` (type II, norm='ortho'), which compute
 through an FFT of twice the length; gradients come from autodiff.

@@ -1,6 +1,6 @@
 """The fast Walsh–Hadamard transform composed from plain TensorFlow ops.
 
-The twin of the native kernel (SPEC §3): the oracle the tests compare it with,
+The twin of the native kernel (thesis §3.9): the oracle the tests compare it with,
 and what runs under XLA or with `TF_APPROX_PY_OPS=1`. Each stage is one
 reshape and one stack of the butterflies (a + b, a - b), in the kernel's
 order, so float32 and float64 results match the kernel bitwise. Gradients

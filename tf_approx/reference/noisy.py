@@ -1,6 +1,6 @@
 """The noisy activation functions composed from plain TensorFlow ops.
 
-The twin of the native kernels (SPEC §5; cc/noisy/noisy.h has the formulas):
+The twin of the native kernels (thesis §4.3; cc/noisy/noisy.h has the formulas):
 the oracle the tests compare them with, and what runs under XLA or with
 `TF_APPROX_PY_OPS=1`. Gradients come from autodiff, with the noise a
 constant. The noise is the kernels' counter-based noise

@@ -1,6 +1,6 @@
 """Padé Activation Units composed from plain TensorFlow ops.
 
-The twin of the native PAU kernels (SPEC §2): the oracle the tests compare
+The twin of the native PAU kernels (Molina et al., Padé Activation Units): the oracle the tests compare
 them with, and what runs under XLA or with `TF_APPROX_PY_OPS=1`. Gradients
 come from autodiff. RPAU noise is computed with the same counter-based hash as
 cc/common/counter_noise.h, so the twin and the kernel draw identical noise.
