@@ -436,6 +436,28 @@ def test_format_runs_prints_strings_as_they_are():
       "| dense |      1.39 |      - |           1.00 |                1.00 |")
 
 
+def test_distributed_trains_alike_on_two_local_workers():
+  stdout = _run_example("distributed.py", "--epochs=2", "--batch_size=128")
+  assert "Starting 2 local workers: 127.0.0.1:" in stdout
+  assert "worker 0: MultiWorkerMirroredStrategy, 2 replicas in sync" in stdout
+  losses = [float(loss) for loss in
+            re.findall(r"epoch \d: train loss (\S+) \(11 steps", stdout)]
+  assert len(losses) == 2 and np.all(np.isfinite(losses)), stdout
+  accuracy, = re.findall(r"Test accuracy after 2 epochs: (\S+) ", stdout)
+  assert 0 <= float(accuracy) <= 1
+  assert "Every replica (2) holds bitwise the same weights" in stdout
+  assert "2 workers trained in" in stdout
+
+
+def test_distributed_stops_workers_past_the_timeout():
+  # Workers cannot even start in a second: the launcher must stop them and
+  # fail rather than wait.
+  result = _run("distributed.py", "--timeout_s=1")
+  assert result.returncode == 1
+  assert "The workers ran past --timeout_s=1." in result.stdout
+  assert "--- worker 1's output" in result.stdout
+
+
 def test_noisy_unique_count_compares_models():
   # 200 sequences in batches of 64: 4 batches, the annealing steps each one.
   stdout = _run_example("noisy_unique_count.py", "--epochs=1",
