@@ -69,7 +69,6 @@ ALLOWED_ERRORS = (TypeError, ValueError, tf.errors.InvalidArgumentError)
 SPECIALS = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1e-310, -1e-310,
             1e-40, -1e-40, 1e-45, 6e-8, -6e-8, 1e30, -1e30, 3e38, -3e38,
             1e300, -1e300, 65504.0, 1.0, -1.0, 2.0, -2.0]
-HUGE = [1e30, -1e30, 3e38, -3e38, 1e300, -1e300]
 
 SETTINGS = dict(deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(hypothesis.HealthCheck))
@@ -295,7 +294,9 @@ def _rational_bound(spec, x, y, dy=None, dx=None):
   wd, _ = _scaled_weights(s, np.maximum(degrees - 1, 0), top)
   k = len(a) + len(b)
   with np.errstate(all="ignore"):
-    q = np.abs(np.sum(np.asarray(spec.denominator) * w[..., :len(b)], -1))
+    signs = np.where(degrees % 2 == 1, np.sign(x)[..., None], 1.0)
+    q = np.abs(np.sum(np.asarray(spec.denominator) *
+                      (w * signs)[..., :len(b)], -1))
     p_abs = np.sum(a * w[..., :len(a)], axis=-1)
     q_abs = np.sum(b * w[..., :len(b)], axis=-1)
     f = np.abs(y - spec.offset)
@@ -570,7 +571,11 @@ def test_pau_matches_twin(case):
   # test_known_pau_twin_overflows_near_max).
   ys = _numpy(y)
   near_max = np.abs(ys) > 1e-2 * MAX[dtype]
-  _assert_agree(ys, yt, bound_f + _output_rounding(dtype, yt), "y",
+  # Within 2^10 of the smallest normal number, either side's scaled powers
+  # (|x|^-d) may flush to zero: e.g. float64 F' = -7e-307 at x = 3e38 is 0
+  # in the twin.
+  flush = 2.0**(10 + (-1022 if dtype == tf.float64 else -126))
+  _assert_agree(ys, yt, bound_f + flush + _output_rounding(dtype, yt), "y",
                 twin_fails=near_max)
   dxt = _numpy(dx_twin)
   with np.errstate(all="ignore"):
@@ -587,10 +592,16 @@ def test_pau_matches_twin(case):
                                    mag["q"], 0.0)
   # Gradients at +-inf are limits the twin does not take (NaN): compared
   # only where both are finite.
-  finite_x = np.isfinite(xs)
-  _assert_agree(np.where(finite_x, _numpy(dx), 0.0),
-                np.where(finite_x, dxt, 0.0),
-                bound_dx + _output_rounding(dtype, dxt), "dx")
+  # Known twin defects: its autodiff overflows in P/Q^2 where F' is finite
+  # (test_known_pau_twin_gradient_overflows), so only a finite twin dx must
+  # be matched in finiteness; and below 2^-100 (float64 2^-1000) its
+  # |b_k x^k| flush to 0, so it takes sign(x) = 0 for the kink at 0
+  # (test_known_pau_twin_gradient_at_tiny_x).
+  tiny = (xs != 0) & (np.abs(xs) < 2.0**(-1000 if dtype == tf.float64 else
+                                         -100))
+  _assert_agree(_numpy(dx), dxt, bound_dx + flush +
+                _output_rounding(dtype, dxt), "dx",
+                twin_fails=np.isfinite(xs), skip=~np.isfinite(xs) | tiny)
   # Coefficient gradients: sums of x^j/Q (a) and |x|^k F/Q (b) terms.
   per_channel = a.shape.rank == 2
   size = max(xs.size, 1)
@@ -892,8 +903,30 @@ def test_fastfood_rejects_bad_arguments(case):
 
 
 def _norms(values):
+  """The 2-norm of each row (scaled, so that tiny rows do not underflow)."""
   with np.errstate(all="ignore"):
-    return np.sqrt(np.sum(np.square(values), axis=-1, keepdims=True))
+    scale = np.max(np.abs(values), axis=-1, keepdims=True, initial=0.0)
+    scale = np.where(scale > 0, scale, 1.0)
+    return scale * np.sqrt(np.sum(np.square(values / scale), axis=-1,
+                                  keepdims=True))
+
+
+# Known kernel defect (test_known_dct_rows_leak_into_each_other): the DCT
+# kernels transform row r together with row r + 8 (float64) or r + 16
+# (float32, half types), and each leaks into the other: eps-sized values,
+# and NaN. With more rows than that, every row is held to the largest row's
+# bound, and only a batch without non-finite inputs must come out finite.
+def _dct_rows_leak(rows, dtype):
+  return rows > (8 if dtype == tf.float64 else 16)
+
+
+def _per_row(values, leak):
+  """Each row's value, or the largest of all rows where rows leak."""
+  values = np.asarray(values)
+  if not leak or values.size == 0:
+    return values
+  with np.errstate(invalid="ignore"):
+    return np.broadcast_to(np.max(values), values.shape)
 
 
 @st.composite
@@ -925,15 +958,20 @@ def test_dct_matches_twin(case):
   y_twin, (dx_twin,) = _gradients(lambda x: acdc_reference.dct(x, inverse),
                                   [x], dy)
   xs, ys, yt = _numpy(x), _numpy(y), _numpy(y_twin)
+  leak = _dct_rows_leak(int(np.prod(xs.shape[:-1])), dtype)
   roundings = _transform_roundings(n, dtype)
-  _assert_agree(ys, yt, roundings * _norms(xs) + _output_rounding(dtype, yt),
+  x_norm = _per_row(_norms(xs), leak)
+  _assert_agree(ys, yt, roundings * x_norm + _output_rounding(dtype, yt),
                 "y", check_finiteness=False)
-  safe = np.all(np.isfinite(xs), axis=-1, keepdims=True) & _cannot_overflow(
-      _norms(xs), dtype)
+  safe = _per_row(np.all(np.isfinite(xs), axis=-1, keepdims=True) &
+                  _cannot_overflow(x_norm, dtype), leak)
+  if leak:
+    safe = np.broadcast_to(np.all(safe), safe.shape)
   assert np.isfinite(ys[np.broadcast_to(safe, ys.shape)]).all(), (
       "rows that cannot overflow must give finite outputs")
   dxt = _numpy(dx_twin)
-  _assert_agree(_numpy(dx), dxt, roundings * _norms(_numpy(dy)) +
+  _assert_agree(_numpy(dx), dxt, roundings * _per_row(_norms(_numpy(dy)),
+                                                      leak) +
                 _output_rounding(dtype, dxt), "dx")
 
 
@@ -963,15 +1001,19 @@ def test_acdc_matches_twin(case):
   y_twin, grads_twin = _gradients(acdc_reference.acdc, [x, a, d, bias], dy)
   xs, ys, yt = _numpy(x), _numpy(y), _numpy(y_twin)
   av, dv, bv, dys = _numpy(a), _numpy(d), _numpy(bias), _numpy(dy)
+  rows = int(np.prod(xs.shape[:-1]))
+  leak = _dct_rows_leak(rows, dtype)
   dmax = np.max(np.abs(dv), initial=0.0)
   roundings = 2 * _transform_roundings(n, dtype) + 2 * C * _eps(dtype)
   with np.errstate(all="ignore"):
-    h1 = _norms(xs * av)
-    magnitude = dmax * h1 + np.sqrt(np.sum(bv**2))
+    h1 = _per_row(_norms(xs * av), leak)
+    magnitude = dmax * h1 + _norms(bv)
   _assert_agree(ys, yt, roundings * magnitude + _output_rounding(dtype, yt),
                 "y", check_finiteness=False)
-  safe = np.all(np.isfinite(xs), axis=-1, keepdims=True) & _cannot_overflow(
-      np.maximum(magnitude, h1), dtype)
+  safe = _per_row(np.all(np.isfinite(xs), axis=-1, keepdims=True) &
+                  _cannot_overflow(np.maximum(magnitude, h1), dtype), leak)
+  if leak:
+    safe = np.broadcast_to(np.all(safe), safe.shape)
   assert np.isfinite(ys[np.broadcast_to(safe, ys.shape)]).all(), (
       "rows that cannot overflow must give finite outputs")
   # dx = a C^-1 (d C dy), da = sum x C^-1 (d C dy), dd = sum h2 C dy,
@@ -980,10 +1022,8 @@ def test_acdc_matches_twin(case):
   # Known defect (test_known_acdc_gradient_error_scales_with_x_a): the
   # kernel's C (x a) and C dy each pick up an error of ~eps (|x a|_2 +
   # |dy|_2), so here |dy|_2 stands for |x a|_2 + |dy|_2.
-  rows = int(np.prod(xs.shape[:-1]))
   per_row = roundings + _eps(dtype) * rows
-  dy_norm = _norms(dys) + h1
-  dy_norm = np.broadcast_to(dy_norm, xs.shape)
+  dy_norm = np.broadcast_to(_per_row(_norms(dys), leak) + h1, xs.shape)
   with np.errstate(all="ignore"):
     h2_dy = np.broadcast_to(np.maximum(h1, dy_norm) * dy_norm, xs.shape)
     bounds = [
@@ -1120,9 +1160,17 @@ def test_noisy_activation_matches_twin(case):
       [tf.cast(x, tf.float64), p_full], tf.cast(dy, tf.float64))
   terms = np.abs(terms.numpy())
   with np.errstate(all="ignore"):
-    bound = (tol + _eps(dtype) * x.shape.num_elements()) * (
-        _channel_sum(terms[..., None], p.shape.rank == 1)[..., 0] +
-        np.sum(np.abs(dys) * noise_bound))
+    # Each term is proportional to the noise, so the noise's relative error
+    # (training) applies to the sum as well.
+    relative = max(tol, NOISE_TOLERANCE) if training else tol
+    # The twin computes sigmoid(p delta) - 1/2, which cancels for tiny
+    # p delta: an absolute error of ~c eps |delta| |eps| |dy| per term
+    # (|delta| <= |x|, |eps| < 6; test_known_noisy_twin_dp_cancels).
+    cancel = abs(scale) * _eps(dtype) * 6 * np.abs(dys) * np.where(
+        np.isfinite(xs), np.abs(xs), 0.0)
+    bound = (relative + _eps(dtype) * x.shape.num_elements()) * (
+        _channel_sum(terms[..., None], p.shape.rank == 1)[..., 0]) + (
+            _channel_sum(cancel[..., None], p.shape.rank == 1)[..., 0])
   dpt = _numpy(dp_twin)
   _assert_agree(_numpy(dp), dpt, bound + _output_rounding(dtype, dpt), "dp",
                 check_finiteness=False)
@@ -1491,3 +1539,62 @@ def test_known_pau_twin_gradient_cancels():
                                   tf.constant([1e-6])), [x], tf.ones([1]))
   b = float(np.float32(1e-6))
   np.testing.assert_allclose(dx.numpy(), -b / (1 + 2 * b)**2, rtol=1e-5)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "kernel: dct and acdc transform row r together with row r + 8 (float64) "
+    "or r + 16 (float32) and leak into it: float64 dct(x) of 9 rows of 2 "
+    "with x[0, 0] = NaN makes row 8 NaN; with x[0, 0] = 1 row 8 (zeros) "
+    "comes out +-6.06e-17; float32 likewise with 17 rows"))
+@pytest.mark.parametrize("dtype, rows", [(tf.float64, 9), (tf.float32, 17)])
+def test_known_dct_rows_leak_into_each_other(dtype, rows):
+  for value in (math.nan, 1.0):
+    x = np.zeros((rows, 2))
+    x[0, 0] = value
+    ones, zeros = tf.ones([2], dtype), tf.zeros([2], dtype)
+    for y in (ops.dct(tf.constant(x, dtype)),
+              ops.acdc(tf.constant(x, dtype), ones, ones, zeros)):
+      np.testing.assert_array_equal(y.numpy()[1:], 0.0)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "twin: reference.pau's dx overflows (NaN) in P/Q^2 where F' is finite: "
+    "bfloat16 x = 3192, a = [1] * 11, b = [1e-6], safe: the kernel gives a "
+    "finite dx (F' ~ 9e6 x^8 ~ 1e35)"))
+def test_known_pau_twin_gradient_overflows():
+  x = tf.constant([3192.0], tf.bfloat16)
+  a, b = tf.ones([11], tf.bfloat16), tf.constant([1e-6], tf.bfloat16)
+  _, (dx,) = _gradients(lambda x: pau_reference.pau(x, a, b), [x],
+                        tf.ones([1], tf.bfloat16))
+  assert np.isfinite(_numpy(dx)).all(), dx
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "twin: reference.pau's dF/dx at x = 2^-126 (float32; bfloat16 alike), "
+    "a = [1, 1], b = [0.5], safe, is 1 (sign(x) taken as 0: 0.5 x flushes "
+    "to 0); F'(x) = 1 - 0.5 = 0.5, as the kernel gives"))
+def test_known_pau_twin_gradient_at_tiny_x():
+  x = tf.constant([2.0**-126, -2.0**-126])
+  _, (dx,) = _gradients(
+      lambda x: pau_reference.pau(x, tf.constant([1.0, 1.0]),
+                                  tf.constant([0.5])), [x], tf.ones([2]))
+  np.testing.assert_allclose(dx.numpy(), [0.5, 1.5], rtol=1e-6)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "twin: reference.noisy_activation's dp cancels in sigmoid(p delta) - "
+    "1/2 for tiny p delta: bfloat16 x = 2, p = 2.2e-29, scale = 0.1, "
+    "where='output', alpha = 1.15, training: twin dp = 0, kernel "
+    "-1.68e-32"))
+def test_known_noisy_twin_dp_cancels():
+  x = tf.constant([2.0], tf.float64)
+  p = tf.constant(2.21519922e-29, tf.float64)
+  results = []
+  for fn in (ops.noisy_activation, noisy_reference.noisy_activation):
+    _, (dp,) = _gradients(
+        lambda p, fn=fn: fn(x, p, 0.1, tf.constant([0, 0], tf.int64), "tanh",
+                            "output", "normal", 1.15, True), [p],
+        tf.ones([1], tf.float64))
+    results.append(dp.numpy())
+  assert results[0] != 0
+  np.testing.assert_allclose(results[1], results[0], rtol=1e-6)
