@@ -50,7 +50,11 @@ def noise_seed(seed, x, draws=True):
   """
   if seed is None:
     seed = tf.zeros([2], tf.int64)
-  seed = tf.convert_to_tensor(seed)
+  try:
+    seed = tf.convert_to_tensor(seed)
+  except (TypeError, ValueError) as e:
+    raise ValueError(f"`seed` must be int64 values [seed, step], got {seed!r}"
+                     f" ({e})") from None
   if not seed.dtype.is_integer:
     raise TypeError(f"`seed` must hold integers, got {seed.dtype.name} "
                     "(a float seed would be truncated)")

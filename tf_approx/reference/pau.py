@@ -73,6 +73,34 @@ def pau(x, numerator, denominator, denominator_kind="safe", randomized=0.0,
   return tf.cast(p / q, out_dtype)
 
 
+def _scaled_power(magnitude, sign, j, d):
+  """sign^j |x|^(j - d), differentiated as c x^j with c = |x|^-d constant.
+
+  c cancels in F = cP / cQ; differentiating it too adds terms to both that
+  cancel only to rounding, far larger than F' (1% off at x = 2 where
+  F' ~ 1e-6).
+  """
+
+  @tf.custom_gradient
+  def power(magnitude):
+    value = tf.pow(magnitude, j - d)
+    if j % 2:
+      value *= sign
+
+    def grad(upstream):
+      if j == 0:
+        return tf.zeros_like(magnitude)
+      # d(c x^j)/d|x| = sign(x) d(c x^j)/dx = j sign^j |x|^(j - 1 - d).
+      lower = tf.pow(magnitude, j - 1 - d)
+      if j % 2:
+        lower *= sign
+      return upstream * j * lower
+
+    return value, grad
+
+  return power(magnitude)
+
+
 def _leading_degree(coefficients, first):
   """The degree of the highest nonzero coefficient (NaN counts), elementwise;
   `first` is the degree of coefficients[0]."""
@@ -111,7 +139,7 @@ class _ScaledPowers:
         tf.not_equal(c, 0.0),
         tf.math.is_finite(tf.stop_gradient(tf.pow(self.magnitude, exponent))))
     magnitude = tf.where(keep, self.magnitude, tf.ones_like(self.magnitude))
-    far = tf.pow(magnitude, exponent) * (self.sign if j % 2 else 1.0)
+    far = _scaled_power(magnitude, self.sign, j, self.d)
     near = self.near_x**j if j else tf.ones_like(self.near_x)
     w = tf.where(self.far, far, near)
     return c * tf.where(keep, w, tf.zeros_like(w))
