@@ -24,8 +24,12 @@ def sawtooth(x, k):
   @tf.custom_gradient
   def g(x):
     scaled = tf.cast(x, tf.float64) * k
-    value = tf.cast((scaled - tf.floor(scaled) - 0.5) / k, x.dtype)
-    return value, lambda dy: dy
+    value = (scaled - tf.floor(scaled) - 0.5) / k
+    # inf - inf is NaN, which s(x) = 0 would not cancel: g is bounded, so
+    # take 0 where x K overflows (phi(x) is then the result, as in the
+    # kernel); NaN x still gives NaN through phi.
+    value = tf.where(tf.math.is_finite(scaled), value, tf.zeros_like(value))
+    return tf.cast(value, x.dtype), lambda dy: dy
 
   return g(x)
 
