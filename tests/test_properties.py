@@ -608,11 +608,15 @@ def test_pau_matches_twin(case):
   # only where both are finite.
   # Known twin defects: its autodiff overflows in P/Q^2 where F' is finite
   # (test_known_pau_twin_gradient_overflows), so only a finite twin dx must
-  # be matched in finiteness; and below 2^-100 (float64 2^-1000) its
-  # |b_k x^k| flush to 0, so it takes sign(x) = 0 for the kink at 0
-  # (test_known_pau_twin_gradient_at_tiny_x).
-  tiny = (xs != 0) & (np.abs(xs) < 2.0**(-1000 if dtype == tf.float64 else
-                                         -100))
+  # be matched in finiteness; and where some |b_k x^k| flushes to 0 it
+  # takes sign(x) = 0 for the kink at 0 (e.g. float64 x = 2.9e-245, b =
+  # [3.9e-191]; test_known_pau_twin_gradient_at_tiny_x).
+  normal = 2.0**(-1022 if dtype == tf.float64 else -126)
+  bs = np.broadcast_to(np.abs(_numpy(b)), xs.shape + (b.shape[-1],))
+  with np.errstate(all="ignore"):
+    products = bs * np.abs(xs)[..., None]**np.arange(1, b.shape[-1] + 1)
+    tiny = (xs != 0) & np.any((bs != 0) & (products < 2.0**10 * normal),
+                              axis=-1)
   _assert_agree(_numpy(dx), dxt, bound_dx + flush +
                 _output_rounding(dtype, dxt), "dx",
                 twin_fails=np.isfinite(xs), skip=~np.isfinite(xs) | tiny)
@@ -850,7 +854,18 @@ def test_fastfood_matches_twin(case):
   _assert_agree(ys, yt, bounds[0] + _output_rounding(dtype, yt), "y",
                 check_finiteness=False)
   row_finite = np.all(np.isfinite(xs), axis=-1, keepdims=True)
-  safe = row_finite & _cannot_overflow(magnitude, dtype)
+  # Every intermediate (H B x, G Π H B x) must be far from overflow too.
+  with np.errstate(all="ignore"):
+    d = s.shape[-1]
+    count = int(np.prod(xs.shape[:-1]))
+    rows = np.pad(xs.reshape(count, xs.shape[-1]),
+                  [(0, 0), (0, d - xs.shape[-1])])
+    hn = 1 / math.sqrt(d) if normalize else 1.0
+    u = hn * np.einsum("ri,ki->rk", np.abs(rows), np.abs(_numpy(b)))
+    inner = np.max(u * (1 + hn * np.sum(np.abs(_numpy(g)), axis=-1)),
+                   axis=-1, initial=0.0).reshape(xs.shape[:-1] + (1,))
+  safe = row_finite & _cannot_overflow(magnitude, dtype) & _cannot_overflow(
+      inner, dtype)
   assert np.isfinite(ys[safe]).all(), (
       "rows that cannot overflow must give finite outputs")
   for grad, want, bound, what in zip(grads, grads_twin, bounds[1:],
