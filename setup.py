@@ -20,9 +20,15 @@ FAMILIES = ["activations", "pau", "fastfood", "acdc", "noisy", "gaaf"]
 
 COMMON_FLAGS = ["-O3", "-Wno-psabi", "-fvisibility=hidden", "-DNDEBUG"]
 
+# Both libraries run the CPU loops, so both carry the TF_APPROX_ISA switch:
+# cc/common/isa.cc and the link flag that routes the target_clones resolvers'
+# CPU detection through it.
+ISA_SOURCES = ["cc/common/isa.cc"]
+ISA_LINK_FLAGS = ["-Wl,--wrap=__cpu_indicator_init"]
+
 
 def _ops_sources():
-  sources = ["cc/common/build_info.cc"]
+  sources = ["cc/common/build_info.cc"] + ISA_SOURCES
   for family in FAMILIES:
     sources += [
         f"cc/{family}/{family}_ops.cc",
@@ -33,7 +39,7 @@ def _ops_sources():
 
 
 def _native_sources():
-  sources = ["cc/native/native_module.cc"]
+  sources = ["cc/native/native_module.cc"] + ISA_SOURCES
   sources += [f"cc/{family}/{family}_cpu.cc" for family in FAMILIES]
   return sources
 
@@ -74,6 +80,7 @@ setup(
             sources=_ops_sources(),
             include_dirs=["."],
             extra_compile_args=list(COMMON_FLAGS),
+            extra_link_args=list(ISA_LINK_FLAGS),
             language="c++",
         ),
         Extension(
@@ -81,6 +88,7 @@ setup(
             sources=_native_sources(),
             include_dirs=[".", pybind11.get_include()],
             extra_compile_args=COMMON_FLAGS + ["-std=c++17"],
+            extra_link_args=list(ISA_LINK_FLAGS),
             language="c++",
         ),
     ],

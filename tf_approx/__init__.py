@@ -11,6 +11,7 @@ from tf_approx import layers
 from tf_approx import ops
 from tf_approx._library import load_ops
 from tf_approx._library import OpLibraryError
+from tf_approx._library import selected_isa
 
 __version__ = "0.1.0"
 

@@ -4,8 +4,11 @@ The library is loaded eagerly when `tf_approx` is imported, so that a
 SavedModel using its ops loads in any process that imported `tf_approx`.
 Setting `TF_APPROX_PY_OPS=1` skips it: every function then runs its
 composite twin from `tf_approx.reference` (slower, but needs no native code).
+`TF_APPROX_ISA` forces which instruction set its CPU loops run with (see
+`selected_isa` and cc/common/isa.cc).
 """
 
+import ctypes
 import functools
 import os
 import re
@@ -15,6 +18,7 @@ from pathlib import Path
 import tensorflow as tf
 
 PY_OPS_ENV = "TF_APPROX_PY_OPS"
+ISA_ENV = "TF_APPROX_ISA"
 LIBRARY_PATH = Path(__file__).with_name("_ops.so")
 REBUILD_COMMAND = "pip install --force-reinstall --no-deps --no-cache-dir ."
 
@@ -82,6 +86,35 @@ def load_ops():
     return None
   built = check_library()
   try:
-    return tf.load_op_library(str(LIBRARY_PATH))
+    library = tf.load_op_library(str(LIBRARY_PATH))
   except tf.errors.NotFoundError as e:
     raise _error(f"the op library failed to load: {e}", built) from e
+  # The loader has picked the CPU clones by now, as if TF_APPROX_ISA were
+  # unset when its value was refused.
+  error = _isa_function("tf_approx_isa_error")()
+  if error is not None:
+    raise OpLibraryError(f"tf_approx: {error.decode()}")
+  return library
+
+
+def _isa_function(name):
+  # dlopen of the loaded library's path returns the handle TensorFlow opened.
+  function = getattr(ctypes.CDLL(str(LIBRARY_PATH)), name)
+  function.restype = ctypes.c_char_p
+  function.argtypes = []
+  return function
+
+
+def selected_isa():
+  """The instruction set the op library's CPU kernels run with.
+
+  One of "avx512f", "fma" (AVX2 and FMA) or "default" (baseline x86-64): the
+  best this CPU supports, or the one `TF_APPROX_ISA` forced when the library
+  loaded. None when `TF_APPROX_PY_OPS` runs the composite implementations.
+
+  Raises:
+    OpLibraryError: as `load_ops`.
+  """
+  if load_ops() is None:
+    return None
+  return _isa_function("tf_approx_selected_isa")().decode()

@@ -80,18 +80,11 @@ TFA_INLINE void IndexWords(uint64_t start, typename NoiseLanes<S>::Hash* lo,
 
 // Compiles an entry point once per instruction set (AVX-512, AVX2+FMA,
 // baseline x86-64); the loader picks one at run time, so one binary runs on
-// any x86-64. Only code inlined into the entry point (TFA_INLINE,
-// TFA_LAMBDA_INLINE) is compiled for the chosen instruction set.
+// any x86-64, and TF_APPROX_ISA can force the choice (cc/common/isa.cc, which
+// also reports it: SelectedIsa). Only code inlined into the entry point
+// (TFA_INLINE, TFA_LAMBDA_INLINE) is compiled for the chosen instruction set.
 #define TFA_CPU_CLONES \
   __attribute__((target_clones("avx512f", "fma", "default")))
-
-// Which clone the loader picks on this machine: "avx512f", "fma", "default".
-inline const char* SelectedIsa() {
-  // Mirrors the priority order of the target_clones resolver.
-  if (__builtin_cpu_supports("avx512f")) return "avx512f";
-  if (__builtin_cpu_supports("fma")) return "fma";
-  return "default";
-}
 
 // Unaligned loads and stores.
 template <typename S>

@@ -15,9 +15,15 @@
 #include <thread>
 #include <vector>
 
+#include "cc/acdc/acdc_cpu.h"
 #include "cc/activations/activations_cpu.h"
+#include "cc/common/counter_noise.h"
 #include "cc/common/cpu_vector.h"
+#include "cc/common/isa.h"
 #include "cc/fastfood/fastfood_cpu.h"
+#include "cc/gaaf/gaaf_cpu.h"
+#include "cc/noisy/noisy_cpu.h"
+#include "cc/pau/pau_cpu.h"
 
 namespace py = pybind11;
 namespace act = tf_approx::activations;
@@ -272,10 +278,448 @@ py::dict SweepFloat32(const Spec& spec, const std::string& reference, double lo,
   return result;
 }
 
+
+// ---------------------------------------------------------------------------
+// The other families' CPU loops, called as the op kernels call them (one
+// range covering every row, on the calling thread): for the sanitizer run
+// (tools/sanitize_native.sh) and cross-checks, without TensorFlow.
+
+void Require(bool ok, const std::string& message) {
+  if (!ok) throw py::value_error(message);
+}
+
+template <typename S>
+Array<S> EmptyLike(const Array<S>& x) {
+  return Array<S>(x.request().shape);
+}
+
+// The number of rows of `x` taking the last axis as the row.
+template <typename S>
+int64_t Rows(const Array<S>& x, const char* op) {
+  Require(x.ndim() >= 1, std::string(op) + ": `x` must have rank >= 1");
+  const int64_t width = x.shape(x.ndim() - 1);
+  return width == 0 ? 0 : x.size() / width;
+}
+
+// PAU: numerator [m + 1] or [channels, m + 1], denominator [n] or
+// [channels, n], as TfApprox>Pau.
+template <typename S>
+struct PauSetup {
+  tf_approx::pau::Problem<S> problem;
+  std::vector<S> table;
+  bool per_channel = false;
+};
+
+template <typename S>
+PauSetup<S> MakePau(const Array<S>& x, const Array<S>& numerator,
+                    const Array<S>& denominator, const std::string& kind,
+                    double alpha, std::pair<int64_t, int64_t> seed) {
+  namespace pau = tf_approx::pau;
+  PauSetup<S> setup;
+  pau::Problem<S>& p = setup.problem;
+  Require(pau::ParseDenominator(kind.c_str(), &p.denominator),
+          "pau: unknown `denominator_kind` '" + kind + "'");
+  const int rank = numerator.ndim();
+  Require((rank == 1 || rank == 2) && denominator.ndim() == rank,
+          "pau: `numerator` and `denominator` must both have rank 1 or 2");
+  const int64_t num_count = numerator.shape(rank - 1);
+  const int64_t den_count = denominator.shape(rank - 1);
+  Require(num_count >= 2 && num_count <= pau::kMaxOrder + 1 &&
+              den_count >= 1 && den_count <= pau::kMaxOrder,
+          "pau: orders must be 1..10");
+  setup.per_channel = rank == 2;
+  if (setup.per_channel) {
+    Require(x.ndim() >= 1 && x.shape(x.ndim() - 1) == numerator.shape(0) &&
+                denominator.shape(0) == numerator.shape(0),
+            "pau: per-channel coefficients need one row per channel of `x`");
+  }
+  p.key = tf_approx::MakeNoiseKey(seed.first, seed.second);
+  p.m = static_cast<int>(num_count - 1);
+  p.n = static_cast<int>(den_count);
+  p.size = x.size();
+  p.width = setup.per_channel ? numerator.shape(0) : tf_approx::kLanes<S>;
+  const int count = p.NumCoefficients();
+  setup.table.assign(count * p.width, S(0));
+  double largest = 0;
+  for (int64_t c = 0; c < p.width; ++c) {
+    const int64_t set = setup.per_channel ? c : 0;
+    for (int j = 0; j < count; ++j) {
+      const S value = j <= p.m ? numerator.data()[set * (p.m + 1) + j]
+                               : denominator.data()[set * p.n + j - p.m - 1];
+      setup.table[j * p.width + c] = value;
+      largest = std::max(largest, std::fabs(static_cast<double>(value)));
+      if (std::isnan(value)) largest = NAN;
+    }
+  }
+  p.coefficients = setup.table.data();
+  p.randomized = alpha > 0;
+  p.alpha = static_cast<S>(alpha);
+  p.far = pau::FarRadius<S>(largest * (1.0 + alpha), p.m, p.n);
+  return setup;
+}
+
+template <typename S>
+Array<S> Pau(Array<S> x, Array<S> numerator, Array<S> denominator,
+             const std::string& kind, double alpha,
+             std::pair<int64_t, int64_t> seed) {
+  const PauSetup<S> setup = MakePau(x, numerator, denominator, kind, alpha,
+                                    seed);
+  Array<S> y = EmptyLike(x);
+  py::gil_scoped_release release;
+  tf_approx::pau::Forward(setup.problem, x.data(), y.mutable_data(), 0,
+                          setup.problem.Rows());
+  return y;
+}
+
+template <typename S>
+py::tuple PauGrad(Array<S> dy, Array<S> x, Array<S> numerator,
+                  Array<S> denominator, const std::string& kind,
+                  std::pair<int64_t, int64_t> seed) {
+  Require(dy.size() == x.size(), "pau gradient: `dy` must match `x`");
+  const PauSetup<S> setup = MakePau(x, numerator, denominator, kind, 0.0,
+                                    seed);
+  const tf_approx::pau::Problem<S>& p = setup.problem;
+  Array<S> dx = EmptyLike(x);
+  std::vector<double> sums(p.NumCoefficients() * p.width, 0.0);
+  {
+    py::gil_scoped_release release;
+    tf_approx::pau::Backward(p, x.data(), dy.data(), dx.mutable_data(), 0,
+                             p.Rows(), sums.data());
+  }
+  Array<S> dnum(numerator.request().shape), dden(denominator.request().shape);
+  std::fill_n(dnum.mutable_data(), dnum.size(), S(0));
+  std::fill_n(dden.mutable_data(), dden.size(), S(0));
+  for (int j = 0; j < p.NumCoefficients(); ++j) {
+    for (int64_t c = 0; c < p.width; ++c) {
+      const int64_t set = setup.per_channel ? c : 0;
+      S* out = j <= p.m ? dnum.mutable_data() + set * (p.m + 1) + j
+                        : dden.mutable_data() + set * p.n + j - p.m - 1;
+      *out += static_cast<S>(sums[j * p.width + c]);
+    }
+  }
+  return py::make_tuple(dx, dnum, dden);
+}
+
+// Noisy activation: p a scalar (shape []) or one value per channel.
+template <typename S>
+struct NoisySetup {
+  tf_approx::noisy::Problem<S> problem;
+  std::vector<S> table;
+};
+
+template <typename S>
+NoisySetup<S> MakeNoisy(const Array<S>& x, const Array<S>& p_values, S scale,
+                        std::pair<int64_t, int64_t> seed,
+                        const std::string& base, const std::string& where,
+                        const std::string& noise, double alpha, bool training) {
+  namespace noisy = tf_approx::noisy;
+  NoisySetup<S> setup;
+  noisy::Problem<S>& p = setup.problem;
+  noisy::Base parsed_base;
+  Require(noisy::ParseBase(base.c_str(), &parsed_base),
+          "noisy_activation: unknown `base` '" + base + "'");
+  Require(noisy::ParseWhere(where.c_str(), &p.where),
+          "noisy_activation: unknown `where` '" + where + "'");
+  Require(noise == "normal" || noise == "half_normal",
+          "noisy_activation: `noise` must be 'normal' or 'half_normal'");
+  Require(p_values.ndim() <= 1, "noisy_activation: `p` must have rank <= 1");
+  const bool per_channel = p_values.ndim() == 1;
+  if (per_channel) {
+    Require(x.ndim() >= 1 && x.shape(x.ndim() - 1) == p_values.shape(0),
+            "noisy_activation: per-channel `p` needs one value per channel");
+  }
+  p.key = tf_approx::MakeNoiseKey(seed.first, seed.second);
+  p.half_normal = noise == "half_normal";
+  p.params = noisy::MakeParams<S>(parsed_base, static_cast<S>(alpha), scale,
+                                  p.half_normal);
+  p.training = training;
+  p.size = x.size();
+  p.width = per_channel ? p_values.shape(0) : tf_approx::kLanes<S>;
+  setup.table.resize(p.width);
+  for (int64_t c = 0; c < p.width; ++c)
+    setup.table[c] = p_values.data()[per_channel ? c : 0];
+  p.p = setup.table.data();
+  return setup;
+}
+
+template <typename S>
+Array<S> Noisy(Array<S> x, Array<S> p_values, S scale,
+               std::pair<int64_t, int64_t> seed, const std::string& base,
+               const std::string& where, const std::string& noise,
+               double alpha, bool training) {
+  const NoisySetup<S> setup = MakeNoisy(x, p_values, scale, seed, base, where,
+                                        noise, alpha, training);
+  Array<S> y = EmptyLike(x);
+  py::gil_scoped_release release;
+  tf_approx::noisy::Forward(setup.problem, x.data(), y.mutable_data(), 0,
+                            setup.problem.Rows());
+  return y;
+}
+
+template <typename S>
+py::tuple NoisyGrad(Array<S> dy, Array<S> x, Array<S> p_values, S scale,
+                    std::pair<int64_t, int64_t> seed, const std::string& base,
+                    const std::string& where, const std::string& noise,
+                    double alpha, bool training) {
+  Require(dy.size() == x.size(), "noisy_activation gradient: `dy` must match");
+  const NoisySetup<S> setup = MakeNoisy(x, p_values, scale, seed, base, where,
+                                        noise, alpha, training);
+  const tf_approx::noisy::Problem<S>& p = setup.problem;
+  Array<S> dx = EmptyLike(x);
+  std::vector<double> sums(p.width, 0.0);
+  {
+    py::gil_scoped_release release;
+    tf_approx::noisy::Backward(p, x.data(), dy.data(), dx.mutable_data(), 0,
+                               p.Rows(), sums.data());
+  }
+  Array<S> dp(p_values.request().shape);
+  std::fill_n(dp.mutable_data(), dp.size(), S(0));
+  for (int64_t c = 0; c < p.width; ++c)
+    dp.mutable_data()[p_values.ndim() == 1 ? c : 0] += static_cast<S>(sums[c]);
+  return py::make_tuple(dx, dp);
+}
+
+// GAAF.
+template <typename S>
+tf_approx::gaaf::Problem<S> MakeGaaf(const std::string& base,
+                                     const std::string& shape, double k,
+                                     double center, double width) {
+  namespace gaaf = tf_approx::gaaf;
+  gaaf::Problem<S> p;
+  gaaf::Shape parsed_shape;
+  Require(gaaf::ParseBase(base.c_str(), &p.base),
+          "gaaf: unknown `base` '" + base + "'");
+  Require(gaaf::ParseShape(shape.c_str(), &parsed_shape),
+          "gaaf: unknown `shape` '" + shape + "'");
+  Require(std::isfinite(k) && k > 0 && std::isfinite(center) &&
+              std::isfinite(width) && width > 0,
+          "gaaf: `k` and `width` must be finite and > 0, `center` finite");
+  p.params = gaaf::MakeParams<S>(k, center, width);
+  p.shape = gaaf::KernelShape(parsed_shape, p.params);
+  return p;
+}
+
+template <typename S>
+Array<S> Gaaf(Array<S> x, const std::string& base, const std::string& shape,
+              double k, double center, double width) {
+  const auto p = MakeGaaf<S>(base, shape, k, center, width);
+  Array<S> y = EmptyLike(x);
+  py::gil_scoped_release release;
+  tf_approx::gaaf::Forward(p, x.data(), y.mutable_data(), 0, x.size());
+  return y;
+}
+
+template <typename S>
+Array<S> GaafGrad(Array<S> dy, Array<S> x, const std::string& base,
+                  const std::string& shape, double k, double center,
+                  double width) {
+  Require(dy.size() == x.size(), "gaaf gradient: `dy` must match `x`");
+  const auto p = MakeGaaf<S>(base, shape, k, center, width);
+  Array<S> dx = EmptyLike(x);
+  py::gil_scoped_release release;
+  tf_approx::gaaf::Backward(p, x.data(), dy.data(), dx.mutable_data(), 0,
+                            x.size());
+  return dx;
+}
+
+// Fastfood: s, g, b and permutation [blocks, d], blocks = ceil(units / d).
+template <typename S>
+tf_approx::fastfood::FastfoodProblem<S> MakeFastfood(
+    const Array<S>& x, const Array<S>& s, const Array<S>& g, const Array<S>& b,
+    const py::array_t<int32_t, py::array::c_style | py::array::forcecast>&
+        perm,
+    int64_t units, bool normalize) {
+  namespace ff = tf_approx::fastfood;
+  Require(x.ndim() >= 1 && s.ndim() == 2, "fastfood: bad ranks");
+  const int64_t d = s.shape(1);
+  Require(ff::IsPowerOfTwo(d), "fastfood: d must be a power of two");
+  Require(units >= 1, "fastfood: `units` must be >= 1");
+  const int64_t blocks = (units + d - 1) / d;
+  Require(s.shape(0) == blocks && g.size() == s.size() &&
+              b.size() == s.size() && perm.size() == s.size(),
+          "fastfood: s, g, b, permutation must be [ceil(units / d), d]");
+  const int64_t n_in = x.shape(x.ndim() - 1);
+  Require(n_in <= d, "fastfood: the last axis of `x` must be at most d");
+  for (int64_t k = 0; k < blocks; ++k) {
+    std::vector<bool> seen(d, false);
+    for (int64_t i = 0; i < d; ++i) {
+      const int32_t j = perm.data()[k * d + i];
+      Require(j >= 0 && j < d && !seen[j],
+              "fastfood: rows of `permutation` must be permutations");
+      seen[j] = true;
+    }
+  }
+  ff::FastfoodProblem<S> p;
+  p.n_in = n_in;
+  p.units = units;
+  p.d = d;
+  p.blocks = blocks;
+  p.scale = normalize ? static_cast<S>(1.0 / std::sqrt(double(d))) : S(1);
+  p.s = s.data();
+  p.g = g.data();
+  p.b = b.data();
+  p.perm = perm.data();
+  return p;
+}
+
+using Perm = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
+
+template <typename S>
+Array<S> Fastfood(Array<S> x, Array<S> s, Array<S> g, Array<S> b, Perm perm,
+                  int64_t units, bool normalize) {
+  const auto p = MakeFastfood(x, s, g, b, perm, units, normalize);
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+  shape.back() = units;
+  Array<S> y(shape);
+  const int64_t rows = y.size() / units;
+  py::gil_scoped_release release;
+  tf_approx::fastfood::FastfoodForward(p, x.data(), y.mutable_data(), 0, rows);
+  return y;
+}
+
+template <typename S>
+py::tuple FastfoodGrad(Array<S> dy, Array<S> x, Array<S> s, Array<S> g,
+                       Array<S> b, Perm perm, int64_t units, bool normalize) {
+  const auto p = MakeFastfood(x, s, g, b, perm, units, normalize);
+  const int64_t rows = x.shape(x.ndim() - 1) == 0
+                           ? dy.size() / units
+                           : x.size() / x.shape(x.ndim() - 1);
+  Require(dy.size() == rows * units,
+          "fastfood gradient: `dy` must have `units` columns per row of `x`");
+  Array<S> dx = EmptyLike(x);
+  const int64_t params = p.blocks * p.d;
+  std::vector<S> sums(3 * params, S(0));
+  {
+    py::gil_scoped_release release;
+    tf_approx::fastfood::FastfoodBackward(p, dy.data(), x.data(),
+                                          dx.mutable_data(), 0, rows,
+                                          sums.data());
+  }
+  py::tuple result(4);
+  result[0] = dx;
+  for (int i = 0; i < 3; ++i) {
+    Array<S> out(s.request().shape);
+    std::copy_n(sums.data() + i * params, params, out.mutable_data());
+    result[1 + i] = out;
+  }
+  return result;
+}
+
+// ACDC: a, d and bias [n], n the last axis of x.
+template <typename S>
+Array<S> Acdc(Array<S> x, Array<S> a, Array<S> d, Array<S> bias) {
+  const int64_t rows = Rows(x, "acdc");
+  const int64_t n = x.shape(x.ndim() - 1);
+  Require(n >= 1 && a.size() == n && d.size() == n && bias.size() == n,
+          "acdc: a, d and bias must have the length of the last axis of x");
+  const tf_approx::acdc::PlanTables<S> tables(n);
+  tf_approx::acdc::AcdcProblem<S> p;
+  p.plan = tables.plan();
+  p.a = a.data();
+  p.d = d.data();
+  p.bias = bias.data();
+  Array<S> y = EmptyLike(x);
+  py::gil_scoped_release release;
+  tf_approx::acdc::AcdcForward(p, x.data(), y.mutable_data(), 0, rows);
+  return y;
+}
+
+template <typename S>
+py::tuple AcdcGrad(Array<S> dy, Array<S> x, Array<S> a, Array<S> d) {
+  const int64_t rows = Rows(x, "acdc gradient");
+  const int64_t n = x.shape(x.ndim() - 1);
+  Require(n >= 1 && a.size() == n && d.size() == n && dy.size() == x.size(),
+          "acdc gradient: a and d must have the length of the last axis of x, "
+          "dy the shape of x");
+  const tf_approx::acdc::PlanTables<S> tables(n);
+  tf_approx::acdc::AcdcProblem<S> p;
+  p.plan = tables.plan();
+  p.a = a.data();
+  p.d = d.data();
+  Array<S> dx = EmptyLike(x);
+  std::vector<S> sums(3 * n, S(0));
+  {
+    py::gil_scoped_release release;
+    tf_approx::acdc::AcdcBackward(p, dy.data(), x.data(), dx.mutable_data(), 0,
+                                  rows, sums.data());
+  }
+  py::tuple result(4);
+  result[0] = dx;
+  for (int i = 0; i < 3; ++i) {
+    Array<S> out(std::vector<py::ssize_t>{n});
+    std::copy_n(sums.data() + i * n, n, out.mutable_data());
+    result[1 + i] = out;
+  }
+  return result;
+}
+
+template <typename S>
+Array<S> Dct(Array<S> x, bool inverse) {
+  const int64_t rows = Rows(x, "dct");
+  const int64_t n = x.shape(x.ndim() - 1);
+  Require(n >= 1, "dct: the last axis of `x` must not be empty");
+  const tf_approx::acdc::PlanTables<S> tables(n);
+  const tf_approx::acdc::Plan<S> plan = tables.plan();
+  Array<S> y = EmptyLike(x);
+  py::gil_scoped_release release;
+  tf_approx::acdc::Dct(plan, inverse, x.data(), y.mutable_data(), 0, rows);
+  return y;
+}
+
+template <typename S>
+void DefineFamilies(py::module_& m) {
+  using Seed = std::pair<int64_t, int64_t>;
+  m.def("pau", &Pau<S>, py::arg("x"), py::arg("numerator"),
+        py::arg("denominator"), py::arg("denominator_kind") = "safe",
+        py::arg("randomized") = 0.0, py::arg("seed") = Seed{0, 0},
+        "TfApprox>Pau's CPU loop: y = P(x) / Q(x).");
+  m.def("pau_grad", &PauGrad<S>, py::arg("dy"), py::arg("x"),
+        py::arg("numerator"), py::arg("denominator"),
+        py::arg("denominator_kind") = "safe", py::arg("seed") = Seed{0, 0},
+        "TfApprox>PauGrad's CPU loop: (dx, dnumerator, ddenominator).");
+  m.def("noisy_activation", &Noisy<S>, py::arg("x"), py::arg("p"),
+        py::arg("scale"), py::arg("seed") = Seed{0, 0},
+        py::arg("base") = "tanh", py::arg("where") = "output",
+        py::arg("noise") = "normal", py::arg("alpha") = 1.0,
+        py::arg("training") = false,
+        "TfApprox>NoisyActivation's CPU loop.");
+  m.def("noisy_activation_grad", &NoisyGrad<S>, py::arg("dy"), py::arg("x"),
+        py::arg("p"), py::arg("scale"), py::arg("seed") = Seed{0, 0},
+        py::arg("base") = "tanh", py::arg("where") = "output",
+        py::arg("noise") = "normal", py::arg("alpha") = 1.0,
+        py::arg("training") = false,
+        "TfApprox>NoisyActivationGrad's CPU loop: (dx, dp).");
+  m.def("gaaf", &Gaaf<S>, py::arg("x"), py::arg("base") = "tanh",
+        py::arg("shape") = "exp", py::arg("k") = 10000.0,
+        py::arg("center") = 0.0, py::arg("width") = 1.0,
+        "TfApprox>Gaaf's CPU loop.");
+  m.def("gaaf_grad", &GaafGrad<S>, py::arg("dy"), py::arg("x"),
+        py::arg("base") = "tanh", py::arg("shape") = "exp",
+        py::arg("k") = 10000.0, py::arg("center") = 0.0,
+        py::arg("width") = 1.0, "TfApprox>GaafGrad's CPU loop: dx.");
+  m.def("fastfood", &Fastfood<S>, py::arg("x"), py::arg("s"), py::arg("g"),
+        py::arg("b"), py::arg("permutation"), py::arg("units"),
+        py::arg("normalize") = true, "TfApprox>Fastfood's CPU loop.");
+  m.def("fastfood_grad", &FastfoodGrad<S>, py::arg("dy"), py::arg("x"),
+        py::arg("s"), py::arg("g"), py::arg("b"), py::arg("permutation"),
+        py::arg("units"), py::arg("normalize") = true,
+        "TfApprox>FastfoodGrad's CPU loop: (dx, ds, dg, db).");
+  m.def("acdc", &Acdc<S>, py::arg("x"), py::arg("a"), py::arg("d"),
+        py::arg("bias"), "TfApprox>Acdc's CPU loop.");
+  m.def("acdc_grad", &AcdcGrad<S>, py::arg("dy"), py::arg("x"), py::arg("a"),
+        py::arg("d"), "TfApprox>AcdcGrad's CPU loop: (dx, da, dd, dbias).");
+  m.def("dct", &Dct<S>, py::arg("x"), py::arg("inverse") = false,
+        "TfApprox>Dct's CPU loop: orthonormal DCT-II (inverse: DCT-III).");
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
   m.doc() = "tf_approx math on numpy arrays, without TensorFlow.";
+  // The loader has already picked the clones, as if TF_APPROX_ISA were unset.
+  if (const char* error = ::tf_approx::IsaSwitchError()) {
+    throw py::import_error(std::string("tf_approx._native: ") + error);
+  }
   py::class_<Spec>(m, "Spec",
                    "The attrs of TfApprox>Activation, as a plain object.")
       .def(py::init([](const std::string& kind, std::vector<double> numerator,
@@ -319,6 +763,23 @@ PYBIND11_MODULE(_native, m) {
         py::arg("x").noconvert(), py::arg("normalize") = false,
         "x <- H x (scaled by 1/sqrt(d) if normalize) in place along the last "
         "axis of a C-contiguous float32 or float64 array, on one thread.");
+  DefineFamilies<float>(m);
+  DefineFamilies<double>(m);
   m.def("selected_isa", &::tf_approx::SelectedIsa,
-        "The instruction set the CPU kernels run with on this machine.");
+        "The instruction set the CPU kernels run with: 'avx512f', 'fma' or "
+        "'default'; the loader's choice, or the one TF_APPROX_ISA forced.");
+  m.def(
+      "supported_isas",
+      [] {
+        std::vector<std::string> names;
+        std::string list = ::tf_approx::SupportedIsas();
+        for (size_t start = 0; start <= list.size();) {
+          size_t end = std::min(list.find(',', start), list.size());
+          names.push_back(list.substr(start, end - start));
+          start = end + 1;
+        }
+        return names;
+      },
+      "The instruction sets this CPU can run, best first: the values "
+      "TF_APPROX_ISA accepts here.");
 }
