@@ -11,6 +11,24 @@ import pytest
 
 SUBPROCESS_TIMEOUT_S = 180
 
+# Set by .ci/run: CI installs Bazel, so a skipped `bazel` test means the Bazel
+# build went unchecked, and that fails the run.
+REQUIRE_BAZEL_ENV = "TF_APPROX_REQUIRE_BAZEL"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # pylint: disable=unused-argument
+  report = (yield).get_result()
+  if (report.skipped and item.get_closest_marker("bazel") is not None
+      and os.environ.get(REQUIRE_BAZEL_ENV, "") == "1"):
+    reason = (report.longrepr[2] if isinstance(report.longrepr, tuple)
+              else str(report.longrepr))
+    report.outcome = "failed"
+    report.longrepr = (
+        f"{item.nodeid} was skipped ({reason}), but {REQUIRE_BAZEL_ENV}=1 "
+        "requires the Bazel build to be tested: install Bazel (Debian: "
+        "apt-get install bazel-bootstrap) or unset it.")
+
 
 @pytest.fixture(scope="session")
 def run_python():
