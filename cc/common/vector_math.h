@@ -107,12 +107,14 @@ TFA_INLINE V Expm1Reduced(V r) {
   return p * r;
 }
 
-// 2^k for integer lanes k with k + kBias in [1, 2 kBias].
+// 2^k for integer lanes k with k + kBias in [1, 2 kBias]. The mask changes
+// no such lane; it keeps the shift defined (non-negative) in the lanes of a
+// NaN input, whose results are NaN whatever this returns.
 template <typename V>
 TFA_INLINE V Pow2(IntOfT<V> k) {
   using S = ScalarOfT<V>;
   using K = Constants<S>;
-  return BitCast<V>((k + K::kBias) << K::kMantissaBits);
+  return BitCast<V>(((k + K::kBias) & (2 * K::kBias + 1)) << K::kMantissaBits);
 }
 
 }  // namespace vector_math_internal
