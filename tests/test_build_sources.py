@@ -86,3 +86,14 @@ def test_new_file_or_flag_in_setup_py_only_is_caught(build_sources,
   assert "-ffast-math" in problems
   assert "-z,now" in problems
   assert "cc/common/sub/extra.h" in problems
+
+
+def test_header_outside_a_targets_deps_is_caught(build_sources, copy_of_repo):
+  # Bazel's sandbox shows a target only its own and its deps' headers.
+  _edit(copy_of_repo / "BUILD", '''    deps = [
+        ":activations",
+        ":common",
+    ],''', '    deps = [":common"],')
+  problems = "\n".join(build_sources.differences(copy_of_repo))
+  assert "BUILD target isa includes" in problems
+  assert "cc/activations/activations_cpu.h" in problems

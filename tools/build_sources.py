@@ -64,7 +64,9 @@ def bazel_build(root=REPO):
   Returns:
     {"families": BUILD's FAMILIES, "common_copts": its COMMON_COPTS, "srcs":
      the sources, "hdrs": the headers of the local libraries the op library
-     depends on (transitively), "linkopts": the op library's link options}.
+     depends on (transitively), "linkopts": the op library's link options,
+     "undeclared": {target: headers its sources include that neither it nor
+     its dependencies declare}}.
   """
   root = Path(root)
   rules = {}
@@ -88,17 +90,20 @@ def bazel_build(root=REPO):
   exec(compile((root / "BUILD").read_text(), str(root / "BUILD"), "exec"),  # pylint: disable=exec-used
        namespace)
   srcs, hdrs, seen = [], [], set()
+  visible = {}  # target: the headers its sources may include (sandboxed)
 
   def visit(name):
     if name in seen:
-      return
+      return visible[name]
     seen.add(name)
     target = rules[name]
     srcs.extend(target.get("srcs", []))
     hdrs.extend(target.get("hdrs", []))
+    visible[name] = set(target.get("hdrs", []))
     for dep in target.get("deps", []):
       if dep.startswith(":"):
-        visit(dep[1:])
+        visible[name] |= visit(dep[1:])
+    return visible[name]
 
   visit(BAZEL_OPS_TARGET)
   return {
@@ -107,6 +112,11 @@ def bazel_build(root=REPO):
       "srcs": srcs,
       "hdrs": hdrs,
       "linkopts": list(rules[BAZEL_OPS_TARGET].get("linkopts", [])),
+      "undeclared": {
+          name: sorted(included_headers(rules[name].get("srcs", []), root) -
+                       visible[name])
+          for name in sorted(seen)
+      },
   }
 
 
@@ -128,7 +138,8 @@ def differences(root=REPO):
   Returns:
     A list of messages, empty when the two agree on the families, the source
     files, the optimisation flags and the link options, and when BUILD
-    declares every header the sources include.
+    declares every header the sources include, in the target or a dependency
+    of the target that compiles them (Bazel's sandbox hides the others).
   """
   setup = setup_py_build(root)
   bazel = bazel_build(root)
@@ -150,6 +161,10 @@ def differences(root=REPO):
   if missing:
     problems.append(f"headers the sources include but BUILD does not "
                     f"declare: {missing}")
+  for name, headers in bazel["undeclared"].items():
+    if headers:
+      problems.append(f"BUILD target {name} includes {headers}, which "
+                      "neither it nor its deps declare")
   return problems
 
 
