@@ -334,14 +334,6 @@ def _fastexp_condition(spec, x):
     return (n + 2) * np.where(base > 0, (1 + np.abs(x) / n) / base, 0.0)
 
 
-def _effective_degrees(spec):
-  """(m, n): the degrees of P and Q without trailing zero coefficients."""
-  if spec.kind != "rational":
-    return (-1, -1)
-  return tuple(int(np.max(np.nonzero(c)[0], initial=0))
-               for c in (spec.numerator, spec.denominator))
-
-
 @st.composite
 def activation_cases(draw):
   name = draw(st.sampled_from(NAMES))
@@ -384,15 +376,6 @@ def test_activation_matches_twin(case):
   overflow = None
   if spec.kind == "rational":
     overflow = np.abs(xs) > 1e4  # Horner's form in the twin
-  # Known kernel defect (test_known_activation_polynomial_overflows_early):
-  # where P's degree m exceeds Q's, the kernel's far form overflows once
-  # |x|^m does, though f(x) may still be finite.
-  m, n = _effective_degrees(spec)
-  early_overflow = np.zeros(xs.shape, bool)
-  if spec.kind == "rational" and m > n and spec.clip is None:
-    with np.errstate(all="ignore"):
-      early_overflow = m * np.log10(np.abs(xs)) > math.log10(
-          MAX[_compute(dtype)])
   # NaN in, NaN out (tests/test_activations.py); the ultra_fast_sigmoid
   # twin's branches map NaN to a number (a known twin defect:
   # test_known_activation_twin_ultra_fast_sigmoid_nan), so at NaN only the
@@ -400,7 +383,7 @@ def test_activation_matches_twin(case):
   nan_x = np.isnan(xs)
   assert np.isnan(ys[nan_x]).all(), f"{name} y: NaN x must give NaN"
   _assert_agree(ys, yt, _activation_bound(spec, xs, yt, dtype), f"{name} y",
-                twin_fails=overflow, skip=early_overflow | nan_x)
+                twin_fails=overflow, skip=nan_x)
   # The gradient: the same bounds, for f' (rationals: the bound of f').
   dxs, dxt, dys = _numpy(dx), _numpy(dx_twin), _numpy(dy)
   gbound = ACTIVATION_GRADIENT_TOLERANCE[dtype] * (
@@ -426,16 +409,8 @@ def test_activation_matches_twin(case):
     xc = xs if spec.clip is None else np.clip(xs, *spec.clip)
     with np.errstate(all="ignore"):
       overflow = n * np.log2(np.abs(1 - xc / n)) > 120
-  # Known kernel defect (test_known_activation_linear_gradient_far_out):
-  # for P of degree 1 over a constant Q (tanh_cont_1, *_taylor_1, *_pade_1_1
-  # and those with zero higher coefficients) the kernel's dx is NaN beyond
-  # its far radius (float32 1e20, 1e30; float64 1e200) where f' is a
-  # constant.
-  skip = nan_x | (_effective_degrees(spec) == (1, 0)) & np.isfinite(xs) & (
-      np.abs(xs) > (1e150 if dtype == tf.float64 else 1e15))
-  skip |= early_overflow
   _assert_agree(dxs, dxt, gbound, f"{name} dx", twin_fails=overflow,
-                skip=skip)
+                skip=nan_x)
 
 
 def _bad_specs():
@@ -1491,15 +1466,9 @@ def test_known_gaaf_twin_float64_rounds_x_k():
                              ops.gaaf(x, "tanh").numpy(), rtol=1e-13)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel: the gradient of a degree-1 numerator over a constant "
-    "denominator is NaN beyond Horner's radius: activation(x, "
-    "'tanh_cont_1') at float32 x = 1e20 or 1e30 (float64 1e300) has dx = "
-    "NaN where f'(x) = 1; likewise tanh_taylor_1/2, sigm_taylor_1/2, "
-    "tanh_pade_1_1, tanh_pade_2_1, sigm_pade_1_1, sigm_pade_2_1"))
 @pytest.mark.parametrize("name", ["tanh_cont_1", "tanh_taylor_2",
                                   "sigm_pade_2_1"])
-def test_known_activation_linear_gradient_far_out(name):
+def test_activation_linear_gradient_far_out(name):
   spec = activations.spec(name)
   for dtype, values in ((tf.float32, [1e20, 1e30]), (tf.float64, [1e300])):
     x = tf.constant(values, dtype)
@@ -1509,15 +1478,10 @@ def test_known_activation_linear_gradient_far_out(name):
                                spec.denominator[0], rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel: polynomials overflow early beyond the far radius: float32 "
-    "activation(1000, 'tanh_taylor_15') = -inf where P(1000) = -1.65e36, "
-    "sigm_taylor_9 at 5e4 = inf where P = 5.96e35 (the twin's Horner form "
-    "is finite)"))
 @pytest.mark.parametrize("name, x", [("tanh_taylor_15", 1000.0),
                                      ("sigm_taylor_9", 5e4),
                                      ("tanh_taylor_9", 7e4)])
-def test_known_activation_polynomial_overflows_early(name, x):
+def test_activation_polynomials_do_not_overflow_early(name, x):
   spec = activations.spec(name)
   y = ops.activation(tf.constant([x]), name).numpy()
   want = np.polynomial.polynomial.polyval(x, np.array(spec.numerator))

@@ -102,14 +102,16 @@ TFA_INLINE void ReversedHorner(const S* c, int len, S t, S* value,
   *derivative = dp;
 }
 
-// value * x^k. Negative powers divide by x^-k rather than multiply by
-// (1/x)^-k, whose subnormal intermediate would be flushed to zero under
-// TensorFlow's denormals-are-zero mode.
+// value * x^k for |x| > 1, one factor of x at a time: the intermediates then
+// move monotonically towards the result, so none overflows (or becomes
+// subnormal, which TensorFlow's denormals-are-zero mode would flush) unless
+// the result does. x^k formed first overflowed where the result is finite
+// (tanh_taylor_15 at x = 1000: x^15 = 1e45, the result -1.65e36).
 template <typename S>
 TFA_INLINE S ScaleByPower(S value, S x, int k) {
-  S power = 1;
-  for (int i = k < 0 ? -k : k; i > 0; --i) power *= x;
-  return k < 0 ? value / power : value * power;
+  for (int i = 0; i < k; ++i) value *= x;
+  for (int i = 0; i > k; --i) value /= x;
+  return value;
 }
 
 // ---------------------------------------------------------------------------
@@ -551,6 +553,13 @@ inline const char* InitParams(Kind kind, const double* num, int num_len,
         SplitParity(p->num, num_len, p->num_sq, &p->num_sq_len,
                     &p->num_shift) &&
         SplitParity(p->den, den_len, p->den_sq, &p->den_sq_len, &p->den_shift);
+    // The parity form squares x first, even for degree 1: z = x^2 (and
+    // 2 z c'(z)) must stay finite too.
+    if (p->parity) {
+      const S z_limit = static_cast<S>(
+          std::sqrt(static_cast<double>(std::numeric_limits<S>::max()) / 16));
+      if (p->far > z_limit) p->far = z_limit;
+    }
   }
   if (kind == Kind::kFastExpSigmoid) {
     if (squarings < 1 || squarings > kMaxSquarings)
