@@ -1,4 +1,4 @@
-"""Approximated activation functions by name (Gibbs et al., Approximating Activation Functions).
+"""Approximated activation functions by name (Timmons and Rice, 2020).
 
 Names are parsed, not listed: `tanh_pade_<n>_<m>` for any n, m in 1..8 is
 built from the committed coefficient table, `sigm_fastexp_<2^k>` from k, and

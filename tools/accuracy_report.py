@@ -580,7 +580,7 @@ def write_markdown(path, results, figures, exhaustive, command, seconds):
       "near saturation, not a turn back); the range of outputs (⚠: outside "
       "the target's range). *paper*: the paper's **safe** / **ranged** picks "
       "and the other names of its Table 1. A `_clamp` name clips its input "
-      "to the range where the plain formula is meaningful (Gibbs et al., Approximating Activation Functions).",
+      "to the range where the plain formula is meaningful (Timmons and Rice, Approximating Activation Functions).",
       "",
       "## Findings",
       "",

@@ -1,4 +1,5 @@
-// The math of the approximated activation functions (Gibbs et al., Approximating Activation Functions), written once.
+// The math of the approximated activation functions (Timmons and Rice,
+// "Approximating Activation Functions", 2020), written once.
 //
 // Every function is a template over V, the type it computes on: a scalar S
 // (float or double; CUDA threads and loop tails) or a GCC vector of S (the CPU

@@ -2,9 +2,8 @@
 // once.
 //
 // h is a hard-saturating function and u its linearisation at 0:
-//   hard_tanh:    u(x) = x,            h = clip(u, -1, 1), saturated for |x| >
-//   1 hard_sigmoid: u(x) = x / 4 + 1/2,  h = clip(u, 0, 1),  saturated for |x|
-//   > 2
+//   hard_tanh:    u(x) = x,           h = clip(u, -1, 1), saturated for |x| > 1
+//   hard_sigmoid: u(x) = x / 4 + 1/2, h = clip(u, 0, 1),  saturated for |x| > 2
 // and Delta(x) = h(x) - u(x), zero wherever h is linear. With eps the noise
 // (xi ~ N(0, 1) or |xi|; at inference its mean, 0 or sqrt(2 / pi)):
 //   output          (NAN, NAH; eq. 4.15)

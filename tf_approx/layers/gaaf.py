@@ -2,7 +2,7 @@
 
     tf_approx.layers.GAAF('tanh', k=10000)   # forward ~ tanh, gradient + s(x)
 
-Kim et al.: phi(x) + g(x) s(x), g(x) = (xK - floor(xK) - 1/2) / K. The output
+Hahn and Choi: phi(x) + g(x) s(x), g(x) = (xK - floor(xK) - 1/2) / K. The output
 differs from phi by at most 1/(2K); the gradient gains s(x) (g' = 1 almost
 everywhere), which lets gradient flow where phi saturates, as dropout does
 (the paper's explanation of dropout), but deterministically.

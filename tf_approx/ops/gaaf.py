@@ -1,6 +1,6 @@
 """Op wrappers for GAAF, gradient acceleration in activation functions.
 
-`TfApprox>Gaaf` computes phi(x) + g(x) s(x) (Kim et al., GAAF) with g accurate for any
+`TfApprox>Gaaf` computes phi(x) + g(x) s(x) (Hahn and Choi, GAAF) with g accurate for any
 |x|; `TfApprox>GaafGrad` its gradient phi' + s + g s'. Inside an XLA context,
 or with `TF_APPROX_PY_OPS=1`, the composite twin from
 `tf_approx.reference.gaaf` runs instead.
