@@ -9,6 +9,7 @@ built against (cc/common/build_info.cc), so that a mismatch is reported
 clearly.
 """
 
+import copy
 import os
 
 import pybind11
@@ -62,6 +63,14 @@ class BuildExt(build_ext):
             f'-DTF_APPROX_TF_VERSION="{tf.__version__}"')
         ext.extra_link_args += tf.sysconfig.get_link_flags()
     super().build_extensions()
+
+  def build_extension(self, ext):
+    # Both extensions compile cc/<family>/<family>_cpu.cc and cc/common/isa.cc,
+    # with different flags, and setuptools builds them in parallel threads:
+    # one object directory each, or they would write the same object files.
+    command = copy.copy(self)
+    command.build_temp = os.path.join(self.build_temp, ext.name)
+    super(BuildExt, command).build_extension(ext)
 
   def get_ext_filename(self, fullname):
     # tf.load_op_library takes a path; a plain name is easier to find and to

@@ -97,8 +97,10 @@ def load_ops():
   return library
 
 
+@functools.cache
 def _isa_function(name):
-  # dlopen of the loaded library's path returns the handle TensorFlow opened.
+  # dlopen of the loaded library's path returns the handle TensorFlow opened
+  # (one more reference to it, which ctypes never drops: so once a name).
   function = getattr(ctypes.CDLL(str(LIBRARY_PATH)), name)
   function.restype = ctypes.c_char_p
   function.argtypes = []
