@@ -376,14 +376,11 @@ def test_activation_matches_twin(case):
   overflow = None
   if spec.kind == "rational":
     overflow = np.abs(xs) > 1e4  # Horner's form in the twin
-  # NaN in, NaN out (tests/test_activations.py); the ultra_fast_sigmoid
-  # twin's branches map NaN to a number (a known twin defect:
-  # test_known_activation_twin_ultra_fast_sigmoid_nan), so at NaN only the
-  # kernel is checked.
+  # NaN in, NaN out (tests/test_activations.py), in the twin as well.
   nan_x = np.isnan(xs)
   assert np.isnan(ys[nan_x]).all(), f"{name} y: NaN x must give NaN"
   _assert_agree(ys, yt, _activation_bound(spec, xs, yt, dtype), f"{name} y",
-                twin_fails=overflow, skip=nan_x)
+                twin_fails=overflow)
   # The gradient: the same bounds, for f' (rationals: the bound of f').
   dxs, dxt, dys = _numpy(dx), _numpy(dx_twin), _numpy(dy)
   gbound = ACTIVATION_GRADIENT_TOLERANCE[dtype] * (
@@ -396,21 +393,11 @@ def test_activation_matches_twin(case):
           spec, xs)
   elif spec.kind == "word2vec_sigmoid":
     gbound = gbound + 1e-2 * np.abs(dys)
-  # NaN in, NaN out, also for the gradient (tests/test_activations.py); the
-  # twin's autodiff gives dy f'(NaN), finite where f' does not depend on x
-  # (a known twin defect: test_known_activation_twin_gradient_at_nan).
+  # NaN in, NaN out, also for the gradient (tests/test_activations.py), in
+  # the twin as well.
   nan_x = np.isnan(xs)
   assert np.isnan(dxs[nan_x]).all(), f"{name} dx: NaN x must give NaN"
-  if spec.kind == "fastexp_sigmoid":
-    # The twin's autodiff through e = (1 - x/n)^n overflows (inf * 0) once
-    # |1 - x/n|^n passes float32's range (a known twin defect:
-    # test_known_activation_twin_fastexp_gradient_overflow).
-    n = 2.0**spec.squarings
-    xc = xs if spec.clip is None else np.clip(xs, *spec.clip)
-    with np.errstate(all="ignore"):
-      overflow = n * np.log2(np.abs(1 - xc / n)) > 120
-  _assert_agree(dxs, dxt, gbound, f"{name} dx", twin_fails=overflow,
-                skip=nan_x)
+  _assert_agree(dxs, dxt, gbound, f"{name} dx", twin_fails=overflow)
 
 
 def _bad_specs():
@@ -1333,11 +1320,7 @@ def test_gaaf_rejects_bad_arguments(case):
 # it: then remove the mark and the exemption.
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "twin: reference.activation's gradient at x = NaN is dy f'(NaN), finite "
-    "where f' does not depend on x (tanh_cont_1, float16: 0.5478...), where "
-    "the kernel gives NaN (NaN in, NaN out)"))
-def test_known_activation_twin_gradient_at_nan():
+def test_activation_twin_gradient_at_nan():
   spec = activations.spec("tanh_cont_1")
   x = tf.constant([math.nan])
   _, (dx,) = _gradients(lambda x: activation_reference.activation(x, spec),
@@ -1423,15 +1406,15 @@ def test_seeds_beyond_int64_are_refused(op, seed):
                                                  training=True), "seed")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "twin: reference.activation's gradient of sigm_fastexp_64 at x = 1088 "
-    "(float16) is NaN: autodiff through e = (1 - x/64)^64 = 2^256 = inf "
-    "gives inf * 0; the kernel gives 0"))
-def test_known_activation_twin_fastexp_gradient_overflow():
+def test_activation_twin_fastexp_gradient_overflow():
+  # (1 - x/64)^64 = 2^256 overflows; f' underflows to 0, as in the kernel.
   spec = activations.spec("sigm_fastexp_64")
   x = tf.constant([1088.0], tf.float16)
   _, (dx,) = _gradients(lambda x: activation_reference.activation(x, spec),
                         [x], tf.ones([1], tf.float16))
+  _, (want,) = _gradients(lambda x: ops.activation(x, spec), [x],
+                          tf.ones([1], tf.float16))
+  np.testing.assert_array_equal(_numpy(dx), _numpy(want))
   assert np.isfinite(_numpy(dx)).all(), dx
 
 
@@ -1597,11 +1580,7 @@ def test_known_noisy_twin_dp_cancels():
   np.testing.assert_allclose(results[1], results[0], rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "twin: reference.activation(NaN, 'ultra_fast_sigmoid') is 0.99755859375 "
-    "(float16; its tf.where branches send NaN to the outer constant), the "
-    "kernel gives NaN"))
-def test_known_activation_twin_ultra_fast_sigmoid_nan():
+def test_activation_twin_ultra_fast_sigmoid_nan():
   spec = activations.spec("ultra_fast_sigmoid")
   y = activation_reference.activation(tf.constant([math.nan], tf.float16),
                                       spec)
