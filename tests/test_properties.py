@@ -46,6 +46,7 @@ Examples are derandomized so CI runs the same ones every time;
 TF_APPROX_PROPERTY_SCALE=10 runs ten times as many for a longer search.
 """
 
+import fractions
 import math
 import os
 import re
@@ -1247,16 +1248,11 @@ def test_gaaf_matches_twin(case):
   if dtype == tf.float64:
     with np.errstate(all="ignore"):
       xk = xs * k32
-      # The twin rounds xK to float64, so where xK is within a rounding of
-      # an integer its floor, and g, may be off by 1/K (documented for
-      # |xK| >= 2^52 only; a known twin defect at any x:
-      # test_known_gaaf_twin_float64_rounds_x_k). Known kernel defect
-      # (test_known_gaaf_sawtooth_just_below_zero): for tiny negative x,
-      # where xK - floor(xK) rounds to 1, the kernel gives g = -1/(2K)
-      # where the exact g is 1/(2K) - |x|.
-      near_integer = np.abs(xk - np.round(xk)) <= 2.0**-51 * np.abs(xk)
+      # Known kernel defect (test_known_gaaf_sawtooth_just_below_zero): for
+      # tiny negative x, where xK - floor(xK) rounds to 1, the kernel gives
+      # g = -1/(2K) where the exact g is 1/(2K) - |x|.
       tiny_negative = (xs < 0) & (-xk < 2.0**-52)
-      lost = np.where(near_integer | tiny_negative, 1 / k32, 0.0)
+      lost = np.where(tiny_negative, 1 / k32, 0.0)
   # g has no limit at +-inf: where s(+-inf) is not 0 (shape 'none'; 'sigmoid'
   # at -inf) the kernel takes g = -1/(2K), the twin g = 0 (a known
   # disagreement: test_known_gaaf_sawtooth_at_infinity).
@@ -1423,16 +1419,23 @@ def test_noisy_twin_gradient_at_nan(x, where, p):
   np.testing.assert_array_equal(results[1], results[0])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "twin: reference.gaaf rounds x K to float64 before the floor, so "
-    "float64 gaaf(0.15) (K = 10^4; 0.15 K = 1499.99999999999994...) gives "
-    "0.14884199822449673 (g = -1/(2K)), exact and the kernel "
-    "0.14892806902213923; its docstring claims the loss only for "
-    "|x| >= 2^53 / K"))
-def test_known_gaaf_twin_float64_rounds_x_k():
+def test_gaaf_twin_float64_does_not_round_x_k():
+  # 0.15 K = 1499.99999999999994...: rounded to 1500 first, g was -1/(2K).
   x = tf.constant([0.15], tf.float64)
   np.testing.assert_allclose(gaaf_reference.gaaf(x, "tanh", "exp").numpy(),
                              ops.gaaf(x, "tanh").numpy(), rtol=1e-13)
+  # g against the exact fraction of x K, also beyond |x K| = 2^53.
+  xs = [0.15, -0.15, 3.3e12 + 0.1, 1e15 / 3, -7e20 / 3, 2.0**-30]
+  for k in (1e4, 12345.678):
+    k_exact = fractions.Fraction(float(np.float32(k)))
+    want = []
+    for value in xs:
+      scaled = fractions.Fraction(value) * k_exact
+      want.append(float((scaled - math.floor(scaled) - fractions.Fraction(
+          1, 2)) / k_exact))
+    got = gaaf_reference.sawtooth(tf.constant(xs, tf.float64), k).numpy()
+    np.testing.assert_allclose(got * float(k_exact), np.array(want) * float(
+        k_exact), rtol=0, atol=1e-15)
 
 
 @pytest.mark.parametrize("name", ["tanh_cont_1", "tanh_taylor_2",
