@@ -805,8 +805,6 @@ def test_fastfood_matches_twin(case):
   for grad, source, what in zip(grads, (x, s, g, b), ("dx", "ds", "dg",
                                                       "db")):
     _assert_like(grad, source.shape, dtype, what)
-  if x.shape.num_elements() == 0 and x.shape[-1] == 0:
-    return  # The twin fails: test_known_fastfood_twin_no_rows_no_features.
   y_twin, grads_twin = _gradients(
       lambda x, s, g, b: fastfood_reference.fastfood(
           x, s, g, b, tf.constant(permutation), units, normalize),
@@ -952,8 +950,6 @@ def test_dct_matches_twin(case):
   y, (dx,) = _gradients(lambda x: ops.dct(x, inverse), [x], dy)
   _assert_like(y, x.shape, dtype, "y")
   _assert_like(dx, x.shape, dtype, "dx")
-  if x.shape.num_elements() == 0:
-    return  # The twin fails: test_known_dct_twin_empty_inputs.
   y_twin, (dx_twin,) = _gradients(lambda x: acdc_reference.dct(x, inverse),
                                   [x], dy)
   xs, ys, yt = _numpy(x), _numpy(y), _numpy(y_twin)
@@ -995,8 +991,6 @@ def test_acdc_matches_twin(case):
   for grad, source, what in zip(grads, (x, a, d, bias),
                                 ("dx", "da", "dd", "dbias")):
     _assert_like(grad, source.shape, dtype, what)
-  if x.shape.num_elements() == 0:
-    return  # The twin fails: test_known_dct_twin_empty_inputs.
   y_twin, grads_twin = _gradients(acdc_reference.acdc, [x, a, d, bias], dy)
   xs, ys, yt = _numpy(x), _numpy(y), _numpy(y_twin)
   av, dv, bv, dys = _numpy(a), _numpy(d), _numpy(bias), _numpy(dy)
@@ -1334,24 +1328,28 @@ def test_known_gaaf_sawtooth_just_below_zero():
   np.testing.assert_allclose(y - np.tanh(x), 0.5 / 10000.0, rtol=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "twin: reference.dct (so reference.acdc, XLA and TF_APPROX_PY_OPS=1) "
-    "fails on every empty input: shape (0,) PadV2 'Paddings must be "
-    "non-negative', shape (0, 1) RFFT 'length of at least 2'; the kernel "
-    "returns the empty result"))
 @pytest.mark.parametrize("shape", [(0,), (2, 0), (0, 1), (0, 3)])
-def test_known_dct_twin_empty_inputs(shape):
-  assert acdc_reference.dct(tf.zeros(shape)).shape == shape
-  empty = tf.zeros(shape[-1:])
-  assert acdc_reference.acdc(tf.zeros(shape), empty, empty,
-                             empty).shape == shape
+def test_dct_twin_empty_inputs(shape):
+  for dtype in (tf.float16, tf.float32):
+    x = tf.zeros(shape, dtype)
+    for inverse in (False, True):
+      y, (dx,) = _gradients(lambda x, inverse=inverse: acdc_reference.dct(
+          x, inverse), [x], tf.zeros(shape, dtype))
+      assert y.shape == dx.shape == shape and y.dtype == dx.dtype == dtype
+    params = [tf.ones(shape[-1:], dtype)] * 3
+    y, grads = _gradients(acdc_reference.acdc, [x] + params,
+                          tf.zeros(shape, dtype))
+    assert y.shape == shape and y.dtype == dtype
+    for grad, source in zip(grads, [x] + params):
+      assert grad.shape == source.shape and grad.dtype == dtype
+      np.testing.assert_array_equal(_numpy(grad), 0.0)
+  # Rows known only at run time.
+  dct = tf.function(acdc_reference.dct, input_signature=[
+      tf.TensorSpec([None] * len(shape), tf.float32)])
+  assert dct(tf.zeros(shape)).shape == shape
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "twin: reference.fastfood(tf.zeros([0, 0]), s, g, b, perm, 1) with "
-    "s = g = b = [[0.]] fails (Reshape: 1 value into shape [0]); the kernel "
-    "returns shape [0, 1]"))
-def test_known_fastfood_twin_no_rows_no_features():
+def test_fastfood_twin_no_rows_no_features():
   one = tf.ones([1, 1])
   y = fastfood_reference.fastfood(tf.zeros([0, 0]), one, one, one,
                                   tf.zeros([1, 1], tf.int32), 1)
