@@ -204,6 +204,32 @@ def test_infinities_give_the_formula_limit(name, at_minus_inf, at_plus_inf):
                              atol=1e-7)
 
 
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+def test_twin_nan_in_nan_out_and_infinities(name, dtype):
+  """The twin (TF_APPROX_PY_OPS=1, XLA) at NaN and +-inf, value and gradient.
+
+  word2vec's table index of NaN used to be INT_MIN (a failing gather),
+  ultra_fast_sigmoid's branches mapped NaN to a constant, and autodiff gave a
+  finite f'(NaN) (linear pieces, clips) and NaN for fastexp's f' at +-inf.
+  """
+  x = tf.constant([np.nan, -np.inf, np.inf], dtype)
+  results = []
+  for fn in (lambda x: _native(name, x), lambda x: _reference(name, x)):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = fn(x)
+    dx = tape.gradient(y, x, output_gradients=tf.ones_like(x))
+    results.append([tf.cast(t, tf.float64).numpy() for t in (y, dx)])
+  (y, dx), (y_twin, dx_twin) = results
+  assert np.isnan(y_twin[0]) and np.isnan(dx_twin[0]), (y_twin, dx_twin)
+  spec = activations.spec(name)
+  if spec.kind == "rational" and spec.clip is None:
+    return  # The twin's Horner form overflows to NaN at +-inf (documented).
+  np.testing.assert_allclose(y_twin[1:], y[1:], rtol=TOLERANCE[dtype])
+  np.testing.assert_array_equal(dx_twin[1:], dx[1:])
+
+
 @pytest.mark.parametrize("dtype", [tf.float32, tf.float64],
                          ids=lambda d: d.name)
 def test_rationals_exact_for_huge_inputs(dtype):

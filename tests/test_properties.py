@@ -46,6 +46,7 @@ Examples are derandomized so CI runs the same ones every time;
 TF_APPROX_PROPERTY_SCALE=10 runs ten times as many for a longer search.
 """
 
+import fractions
 import math
 import os
 import re
@@ -376,14 +377,11 @@ def test_activation_matches_twin(case):
   overflow = None
   if spec.kind == "rational":
     overflow = np.abs(xs) > 1e4  # Horner's form in the twin
-  # NaN in, NaN out (tests/test_activations.py); the ultra_fast_sigmoid
-  # twin's branches map NaN to a number (a known twin defect:
-  # test_known_activation_twin_ultra_fast_sigmoid_nan), so at NaN only the
-  # kernel is checked.
+  # NaN in, NaN out (tests/test_activations.py), in the twin as well.
   nan_x = np.isnan(xs)
   assert np.isnan(ys[nan_x]).all(), f"{name} y: NaN x must give NaN"
   _assert_agree(ys, yt, _activation_bound(spec, xs, yt, dtype), f"{name} y",
-                twin_fails=overflow, skip=nan_x)
+                twin_fails=overflow)
   # The gradient: the same bounds, for f' (rationals: the bound of f').
   dxs, dxt, dys = _numpy(dx), _numpy(dx_twin), _numpy(dy)
   gbound = ACTIVATION_GRADIENT_TOLERANCE[dtype] * (
@@ -396,21 +394,11 @@ def test_activation_matches_twin(case):
           spec, xs)
   elif spec.kind == "word2vec_sigmoid":
     gbound = gbound + 1e-2 * np.abs(dys)
-  # NaN in, NaN out, also for the gradient (tests/test_activations.py); the
-  # twin's autodiff gives dy f'(NaN), finite where f' does not depend on x
-  # (a known twin defect: test_known_activation_twin_gradient_at_nan).
+  # NaN in, NaN out, also for the gradient (tests/test_activations.py), in
+  # the twin as well.
   nan_x = np.isnan(xs)
   assert np.isnan(dxs[nan_x]).all(), f"{name} dx: NaN x must give NaN"
-  if spec.kind == "fastexp_sigmoid":
-    # The twin's autodiff through e = (1 - x/n)^n overflows (inf * 0) once
-    # |1 - x/n|^n passes float32's range (a known twin defect:
-    # test_known_activation_twin_fastexp_gradient_overflow).
-    n = 2.0**spec.squarings
-    xc = xs if spec.clip is None else np.clip(xs, *spec.clip)
-    with np.errstate(all="ignore"):
-      overflow = n * np.log2(np.abs(1 - xc / n)) > 120
-  _assert_agree(dxs, dxt, gbound, f"{name} dx", twin_fails=overflow,
-                skip=nan_x)
+  _assert_agree(dxs, dxt, gbound, f"{name} dx", twin_fails=overflow)
 
 
 def _bad_specs():
@@ -817,8 +805,6 @@ def test_fastfood_matches_twin(case):
   for grad, source, what in zip(grads, (x, s, g, b), ("dx", "ds", "dg",
                                                       "db")):
     _assert_like(grad, source.shape, dtype, what)
-  if x.shape.num_elements() == 0 and x.shape[-1] == 0:
-    return  # The twin fails: test_known_fastfood_twin_no_rows_no_features.
   y_twin, grads_twin = _gradients(
       lambda x, s, g, b: fastfood_reference.fastfood(
           x, s, g, b, tf.constant(permutation), units, normalize),
@@ -964,8 +950,6 @@ def test_dct_matches_twin(case):
   y, (dx,) = _gradients(lambda x: ops.dct(x, inverse), [x], dy)
   _assert_like(y, x.shape, dtype, "y")
   _assert_like(dx, x.shape, dtype, "dx")
-  if x.shape.num_elements() == 0:
-    return  # The twin fails: test_known_dct_twin_empty_inputs.
   y_twin, (dx_twin,) = _gradients(lambda x: acdc_reference.dct(x, inverse),
                                   [x], dy)
   xs, ys, yt = _numpy(x), _numpy(y), _numpy(y_twin)
@@ -1007,8 +991,6 @@ def test_acdc_matches_twin(case):
   for grad, source, what in zip(grads, (x, a, d, bias),
                                 ("dx", "da", "dd", "dbias")):
     _assert_like(grad, source.shape, dtype, what)
-  if x.shape.num_elements() == 0:
-    return  # The twin fails: test_known_dct_twin_empty_inputs.
   y_twin, grads_twin = _gradients(acdc_reference.acdc, [x, a, d, bias], dy)
   xs, ys, yt = _numpy(x), _numpy(y), _numpy(y_twin)
   av, dv, bv, dys = _numpy(a), _numpy(d), _numpy(bias), _numpy(dy)
@@ -1152,17 +1134,14 @@ def test_noisy_activation_matches_twin(case):
   dxs, dxt, dys = _numpy(dx), _numpy(dx_twin), _numpy(dy)
   # At x = NaN the kernel's dx is NaN where it reads delta(NaN) (output,
   # input_learned; tests/test_noisy.py) and h'(NaN) = 0 for the fixed-sigma
-  # input forms; the twin's autodiff gives dy there (a known twin defect:
-  # test_known_noisy_twin_gradient_at_nan).
-  # The same where the twin's output is NaN at a non-NaN x (x = +-inf with
-  # scale 0 at the input: 0 * softplus(inf)): its autodiff passes dy
-  # through, the kernel's h' is 0.
+  # input forms; the twin follows, also where its h's argument is NaN at a
+  # non-NaN x (x = +-inf at the input: 0 * softplus(inf)).
   nan_x = np.isnan(xs)
   if where in ("output", "input_learned"):
     assert np.isnan(dxs[nan_x]).all(), "dx: NaN x must give NaN"
   _assert_agree(dxs, dxt, tol * (np.abs(dys) + np.abs(dxt)) +
                 np.abs(dys) * noise_bound + _output_rounding(dtype, dxt),
-                "dx", skip=nan_x | np.isnan(yt))
+                "dx")
   # dp: the twin with one p per element gives the terms of the sum.
   p_full = tf.broadcast_to(tf.cast(p, tf.float64), x.shape)
   _, (_, terms) = _gradients(
@@ -1174,14 +1153,8 @@ def test_noisy_activation_matches_twin(case):
     # Each term is proportional to the noise, so the noise's relative error
     # (training) applies to the sum as well.
     relative = max(tol, NOISE_TOLERANCE) if training else tol
-    # The twin computes sigmoid(p delta) - 1/2, which cancels for tiny
-    # p delta: an absolute error of ~c eps |delta| |eps| |dy| per term
-    # (|delta| <= |x|, |eps| < 6; test_known_noisy_twin_dp_cancels).
-    cancel = abs(scale) * _eps(dtype) * 6 * np.abs(dys) * np.where(
-        np.isfinite(xs), np.abs(xs), 0.0)
     bound = (relative + _eps(dtype) * x.shape.num_elements()) * (
-        _channel_sum(terms[..., None], p.shape.rank == 1)[..., 0]) + (
-            _channel_sum(cancel[..., None], p.shape.rank == 1)[..., 0])
+        _channel_sum(terms[..., None], p.shape.rank == 1)[..., 0])
   dpt = _numpy(dp_twin)
   _assert_agree(_numpy(dp), dpt, bound + _output_rounding(dtype, dpt), "dp",
                 check_finiteness=False)
@@ -1269,16 +1242,11 @@ def test_gaaf_matches_twin(case):
   if dtype == tf.float64:
     with np.errstate(all="ignore"):
       xk = xs * k32
-      # The twin rounds xK to float64, so where xK is within a rounding of
-      # an integer its floor, and g, may be off by 1/K (documented for
-      # |xK| >= 2^52 only; a known twin defect at any x:
-      # test_known_gaaf_twin_float64_rounds_x_k). Known kernel defect
-      # (test_known_gaaf_sawtooth_just_below_zero): for tiny negative x,
-      # where xK - floor(xK) rounds to 1, the kernel gives g = -1/(2K)
-      # where the exact g is 1/(2K) - |x|.
-      near_integer = np.abs(xk - np.round(xk)) <= 2.0**-51 * np.abs(xk)
+      # Known kernel defect (test_known_gaaf_sawtooth_just_below_zero): for
+      # tiny negative x, where xK - floor(xK) rounds to 1, the kernel gives
+      # g = -1/(2K) where the exact g is 1/(2K) - |x|.
       tiny_negative = (xs < 0) & (-xk < 2.0**-52)
-      lost = np.where(near_integer | tiny_negative, 1 / k32, 0.0)
+      lost = np.where(tiny_negative, 1 / k32, 0.0)
   # g has no limit at +-inf: where s(+-inf) is not 0 (shape 'none'; 'sigmoid'
   # at -inf) the kernel takes g = -1/(2K), the twin g = 0 (a known
   # disagreement: test_known_gaaf_sawtooth_at_infinity).
@@ -1333,11 +1301,7 @@ def test_gaaf_rejects_bad_arguments(case):
 # it: then remove the mark and the exemption.
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "twin: reference.activation's gradient at x = NaN is dy f'(NaN), finite "
-    "where f' does not depend on x (tanh_cont_1, float16: 0.5478...), where "
-    "the kernel gives NaN (NaN in, NaN out)"))
-def test_known_activation_twin_gradient_at_nan():
+def test_activation_twin_gradient_at_nan():
   spec = activations.spec("tanh_cont_1")
   x = tf.constant([math.nan])
   _, (dx,) = _gradients(lambda x: activation_reference.activation(x, spec),
@@ -1364,24 +1328,28 @@ def test_known_gaaf_sawtooth_just_below_zero():
   np.testing.assert_allclose(y - np.tanh(x), 0.5 / 10000.0, rtol=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "twin: reference.dct (so reference.acdc, XLA and TF_APPROX_PY_OPS=1) "
-    "fails on every empty input: shape (0,) PadV2 'Paddings must be "
-    "non-negative', shape (0, 1) RFFT 'length of at least 2'; the kernel "
-    "returns the empty result"))
 @pytest.mark.parametrize("shape", [(0,), (2, 0), (0, 1), (0, 3)])
-def test_known_dct_twin_empty_inputs(shape):
-  assert acdc_reference.dct(tf.zeros(shape)).shape == shape
-  empty = tf.zeros(shape[-1:])
-  assert acdc_reference.acdc(tf.zeros(shape), empty, empty,
-                             empty).shape == shape
+def test_dct_twin_empty_inputs(shape):
+  for dtype in (tf.float16, tf.float32):
+    x = tf.zeros(shape, dtype)
+    for inverse in (False, True):
+      y, (dx,) = _gradients(lambda x, inverse=inverse: acdc_reference.dct(
+          x, inverse), [x], tf.zeros(shape, dtype))
+      assert y.shape == dx.shape == shape and y.dtype == dx.dtype == dtype
+    params = [tf.ones(shape[-1:], dtype)] * 3
+    y, grads = _gradients(acdc_reference.acdc, [x] + params,
+                          tf.zeros(shape, dtype))
+    assert y.shape == shape and y.dtype == dtype
+    for grad, source in zip(grads, [x] + params):
+      assert grad.shape == source.shape and grad.dtype == dtype
+      np.testing.assert_array_equal(_numpy(grad), 0.0)
+  # Rows known only at run time.
+  dct = tf.function(acdc_reference.dct, input_signature=[
+      tf.TensorSpec([None] * len(shape), tf.float32)])
+  assert dct(tf.zeros(shape)).shape == shape
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "twin: reference.fastfood(tf.zeros([0, 0]), s, g, b, perm, 1) with "
-    "s = g = b = [[0.]] fails (Reshape: 1 value into shape [0]); the kernel "
-    "returns shape [0, 1]"))
-def test_known_fastfood_twin_no_rows_no_features():
+def test_fastfood_twin_no_rows_no_features():
   one = tf.ones([1, 1])
   y = fastfood_reference.fastfood(tf.zeros([0, 0]), one, one, one,
                                   tf.zeros([1, 1], tf.int32), 1)
@@ -1423,26 +1391,21 @@ def test_seeds_beyond_int64_are_refused(op, seed):
                                                  training=True), "seed")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "twin: reference.activation's gradient of sigm_fastexp_64 at x = 1088 "
-    "(float16) is NaN: autodiff through e = (1 - x/64)^64 = 2^256 = inf "
-    "gives inf * 0; the kernel gives 0"))
-def test_known_activation_twin_fastexp_gradient_overflow():
+def test_activation_twin_fastexp_gradient_overflow():
+  # (1 - x/64)^64 = 2^256 overflows; f' underflows to 0, as in the kernel.
   spec = activations.spec("sigm_fastexp_64")
   x = tf.constant([1088.0], tf.float16)
   _, (dx,) = _gradients(lambda x: activation_reference.activation(x, spec),
                         [x], tf.ones([1], tf.float16))
+  _, (want,) = _gradients(lambda x: ops.activation(x, spec), [x],
+                          tf.ones([1], tf.float16))
+  np.testing.assert_array_equal(_numpy(dx), _numpy(want))
   assert np.isfinite(_numpy(dx)).all(), dx
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "twin: reference.noisy_activation's dx at x = NaN is dy for "
-    "where='input' (and 'input_saturated'), where the kernel's is 0 "
-    "(h'(NaN) = 0, float16, p = scale = 0, training=False); also at x = inf "
-    "for where='input_learned', p = 1, scale = 0 (y = NaN in both)"))
 @pytest.mark.parametrize("x, where, p", [(math.nan, "input", 0.0),
                                          (math.inf, "input_learned", 1.0)])
-def test_known_noisy_twin_gradient_at_nan(x, where, p):
+def test_noisy_twin_gradient_at_nan(x, where, p):
   x = tf.constant([x], tf.float16)
   dy = tf.constant([0.5478515625], tf.float16)
   results = []
@@ -1454,16 +1417,23 @@ def test_known_noisy_twin_gradient_at_nan(x, where, p):
   np.testing.assert_array_equal(results[1], results[0])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "twin: reference.gaaf rounds x K to float64 before the floor, so "
-    "float64 gaaf(0.15) (K = 10^4; 0.15 K = 1499.99999999999994...) gives "
-    "0.14884199822449673 (g = -1/(2K)), exact and the kernel "
-    "0.14892806902213923; its docstring claims the loss only for "
-    "|x| >= 2^53 / K"))
-def test_known_gaaf_twin_float64_rounds_x_k():
+def test_gaaf_twin_float64_does_not_round_x_k():
+  # 0.15 K = 1499.99999999999994...: rounded to 1500 first, g was -1/(2K).
   x = tf.constant([0.15], tf.float64)
   np.testing.assert_allclose(gaaf_reference.gaaf(x, "tanh", "exp").numpy(),
                              ops.gaaf(x, "tanh").numpy(), rtol=1e-13)
+  # g against the exact fraction of x K, also beyond |x K| = 2^53.
+  xs = [0.15, -0.15, 3.3e12 + 0.1, 1e15 / 3, -7e20 / 3, 2.0**-30]
+  for k in (1e4, 12345.678):
+    k_exact = fractions.Fraction(float(np.float32(k)))
+    want = []
+    for value in xs:
+      scaled = fractions.Fraction(value) * k_exact
+      want.append(float((scaled - math.floor(scaled) - fractions.Fraction(
+          1, 2)) / k_exact))
+    got = gaaf_reference.sawtooth(tf.constant(xs, tf.float64), k).numpy()
+    np.testing.assert_allclose(got * float(k_exact), np.array(want) * float(
+        k_exact), rtol=0, atol=1e-15)
 
 
 @pytest.mark.parametrize("name", ["tanh_cont_1", "tanh_taylor_2",
@@ -1578,12 +1548,7 @@ def test_known_pau_twin_gradient_at_tiny_x():
   np.testing.assert_allclose(db.numpy()[0], -6 / 25, rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "twin: reference.noisy_activation's dp cancels in sigmoid(p delta) - "
-    "1/2 for tiny p delta: bfloat16 x = 2, p = 2.2e-29, scale = 0.1, "
-    "where='output', alpha = 1.15, training: twin dp = 0, kernel "
-    "-1.68e-32"))
-def test_known_noisy_twin_dp_cancels():
+def test_noisy_twin_dp_does_not_cancel():
   x = tf.constant([2.0], tf.float64)
   p = tf.constant(2.21519922e-29, tf.float64)
   results = []
@@ -1597,11 +1562,7 @@ def test_known_noisy_twin_dp_cancels():
   np.testing.assert_allclose(results[1], results[0], rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "twin: reference.activation(NaN, 'ultra_fast_sigmoid') is 0.99755859375 "
-    "(float16; its tf.where branches send NaN to the outer constant), the "
-    "kernel gives NaN"))
-def test_known_activation_twin_ultra_fast_sigmoid_nan():
+def test_activation_twin_ultra_fast_sigmoid_nan():
   spec = activations.spec("ultra_fast_sigmoid")
   y = activation_reference.activation(tf.constant([math.nan], tf.float16),
                                       spec)

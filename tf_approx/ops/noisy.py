@@ -48,7 +48,10 @@ def noisy_activation(x, p, scale, seed=None, base="tanh", where="output",
     name: optional op name.
 
   Returns:
-    A tensor like `x`. Half types are computed in float32.
+    A tensor like `x`. Half types are computed in float32. NaN x gives NaN;
+    h'(NaN) is 0, so dx at NaN x is 0 for 'input' and 'input_saturated' and
+    NaN where Delta(NaN) enters (output, input_learned); likewise dx is 0
+    where h's argument is NaN at an infinite x (0 * softplus(inf)).
   """
   x = tf.convert_to_tensor(x)
   check_dtype(x)

@@ -3,7 +3,10 @@
 The twin of the native kernels: the oracle the tests compare them with, and
 what runs under XLA (which cannot compile custom ops) or with
 `TF_APPROX_PY_OPS=1`. Gradients come from autodiff, except word2vec's table,
-whose gradient is the documented choice of the native kernel.
+whose gradient is the documented choice of the native kernel, and fastexp's,
+which is the kernel's closed form (autodiff through the squarings would give
+inf * 0 = NaN once (1 - x/n)^n overflows, where f' underflows to 0). As in
+the kernels, NaN in gives NaN out, for the value and for the gradient.
 
 Unlike the native kernels, the rationals here are evaluated in Horner form
 only, so |x| beyond ~1e9 (float32) can overflow to NaN where the native
@@ -38,10 +41,25 @@ def _rational(spec, x):
 
 
 def _fastexp_sigmoid(spec, x):
-  e = 1.0 - x / float(2**spec.squarings)
-  for _ in range(spec.squarings):
-    e = e * e
-  return 1.0 / (1.0 + e)
+  """1 / (1 + e), e = b^n, b = 1 - x/n; f' = b^(n-1) / (1 + e)^2."""
+
+  @tf.custom_gradient
+  def sigmoid(x):
+    e = 1.0 - x / float(2**spec.squarings)
+    power = tf.ones_like(e)  # b^(n-1), the product of b, b^2, b^4, ...
+    for _ in range(spec.squarings):
+      power = power * e
+      e = e * e
+    r = 1.0 / (1.0 + e)
+
+    def grad(dy):
+      # e = inf (|x| far beyond n): f' underflows; inf * 0 would not.
+      d = tf.where(tf.equal(e, np.inf), tf.zeros_like(e), power * r * r)
+      return dy * d
+
+    return r, grad
+
+  return sigmoid(x)
 
 
 def _ultra_fast_sigmoid(spec, x):
@@ -56,8 +74,10 @@ def _ultra_fast_sigmoid(spec, x):
   outer = tf.where(
       z < 3.0, 0.935409070603099 + 0.0458812946797165 * (z - 1.7),
       tf.fill(tf.shape(z), tf.constant(0.99505475368673, x.dtype)))
-  return tf.where(z < 1.7, 0.5 + 0.5 * inner,
-                  tf.where(x < 0, 0.5 - 0.5 * outer, 0.5 + 0.5 * outer))
+  y = tf.where(z < 1.7, 0.5 + 0.5 * inner,
+               tf.where(x < 0, 0.5 - 0.5 * outer, 0.5 + 0.5 * outer))
+  # NaN fails every comparison, which selects a constant.
+  return tf.where(tf.math.is_nan(x), x, y)
 
 
 def _word2vec_sigmoid(spec, x):
@@ -67,7 +87,10 @@ def _word2vec_sigmoid(spec, x):
   @tf.custom_gradient
   def lookup(x):
     inside = tf.logical_and(x >= -6.0, x <= 6.0)
-    index = tf.cast((tf.clip_by_value(x, -6.0, 6.0) + 6.0) * 83.0, tf.int32)
+    # NaN would cast to INT_MIN, out of the table: look up 0 there instead
+    # (the lookup is then replaced by NaN below).
+    index = tf.cast((tf.where(inside, x, tf.zeros_like(x)) + 6.0) * 83.0,
+                    tf.int32)
     y = tf.where(x > 6.0, tf.ones_like(x),
                  tf.where(x < -6.0, tf.zeros_like(x), tf.gather(table, index)))
     y = tf.where(tf.math.is_nan(x), x, y)
@@ -103,9 +126,19 @@ _FUNCTIONS = {
 }
 
 
+@tf.custom_gradient
+def _nan_gradient_at_nan(x):
+  """x, whose gradient is NaN where x is NaN (f'(NaN) = NaN, as the kernel).
+
+  Autodiff would give dy f'(NaN), finite where f' does not depend on x (a
+  linear piece, or a clip's gradient of 0).
+  """
+  return tf.identity(x), lambda dy: tf.where(tf.math.is_nan(x), x, dy)
+
+
 def activation(x, spec):
   """The approximation `spec` (an `ActivationSpec`) from plain TF ops."""
-  x = tf.convert_to_tensor(x)
+  x = _nan_gradient_at_nan(tf.convert_to_tensor(x))
   dtype = x.dtype
   if dtype in _HALF_TYPES:
     x = tf.cast(x, tf.float32)

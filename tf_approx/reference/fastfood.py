@@ -78,7 +78,9 @@ def fastfood(x, s, g, b, permutation, units, normalize=False):
   blocks, d = s.shape
   n_in = x.shape[-1]
   leading = tf.shape(x)[:-1]
-  rows = tf.pad(tf.reshape(x, [-1, n_in]), [[0, 0], [0, d - n_in]])
+  # The row count is explicit: -1 is ambiguous for n_in = 0.
+  rows = tf.reshape(x, tf.stack([tf.reduce_prod(leading), n_in]))
+  rows = tf.pad(rows, [[0, 0], [0, d - n_in]])
   v = rows[None, :, :] * b[:, None, :]  # [blocks, rows, d]
   v = fast_walsh_hadamard(v, normalize)
   v = tf.gather(v, tf.cast(permutation, tf.int32), axis=2, batch_dims=1)

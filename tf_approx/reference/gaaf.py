@@ -2,9 +2,11 @@
 
 The twin of the native kernels: the oracle the tests compare them with, and
 what runs under XLA or with `TF_APPROX_PY_OPS=1`. g(x) = (xK - floor(xK) -
-1/2) / K is computed in float64 with slope 1 (a custom gradient), which is
-exact for float32 inputs (xK is an exact double) but, unlike the kernel's
-split products, loses g for float64 |x| beyond about 2^53 / K.
+1/2) / K is computed in float64 with slope 1 (a custom gradient), from xK as
+an unevaluated sum hi + lo of two doubles (an error-free product: x and K are
+split into 26 and 27 significant bits, as in the kernel), so that the
+fractional part of xK is exact to a few 2^-53 for float64 inputs as well
+(a float32 x gives lo = 0).
 """
 
 import numpy as np
@@ -17,14 +19,46 @@ _HALF_TYPES = (tf.float16, tf.bfloat16)
 _BASES = {"tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu}
 
 
+def _high_bits(x):
+  """float64 x with the low 27 bits of its significand cleared.
+
+  26 significant bits are left, and x - _high_bits(x) is exact with at most
+  27. By masking, as the kernel does, rather than Veltkamp's x (2^27 + 1),
+  which overflows for huge x and which a fused multiply-add would break.
+  """
+  bits = tf.bitcast(x, tf.int64)
+  mask = tf.constant(~((1 << 27) - 1), tf.int64)
+  return tf.bitcast(tf.bitwise.bitwise_and(bits, mask), tf.float64)
+
+
+def _fraction_of_product(x, k):
+  """xK - floor(xK) in [0, 1] for float64 x and K, without rounding xK first.
+
+  xK = hi + lo, hi = fl(xK), lo from the split products (Dekker's exact
+  product; only x_lo k_lo, 54 bits, may round, by 2^-105 |xK|). Where hi
+  is an integer the fraction is lo's; elsewhere it is frac(hi) + lo, which
+  stays in [0, 1] since |lo| <= ulp(hi) / 2 <= frac(hi) (frac(hi) is exact
+  for |hi| >= 1). A fraction that rounds to 1 stays 1 (it is within 2^-53
+  of 1; wrapping it to 0 would be off by 1).
+  """
+  k = tf.constant(k, tf.float64)
+  k_hi, x_hi = _high_bits(k), _high_bits(x)
+  k_lo, x_lo = k - k_hi, x - x_hi
+  hi = x * k
+  lo = (((x_hi * k_hi - hi) + x_hi * k_lo) + x_lo * k_hi) + x_lo * k_lo
+  floor = tf.floor(hi)
+  return tf.where(hi == floor, lo - tf.floor(lo), (hi - floor) + lo)
+
+
 def sawtooth(x, k):
   """g(x) with dg/dx = 1, computed in float64, returned in x's dtype."""
   k = float(np.float32(k))  # a float32 attr of the op
 
   @tf.custom_gradient
   def g(x):
-    scaled = tf.cast(x, tf.float64) * k
-    value = (scaled - tf.floor(scaled) - 0.5) / k
+    x64 = tf.cast(x, tf.float64)
+    scaled = x64 * k
+    value = (_fraction_of_product(x64, k) - 0.5) / k
     # inf - inf is NaN, which s(x) = 0 would not cancel: g is bounded, so
     # take 0 where x K overflows (phi(x) is then the result, as in the
     # kernel); NaN x still gives NaN through phi.

@@ -27,13 +27,17 @@ _HARD = {"tanh": (1.0, 0.0, -1.0, 1.0, 1.0),
 
 
 def hard(base, x):
-  """(u, h) of the hard function `base` at x; h' is u' exactly where linear."""
+  """(u, h) of the hard function `base` at x.
+
+  h' is u' exactly where linear and 0 elsewhere, at NaN x too (as in the
+  kernel, whose dx at NaN is NaN only where it reads Delta(NaN)).
+  """
   slope, offset, low, high, threshold = _HARD[base]
   u = slope * x + offset
   saturated = tf.clip_by_value(tf.stop_gradient(u), low, high)
   h = tf.where(tf.abs(x) <= threshold, u, saturated)
   # NaN x: the comparison is false and clip_by_value may drop the NaN.
-  h = tf.where(tf.math.is_nan(x), x, h)
+  h = tf.where(tf.math.is_nan(x), tf.stop_gradient(x), h)
   return u, h
 
 
@@ -78,7 +82,8 @@ def noisy_activation(x, p, scale, seed=(0, 0), base="tanh", where="output",
   if where == "output":
     alpha = float(np.float32(alpha))  # a float32 attr of the op
     direction = float(np.sign(1.0 - alpha))
-    half = tf.sigmoid(p * delta) - 0.5
+    # sigmoid(t) - 1/2 without the subtraction's cancellation for tiny t.
+    half = 0.5 * tf.tanh(0.5 * (p * delta))
     sigma = scale * half * half
     y = alpha * h + (1.0 - alpha) * u - tf.sign(x) * direction * sigma * eps
   else:
