@@ -6,8 +6,9 @@ For each size and intra-op thread count it times, in one process, a safe
 * forward + backward, as training runs it: one `tf.GradientTape` step, the
   forward and the gradient w.r.t. x *and* both coefficient tensors, for
   - `tf_approx.ops.pau` (TfApprox>Pau, then the fused TfApprox>PauGrad);
-  - its composite twin `tf_approx.reference.pau.pau` (plain TF ops and
-    autodiff's gradient: what a Keras user without this library runs);
+  - its composite twin `tf_approx.reference.pau.pau` (plain TF ops and a
+    `tf.custom_gradient` of the closed-form gradient in plain TF ops: what
+    a Keras user without this library runs);
   - `tf.nn.leaky_relu(x, 0.01)` (LeakyRelu, LeakyReluGrad; gradient w.r.t.
     x only), the cheapest activation a PAU of this init stands in for;
   - `tf_approx.ops.pau` with per-channel coefficients, x shaped

@@ -219,11 +219,18 @@ struct HoistedFactors {
 
 // The backward pass at one input, in two parts: BackwardWeights gives
 //   dx = dy dF/dx = dy (P'/Q - Q' P/Q^2)
-// and the weights ga = dy/Q, gb = -dy P/Q^2 (times sign(R) for abs_of_sum) of
-// the coefficient gradients, which AddCoefficientGradients forms as
+// and the weights ga = dy/Q, gb, gf of the coefficient gradients, which
+// AddCoefficientGradients forms as
 //   dy dF/da_j = ga x^j
-//   dy dF/db_k = gb dQ/db_k, dQ/db_k = sign(b_k)|x|^k (safe), x^k (otherwise)
-// (sign(R) x^k for abs_of_sum, the sign being in gb; sign(0) = 0). `factors`
+//   dy dF/db_k = (gb dQ/db_k) gf, dQ/db_k = sign(b_k)|x|^k (safe), x^k
+//                (otherwise)
+// (sign(R) x^k for abs_of_sum, the sign being in gb; sign(0) = 0). Of the
+// three factors of dy dF/db_k = -(dy/Q) F dQ/db_k, the two multiplied first
+// are chosen so that their product cannot flush to zero (or overflow) where
+// the result is a normal number: with |dQ/db_k| <= 1 (|x| <= 1) gb = -dy F/Q
+// and gf = 1; with |dQ/db_k| > 1 gb = dy/Q and gf = -F, since -dy F/Q may
+// lie below the smallest normal number where |x|^k lifts the product above
+// it (float32 x = 6, F = 2.6e-35, Q = 3.4e5: dF/db_4 = -9.8e-38). `factors`
 // is an InlineFactors or HoistedFactors of a and b; with
 // Factors::kSignBAtFlush the grad_b sums are left without sign(b_k).
 template <typename V>
@@ -231,6 +238,8 @@ struct Weights {
   V dx;
   V ga;
   V gb;
+  V gf;
+  V f;  // F
 };
 
 template <Denominator D, typename V, typename Factors>
@@ -258,16 +267,35 @@ TFA_INLINE Weights<V> BackwardWeights(int m, int n, const V* a, const V* b,
   const V inv_q = S(1) / parts.q;
   const V f = parts.p * inv_q;
   const V g = dy * inv_q;
-  V h = -(g * f);
+  // Within the far radius (c = 1), |dQ/db_k| > 1 for every k >= 1 where
+  // |w_1| > c, i.e. |x| > 1. Beyond it AddCoefficientGradients<kSorted>
+  // orders the three factors itself.
+  const auto lifts = Abs(pw.w[1]) > pw.unit;
+  const V one = Splat<V, S>(1);
+  V gb = lifts ? g : -(g * f);
+  const V gf = lifts ? -f : one;
   // sign(R) is -1, 0 or 1: folding it into gb changes no bit of gb x^k.
-  if constexpr (D == Denominator::kAbsOfSum) h = h * r_sign;
-  return {g * (dp - f * dq), g, h};
+  if constexpr (D == Denominator::kAbsOfSum) gb = gb * r_sign;
+  return {g * (dp - f * dq), g, gb, gf, f};
 }
 
-template <Denominator D, typename V, typename Factors>
+// u v w for scalars, the factor of largest magnitude times the smallest
+// first: no partial product overflows or flushes to zero where u v w is a
+// normal number (and u, v, w are).
+template <typename S>
+TFA_INLINE S ProductOfThree(S u, S v, S w) {
+  const S mu = Abs(u), mv = Abs(v), mw = Abs(w);
+  if ((mu >= mv) == (mu <= mw)) return (v * w) * u;  // u in the middle
+  if ((mv >= mu) == (mv <= mw)) return (u * w) * v;
+  return (u * v) * w;
+}
+
+// kSorted (scalars only): the grad_b terms by ProductOfThree, for the far
+// inputs, whose scaled |dQ/db_k| = |x|^(k - d) lies on either side of 1.
+template <Denominator D, bool kSorted = false, typename V, typename Factors>
 TFA_INLINE void AddCoefficientGradients(int m, int n, const Factors& factors,
                                         const Powers<V>& pw, V ga, V gb,
-                                        V* grad_a, V* grad_b) {
+                                        V gf, V* grad_a, V* grad_b) {
   for (int j = 0; j <= m; ++j) grad_a[j] += ga * pw.w[j];
   for (int k = 1; k <= n; ++k) {
     V dq_db = pw.w[k];
@@ -275,7 +303,11 @@ TFA_INLINE void AddCoefficientGradients(int m, int n, const Factors& factors,
       dq_db = Abs(dq_db);
       if constexpr (!Factors::kSignBAtFlush) dq_db = factors.SignB(k) * dq_db;
     }
-    grad_b[k - 1] += gb * dq_db;
+    if constexpr (kSorted) {
+      grad_b[k - 1] += ProductOfThree(gb, dq_db, gf);
+    } else {
+      grad_b[k - 1] += (gb * dq_db) * gf;
+    }
   }
 }
 
@@ -286,7 +318,8 @@ TFA_INLINE V Backward(int m, int n, const V* a, const V* b,
                       const Factors& factors, const Powers<V>& pw, V dy,
                       V* grad_a, V* grad_b) {
   const Weights<V> w = BackwardWeights<D>(m, n, a, b, factors, pw, dy);
-  AddCoefficientGradients<D>(m, n, factors, pw, w.ga, w.gb, grad_a, grad_b);
+  AddCoefficientGradients<D>(m, n, factors, pw, w.ga, w.gb, w.gf, grad_a,
+                             grad_b);
   return w.dx;
 }
 

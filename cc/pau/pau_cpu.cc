@@ -99,18 +99,20 @@ TFA_INLINE S ScalarBackwardImpl(const Problem<S>& p, S x, S dy, int64_t column,
   const int top = std::max(p.m, p.n);
   Powers<S> pw;
   Weights<S> w;
+  // Every coefficient's gradient, zero ones included: x^j / Q may be large.
   if (!(Abs(x) > p.far)) {
     NearPowers<S, S>(x, top, &pw);
     w = BackwardWeights<D>(p.m, p.n, coef, b, factors, pw, dy);
+    AddCoefficientGradients<D>(p.m, p.n, factors, pw, w.ga, w.gb, w.gf, grad,
+                               grad + p.m + 1);
   } else {
     const Degrees leading = LeadingDegrees(p.m, p.n, coef, b);
     FarPowers(x, top, FarDegree(x, leading), &pw);
     w = BackwardWeights<D>(leading.m, std::max(leading.n, 1), coef, b, factors,
                            pw, dy);
+    AddCoefficientGradients<D, true>(p.m, p.n, factors, pw, w.ga, w.gb, w.gf,
+                                     grad, grad + p.m + 1);
   }
-  // Every coefficient's gradient, zero ones included: x^j / Q may be large.
-  AddCoefficientGradients<D>(p.m, p.n, factors, pw, w.ga, w.gb, grad,
-                             grad + p.m + 1);
   for (int j = 0; j < p.NumCoefficients(); ++j)
     acc[j * p.width + column] += grad[j];
   return w.dx;
@@ -329,7 +331,7 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
   // and weights kept here: with the coefficients, their factors and the
   // sums all live at once, the loop would keep the sums on the stack.
   struct Deferred {
-    V x, ga, gb;
+    V x, ga, gb, gf;
   };
   Deferred deferred[kShared ? kBlockElements / kLanes<S> : 1];
   int deferred_count = 0;
@@ -343,7 +345,7 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
           const Weights<V> w =
               BackwardWeights<D>(m, n, coef, coef + m + 1, shared, pw, g);
           Store(dx + i, w.dx);
-          deferred[deferred_count++] = {v, w.ga, w.gb};
+          deferred[deferred_count++] = {v, w.ga, w.gb, w.gf};
           return;
         }
         VectorCoefficients(p, column, i, coef);
@@ -364,7 +366,8 @@ TFA_INLINE void BackwardBlocks(const Problem<S>& p, const S* x, const S* dy,
           Powers<V> pw;
           NearPowers<V, S>(deferred[k].x, top, &pw);
           AddCoefficientGradients<D>(m, n, shared, pw, deferred[k].ga,
-                                     deferred[k].gb, sums, sums + m + 1);
+                                     deferred[k].gb, deferred[k].gf, sums,
+                                     sums + m + 1);
         }
         deferred_count = 0;
         if (rows_done % flush_rows != 0 && !last) return;

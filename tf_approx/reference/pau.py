@@ -1,16 +1,23 @@
 """Padé Activation Units composed from plain TensorFlow ops.
 
-The twin of the native PAU kernels (Molina et al., Padé Activation Units): the oracle the tests compare
-them with, and what runs under XLA or with `TF_APPROX_PY_OPS=1`. Gradients
-come from autodiff. RPAU noise is computed with the same counter-based hash as
-cc/common/counter_noise.h, so the twin and the kernel draw identical noise.
+The twin of the native PAU kernels (Molina et al., Padé Activation Units): the
+oracle the tests compare them with, and what runs under XLA or with
+`TF_APPROX_PY_OPS=1`. RPAU noise is computed with the same counter-based hash
+as cc/common/counter_noise.h, so the twin and the kernel draw identical noise.
 
 For |x| > 1, P and Q are both divided by |x|^d, d the degree of the highest
-nonzero b_k (of the highest nonzero coefficient where F overflows), and a zero
-coefficient's term is left out where its power overflows; the kernels do the
-same beyond a radius that depends on the coefficients. So F is finite
-wherever it is finite mathematically (and has the right sign where it
+nonzero b_k (of the highest nonzero coefficient where F overflows that way),
+and a zero coefficient's term is left out (its power may overflow); the
+kernels do the same beyond a radius that depends on the coefficients. So F is
+finite wherever it is finite mathematically (and has the right sign where it
 overflows), and both agree there.
+
+The gradient is the paper's closed form (a custom gradient, not autodiff of
+P/Q): dF/dx = (P' - F Q') / Q, dF/da_j = x^j / Q, dF/db_k = -F (dQ/db_k) / Q,
+with the signs of x, b_k and the denominator's sum taken from those values
+themselves (sign(0) = 0). Autodiff would form dF/dQ = -P/Q^2, which overflows
+or flushes to zero where the gradients are normal numbers, and would take
+sign(b_k x^k) as 0 where that product flushes to zero.
 """
 
 import numpy as np
@@ -61,44 +68,102 @@ def pau(x, numerator, denominator, denominator_kind="safe", randomized=0.0,
       # coefficients by their noisy counterparts").
       noisy.append(c + tf.stop_gradient(alpha * tf.abs(c) * u[..., j]))
     coefficients = noisy
-  power = _ScaledPowers(x, coefficients[:m + 1], coefficients[m + 1:])
-  terms = [power.term(c, j) for j, c in enumerate(coefficients[:m + 1])]
-  p = tf.add_n(terms)
-  b_terms = [power.term(c, k + 1) for k, c in enumerate(coefficients[m + 1:])]
-  if denominator_kind == "safe":
-    # |b_k| |w_k|, written so that autodiff gives sign(b_k) |w_k|.
-    b_terms = [tf.abs(t) for t in b_terms]
-  r = tf.add_n(b_terms)
-  q = power.unit + (tf.abs(r) if denominator_kind == "abs_of_sum" else r)
-  return tf.cast(p / q, out_dtype)
+  y = _pau_function(m, denominator_kind)(x, *coefficients)
+  return tf.cast(y, out_dtype)
 
 
-def _scaled_power(magnitude, sign, j, d):
-  """sign^j |x|^(j - d), differentiated as c x^j with c = |x|^-d constant.
-
-  c cancels in F = cP / cQ; differentiating it too adds terms to both that
-  cancel only to rounding, far larger than F' (1% off at x = 2 where
-  F' ~ 1e-6).
-  """
+def _pau_function(m, kind):
+  """F(x, a_0..a_m, b_1..b_n) with its closed-form gradient."""
 
   @tf.custom_gradient
-  def power(magnitude):
-    value = tf.pow(magnitude, j - d)
-    if j % 2:
-      value *= sign
+  def function(x, *coefficients):
+    a, b = coefficients[:m + 1], coefficients[m + 1:]
+    powers = _Powers(x, a, b)
+    y_scaled = _evaluate(kind, a, b, powers.scaled)
+    y_far = _evaluate(kind, a, b, powers.highest)
+    # F overflows (or two overflowing terms cancel into NaN) with the powers
+    # scaled by |x|^-n: those scaled by |x|^-max(m, n) give its sign.
+    y = tf.where(tf.math.is_finite(y_scaled) | ~powers.far, y_scaled, y_far)
 
-    def grad(upstream):
-      if j == 0:
-        return tf.zeros_like(magnitude)
-      # d(c x^j)/d|x| = sign(x) d(c x^j)/dx = j sign^j |x|^(j - 1 - d).
-      lower = tf.pow(magnitude, j - 1 - d)
-      if j % 2:
-        lower *= sign
-      return upstream * j * lower
+    def grad(dy):
+      return _gradients(kind, x, coefficients, m, powers.scaled, dy)
 
-    return value, grad
+    return y, grad
 
-  return power(magnitude)
+  return function
+
+
+def _masked(c, term, pw):
+  """term, but 0 for a zero coefficient where |x| > 1: its power may overflow
+  there (0 * inf would be NaN). A NaN coefficient counts as nonzero."""
+  keep = tf.not_equal(c, 0.0) | ~pw.far
+  return tf.where(keep, term, tf.zeros_like(term))
+
+
+def _denominator_term(kind, b, w):
+  return tf.abs(b) * tf.abs(w) if kind == "safe" else b * w
+
+
+def _parts(kind, a, b, pw):
+  """c P, c Q and c R (the denominator's sum) from the scaled powers."""
+  p = tf.add_n([_masked(c, c * pw.w[j], pw) for j, c in enumerate(a)])
+  r = tf.add_n([_masked(c, _denominator_term(kind, c, pw.w[k]), pw)
+                for k, c in enumerate(b, start=1)])
+  q = pw.unit + (tf.abs(r) if kind == "abs_of_sum" else r)
+  return p, q, r
+
+
+def _evaluate(kind, a, b, pw):
+  p, q, _ = _parts(kind, a, b, pw)
+  return p / q
+
+
+def _gradients(kind, x, coefficients, m, pw, dy):
+  """dy dF/dx and dy dF/dc for every coefficient c, reduced to c's shape."""
+  a, b = coefficients[:m + 1], coefficients[m + 1:]
+  p, q, r = _parts(kind, a, b, pw)
+  g = dy / q
+  f = p / q
+  dp = tf.add_n([tf.zeros_like(x)] + [
+      _masked(c, c * j * pw.w[j - 1], pw) for j, c in enumerate(a) if j])
+  if kind == "safe":
+    dr = tf.add_n([_masked(c, tf.abs(c) * k * tf.abs(pw.w[k - 1]), pw)
+                   for k, c in enumerate(b, start=1)])
+    dq = tf.sign(x) * dr
+  else:
+    dr = tf.add_n([_masked(c, c * k * pw.w[k - 1], pw)
+                   for k, c in enumerate(b, start=1)])
+    dq = tf.sign(r) * dr if kind == "abs_of_sum" else dr
+  dx = g * (dp - f * dq)
+  grads = [g * pw.w[j] for j in range(m + 1)]
+  for k, c in enumerate(b, start=1):
+    if kind == "safe":
+      dq_db = tf.sign(c) * tf.abs(pw.w[k])
+    elif kind == "abs_of_sum":
+      dq_db = tf.sign(r) * pw.w[k]
+    else:
+      dq_db = pw.w[k]
+    grads.append(_product_of_three(g, -f, dq_db))
+  return [_reduce_to(dx, x)] + [
+      _reduce_to(grad, c) for grad, c in zip(grads, coefficients)]
+
+
+def _product_of_three(u, v, w):
+  """u v w, the largest factor times the smallest first: no intermediate
+  overflows or flushes to zero where the product is a normal number (and the
+  factors are)."""
+  mu, mv, mw = tf.abs(u), tf.abs(v), tf.abs(w)
+  u_middle = tf.equal(mu >= mv, mu <= mw)
+  v_middle = tf.equal(mv >= mu, mv <= mw) & ~u_middle
+  return tf.where(u_middle, (v * w) * u,
+                  tf.where(v_middle, (u * w) * v, (u * v) * w))
+
+
+def _reduce_to(gradient, like):
+  """gradient, shaped like x, summed over the axes `like` was broadcast on."""
+  axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=tf.shape(like),
+                                             s1=tf.shape(gradient))
+  return tf.reshape(tf.reduce_sum(gradient, axis=axes), tf.shape(like))
 
 
 def _leading_degree(coefficients, first):
@@ -112,34 +177,46 @@ def _leading_degree(coefficients, first):
 
 
 class _ScaledPowers:
-  """w_j = c x^j: c = 1 where |x| <= 1, else |x|^-d.
+  """w[j] = c x^j for j = 0..top, the unit c, and where |x| > 1."""
 
-  tf.where differentiates both of its branches, so each branch is computed
-  from inputs that are safe for it: otherwise a branch that is not taken
-  (an overflowing power) makes the gradient NaN.
+  def __init__(self, w, far):
+    self.w = w
+    self.unit = w[0]
+    self.far = far
+
+
+class _Powers:
+  """The scaled powers of x: c = 1 where |x| <= 1, else |x|^-d.
+
+  `scaled` has d = n, the degree of the highest nonzero b_k (d = max(m, n),
+  m that of the highest nonzero a_j, at +-inf), so cQ -> |b_n| and nothing
+  underflows; `highest` has d = max(m, n), which keeps cP finite where F
+  overflows and gives its sign. Each power is computed once.
   """
 
   def __init__(self, x, a, b):
+    top = max(len(a) - 1, len(b))
     self.far = tf.abs(x) > 1.0
-    self.near_x = tf.where(self.far, tf.zeros_like(x), x)
+    near_x = tf.where(self.far, tf.zeros_like(x), x)
+    near = [tf.ones_like(x)] + [near_x**j for j in range(1, top + 1)]
     far_x = tf.where(self.far, x, 2.0 * tf.ones_like(x))
-    self.magnitude, self.sign = tf.abs(far_x), tf.sign(far_x)
-    # d = n keeps cQ -> |b_n|, nothing underflows; where |x|^(m - n) would
-    # overflow, and F with it, d = max(m, n) keeps cP finite (F's sign).
+    magnitude, sign = tf.abs(far_x), tf.sign(far_x)
     leading_m, leading_n = _leading_degree(a, 0), _leading_degree(b, 1)
-    limit = np.log(np.finfo(x.dtype.as_numpy_dtype).max / 16)
-    overflows = (leading_m - leading_n) * tf.math.log(self.magnitude) > limit
-    self.d = tf.where(overflows, tf.maximum(leading_m, leading_n), leading_n)
-    self.unit = self.term(tf.ones_like(x), 0)
+    highest = tf.maximum(leading_m, leading_n)
+    finite = tf.math.is_finite(magnitude)
+    self.scaled = self._powers(near, magnitude, sign,
+                               tf.where(finite, leading_n, highest), top)
+    self.highest = self._powers(near, magnitude, sign, highest, top)
 
-  def term(self, c, j):
-    """c w_j; 0 where c = 0 and w_j overflows (0 * inf would be NaN)."""
-    exponent = j - self.d
-    keep = tf.logical_or(
-        tf.not_equal(c, 0.0),
-        tf.math.is_finite(tf.stop_gradient(tf.pow(self.magnitude, exponent))))
-    magnitude = tf.where(keep, self.magnitude, tf.ones_like(self.magnitude))
-    far = _scaled_power(magnitude, self.sign, j, self.d)
-    near = self.near_x**j if j else tf.ones_like(self.near_x)
-    w = tf.where(self.far, far, near)
-    return c * tf.where(keep, w, tf.zeros_like(w))
+  def _powers(self, near, magnitude, sign, d, top):
+    w = []
+    finite = tf.math.is_finite(magnitude)
+    for j in range(top + 1):
+      far = tf.pow(magnitude, j - d)
+      # At +-inf the terms above d (zero coefficients) are 0, as in the
+      # kernels, so that their gradients x^j / Q are too.
+      far = tf.where(finite | (j <= d), far, tf.zeros_like(far))
+      if j % 2:
+        far *= sign
+      w.append(tf.where(self.far, far, near[j]))
+    return _ScaledPowers(w, self.far)
