@@ -3,14 +3,17 @@
 The twin of the native kernels: the oracle the tests compare them with, and
 what runs under XLA (which cannot compile custom ops) or with
 `TF_APPROX_PY_OPS=1`. Gradients come from autodiff, except word2vec's table,
-whose gradient is the documented choice of the native kernel, and fastexp's,
+whose gradient is the documented choice of the native kernel, fastexp's,
 which is the kernel's closed form (autodiff through the squarings would give
-inf * 0 = NaN once (1 - x/n)^n overflows, where f' underflows to 0). As in
-the kernels, NaN in gives NaN out, for the value and for the gradient.
+inf * 0 = NaN once (1 - x/n)^n overflows, where f' underflows to 0), and the
+rationals', which are the kernel's forms too (autodiff through Horner's rule
+multiplies the adjoint by x at each step, x^(n-1) in all, which overflows
+where f' does not). As in the kernels, NaN in gives NaN out, for the value
+and for the gradient.
 
-Unlike the native kernels, the rationals here are evaluated in Horner form
-only, so |x| beyond ~1e9 (float32) can overflow to NaN where the native
-kernel switches to an exact 1/x form.
+As the native kernels do, the rationals switch from Horner's form to an exact
+1/x form beyond the radius where Horner's could overflow, so value and
+gradient stay finite wherever they are, with the formula's limits at +-inf.
 """
 
 import numpy as np
@@ -28,16 +31,122 @@ def word2vec_table():
   return e / (e + np.float32(1))
 
 
-def _horner(coefficients, x):
+def _horner(coefficients, x, derivative=False):
+  """c[0] + c[1] x + ... by Horner's rule; with `derivative`, also its slope.
+
+  The slope is carried along as in the kernel (dp = dp x + p), not taken by
+  autodiff, whose adjoint x^(n-1) overflows where the sum does not
+  (tanh_taylor_13 at bfloat16 x = 1712: x^12 = 6.3e38).
+  """
   acc = tf.fill(tf.shape(x), tf.constant(coefficients[-1], x.dtype))
+  slope = tf.zeros_like(acc)
   for c in reversed(coefficients[:-1]):
+    if derivative:
+      slope = slope * x + acc
     acc = acc * x + c
-  return acc
+  return (acc, slope) if derivative else acc
+
+
+def _trimmed(coefficients):
+  """Without trailing zeros (as the kernel): the last one leads."""
+  coefficients = list(coefficients)
+  while len(coefficients) > 1 and coefficients[-1] == 0:
+    coefficients.pop()
+  return coefficients
+
+
+def _is_parity(coefficients):
+  return (all(c == 0 for c in coefficients[0::2]) or
+          all(c == 0 for c in coefficients[1::2]))
+
+
+def far_radius(spec, dtype):
+  """The radius beyond which the rational `spec` is evaluated in 1/x.
+
+  The kernel's (cc/activations/activations.h, HornerSafeRadius): the largest
+  power of two R with sum |c_i| (i + 1) R^i <= max / 16 for P and Q, so that
+  Horner's value and slope cannot overflow below it; for parity coefficients
+  (evaluated in x^2 by the kernel) at most sqrt(max / 16). `max` is that of
+  the dtype computed in: float32 for half types.
+  """
+  if dtype in _HALF_TYPES:
+    dtype = tf.float32
+  return _far_radius(_trimmed(spec.numerator), _trimmed(spec.denominator),
+                     dtype)
+
+
+def _far_radius(numerator, denominator, dtype):
+  limit = float(dtype.max) / 16
+
+  def bound(c, r):
+    total, power = 0.0, 1.0
+    for i, ci in enumerate(c):
+      total += abs(ci) * (i + 1) * power
+      power *= r
+    return total
+
+  def safe(r):
+    return bound(numerator, r) <= limit and bound(denominator, r) <= limit
+
+  if not safe(1.0):
+    return 0.0
+  r = 1.0
+  while r < limit and safe(2 * r):
+    r *= 2
+  if _is_parity(numerator) and _is_parity(denominator):
+    r = min(r, float(np.array(np.sqrt(float(dtype.max) / 16),
+                              dtype.as_numpy_dtype)))
+  return r
+
+
+def _scale_by_power(value, x, k):
+  """value x^k one factor at a time (the kernel's ScaleByPower): for |x| > 1
+  the intermediates move towards the result, so none overflows unless it does.
+  """
+  for _ in range(k):
+    value = value * x
+  for _ in range(-k):
+    value = value / x
+  return value
 
 
 def _rational(spec, x):
-  return (_horner(spec.numerator, x) / _horner(spec.denominator, x) +
-          spec.offset)
+  """P(x) / Q(x) + offset, in the kernel's two forms, value and derivative.
+
+  Up to the kernel's radius `far` Horner's form, f' = (P' - f Q') / Q (one
+  division: no Q^2 to overflow early); beyond it, with t = 1/x and k = deg P
+  - deg Q, f = x^k P~(t) / Q~(t) and f' = x^(k-1) (k R - t R'), R = P~/Q~
+  (P~, Q~ the reversed polynomials), which are finite wherever f and f' are
+  and give the limits at +-inf.
+  """
+  num, den = _trimmed(spec.numerator), _trimmed(spec.denominator)
+  far = _far_radius(num, den, x.dtype)
+  k = len(num) - len(den)
+
+  @tf.custom_gradient
+  def rational(x):
+    is_far = tf.abs(x) > far
+    # Each form at a harmless argument where the other one is selected.
+    near_x = tf.where(is_far, tf.zeros_like(x), x)
+    t = 1.0 / tf.where(is_far, x, tf.ones_like(x))
+    p, dp = _horner(num, near_x, derivative=True)
+    q, dq = _horner(den, near_x, derivative=True)
+    pt, dpt = _horner(num[::-1], t, derivative=True)
+    qt, dqt = _horner(den[::-1], t, derivative=True)
+    ratio = p / q
+    ratio_t = pt / qt
+    y = tf.where(is_far, _scale_by_power(ratio_t, x, k), ratio) + spec.offset
+
+    def grad(dy):
+      r = 1.0 / q  # the kernel's rounding: one division
+      near = (dp - p * r * dq) * r
+      far_slope = _scale_by_power(
+          k * ratio_t - t * ((dpt - ratio_t * dqt) / qt), x, k - 1)
+      return dy * tf.where(is_far, far_slope, near)
+
+    return y, grad
+
+  return rational(x)
 
 
 def _fastexp_sigmoid(spec, x):
