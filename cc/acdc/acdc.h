@@ -372,8 +372,9 @@ TFA_INLINE void Dct2(const Plan<S>& p, V* u, V* scratch) {
   }
   // Even n: z_j = v_{2j} + i v_{2j+1}, j < h = n/2, and Z = FFT_h(z).
   const int64_t h = p.fft_n;
-  for (int64_t i = 0; i < n; ++i) {
-    (i & 1 ? im : re)[i >> 1] = u[MakhoulSource(n, i)];
+  for (int64_t j = 0; j < h; ++j) {
+    re[j] = u[MakhoulSource(n, 2 * j)];
+    im[j] = u[MakhoulSource(n, 2 * j + 1)];
   }
   Fft(p, re, im);
   // The spectrum of v (twice it: the shift holds the 1/2): with
@@ -436,9 +437,9 @@ TFA_INLINE void Dct3(const Plan<S>& p, V* u, V* scratch) {
     im[k] = -((a_im + b_im) + q_re);  // conjugated
   }
   Fft(p, re, im);
-  for (int64_t i = 0; i < n; ++i) {
-    const V value = i & 1 ? -im[i >> 1] : re[i >> 1];
-    u[MakhoulSource(n, i)] = value;
+  for (int64_t j = 0; j < h; ++j) {
+    u[MakhoulSource(n, 2 * j)] = re[j];
+    u[MakhoulSource(n, 2 * j + 1)] = -im[j];
   }
 }
 
