@@ -870,24 +870,6 @@ def _norms(values):
                                   keepdims=True))
 
 
-# Known kernel defect (test_known_dct_rows_leak_into_each_other): the DCT
-# kernels transform row r together with row r + 8 (float64) or r + 16
-# (float32, half types), and each leaks into the other: eps-sized values,
-# and NaN. With more rows than that, every row is held to the largest row's
-# bound, and only a batch without non-finite inputs must come out finite.
-def _dct_rows_leak(rows, dtype):
-  return rows > (8 if dtype == tf.float64 else 16)
-
-
-def _per_row(values, leak):
-  """Each row's value, or the largest of all rows where rows leak."""
-  values = np.asarray(values)
-  if not leak or values.size == 0:
-    return values
-  with np.errstate(invalid="ignore"):
-    return np.broadcast_to(np.max(values), values.shape)
-
-
 @st.composite
 def dct_cases(draw):
   dtype = draw(DTYPE)
@@ -915,20 +897,16 @@ def test_dct_matches_twin(case):
   y_twin, (dx_twin,) = _gradients(lambda x: acdc_reference.dct(x, inverse),
                                   [x], dy)
   xs, ys, yt = _numpy(x), _numpy(y), _numpy(y_twin)
-  leak = _dct_rows_leak(int(np.prod(xs.shape[:-1])), dtype)
   roundings = _transform_roundings(n, dtype)
-  x_norm = _per_row(_norms(xs), leak)
+  x_norm = _norms(xs)
   _assert_agree(ys, yt, roundings * x_norm + _output_rounding(dtype, yt),
                 "y", check_finiteness=False)
-  safe = _per_row(np.all(np.isfinite(xs), axis=-1, keepdims=True) &
-                  _cannot_overflow(x_norm, dtype), leak)
-  if leak:
-    safe = np.broadcast_to(np.all(safe), safe.shape)
+  safe = (np.all(np.isfinite(xs), axis=-1, keepdims=True) &
+          _cannot_overflow(x_norm, dtype))
   assert np.isfinite(ys[np.broadcast_to(safe, ys.shape)]).all(), (
       "rows that cannot overflow must give finite outputs")
   dxt = _numpy(dx_twin)
-  _assert_agree(_numpy(dx), dxt, roundings * _per_row(_norms(_numpy(dy)),
-                                                      leak) +
+  _assert_agree(_numpy(dx), dxt, roundings * _norms(_numpy(dy)) +
                 _output_rounding(dtype, dxt), "dx")
 
 
@@ -957,28 +935,22 @@ def test_acdc_matches_twin(case):
   xs, ys, yt = _numpy(x), _numpy(y), _numpy(y_twin)
   av, dv, bv, dys = _numpy(a), _numpy(d), _numpy(bias), _numpy(dy)
   rows = int(np.prod(xs.shape[:-1]))
-  leak = _dct_rows_leak(rows, dtype)
   dmax = np.max(np.abs(dv), initial=0.0)
   roundings = 2 * _transform_roundings(n, dtype) + 2 * C * _eps(dtype)
   with np.errstate(all="ignore"):
-    h1 = _per_row(_norms(xs * av), leak)
+    h1 = _norms(xs * av)
     magnitude = dmax * h1 + _norms(bv)
   _assert_agree(ys, yt, roundings * magnitude + _output_rounding(dtype, yt),
                 "y", check_finiteness=False)
-  safe = _per_row(np.all(np.isfinite(xs), axis=-1, keepdims=True) &
-                  _cannot_overflow(np.maximum(magnitude, h1), dtype), leak)
-  if leak:
-    safe = np.broadcast_to(np.all(safe), safe.shape)
+  safe = (np.all(np.isfinite(xs), axis=-1, keepdims=True) &
+          _cannot_overflow(np.maximum(magnitude, h1), dtype))
   assert np.isfinite(ys[np.broadcast_to(safe, ys.shape)]).all(), (
       "rows that cannot overflow must give finite outputs")
   # dx = a C^-1 (d C dy), da = sum x C^-1 (d C dy), dd = sum h2 C dy,
   # dbias = sum C dy: |C v| <= |v|_2 entrywise, so the errors are bounded by
   # |dy|_2 (dx, da, dbias) and |x a|_2 |dy|_2 (dd) times the roundings.
-  # Known defect (test_known_acdc_gradient_error_scales_with_x_a): the
-  # kernel's C (x a) and C dy each pick up an error of ~eps (|x a|_2 +
-  # |dy|_2), so here |dy|_2 stands for |x a|_2 + |dy|_2.
   per_row = roundings + _eps(dtype) * rows
-  dy_norm = np.broadcast_to(_per_row(_norms(dys), leak) + h1, xs.shape)
+  dy_norm = np.broadcast_to(_norms(dys), xs.shape)
   with np.errstate(all="ignore"):
     h2_dy = np.broadcast_to(np.maximum(h1, dy_norm) * dy_norm, xs.shape)
     bounds = [
@@ -1198,27 +1170,11 @@ def test_gaaf_matches_twin(case):
   _assert_like(y, x.shape, dtype, "y")
   _assert_like(dx, x.shape, dtype, "dx")
   tol = GAAF_TOLERANCE[dtype]
-  xs, yt = _numpy(x), _numpy(y_twin)
-  lost = 0.0
-  k32 = float(np.float32(k))
-  if dtype == tf.float64:
-    with np.errstate(all="ignore"):
-      xk = xs * k32
-      # Known kernel defect (test_known_gaaf_sawtooth_just_below_zero): for
-      # tiny negative x, where xK - floor(xK) rounds to 1, the kernel gives
-      # g = -1/(2K) where the exact g is 1/(2K) - |x|.
-      tiny_negative = (xs < 0) & (-xk < 2.0**-52)
-      lost = np.where(tiny_negative, 1 / k32, 0.0)
-  # g has no limit at +-inf: where s(+-inf) is not 0 (shape 'none'; 'sigmoid'
-  # at -inf) the kernel takes g = -1/(2K), the twin g = 0 (a known
-  # disagreement: test_known_gaaf_sawtooth_at_infinity).
-  lost = np.where(np.isinf(xs), 1 / k32, lost)
-  _assert_agree(_numpy(y), yt, tol * (1 + np.abs(yt)) + lost +
+  yt = _numpy(y_twin)
+  _assert_agree(_numpy(y), yt, tol * (1 + np.abs(yt)) +
                 _output_rounding(dtype, yt), "y")
   dxt, dys = _numpy(dx_twin), _numpy(dy)
-  # g's slope is 1; s' is of order s / width, times |g| <= 1 / (2K).
   _assert_agree(_numpy(dx), dxt, tol * (np.abs(dys) + np.abs(dxt)) +
-                np.abs(dys) * lost / float(np.float32(width)) +
                 _output_rounding(dtype, dxt), "dx")
 
 
@@ -1280,14 +1236,16 @@ def test_gaaf_twin_takes_the_limit_at_infinity():
       gaaf_reference.gaaf(x, "tanh", "exp", k=1e30).numpy(), [1.0])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel: float64 gaaf(-1.81083455e-178) - tanh(x) is -5e-05 = -1/(2K); "
-    "exact (x K - floor(x K) - 1/2) / K is 1/(2K) - |x| (xK - floor(xK) "
-    "rounds to 1 and the kernel wraps it to 0); also for x = -1e-20"))
-def test_known_gaaf_sawtooth_just_below_zero():
-  x = np.array([-1.81083455e-178, -1e-20])
-  y = ops.gaaf(tf.constant(x), "tanh", "none").numpy()
-  np.testing.assert_allclose(y - np.tanh(x), 0.5 / 10000.0, rtol=1e-9)
+def test_gaaf_sawtooth_just_below_zero():
+  # Exact (xK - floor(xK) - 1/2) / K is 1/(2K) - |x| there; xK - floor(xK)
+  # rounds to 1, which the kernel once wrapped to 0 (g = -1/(2K)).
+  # (float32: normal numbers only; TensorFlow's threads flush subnormals.)
+  for dtype, values in ((tf.float64, [-1.81083455e-178, -1e-20, -1e-300]),
+                        (tf.float32, [-1e-20, -1e-30, -1e-37])):
+    x = np.array(values, dtype.as_numpy_dtype)
+    y = ops.gaaf(tf.constant(x), "tanh", "none").numpy().astype(np.float64)
+    np.testing.assert_allclose(y - np.tanh(x.astype(np.float64)),
+                               0.5 / 10000.0, rtol=1e-6)
 
 
 @pytest.mark.parametrize("shape", [(0,), (2, 0), (0, 1), (0, 3)])
@@ -1318,20 +1276,20 @@ def test_fastfood_twin_no_rows_no_features():
   assert y.shape == (0, 1)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel: acdc's gradients for n not a power of two carry an error of "
-    "~eps (|x a|_2 + |dy|_2) in C (x a) and C dy: float32 n = 17, x = 482, "
-    "a = 2, d = bias = 0 gives dbias (= C dy, independent of x) off by "
-    "1.8e-4 (relative 1.6e-3); x = 0, n = 3, dy ~ 1000 N(0, 1) gives dd "
-    "= 0.18 where it is exactly 0"))
-def test_known_acdc_gradient_error_scales_with_x_a():
+def test_acdc_gradient_error_scales_with_its_own_input():
+  # Once C (x a) and C dy shared a complex FFT, so each picked up an error of
+  # ~eps (|x a|_2 + |dy|_2): float32 n = 17, x = 482, a = 2, d = bias = 0
+  # gave dbias (= C dy, independent of x) off by 1.8e-4; x = 0, n = 3,
+  # dy ~ 1000 N(0, 1) gave dd = 0.18 where it is exactly 0.
   import scipy.fft  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(1)
   for n, x_value, dy_scale in ((17, 482.0, 1.0), (3, 0.0, 1000.0)):
     x = tf.fill([n], x_value)
-    a, zeros = tf.fill([n], 2.0), tf.zeros([n])
+    # d and bias must be distinct tensors: the tape sums the gradients of a
+    # tensor watched twice.
+    a, d, bias = tf.fill([n], 2.0), tf.zeros([n]), tf.zeros([n])
     dy = rng.uniform(-2, 2, size=n).astype(np.float32) * dy_scale
-    _, (_, _, dd, dbias) = _gradients(ops.acdc, [x, a, zeros, zeros],
+    _, (_, _, dd, dbias) = _gradients(ops.acdc, [x, a, d, bias],
                                       tf.constant(dy))
     want_dbias = scipy.fft.dct(dy.astype(np.float64), type=2, norm="ortho")
     h2 = scipy.fft.dct(x.numpy().astype(np.float64) * 2, type=2, norm="ortho")
@@ -1496,20 +1454,22 @@ def test_pau_twin_gradient_does_not_cancel():
   np.testing.assert_allclose(dx.numpy(), -b / (1 + 2 * b)**2, rtol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel: dct and acdc transform row r together with row r + 8 (float64) "
-    "or r + 16 (float32) and leak into it: float64 dct(x) of 9 rows of 2 "
-    "with x[0, 0] = NaN makes row 8 NaN; with x[0, 0] = 1 row 8 (zeros) "
-    "comes out +-6.06e-17; float32 likewise with 17 rows"))
-@pytest.mark.parametrize("dtype, rows", [(tf.float64, 9), (tf.float32, 17)])
-def test_known_dct_rows_leak_into_each_other(dtype, rows):
+@pytest.mark.parametrize("dtype, rows", [(tf.float64, 9), (tf.float32, 17),
+                                         (tf.float16, 33)])
+@pytest.mark.parametrize("n", [2, 3, 8, 17])
+def test_dct_rows_do_not_leak_into_each_other(dtype, rows, n):
+  # Once two rows (r and r + 8 in float64, r + 16 in float32) shared a
+  # complex FFT: a NaN in one made the other NaN, a 1 made its zeros +-6e-17.
+  # Each row's result depends on that row alone, bitwise.
   for value in (math.nan, 1.0):
-    x = np.zeros((rows, 2))
+    x = np.zeros((rows, n))
     x[0, 0] = value
-    ones, zeros = tf.ones([2], dtype), tf.zeros([2], dtype)
-    for y in (ops.dct(tf.constant(x, dtype)),
-              ops.acdc(tf.constant(x, dtype), ones, ones, zeros)):
-      np.testing.assert_array_equal(y.numpy()[1:], 0.0)
+    x = tf.constant(x, dtype)
+    ones, zeros = tf.ones([n], dtype), tf.zeros([n], dtype)
+    _, (dx,) = _gradients(lambda x: ops.acdc(x, ones, ones, zeros), [x], x)
+    for y in (ops.dct(x), ops.dct(x, inverse=True),
+              ops.acdc(x, ones, ones, zeros), dx):
+      np.testing.assert_array_equal(_numpy(y)[1:], 0.0)
 
 
 def test_pau_twin_gradient_does_not_overflow():
@@ -1558,13 +1518,22 @@ def test_activation_twin_ultra_fast_sigmoid_nan():
   assert np.isnan(_numpy(y)).all(), y
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel vs twin: at x = +-inf with s(x) != 0 (shape='none'; 'sigmoid' at "
-    "-inf) the kernel gives phi - 1/(2K) (g = -1/(2K)), the twin phi (g = "
-    "0): float16 gaaf(inf, 'tanh', 'none', k=1) is 0.5 vs 1.0. g has no "
-    "limit there; the two should agree on one convention (or NaN)"))
-def test_known_gaaf_sawtooth_at_infinity():
-  x = tf.constant([math.inf, -math.inf], tf.float16)
-  np.testing.assert_array_equal(
-      _numpy(ops.gaaf(x, "tanh", "none", k=1.0)),
-      _numpy(gaaf_reference.gaaf(x, "tanh", "none", k=1.0)))
+@pytest.mark.parametrize("dtype", [tf.float16, tf.float32, tf.float64])
+@pytest.mark.parametrize("base", gaaf_reference.BASES)
+@pytest.mark.parametrize("shape", gaaf_reference.SHAPES)
+def test_gaaf_sawtooth_at_infinity(dtype, base, shape):
+  # g has no limit at +-inf: where s(+-inf) != 0 (shape 'none', 'sigmoid' at
+  # -inf) the value and gradient are NaN, where s(+-inf) = 0 they are phi's
+  # limits; kernel and twin agree (once the kernel took g = -1/(2K), the
+  # twin g = 0).
+  x = tf.constant([math.inf, -math.inf, 0.25], dtype)
+  dy = tf.ones_like(x)
+  y, (dx,) = _gradients(lambda x: ops.gaaf(x, base, shape, k=1.0), [x], dy)
+  y_twin, (dx_twin,) = _gradients(
+      lambda x: gaaf_reference.gaaf(x, base, shape, k=1.0), [x], dy)
+  undefined = {"none": [True, True], "exp": [False, False],
+               "sigmoid": [False, True]}[shape]
+  for value in (y, y_twin, dx, dx_twin):
+    np.testing.assert_array_equal(np.isnan(_numpy(value))[:2], undefined)
+  np.testing.assert_array_equal(_numpy(y)[:2], _numpy(y_twin)[:2])
+  np.testing.assert_array_equal(_numpy(dx)[:2], _numpy(dx_twin)[:2])

@@ -8,14 +8,18 @@
 //   dx = a ⊙ t
 // (never dividing by a; h2 is recomputed, not stored).
 //
-// Both DCTs go through one complex FFT of length n (Makhoul, 1980): for real
-// v (x reordered even-indices-then-odd-reversed), C x = Re(e^{-iπk/2n} FFT(v))
-// scaled, and its inverse runs the same steps backwards. Because the
-// sequences are real, two transforms share one complex FFT (the first as the
-// real part, the second as the imaginary part). The FFT is a power-of-two
-// decimation-in-time FFT (two stages per pass) when n is a power of two,
-// otherwise Bluestein's chirp-z convolution through a power of two
-// m >= 2n - 1: O(n log n) for every n.
+// Each DCT goes through one complex FFT (Makhoul, 1980): for real v (x
+// reordered even-indices-then-odd-reversed), C x = Re(e^{-iπk/2n} FFT(v))
+// scaled, and its inverse runs the same steps backwards. For even n the real
+// v of length n is packed into a complex sequence of length n/2 (even
+// samples as the real part, odd ones as the imaginary part) and the spectrum
+// of v is split out of that half-length FFT; for odd n, v goes through a
+// length-n FFT with a zero imaginary part. A complex FFT never carries two
+// independent transforms: a transform's rounding errors scale with its own
+// input alone, and a NaN or Inf stays in its own row. The FFT is a
+// power-of-two decimation-in-time FFT (two stages per pass) when its length
+// is a power of two, otherwise Bluestein's chirp-z convolution through a
+// power of two m >= 2 len - 1: O(n log n) for every n.
 //
 // Every function is a template over V, a scalar or a GCC vector whose lanes
 // hold *different rows* (the CPU kernels transform kLanes rows at once with
@@ -36,8 +40,13 @@ namespace acdc {
 
 TFA_INLINE bool IsPowerOfTwo(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
 
-// The FFT length for a DCT of length n: n itself if a power of two, else the
-// smallest power of two >= 2n - 1 (Bluestein).
+// The length of the complex FFT of a DCT of length n: n / 2 for even n (the
+// real sequence packed into half as many complex numbers), n for odd n.
+inline int64_t ComplexLength(int64_t n) { return n % 2 == 0 ? n / 2 : n; }
+
+// The length of the power-of-two FFT that computes a complex FFT of length
+// n: n itself if a power of two, else the smallest power of two >= 2n - 1
+// (Bluestein).
 inline int64_t FftLength(int64_t n) {
   if (IsPowerOfTwo(n)) return n;
   int64_t m = 1;
@@ -50,25 +59,32 @@ inline int64_t FftLength(int64_t n) {
 template <typename S>
 struct Plan {
   int64_t n = 1;
-  int64_t m = 1;  // FftLength(n)
+  int64_t fft_n = 1;  // ComplexLength(n)
+  int64_t m = 1;      // FftLength(fft_n)
   // exp(-2πi j / m), j < m / 2.
   const S* twiddle_re = nullptr;
   const S* twiddle_im = nullptr;
   // DCT-II post-twiddle with the orthonormal scale: c_k e^{-iπk/2n}, k < n,
-  // c_0 = sqrt(1/n), c_k = sqrt(2/n).
+  // c_0 = sqrt(1/n), c_k = sqrt(2/n); halved for even n (the halves of the
+  // spectrum split, exact).
   const S* shift_re = nullptr;
   const S* shift_im = nullptr;
   // DCT-III pre-twiddle, with the inverse FFT's 1/n: e^{iπk/2n} / (c_k n).
   const S* ishift_re = nullptr;
   const S* ishift_im = nullptr;
-  // Bluestein only (m != n): the chirp w_k = e^{-iπk²/n}, k < n, and the FFT
-  // of the wrapped conjugate chirp, divided by m.
+  // Even n only: exp(-2πi k / n), k < n / 2, which splits the spectrum of
+  // the packed half-length sequence into that of the real one.
+  const S* split_re = nullptr;
+  const S* split_im = nullptr;
+  // Bluestein only (m != fft_n): the chirp w_k = e^{-iπk²/fft_n},
+  // k < fft_n, and the FFT of the wrapped conjugate chirp, divided by m.
   const S* chirp_re = nullptr;
   const S* chirp_im = nullptr;
   const S* kernel_re = nullptr;
   const S* kernel_im = nullptr;
 
-  bool bluestein() const { return m != n; }
+  bool bluestein() const { return m != fft_n; }
+  bool packed() const { return fft_n != n; }
 };
 
 // In-place forward FFT of length m (a power of two) of (re, im), with
@@ -177,7 +193,8 @@ TFA_INLINE void FftRadix2(int64_t m, const T* tw_re, const T* tw_im, V* re,
 template <typename S>
 class PlanTables {
  public:
-  explicit PlanTables(int64_t n) : n_(n), m_(FftLength(n)) {
+  explicit PlanTables(int64_t n)
+      : n_(n), fft_n_(ComplexLength(n)), m_(FftLength(fft_n_)) {
     const double pi = 3.14159265358979323846;
     const int64_t half = m_ / 2 > 0 ? m_ / 2 : 1;
     std::vector<double> twiddle(2 * half);
@@ -186,23 +203,34 @@ class PlanTables {
       twiddle[2 * j + 1] = std::sin(-2 * pi * j / m_);
     }
     Split(twiddle, &twiddle_re_, &twiddle_im_);
+    const bool packed = fft_n_ != n_;
     std::vector<double> shift(2 * n), ishift(2 * n);
     for (int64_t k = 0; k < n; ++k) {
       const double c = k == 0 ? std::sqrt(1.0 / n) : std::sqrt(2.0 / n);
       const double angle = pi * k / (2.0 * n);
-      shift[2 * k] = c * std::cos(-angle);
-      shift[2 * k + 1] = c * std::sin(-angle);
+      const double scale = packed ? c / 2 : c;
+      shift[2 * k] = scale * std::cos(-angle);
+      shift[2 * k + 1] = scale * std::sin(-angle);
       ishift[2 * k] = std::cos(angle) / (c * n);
       ishift[2 * k + 1] = std::sin(angle) / (c * n);
     }
     Split(shift, &shift_re_, &shift_im_);
     Split(ishift, &ishift_re_, &ishift_im_);
-    if (m_ != n_) BuildBluestein(pi);
+    if (packed) {
+      std::vector<double> split(2 * fft_n_);
+      for (int64_t k = 0; k < fft_n_; ++k) {
+        split[2 * k] = std::cos(-2 * pi * k / n_);
+        split[2 * k + 1] = std::sin(-2 * pi * k / n_);
+      }
+      Split(split, &split_re_, &split_im_);
+    }
+    if (m_ != fft_n_) BuildBluestein(pi);
   }
 
   Plan<S> plan() const {
     Plan<S> p;
     p.n = n_;
+    p.fft_n = fft_n_;
     p.m = m_;
     p.twiddle_re = twiddle_re_.data();
     p.twiddle_im = twiddle_im_.data();
@@ -210,7 +238,11 @@ class PlanTables {
     p.shift_im = shift_im_.data();
     p.ishift_re = ishift_re_.data();
     p.ishift_im = ishift_im_.data();
-    if (m_ != n_) {
+    if (fft_n_ != n_) {
+      p.split_re = split_re_.data();
+      p.split_im = split_im_.data();
+    }
+    if (m_ != fft_n_) {
       p.chirp_re = chirp_re_.data();
       p.chirp_im = chirp_im_.data();
       p.kernel_re = kernel_re_.data();
@@ -231,19 +263,20 @@ class PlanTables {
     }
   }
 
-  // The chirp, and the FFT of its wrapped conjugate, computed in double by
-  // FftRadix2.
+  // The chirp of length fft_n, and the FFT of its wrapped conjugate,
+  // computed in double by FftRadix2.
   void BuildBluestein(double pi) {
-    std::vector<double> chirp(2 * n_);
-    for (int64_t k = 0; k < n_; ++k) {
-      // k² mod 2n keeps the angle exact for large k.
-      const int64_t r = (k * k) % (2 * n_);
-      chirp[2 * k] = std::cos(-pi * r / n_);
-      chirp[2 * k + 1] = std::sin(-pi * r / n_);
+    const int64_t len = fft_n_;
+    std::vector<double> chirp(2 * len);
+    for (int64_t k = 0; k < len; ++k) {
+      // k² mod 2 len keeps the angle exact for large k.
+      const int64_t r = (k * k) % (2 * len);
+      chirp[2 * k] = std::cos(-pi * r / len);
+      chirp[2 * k + 1] = std::sin(-pi * r / len);
     }
     Split(chirp, &chirp_re_, &chirp_im_);
     std::vector<double> re(m_, 0.0), im(m_, 0.0);
-    for (int64_t k = 0; k < n_; ++k) {
+    for (int64_t k = 0; k < len; ++k) {
       re[k] = chirp[2 * k];
       im[k] = -chirp[2 * k + 1];
       if (k > 0) {
@@ -265,32 +298,35 @@ class PlanTables {
     }
   }
 
-  int64_t n_, m_;
+  int64_t n_, fft_n_, m_;
   std::vector<S> twiddle_re_, twiddle_im_, shift_re_, shift_im_, ishift_re_,
-      ishift_im_, chirp_re_, chirp_im_, kernel_re_, kernel_im_;
+      ishift_im_, split_re_, split_im_, chirp_re_, chirp_im_, kernel_re_,
+      kernel_im_;
 };
 
-// Scratch (in V elements) that Dct2Pair and Dct3Pair need.
+// Scratch (in V elements) that Dct2 and Dct3 need.
 template <typename S>
 TFA_INLINE int64_t ScratchSize(const Plan<S>& p) {
   return 2 * p.m;
 }
 
-// In-place forward FFT of length n of (re, im), through Bluestein when n is
-// not a power of two; (re, im) must hold m elements (the first n the input).
+// In-place forward FFT of length fft_n of (re, im), through Bluestein when
+// fft_n is not a power of two; (re, im) must hold m elements (the first
+// fft_n the input).
 template <typename V, typename S>
 TFA_INLINE void Fft(const Plan<S>& p, V* re, V* im) {
+  const int64_t len = p.fft_n;
   if (!p.bluestein()) {
-    FftRadix2(p.n, p.twiddle_re, p.twiddle_im, re, im);
+    FftRadix2(len, p.twiddle_re, p.twiddle_im, re, im);
     return;
   }
   const V zero = {};
-  for (int64_t k = 0; k < p.n; ++k) {  // a_k = z_k w_k
+  for (int64_t k = 0; k < len; ++k) {  // a_k = z_k w_k
     const V r = re[k] * p.chirp_re[k] - im[k] * p.chirp_im[k];
     im[k] = re[k] * p.chirp_im[k] + im[k] * p.chirp_re[k];
     re[k] = r;
   }
-  for (int64_t k = p.n; k < p.m; ++k) re[k] = im[k] = zero;
+  for (int64_t k = len; k < p.m; ++k) re[k] = im[k] = zero;
   FftRadix2(p.m, p.twiddle_re, p.twiddle_im, re, im);
   // Multiply by the kernel's FFT; conjugate, so that a forward FFT computes
   // the inverse (scaled by m, which the kernel's 1/m cancels).
@@ -301,75 +337,109 @@ TFA_INLINE void Fft(const Plan<S>& p, V* re, V* im) {
     im[j] = -i;
   }
   FftRadix2(p.m, p.twiddle_re, p.twiddle_im, re, im);
-  for (int64_t k = 0; k < p.n; ++k) {  // X_k = w_k conj(result_k)
+  for (int64_t k = 0; k < len; ++k) {  // X_k = w_k conj(result_k)
     const V r = re[k], i = -im[k];
     re[k] = r * p.chirp_re[k] - i * p.chirp_im[k];
     im[k] = r * p.chirp_im[k] + i * p.chirp_re[k];
   }
 }
 
-// Orthonormal DCT-II of two real sequences u and v of length n, in place
-// (u, v hold the input and receive the output); scratch: ScratchSize(p).
+// Makhoul's reordering v of x: even indices ascending, then odd ones
+// descending (v_i = x_{2i} for i < ceil(n/2), v_{n-1-i} = x_{2i+1}).
+TFA_INLINE int64_t MakhoulSource(int64_t n, int64_t i) {
+  return 2 * i < n ? 2 * i : 2 * (n - i) - 1;
+}
+
+// Orthonormal DCT-II of the real sequence u of length n, in place; scratch:
+// ScratchSize(p).
 template <typename V, typename S>
-TFA_INLINE void Dct2Pair(const Plan<S>& p, V* u, V* v, V* scratch) {
+TFA_INLINE void Dct2(const Plan<S>& p, V* u, V* scratch) {
   const int64_t n = p.n;
   V* re = scratch;
   V* im = scratch + p.m;
-  // Makhoul's reordering: even indices ascending, then odd ones descending.
-  for (int64_t k = 0; 2 * k < n; ++k) {
-    re[k] = u[2 * k];
-    im[k] = v[2 * k];
+  if (!p.packed()) {
+    // Odd n: V = FFT(v) with a zero imaginary part; X_k = Re(shift_k V_k).
+    const V zero = {};
+    for (int64_t i = 0; i < n; ++i) {
+      re[i] = u[MakhoulSource(n, i)];
+      im[i] = zero;
+    }
+    Fft(p, re, im);
+    for (int64_t k = 0; k < n; ++k) {
+      u[k] = re[k] * p.shift_re[k] - im[k] * p.shift_im[k];
+    }
+    return;
   }
-  for (int64_t k = 0; 2 * k + 1 < n; ++k) {
-    re[n - 1 - k] = u[2 * k + 1];
-    im[n - 1 - k] = v[2 * k + 1];
+  // Even n: z_j = v_{2j} + i v_{2j+1}, j < h = n/2, and Z = FFT_h(z).
+  const int64_t h = p.fft_n;
+  for (int64_t j = 0; j < h; ++j) {
+    re[j] = u[MakhoulSource(n, 2 * j)];
+    im[j] = u[MakhoulSource(n, 2 * j + 1)];
   }
   Fft(p, re, im);
-  // Split the spectra: U_k = (Z_k + conj Z_{n-k}) / 2,
-  // V_k = (Z_k - conj Z_{n-k}) / 2i; then X_k = Re(shift_k U_k).
-  const S half = S(0.5);
-  for (int64_t k = 0; k < n; ++k) {
-    const int64_t r = k == 0 ? 0 : n - k;
-    const V u_re = (re[k] + re[r]) * half;
-    const V u_im = (im[k] - im[r]) * half;
-    const V v_re = (im[k] + im[r]) * half;
-    const V v_im = (re[r] - re[k]) * half;
-    u[k] = u_re * p.shift_re[k] - u_im * p.shift_im[k];
-    v[k] = v_re * p.shift_re[k] - v_im * p.shift_im[k];
+  // The spectrum of v (twice it: the shift holds the 1/2): with
+  // E_k = Z_k + conj Z_{h-k}, O_k = (Z_k - conj Z_{h-k}) / i,
+  // V_k = E_k + W^k O_k and V_{k+h} = E_k - W^k O_k (W = e^{-2πi/n});
+  // then X_k = Re(shift_k V_k).
+  for (int64_t k = 0; k < h; ++k) {
+    const int64_t r = k == 0 ? 0 : h - k;
+    const V e_re = re[k] + re[r];
+    const V e_im = im[k] - im[r];
+    const V o_re = im[k] + im[r];
+    const V o_im = re[r] - re[k];
+    const S w_re = p.split_re[k], w_im = p.split_im[k];
+    const V t_re = o_re * w_re - o_im * w_im;
+    const V t_im = o_re * w_im + o_im * w_re;
+    u[k] = (e_re + t_re) * p.shift_re[k] - (e_im + t_im) * p.shift_im[k];
+    u[k + h] =
+        (e_re - t_re) * p.shift_re[k + h] - (e_im - t_im) * p.shift_im[k + h];
   }
 }
 
-// Orthonormal DCT-III (the inverse of Dct2Pair) of two real sequences, in
-// place; scratch: ScratchSize(p).
+// Orthonormal DCT-III (the inverse of Dct2) of the real sequence u of length
+// n, in place; scratch: ScratchSize(p).
 template <typename V, typename S>
-TFA_INLINE void Dct3Pair(const Plan<S>& p, V* u, V* v, V* scratch) {
+TFA_INLINE void Dct3(const Plan<S>& p, V* u, V* scratch) {
   const int64_t n = p.n;
   V* re = scratch;
   V* im = scratch + p.m;
-  // U_k = ishift_k (X_k - i X_{n-k}) (X_n = 0), and the same for V; the
-  // inverse FFT of U + iV is u + iv. It runs as conj(FFT(conj(U + iV))).
-  for (int64_t k = 0; k < n; ++k) {
+  // U_k = ishift_k (X_k - i X_{n-k}) (X_n = 0), which has the 1/n of the
+  // inverse FFT: v_j = sum_k U_k e^{2πijk/n}, computed as
+  // conj(FFT(conj(.))).
+  if (!p.packed()) {
     const V zero = {};
-    const V xu = u[k], yu = k == 0 ? zero : u[n - k];
-    const V xv = v[k], yv = k == 0 ? zero : v[n - k];
-    const V su = xu * p.ishift_re[k] + yu * p.ishift_im[k];
-    const V tu = xu * p.ishift_im[k] - yu * p.ishift_re[k];
-    const V sv = xv * p.ishift_re[k] + yv * p.ishift_im[k];
-    const V tv = xv * p.ishift_im[k] - yv * p.ishift_re[k];
-    // U + iV = (su - tv) + i (tu + sv), conjugated.
-    re[k] = su - tv;
-    im[k] = -(tu + sv);
+    for (int64_t k = 0; k < n; ++k) {
+      const V x = u[k], y = k == 0 ? zero : u[n - k];
+      re[k] = x * p.ishift_re[k] + y * p.ishift_im[k];
+      im[k] = y * p.ishift_re[k] - x * p.ishift_im[k];  // conjugated
+    }
+    Fft(p, re, im);
+    for (int64_t i = 0; i < n; ++i) u[MakhoulSource(n, i)] = re[i];
+    return;
+  }
+  // Even n: z_j = v_{2j} + i v_{2j+1} = sum_{k<h} Z_k e^{2πijk/h} with
+  // Z_k = (U_k + U_{k+h}) + i e^{2πik/n} (U_k - U_{k+h}).
+  const int64_t h = p.fft_n;
+  for (int64_t k = 0; k < h; ++k) {
+    const V zero = {};
+    const V x = u[k], y = k == 0 ? zero : u[n - k];
+    const V a_re = x * p.ishift_re[k] + y * p.ishift_im[k];
+    const V a_im = x * p.ishift_im[k] - y * p.ishift_re[k];
+    const V xh = u[k + h], yh = u[h - k];
+    const V b_re = xh * p.ishift_re[k + h] + yh * p.ishift_im[k + h];
+    const V b_im = xh * p.ishift_im[k + h] - yh * p.ishift_re[k + h];
+    const V d_re = a_re - b_re, d_im = a_im - b_im;
+    const S w_re = p.split_re[k], w_im = p.split_im[k];
+    // q = (U_k - U_{k+h}) conj(W^k).
+    const V q_re = d_re * w_re + d_im * w_im;
+    const V q_im = d_im * w_re - d_re * w_im;
+    re[k] = (a_re + b_re) - q_im;
+    im[k] = -((a_im + b_im) + q_re);  // conjugated
   }
   Fft(p, re, im);
-  // u + iv = conj(result), scaled by n already (ishift has 1/n): undo the
-  // reordering.
-  for (int64_t k = 0; 2 * k < n; ++k) {
-    u[2 * k] = re[k];
-    v[2 * k] = -im[k];
-  }
-  for (int64_t k = 0; 2 * k + 1 < n; ++k) {
-    u[2 * k + 1] = re[n - 1 - k];
-    v[2 * k + 1] = -im[n - 1 - k];
+  for (int64_t j = 0; j < h; ++j) {
+    u[MakhoulSource(n, 2 * j)] = re[j];
+    u[MakhoulSource(n, 2 * j + 1)] = -im[j];
   }
 }
 

@@ -108,42 +108,34 @@ TFA_INLINE void Scatter(const V* src, int64_t n, int64_t count, S* dst) {
   }
 }
 
-// Rows [begin, end) in units of two lane groups, P (the first kL rows) and Q
-// (the next kL): fn(row, count_p, count_q).
+// Rows [begin, end) in units of one lane group (kL rows, one per lane):
+// fn(row, count).
 template <typename V, typename Fn>
 TFA_INLINE void ForEachUnit(int64_t begin, int64_t end, Fn&& fn) {
   constexpr int64_t kL = kLanesOf<V>;
-  for (int64_t row = begin; row < end; row += 2 * kL) {
-    const int64_t count_p = std::min(kL, end - row);
-    const int64_t count_q = std::max<int64_t>(0, std::min(kL, end - row - kL));
-    fn(row, count_p, count_q);
+  for (int64_t row = begin; row < end; row += kL) {
+    fn(row, std::min(kL, end - row));
   }
 }
 
 template <typename V, typename S>
 TFA_INLINE void Forward(const AcdcProblem<S>& p, const S* x, S* y,
                         int64_t begin, int64_t end) {
-  constexpr int64_t kL = kLanesOf<V>;
   const Plan<S>& plan = p.plan;
   const int64_t n = plan.n;
-  Scratch<V> buffer(2 * n + ScratchSize(plan));
+  Scratch<V> buffer(n + ScratchSize(plan));
   V* u = buffer.data();
-  V* w = u + n;
-  V* work = w + n;
+  V* work = u + n;
   ForEachUnit<V>(begin, end,
-                 [&](int64_t row, int64_t count_p, int64_t count_q)
-                     TFA_LAMBDA_INLINE {
-                       Gather(x + row * n, n, count_p, p.a, u);
-                       Gather(x + (row + kL) * n, n, count_q, p.a, w);
-                       Dct2Pair(plan, u, w, work);
-                       for (int64_t j = 0; j < n; ++j) {
-                         u[j] = u[j] * p.d[j] + p.bias[j];
-                         w[j] = w[j] * p.d[j] + p.bias[j];
-                       }
-                       Dct3Pair(plan, u, w, work);
-                       Scatter(u, n, count_p, y + row * n);
-                       Scatter(w, n, count_q, y + (row + kL) * n);
-                     });
+                 [&](int64_t row, int64_t count) TFA_LAMBDA_INLINE {
+                   Gather(x + row * n, n, count, p.a, u);
+                   Dct2(plan, u, work);
+                   for (int64_t j = 0; j < n; ++j) {
+                     u[j] = u[j] * p.d[j] + p.bias[j];
+                   }
+                   Dct3(plan, u, work);
+                   Scatter(u, n, count, y + row * n);
+                 });
 }
 
 // Adds the lanes of acc[j] to sum[j], lowest lane first.
@@ -161,54 +153,40 @@ TFA_INLINE void AddLanes(const V* acc, int64_t n, S* sum) {
 template <typename V, typename S>
 TFA_INLINE void Backward(const AcdcProblem<S>& p, const S* dy, const S* x,
                          S* dx, int64_t begin, int64_t end, S* grad) {
-  constexpr int64_t kL = kLanesOf<V>;
   const Plan<S>& plan = p.plan;
   const int64_t n = plan.n;
-  Scratch<V> buffer(9 * n + ScratchSize(plan));
-  V* x_p = buffer.data();
-  V* x_q = x_p + n;
-  V* g_p = x_q + n;
-  V* g_q = g_p + n;
-  V* h_p = g_q + n;
-  V* h_q = h_p + n;
-  V* da = h_q + n;  // per-lane sums
+  Scratch<V> buffer(6 * n + ScratchSize(plan));
+  V* xs = buffer.data();
+  V* g = xs + n;
+  V* h = g + n;
+  V* da = h + n;  // per-lane sums
   V* dd = da + n;
   V* dbias = dd + n;
   V* work = dbias + n;
   const V zero = {};
   std::fill(da, da + 3 * n, zero);
-  ForEachUnit<V>(
-      begin, end,
-      [&](int64_t row, int64_t count_p, int64_t count_q) TFA_LAMBDA_INLINE {
-        Gather(x + row * n, n, count_p, static_cast<const S*>(nullptr), x_p);
-        Gather(x + (row + kL) * n, n, count_q, static_cast<const S*>(nullptr),
-               x_q);
-        Gather(dy + row * n, n, count_p, static_cast<const S*>(nullptr), g_p);
-        Gather(dy + (row + kL) * n, n, count_q, static_cast<const S*>(nullptr),
-               g_q);
-        for (int64_t j = 0; j < n; ++j) {
-          h_p[j] = x_p[j] * p.a[j];
-          h_q[j] = x_q[j] * p.a[j];
-        }
-        // h2 = C (x ⊙ a) and g = C dy, one FFT per group.
-        Dct2Pair(plan, h_p, g_p, work);
-        Dct2Pair(plan, h_q, g_q, work);
-        for (int64_t j = 0; j < n; ++j) {
-          dd[j] += h_p[j] * g_p[j] + h_q[j] * g_q[j];
-          dbias[j] += g_p[j] + g_q[j];
-          h_p[j] = g_p[j] * p.d[j];
-          h_q[j] = g_q[j] * p.d[j];
-        }
-        // t = C^T (d ⊙ g): da += x ⊙ t, dx = a ⊙ t.
-        Dct3Pair(plan, h_p, h_q, work);
-        for (int64_t j = 0; j < n; ++j) {
-          da[j] += x_p[j] * h_p[j] + x_q[j] * h_q[j];
-          h_p[j] = h_p[j] * p.a[j];
-          h_q[j] = h_q[j] * p.a[j];
-        }
-        Scatter(h_p, n, count_p, dx + row * n);
-        Scatter(h_q, n, count_q, dx + (row + kL) * n);
-      });
+  const S* no_scale = nullptr;
+  ForEachUnit<V>(begin, end, [&](int64_t row, int64_t count)
+                                 TFA_LAMBDA_INLINE {
+    Gather(x + row * n, n, count, no_scale, xs);
+    Gather(dy + row * n, n, count, no_scale, g);
+    for (int64_t j = 0; j < n; ++j) h[j] = xs[j] * p.a[j];
+    // h2 = C (x ⊙ a) and g = C dy, each through its own FFT.
+    Dct2(plan, h, work);
+    Dct2(plan, g, work);
+    for (int64_t j = 0; j < n; ++j) {
+      dd[j] += h[j] * g[j];
+      dbias[j] += g[j];
+      h[j] = g[j] * p.d[j];
+    }
+    // t = C^T (d ⊙ g): da += x ⊙ t, dx = a ⊙ t.
+    Dct3(plan, h, work);
+    for (int64_t j = 0; j < n; ++j) {
+      da[j] += xs[j] * h[j];
+      h[j] = h[j] * p.a[j];
+    }
+    Scatter(h, n, count, dx + row * n);
+  });
   AddLanes(da, n, grad);
   AddLanes(dd, n, grad + n);
   AddLanes(dbias, n, grad + 2 * n);
@@ -217,33 +195,28 @@ TFA_INLINE void Backward(const AcdcProblem<S>& p, const S* dy, const S* x,
 template <typename V, typename S>
 TFA_INLINE void Transform(const Plan<S>& plan, bool inverse, const S* x, S* y,
                           int64_t begin, int64_t end) {
-  constexpr int64_t kL = kLanesOf<V>;
   const int64_t n = plan.n;
-  Scratch<V> buffer(2 * n + ScratchSize(plan));
+  Scratch<V> buffer(n + ScratchSize(plan));
   V* u = buffer.data();
-  V* w = u + n;
-  V* work = w + n;
-  ForEachUnit<V>(
-      begin, end,
-      [&](int64_t row, int64_t count_p, int64_t count_q) TFA_LAMBDA_INLINE {
-        Gather(x + row * n, n, count_p, static_cast<const S*>(nullptr), u);
-        Gather(x + (row + kL) * n, n, count_q, static_cast<const S*>(nullptr),
-               w);
-        if (inverse) {
-          Dct3Pair(plan, u, w, work);
-        } else {
-          Dct2Pair(plan, u, w, work);
-        }
-        Scatter(u, n, count_p, y + row * n);
-        Scatter(w, n, count_q, y + (row + kL) * n);
-      });
+  V* work = u + n;
+  const S* no_scale = nullptr;
+  ForEachUnit<V>(begin, end,
+                 [&](int64_t row, int64_t count) TFA_LAMBDA_INLINE {
+                   Gather(x + row * n, n, count, no_scale, u);
+                   if (inverse) {
+                     Dct3(plan, u, work);
+                   } else {
+                     Dct2(plan, u, work);
+                   }
+                   Scatter(u, n, count, y + row * n);
+                 });
 }
 
 }  // namespace
 
 int64_t RowsPerUnit(int64_t n, bool is_double) {
-  if (n > kMaxVectorLength) return 2;
-  return 2 * (is_double ? kLanes<double> : kLanes<float>);
+  if (n > kMaxVectorLength) return 1;
+  return is_double ? kLanes<double> : kLanes<float>;
 }
 
 // Rows up to kMaxVectorLength long go a vector of rows at a time, longer

@@ -1,12 +1,12 @@
 // CPU loops of ACDC and of the orthonormal DCTs (acdc.h).
 //
 // Rows are transformed kLanes at a time, one row per vector lane, so the FFT
-// runs on full vectors whatever n is, and two such groups share each complex
-// FFT (acdc.h). A group's rows are gathered into a transposed scratch, every
-// step of the layer is done there, and the results are scattered back: each
-// row is read and written once. Rows longer than kMaxVectorLength go one
-// (pair) at a time instead, to keep the scratch small. Each entry point is
-// compiled once per instruction set and chosen at run time.
+// runs on full vectors whatever n is; each lane computes its own row only. A
+// group's rows are gathered into a transposed scratch, every step of the
+// layer is done there, and the results are scattered back: each row is read
+// and written once. Rows longer than kMaxVectorLength go one at a time
+// instead, to keep the scratch small. Each entry point is compiled once per
+// instruction set and chosen at run time.
 #ifndef TF_APPROX_CC_ACDC_ACDC_CPU_H_
 #define TF_APPROX_CC_ACDC_ACDC_CPU_H_
 
@@ -18,11 +18,11 @@ namespace tf_approx {
 namespace acdc {
 
 // Longest rows transformed a vector of rows at a time: the scratch is then
-// at most (5 n + 2 m) 64-byte vectors, 40 MiB for n = 2^16.
+// at most (6 n + 2 m) 64-byte vectors, m < 4 n: under 56 MiB for n = 2^16.
 constexpr int64_t kMaxVectorLength = 65536;
 
-// Rows per unit of work of the entry points below (two vector groups, or two
-// rows for long rows); callers should split rows in multiples of it.
+// Rows per unit of work of the entry points below (a vector of rows, or one
+// row for long rows); callers should split rows in multiples of it.
 int64_t RowsPerUnit(int64_t n, bool is_double);
 
 template <typename S>

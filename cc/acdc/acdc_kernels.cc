@@ -1,7 +1,7 @@
 // CPU kernels of TfApprox>Acdc, TfApprox>AcdcGrad and TfApprox>Dct.
 //
 // Rows are sharded over TensorFlow's intra-op pool in units of
-// acdc::RowsPerUnit rows (two vectors of rows). The DCT tables of a length
+// acdc::RowsPerUnit rows (a vector of rows). The DCT tables of a length
 // are built once per kernel and kept. The gradient splits the rows into
 // chunks fixed by the shapes alone, each chunk's parameter sums go to their
 // own slot, and the slots are added in order: the result does not depend on

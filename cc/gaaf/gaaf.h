@@ -17,7 +17,18 @@
 // its rounding costs 2^-52 |xK| 2^-53 at most, and it is 0 for K = 10^4,
 // whose significand has 14 bits); their fractional parts are exact, and their
 // sum is exact to a few 2^-52. So g is accurate for every float32 input and
-// for float64 inputs alike.
+// for float64 inputs alike. Each product's fractional part is taken towards
+// zero (exact, of the product's sign, even for a tiny negative product, whose
+// fractional part 1 - |p| is not a double); the sum of those is reduced to
+// [0, 1) only once, at the end, with a single rounding, which may round up to
+// 1: g = 1/(2K) is then the correctly rounded value of (1/2 - |xK|) / K, not
+// -1/(2K).
+//
+// At x = +-inf g has no limit (the sawtooth keeps oscillating), so it is
+// NaN there. Where s(+-inf) = 0 (shape exp, and sigmoid at +inf) the terms
+// g s and g s' take their limit 0 and the result is phi's; where s(+-inf)
+// is not 0 (shape none, and sigmoid at -inf) the value and the gradient are
+// NaN.
 //
 // Every function is a template over V (S lanes: a scalar or a GCC vector of
 // one) or W (double lanes). No TensorFlow includes: shared by the CPU kernels,
@@ -26,6 +37,7 @@
 #define TF_APPROX_CC_GAAF_GAAF_H_
 
 #include <cstring>
+#include <limits>
 
 #include "cc/common/lanes.h"
 #include "cc/common/platform.h"
@@ -80,9 +92,12 @@ TFA_HOST_DEVICE inline Params<S> MakeParams(double k, double center,
   return q;
 }
 
+// a - trunc(a): the fractional part towards zero, of a's sign; exact.
 template <typename W>
-TFA_INLINE W Fraction(W a) {
-  return a - Floor(a);
+TFA_INLINE W SignedFraction(W a) {
+  const W magnitude = Abs(a);
+  const W fraction = magnitude - Floor(magnitude);
+  return a < 0 ? -fraction : fraction;
 }
 
 // g(x) = (frac(xK) - 1/2) / K on double lanes. kSplitX = false where x has
@@ -91,18 +106,22 @@ TFA_INLINE W Fraction(W a) {
 template <bool kSplitX = true, bool kSplitK = true, typename W, typename S>
 TFA_INLINE W Sawtooth(const Params<S>& q, W x) {
   const W x_hi = kSplitX ? HighBits(x) : x;
-  W sum = Fraction(x_hi * q.k_hi);
-  if constexpr (kSplitK) sum += Fraction(x_hi * q.k_lo);
+  // sum = xK - (an integer), |sum| < 4.
+  W sum = SignedFraction(x_hi * q.k_hi);
+  if constexpr (kSplitK) sum += SignedFraction(x_hi * q.k_lo);
   if constexpr (kSplitX) {
     const W x_lo = x - x_hi;
-    sum += Fraction(x_lo * q.k_hi);
-    if constexpr (kSplitK) sum += Fraction(x_lo * q.k_lo);
+    sum += SignedFraction(x_lo * q.k_hi);
+    if constexpr (kSplitK) sum += SignedFraction(x_lo * q.k_lo);
   }
-  // A single term's fraction is already in [0, 1).
-  if constexpr (kSplitX || kSplitK) sum = Fraction(sum);
-  const W zero = {};
-  const W fraction = Abs(x) < kIntegralBeyond ? sum : zero;
-  return (fraction - 0.5) * q.inv_k;
+  // frac(xK) - 1/2 = sum - (floor(sum) + 1/2), one rounding: in [-1/2, 1/2].
+  const W centered = sum - (Floor(sum) + 0.5);
+  const W integral = Splat<W, double>(-0.5);  // beyond kIntegralBeyond
+  const W nan = Splat<W, double>(std::numeric_limits<double>::quiet_NaN());
+  const W infinity = Splat<W, double>(std::numeric_limits<double>::infinity());
+  W result = Abs(x) < kIntegralBeyond ? centered : integral;
+  result = Abs(x) == infinity ? nan : result;  // no limit at +-inf
+  return result * q.inv_k;
 }
 
 // phi and phi' at x.
@@ -187,22 +206,31 @@ TFA_INLINE void Evaluate(const Params<S>& q, V x, BaseValue<B, V>* phi,
   }
 }
 
+// g v where s != 0, 0 where s = 0 (where s' = 0 too): g = NaN at +-inf
+// then gives the limit 0 of g s and g s'. For finite x this is g v.
+template <typename V>
+TFA_INLINE V TimesSawtooth(V g, V s, V v) {
+  const V zero = {};
+  return s == 0 ? zero : g * v;
+}
+
 // phi(x) + g s(x), with g = Sawtooth(x) converted to V.
 template <Base B, Shape H, typename V, typename S>
 TFA_INLINE V Forward(const Params<S>& q, V x, V g) {
   BaseValue<B, V> phi;
   ShapeValue<H, V> s;
   Evaluate(q, x, &phi, &s);
-  return phi.value + g * s.value;
+  return phi.value + TimesSawtooth(g, s.value, s.value);
 }
 
-// dy (phi'(x) + s(x) + g s'(x)).
+// dy (phi'(x) + s(x) + g s'(x)); at +-inf, where s != 0, g s' = NaN 0 is
+// NaN.
 template <Base B, Shape H, typename V, typename S>
 TFA_INLINE V Backward(const Params<S>& q, V x, V g, V dy) {
   BaseValue<B, V> phi;
   ShapeValue<H, V> s;
   Evaluate(q, x, &phi, &s);
-  return dy * (phi.slope + s.value + g * s.slope);
+  return dy * (phi.slope + s.value + TimesSawtooth(g, s.value, s.slope));
 }
 
 // The shape the kernels run: kExpUnit for kExp with center 0 and width 1.

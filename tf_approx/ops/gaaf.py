@@ -59,6 +59,14 @@ def gaaf(x, base="tanh", shape=None, k=10000.0, center=0.0, width=1.0,
 
   Returns:
     A tensor like `x`. Half types are computed in float32.
+
+  g is computed from the exact product xK: its fractional part is rounded
+  once, so where xK is a tiny negative number g is the correctly rounded
+  1/(2K) - |x|, not -1/(2K). At x = +-inf g has no limit (the sawtooth keeps
+  oscillating): where s(+-inf) = 0 (shape 'exp'; 'sigmoid' at +inf) g s and
+  g s' take their limit 0 and the value and gradient are phi's limits; where
+  s(+-inf) != 0 (shape 'none'; 'sigmoid' at -inf) the value and the gradient
+  are NaN. See docs/gaaf.md.
   """
   x = tf.convert_to_tensor(x)
   check_dtype(x)

@@ -77,14 +77,31 @@ def shape_function(shape, x, center, width):
   return tf.ones_like(x)
 
 
+def _nan_where(mask, y):
+  """y, and its gradient, with NaN where mask holds."""
+
+  @tf.custom_gradient
+  def f(y):
+    nan = tf.constant(np.nan, y.dtype)
+    return tf.where(mask, nan, y), lambda dy: tf.where(mask, nan, dy)
+
+  return f(y)
+
+
 def gaaf(x, base="tanh", shape="exp", k=10000.0, center=0.0, width=1.0):
-  """phi(x) + g(x) s(x), as TfApprox>Gaaf computes it."""
+  """phi(x) + g(x) s(x), as TfApprox>Gaaf computes it.
+
+  g has no limit at x = +-inf: where s(+-inf) = 0 the product g s takes its
+  limit 0 (the result is phi's), elsewhere (shape 'none', 'sigmoid' at -inf)
+  the result and its gradient are NaN.
+  """
   x = tf.convert_to_tensor(x)
   out_dtype = x.dtype
   compute = tf.float32 if out_dtype in _HALF_TYPES else out_dtype
   x = tf.cast(x, compute)
   # The op's attrs are float32.
   center, width = float(np.float32(center)), float(np.float32(width))
-  y = _BASES[base](x) + sawtooth(x, k) * shape_function(shape, x, center,
-                                                         width)
+  s = shape_function(shape, x, center, width)
+  y = _BASES[base](x) + sawtooth(x, k) * s
+  y = _nan_where(tf.math.is_inf(x) & tf.not_equal(s, 0), y)
   return tf.cast(y, out_dtype)
