@@ -1,5 +1,5 @@
-// The math of GAAF, gradient acceleration in activation functions (Kim et al., GAAF),
-// written once.
+// The math of GAAF, gradient acceleration in activation functions (Hahn and
+// Choi, 2018), written once.
 //
 //   phi_new(x) = phi(x) + g(x) s(x),   g(x) = (xK - floor(xK) - 1/2) / K
 //

@@ -1,6 +1,6 @@
 // Op registrations for GAAF, gradient acceleration in activation functions
-// (Kim et al., GAAF). The forward op and its gradient op share the attrs that pick the
-// base function, the shape function and its parameters.
+// (Hahn and Choi, 2018). The forward op and its gradient op share the attrs
+// that pick the base function, the shape function and its parameters.
 #include "absl/status/status.h"
 #include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"
@@ -24,7 +24,7 @@ REGISTER_OP("TfApprox>Gaaf")
     .Output("y: T")
     .TFA_GAAF_ATTRS.SetShapeFn(::tensorflow::shape_inference::UnchangedShape)
     .Doc(R"doc(
-GAAF (Kim et al.): y = phi(x) + g(x) s(x) elementwise, g(x) = (xk - floor(xk)
+GAAF (Hahn and Choi): y = phi(x) + g(x) s(x) elementwise, g(x) = (xk - floor(xk)
 - 1/2) / k, phi = base, s the shape function: 'exp' exp(-|x - center| /
 width), 'sigmoid' sigmoid(-(x - center) / width), 'none' 1. g is computed in
 double from exact partial products, so it stays accurate for large |x|. Half

@@ -1,4 +1,4 @@
-"""GAAF composed from plain TensorFlow ops (Kim et al., GAAF; cc/gaaf/gaaf.h).
+"""GAAF composed from plain TensorFlow ops (Hahn and Choi; cc/gaaf/gaaf.h).
 
 The twin of the native kernels: the oracle the tests compare them with, and
 what runs under XLA or with `TF_APPROX_PY_OPS=1`. g(x) = (xK - floor(xK) -
