@@ -37,10 +37,13 @@ the output's smallest subnormal. Per op (details where each is checked):
   the noise's 2e-5 relative difference (erfinv) when training.
 * gaaf: the existing tests' 2e-6 (float32) * (1 + |y|).
 
-Where the twin is documented to be less accurate, or a defect was found,
-the property exempts exactly those elements, and a strict xfail test at the
-end of this file holds the minimal reproducer: fixing the defect makes that
-test pass (XPASS fails the run), and then its mark and the exemption go.
+Where the twin is documented to differ (the PAU twin's gradient at +-inf,
+which it does not take as a limit), the property exempts exactly those
+elements. Each defect these properties found has a regression test at the
+end of this file, holding the minimal reproducer hypothesis found; a defect
+not yet fixed gets a strict xfail test there (fixing it makes the test pass,
+which fails the run until the mark and the property's exemption go). None
+is open.
 
 Examples are derandomized so CI runs the same ones every time;
 TF_APPROX_PROPERTY_SCALE=10 runs ten times as many for a longer search.
@@ -181,11 +184,11 @@ def _assert_agree(native, twin, bound, what, twin_fails=None,
     bound: the tolerance, elementwise (NaN: none).
     what: context for the message.
     twin_fails: mask where the twin is known to turn non-finite where the
-      native op is finite (documented, or a known twin defect with its own
+      native op is finite (documented, or an open twin defect with its own
       xfail test below); there only that direction is allowed.
     check_finiteness: also require the same finiteness elementwise.
-    skip: mask of elements not compared at all (known kernel defects, each
-      with its own xfail test below).
+    skip: mask of elements not compared at all (documented differences, or
+      open defects, each with its own xfail test below).
   """
   native, twin = np.asarray(native), np.asarray(twin)
   assert native.shape == twin.shape, (what, native.shape, twin.shape)
@@ -1213,10 +1216,9 @@ def test_gaaf_rejects_bad_arguments(case):
 
 
 # ---------------------------------------------------------------------------
-# Known defects: the minimal reproducers hypothesis found, one test each.
-# The properties above exempt exactly these cases (each exemption names its
-# test here); fixing a defect makes its test pass, so strict=True reports
-# it: then remove the mark and the exemption.
+# Regression tests: the minimal reproducers of the defects hypothesis found,
+# one test each (a defect not yet fixed: a strict xfail, and the property
+# above exempts exactly its cases, naming the test).
 
 
 def test_activation_twin_gradient_at_nan():
