@@ -1,5 +1,6 @@
 """Fixtures shared by the test modules."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -28,6 +29,26 @@ def pytest_runtest_makereport(item, call):  # pylint: disable=unused-argument
         f"{item.nodeid} was skipped ({reason}), but {REQUIRE_BAZEL_ENV}=1 "
         "requires the Bazel build to be tested: install Bazel (Debian: "
         "apt-get install bazel-bootstrap) or unset it.")
+
+
+_TOOLS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tools")
+
+
+@pytest.fixture(scope="session")
+def load_tool():
+  """Returns `load(name)`, which imports tools/<name>.py (once) as a module."""
+  loaded = {}
+
+  def load(name):
+    if name not in loaded:
+      spec = importlib.util.spec_from_file_location(
+          name, os.path.join(_TOOLS, f"{name}.py"))
+      module = importlib.util.module_from_spec(spec)
+      spec.loader.exec_module(module)
+      loaded[name] = module
+    return loaded[name]
+
+  return load
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,12 @@ and the loader runs the best this CPU supports; TF_APPROX_ISA forces another
 the loader bound the forced clone (the address of an entry point is that
 clone's symbol) in both the op library and `_native`, `selected_isa()` says
 so, and a sweep of every family, forward and gradient, float32 and float64,
-empty/tail/multi-vector shapes and special values (the TF ops and every
-`_native` loop, tools/native_cases.py) agrees with the baseline clone and,
-on finite inputs, with the composite twins (TF_APPROX_PY_OPS=1). A clone the
+empty/tail/multi-vector shapes and special values (tools/op_sweep.py: the TF
+ops and every `_native` loop) agrees with the baseline clone and, on finite
+inputs, with the composite twins (TF_APPROX_PY_OPS=1). A clone the
 CPU cannot run must be refused, as must an unknown name.
 """
 
-import ctypes
 import json
 import os
 import re
@@ -28,167 +27,20 @@ from tf_approx import _library
 from tf_approx import _native
 
 REPO = Path(__file__).resolve().parents[1]
+GOLDEN = REPO / "tests" / "data" / "golden"
 ISAS = ("avx512f", "fma", "default")
 ALIASES = {"avx2": "fma", "baseline": "default"}
 SUPPORTED = tuple(_native.supported_isas())
 
-_DRIVER = textwrap.dedent("""
-  import ctypes, json, os, sys, zlib
-  import numpy as np
-  import tensorflow as tf
-  import tf_approx
-  from tf_approx import _library, _native
-  sys.path.insert(0, sys.argv[3])
-  import native_cases
-
-  out, composite = sys.argv[1], sys.argv[2] == "composite"
-  ops = tf_approx.ops
-  SPECIAL = [0.0, -0.0, 1e-40, 1e30, -1e30, np.inf, -np.inf, np.nan]
-  # For the linear transforms, only zeros and subnormals: large values and
-  # NaN make ACDC's gradients rounding noise that differs between clones (its
-  # dx depends on x through cancellation, though dx is linear in dy alone).
-  LINEAR_SPECIAL = [0.0, -0.0, 1e-40, -1e-39]
-  results = {}
-
-  def seed(tag):
-    # Inputs depend on the case alone, whichever cases a run skips.
-    global rng
-    rng = np.random.default_rng(zlib.crc32(tag.encode()))
-
-  def inputs(shape, dtype, special, values=SPECIAL):
-    x = rng.normal(scale=3.0, size=shape)
-    if special and x.size:
-      flat = x.reshape(-1)
-      flat[:min(flat.size, len(values))] = values[:flat.size]
-      rng.shuffle(flat)
-    return tf.constant(x.astype(dtype))
-
-  def param(shape, dtype, scale=1.0, offset=0.0):
-    return tf.Variable((offset + scale * rng.normal(size=shape)).astype(dtype))
-
-  def record(key, function, x, params):
-    x = tf.Variable(x)
-    with tf.GradientTape() as tape:
-      y = function(x, *params)
-    weights = tf.constant(rng.normal(size=y.shape).astype(y.dtype.name))
-    grads = tape.gradient(y, [x, *params], output_gradients=weights)
-    results[key + "/y"] = y.numpy()
-    for i, g in enumerate(grads):
-      results[key + f"/d{i}"] = g.numpy()
-
-  spec = ops.ActivationSpec(kind="rational", numerator=[0.0, 1.0, 0.0, 0.1],
-                            denominator=[1.0, 0.0, 0.4])
-  clipped = ops.ActivationSpec(kind="rational", numerator=[0.5, 1.0],
-                               denominator=[1.0, 0.0, 0.2], clip=(-3.0, 3.0))
-  for dtype in ("float32", "float64"):
-    # The composites are compared on finite inputs only.
-    for special in (False,) if composite else (False, True):
-      kind = "special" if special else "finite"
-      for size in (0, 3, 53):
-        x = lambda: inputs([size, 1] if size < 53 else [53, 3], dtype,
-                           special)
-        tag = f"{kind}/{dtype}/{size}"
-        seed(tag)
-        for name in ("tanh_pade_4_4", "sigm_fastexp_512"):
-          record(f"activation/{name}/{tag}",
-                 lambda v, name=name: ops.activation(v, name), x(), [])
-        for act in ("hard_tanh", "word2vec_sigmoid", "ultra_fast_sigmoid"):
-          record(f"activation/{act}/{tag}",
-                 lambda v, act=act: ops.activation(
-                     v, ops.ActivationSpec(kind=act)), x(), [])
-        record(f"activation/custom/{tag}",
-               lambda v: ops.activation(v, spec), x(), [])
-        record(f"activation/clipped/{tag}",
-               lambda v: ops.activation(v, clipped), x(), [])
-        for denominator in ("safe", "abs_of_sum", "unsafe"):
-          record(f"pau/{denominator}/{tag}",
-                 lambda v, a, b, denominator=denominator: ops.pau(
-                     v, a, b, denominator), x(),
-                 [param([6], dtype), param([4], dtype)])
-        channels = 1 if size < 53 else 3
-        record(f"pau/per_channel/{tag}",
-               lambda v, a, b: ops.pau(v, a, b), x(),
-               [param([channels, 4], dtype), param([channels, 3], dtype)])
-        for base in ("tanh", "sigmoid"):
-          for where in ("output", "input_learned"):
-            record(f"noisy/{base}/{where}/{tag}",
-                   lambda v, p, base=base, where=where: ops.noisy_activation(
-                       v, p, 0.5, base=base, where=where), x(),
-                   [param([channels], dtype)])
-        for base in ("tanh", "sigmoid", "relu"):
-          record(f"gaaf/{base}/{tag}",
-                 lambda v, base=base: ops.gaaf(v, base=base), x(), [])
-      seed(f"transforms/{kind}/{dtype}")
-      for d, n_in, units, rows in ((8, 5, 12, 3), (64, 64, 64, 9)):
-        blocks = -(-units // d)
-        perm = tf.constant(np.stack([rng.permutation(d)
-                                     for _ in range(blocks)]), tf.int32)
-        record(f"fastfood/{d}/{kind}/{dtype}",
-               lambda v, s, g, b, perm=perm, units=units: ops.fastfood(
-                   v, s, g, b, perm, units, normalize=True),
-               inputs([rows, n_in], dtype, special, LINEAR_SPECIAL),
-               [param([blocks, d], dtype) for _ in range(3)])
-        record(f"fwht/{d}/{kind}/{dtype}",
-               lambda v: ops.fast_walsh_hadamard(v, normalize=True),
-               inputs([rows, d], dtype, special, LINEAR_SPECIAL), [])
-      for n, rows in ((5, 3), (16, 17), (100, 2)):
-        record(f"acdc/{n}/{kind}/{dtype}", ops.acdc,
-               inputs([rows, n], dtype, special, LINEAR_SPECIAL),
-               [param([n], dtype, 0.1, 1.0) for _ in range(3)])
-        record(f"dct/{n}/{kind}/{dtype}",
-               lambda v: ops.dct(v, inverse=True),
-               inputs([rows, n], dtype, special, LINEAR_SPECIAL), [])
-
-  info = {"ops_isa": tf_approx.selected_isa()}
-  if not composite:
-    for name, arrays in native_cases.run(_native).items():
-      for i, a in enumerate(arrays):
-        results[f"native/{name}/{i}"] = a
-    info["native_isa"] = _native.selected_isa()
-    for key, path in (("ops", str(_library.LIBRARY_PATH)),
-                      ("native", _native.__file__)):
-      probe = ctypes.CDLL(path).tf_approx_isa_probe
-      probe.restype = ctypes.c_void_p
-      address = probe()
-      real = os.path.realpath(path)
-      for line in open("/proc/self/maps"):
-        fields = line.split()
-        if fields[-1] == real and int(fields[2], 16) == 0:
-          info[key + "_probe"] = address - int(fields[0].split("-")[0], 16)
-          break
-  np.savez(out, **results)
-  print("ISA_RUN " + json.dumps(info))
-""")
-
-
-def _run(tmp_path, isa, composite=False):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  env.pop("TF_APPROX_ISA", None)
-  env.pop("TF_APPROX_PY_OPS", None)
-  if isa is not None:
-    env["TF_APPROX_ISA"] = isa
-  if composite:
-    env["TF_APPROX_PY_OPS"] = "1"
-  out = tmp_path / f"{isa}_{composite}.npz"
-  result = subprocess.run(
-      [sys.executable, "-c", _DRIVER, str(out),
-       "composite" if composite else "native", str(REPO / "tools")],
-      env=env, capture_output=True, text=True, timeout=600, check=False)
-  return result, out
-
-
-def _load(result, out):
-  assert result.returncode == 0, result.stderr[-5000:]
-  line = [l for l in result.stdout.splitlines() if l.startswith("ISA_RUN ")]
-  return json.loads(line[-1][len("ISA_RUN "):]), dict(np.load(out))
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, load_tool):
   """{isa: (info, arrays)} for every supported clone, and "composite"."""
+  op_sweep = load_tool("op_sweep")
   tmp_path = tmp_path_factory.mktemp("isa")
-  found = {isa: _load(*_run(tmp_path, isa)) for isa in SUPPORTED}
-  found["composite"] = _load(*_run(tmp_path, "default", composite=True))
+  found = {isa: op_sweep.run(isa, tmp_path / f"{isa}.npz")
+           for isa in SUPPORTED}
+  found["composite"] = op_sweep.run("default", tmp_path / "composite.npz",
+                                    composite=True)
   return found
 
 
@@ -241,7 +93,11 @@ def _assert_close(key, got, want, rtol, composite=False):
 def _rtol(key, loose):
   # Clones differ by rounding (up to 1.5e-5 of the largest value in float32,
   # measured on PAU (10, 10); 4e-8 in float64 where the noise is drawn in
-  # float32): a wrong lane or tail is off by far more.
+  # float32): a wrong lane or tail is off by far more. The noise itself is
+  # drawn in float32 (counter_noise.h): in training, float64 results carry
+  # its float32 rounding, which the twin rounds in other places.
+  if "float64" in key and "/train/" in key:
+    return 1e-6
   if "float64" in key:
     return 1e-9 if loose else 1e-7
   return 1e-5 if loose else 5e-5
@@ -269,6 +125,21 @@ def test_clone_matches_the_composite_twins(runs, isa):
   for key in finite:
     _assert_close(key, got[key], want[key], _rtol(key, loose=True),
                   composite=True)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_clone_reproduces_the_recorded_outputs(runs, isa, load_tool):
+  """Bitwise what tools/op_sweep.py --record saved (tests/data/golden/)."""
+  if isa not in SUPPORTED:
+    pytest.skip(f"this CPU cannot run {isa}")
+  digest = load_tool("op_sweep").digest
+  _, got = runs[isa]
+  with open(GOLDEN / f"{isa}.json", encoding="utf-8") as f:
+    want = json.load(f)
+  assert sorted(got) == sorted(want)
+  changed = [key for key in sorted(want) if digest(got[key]) != want[key]]
+  assert not changed, (f"{len(changed)} of {len(want)} outputs differ from "
+                       f"the recorded ones, e.g. {changed[:8]}")
 
 
 # Imports `_native` from its file alone (not through the tf_approx package,
