@@ -7,10 +7,26 @@ pybind11 module exposing the same math headers on numpy arrays, with no
 TensorFlow dependency. The op library embeds the TensorFlow version it was
 built against (cc/common/build_info.cc), so that a mismatch is reported
 clearly.
+
+`tf_approx/_ops_gpu.so` holds the GPU kernels (no ops: those stay in
+`_ops.so`, so that the CPU kernels serve wherever the GPU library cannot
+load). TF_APPROX_CUDA chooses whether it is built:
+  auto (default)  when nvcc is found and TensorFlow is built with CUDA;
+  1               always: fail, saying why, if it cannot be;
+  0               never (an existing one is removed).
+Each `<family>_gpu.cu.cc` is compiled by nvcc (no TensorFlow headers), each
+`<family>_kernels.cc` a second time by g++ with GOOGLE_CUDA=1 (the GPU
+registrations), and the CUDA runtime is linked statically, its symbols
+hidden. TF_APPROX_CUDA_ARCHS lists the compute capabilities to compile for
+(default 75,80,90: machine code for each and PTX for the last).
 """
 
 import copy
+import json
 import os
+import re
+import shutil
+import subprocess
 
 import pybind11
 from setuptools import Extension, setup
@@ -39,8 +55,119 @@ def _ops_sources():
   return sources
 
 
+# The families with GPU kernels (cc/<family>/<family>_gpu.cu.cc).
+GPU_FAMILIES = ["gaaf"]
+
+CUDA_ENV = "TF_APPROX_CUDA"
+CUDA_ARCHS_ENV = "TF_APPROX_CUDA_ARCHS"
+DEFAULT_CUDA_ARCHS = "75,80,90"
+OPS_EXTENSION = "tf_approx._ops"
+GPU_EXTENSION = "tf_approx._ops_gpu"
+
+
+def _gpu_sources():
+  sources = ["cc/common/build_info.cc"]
+  sources += [f"cc/{family}/{family}_kernels.cc" for family in GPU_FAMILIES]
+  return sources
+
+
+def _cuda_sources():
+  return [f"cc/{family}/{family}_gpu.cu.cc" for family in GPU_FAMILIES]
+
+
+class CudaConfigError(RuntimeError):
+  """TF_APPROX_CUDA=1, but the GPU kernels cannot be built."""
+
+
+def _cuda_mode():
+  mode = os.environ.get(CUDA_ENV, "auto").strip().lower() or "auto"
+  if mode not in ("auto", "0", "1"):
+    raise CudaConfigError(
+        f"{CUDA_ENV}={mode!r}: expected auto, 0 (CPU kernels only) or 1 "
+        "(fail unless the GPU kernels can be built)")
+  return mode
+
+
+def _cuda_archs():
+  value = os.environ.get(CUDA_ARCHS_ENV, DEFAULT_CUDA_ARCHS)
+  archs = [a.strip().replace(".", "") for a in value.split(",") if a.strip()]
+  if not archs or not all(re.fullmatch(r"\d{2,3}", a) for a in archs):
+    raise CudaConfigError(
+        f"{CUDA_ARCHS_ENV}={value!r}: expected compute capabilities such as "
+        f"{DEFAULT_CUDA_ARCHS}")
+  return sorted(set(archs), key=int)
+
+
+def _find_nvcc():
+  for home in (os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH")):
+    if home and os.path.exists(os.path.join(home, "bin", "nvcc")):
+      return os.path.join(home, "bin", "nvcc")
+  return shutil.which("nvcc")
+
+
+def _cuda_config(tf):
+  """{"nvcc", "version", "home", "archs"}, or None for a CPU-only build.
+
+  Raises:
+    CudaConfigError: TF_APPROX_CUDA=1 and something is missing (the message
+      says what).
+  """
+  mode = _cuda_mode()
+  if mode == "0":
+    return None
+  missing = None
+  nvcc = _find_nvcc()
+  if nvcc is None:
+    missing = ("nvcc was not found (put the CUDA toolkit's bin/ on PATH or "
+               "set CUDA_HOME)")
+  elif not tf.test.is_built_with_cuda():
+    missing = (f"TensorFlow {tf.__version__} is not built with CUDA (install "
+               "`tensorflow`, not `tensorflow-cpu`)")
+  if missing is not None:
+    if mode == "1":
+      raise CudaConfigError(f"{CUDA_ENV}=1, but {missing}.")
+    print(f"tf_approx: building CPU kernels only: {missing}.")
+    return None
+  output = subprocess.run([nvcc, "--version"], capture_output=True,
+                          text=True, check=True).stdout
+  version = re.search(r"release (\d+\.\d+)", output)
+  # nvcc may be a wrapper script: ask it where its toolkit is.
+  dryrun = subprocess.run([nvcc, "--dryrun", "-c", "-x", "cu", os.devnull,
+                           "-o", os.devnull], capture_output=True, text=True,
+                          check=False).stderr
+  top = re.search(r"^#\$ TOP=(.+)$", dryrun, re.MULTILINE)
+  home = os.path.realpath(top.group(1).strip() if top else
+                          os.path.join(os.path.dirname(nvcc), ".."))
+  config = {"nvcc": nvcc, "version": version.group(1) if version else "?",
+            "home": home, "archs": _cuda_archs()}
+  candidates = [os.path.join(home, sub, "libcudart_static.a")
+                for sub in ("lib64", "lib", "targets/x86_64-linux/lib")]
+  cudart = next((c for c in candidates if os.path.exists(c)), candidates[0])
+  if not os.path.exists(cudart):
+    problem = f"the static CUDA runtime is missing under {home}"
+    if mode == "1":
+      raise CudaConfigError(f"{CUDA_ENV}=1, but {problem}.")
+    print(f"tf_approx: building CPU kernels only: {problem}.")
+    return None
+  config["cudart"] = cudart
+  return config
+
+
+def _nvcc_flags(config):
+  # `-x cu`: the sources are named .cu.cc, which nvcc would take for C++.
+  flags = ["-x", "cu", "-std=c++17", "-O3", "-I.", "--expt-relaxed-constexpr",
+           "-DGOOGLE_CUDA=1", "-DNDEBUG",
+           "-Xcompiler", "-fPIC,-fvisibility=hidden"]
+  for arch in config["archs"]:
+    flags += ["-gencode", f"arch=compute_{arch},code=sm_{arch}"]
+  last = config["archs"][-1]
+  flags += ["-gencode", f"arch=compute_{last},code=compute_{last}"]
+  return flags
+
+
 def _native_sources():
-  sources = ["cc/native/native_module.cc"] + ISA_SOURCES
+  sources = ["cc/native/native_module.cc", "cc/native/gpu_model.cc"]
+  sources += ISA_SOURCES
   sources += [f"cc/{family}/{family}_cpu.cc" for family in FAMILIES]
   return sources
 
@@ -56,8 +183,16 @@ class BuildExt(build_ext):
   def build_extensions(self):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-    for ext in self.extensions:
-      if ext.name == "tf_approx._ops":
+    self._cuda = _cuda_config(tf)
+    for ext in list(self.extensions):
+      if ext.name == GPU_EXTENSION and self._cuda is None:
+        # A GPU library left from an earlier build would still be loaded.
+        self.extensions.remove(ext)
+        for directory in (self.build_lib, "."):
+          stale = os.path.join(directory, self.get_ext_filename(ext.name))
+          if os.path.exists(stale):
+            os.remove(stale)
+      elif ext.name in (OPS_EXTENSION, GPU_EXTENSION):
         ext.extra_compile_args += tf.sysconfig.get_compile_flags()
         ext.extra_compile_args.append(
             f'-DTF_APPROX_TF_VERSION="{tf.__version__}"')
@@ -70,26 +205,69 @@ class BuildExt(build_ext):
     # one object directory each, or they would write the same object files.
     command = copy.copy(self)
     command.build_temp = os.path.join(self.build_temp, ext.name)
+    if ext.name == GPU_EXTENSION:
+      command.configure_gpu_extension(ext)
     super(BuildExt, command).build_extension(ext)
+
+  def configure_gpu_extension(self, ext):
+    """Compiles the .cu.cc files with nvcc and adds the CUDA flags to `ext`."""
+    config = self._cuda
+    archs = ",".join(config["archs"])
+    ext.extra_compile_args += [
+        "-DGOOGLE_CUDA=1", f'-DTF_APPROX_CUDA_VERSION="{config["version"]}"',
+        f'-DTF_APPROX_CUDA_ARCHS="{archs}"']
+    ext.extra_link_args += [config["cudart"], "-Wl,--exclude-libs,ALL",
+                            "-lpthread", "-ldl", "-lrt"]
+    # The configuration is a dependency: another nvcc or other archs rebuild
+    # the library even where no source changed.
+    os.makedirs(self.build_temp, exist_ok=True)
+    stamp = os.path.join(self.build_temp, "cuda_config.json")
+    text = json.dumps({k: config[k] for k in sorted(config)})
+    if not os.path.exists(stamp) or open(stamp, encoding="utf-8").read() != text:
+      with open(stamp, "w", encoding="utf-8") as f:
+        f.write(text)
+    headers = [os.path.join(root, name) for root, _, names in os.walk("cc")
+               for name in names if name.endswith(".h")]
+    ext.depends = list(ext.depends) + headers + [stamp] + _cuda_sources()
+    objects = []
+    for source in _cuda_sources():
+      target = os.path.join(self.build_temp, source + ".o")
+      inputs = [source, stamp] + headers
+      if (self.force or not os.path.exists(target) or
+          max(os.path.getmtime(p) for p in inputs) > os.path.getmtime(target)):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        command = [config["nvcc"], "-c", source, "-o", target,
+                   *_nvcc_flags(config)]
+        print(" ".join(command))
+        subprocess.run(command, check=True)
+      objects.append(target)
+    ext.extra_objects = objects
 
   def get_ext_filename(self, fullname):
     # tf.load_op_library takes a path; a plain name is easier to find and to
     # name in error messages than one with the CPython ABI tag.
     # (distutils passes both "tf_approx._ops" and the bare "_ops" here).
     *package, name = fullname.split(".")
-    if name == "_ops":
-      return os.path.join(*package, "_ops.so")
+    if name in ("_ops", "_ops_gpu"):
+      return os.path.join(*package, f"{name}.so")
     return super().get_ext_filename(fullname)
 
 
 setup(
     ext_modules=[
         Extension(
-            "tf_approx._ops",
+            OPS_EXTENSION,
             sources=_ops_sources(),
             include_dirs=["."],
             extra_compile_args=list(COMMON_FLAGS),
             extra_link_args=list(ISA_LINK_FLAGS),
+            language="c++",
+        ),
+        Extension(
+            GPU_EXTENSION,
+            sources=_gpu_sources(),
+            include_dirs=["."],
+            extra_compile_args=list(COMMON_FLAGS),
             language="c++",
         ),
         Extension(

@@ -9,6 +9,7 @@ from tf_approx import activations
 from tf_approx import callbacks
 from tf_approx import layers
 from tf_approx import ops
+from tf_approx._library import gpu_status
 from tf_approx._library import load_ops
 from tf_approx._library import OpLibraryError
 from tf_approx._library import selected_isa

@@ -1,5 +1,5 @@
-// Helpers shared by the CPU OpKernels of every family (TensorFlow-dependent:
-// only the *_kernels.cc files include this).
+// Helpers shared by the OpKernels of every family (TensorFlow-dependent: only
+// the *_kernels.cc files include this).
 #ifndef TF_APPROX_CC_COMMON_KERNEL_UTIL_H_
 #define TF_APPROX_CC_COMMON_KERNEL_UTIL_H_
 
@@ -11,17 +11,86 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "cc/common/counter_noise.h"
+#include "cc/common/device.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
+#include "tensorflow/core/framework/types.h"
 #include "unsupported/Eigen/CXX11/Tensor"
+#if GOOGLE_CUDA
+#include "xla/stream_executor/stream.h"
+#endif
 
 namespace tf_approx {
 
-// The type a kernel computes in: double for double, float for float and the
-// half types.
+// The device this compilation of a `<family>_kernels.cc` registers kernels
+// for: each is compiled twice, into the op library (CPU kernels) and, with
+// GOOGLE_CUDA=1, into the GPU kernel library (see cc/common/device.h).
+#if GOOGLE_CUDA
+using KernelDevice = GPUDevice;
+#else
+using KernelDevice = CPUDevice;
+#endif
+
+template <typename Device>
+const char* DeviceName() {
+  return std::is_same<Device, GPUDevice>::value ? ::tensorflow::DEVICE_GPU
+                                                : ::tensorflow::DEVICE_CPU;
+}
+
+// Registers Kernel<D, T> as op `op`'s kernel for dtype T on device D, with
+// any further KernelDefBuilder calls (e.g. `.HostMemory("units")`) after it.
+#define TFA_REGISTER_KERNEL(op, Kernel, D, T, ...)                  \
+  REGISTER_KERNEL_BUILDER(Name(op)                                  \
+                              .Device(::tf_approx::DeviceName<D>()) \
+                              .TypeConstraint<T>("T") __VA_ARGS__,  \
+                          Kernel<D, T>)
+
+// Calls REGISTER(T) for every dtype the ops take.
+#define TFA_FOR_EACH_FLOAT_TYPE(REGISTER) \
+  REGISTER(Eigen::half)                   \
+  REGISTER(Eigen::bfloat16)               \
+  REGISTER(float)                         \
+  REGISTER(double)
+
+// The element type a GPU launcher takes for T (cc/common/device.h).
 template <typename T>
-using ComputeType = typename std::conditional<std::is_same<T, double>::value,
-                                              double, float>::type;
+struct GpuTypeOf {
+  using type = T;
+};
+template <>
+struct GpuTypeOf<Eigen::half> {
+  using type = Half;
+};
+template <>
+struct GpuTypeOf<Eigen::bfloat16> {
+  using type = BFloat16;
+};
+template <typename T>
+using GpuType = typename GpuTypeOf<T>::type;
+
+// A tensor's elements as the GPU launchers take them.
+template <typename T>
+const GpuType<T>* GpuData(const ::tensorflow::Tensor& t) {
+  return reinterpret_cast<const GpuType<T>*>(t.flat<T>().data());
+}
+template <typename T>
+GpuType<T>* GpuData(::tensorflow::Tensor* t) {
+  return reinterpret_cast<GpuType<T>*>(t->flat<T>().data());
+}
+
+#if GOOGLE_CUDA
+// The CUDA stream the op runs on.
+inline GpuStream StreamOf(::tensorflow::OpKernelContext* ctx) {
+  return ctx->op_device_context()->stream()->platform_specific_handle().stream;
+}
+
+// An error for a GPU launcher's failure (`error` is CUDA's description).
+inline absl::Status LaunchStatus(const char* op, const char* error) {
+  if (error == nullptr) return absl::OkStatus();
+  return absl::InternalError(
+      absl::StrCat(op, ": the CUDA kernel failed to launch: ", error));
+}
+#endif  // GOOGLE_CUDA
 
 // A tensor's elements as ComputeType<T>: its own buffer, or a converted copy.
 template <typename T>

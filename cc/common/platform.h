@@ -21,7 +21,11 @@
 #endif
 
 // The same for lambdas, which GCC may otherwise leave out of line (and then
-// compile for the baseline instruction set).
+// compile for the baseline instruction set). nvcc inlines them anyway.
+#if defined(__CUDACC__)
+#define TFA_LAMBDA_INLINE
+#else
 #define TFA_LAMBDA_INLINE __attribute__((always_inline))
+#endif
 
 #endif  // TF_APPROX_CC_COMMON_PLATFORM_H_

@@ -233,6 +233,55 @@ TFA_INLINE V Backward(const Params<S>& q, V x, V g, V dy) {
   return dy * (phi.slope + s.value + TimesSawtooth(g, s.value, s.slope));
 }
 
+// What the kernels evaluate: the parameters, phi and the shape they run.
+template <typename S>
+struct Problem {
+  Params<S> params;
+  Base base = Base::kTanh;
+  Shape shape = Shape::kExp;
+};
+
+template <Base B>
+struct BaseTag {
+  static constexpr Base kValue = B;
+};
+template <Shape H>
+struct ShapeTag {
+  static constexpr Shape kValue = H;
+};
+
+// Calls fn(BaseTag, ShapeTag) for p's base and shape.
+template <typename S, typename Fn>
+TFA_INLINE void Visit(const Problem<S>& p, Fn&& fn) {
+  auto with_shape = [&](auto base) TFA_LAMBDA_INLINE {
+    switch (p.shape) {
+      case Shape::kNone:
+        fn(base, ShapeTag<Shape::kNone>());
+        break;
+      case Shape::kExp:
+        fn(base, ShapeTag<Shape::kExp>());
+        break;
+      case Shape::kSigmoid:
+        fn(base, ShapeTag<Shape::kSigmoid>());
+        break;
+      case Shape::kExpUnit:
+        fn(base, ShapeTag<Shape::kExpUnit>());
+        break;
+    }
+  };
+  switch (p.base) {
+    case Base::kTanh:
+      with_shape(BaseTag<Base::kTanh>());
+      break;
+    case Base::kSigmoid:
+      with_shape(BaseTag<Base::kSigmoid>());
+      break;
+    case Base::kRelu:
+      with_shape(BaseTag<Base::kRelu>());
+      break;
+  }
+}
+
 // The shape the kernels run: kExpUnit for kExp with center 0 and width 1.
 template <typename S>
 TFA_HOST_DEVICE inline Shape KernelShape(Shape shape, const Params<S>& q) {

@@ -65,47 +65,6 @@ TFA_INLINE void BackwardLoop(const Params<S>& q, const S* x, const S* g,
   for (; i < n; ++i) dx[i] = Backward<B, H>(q, x[i], g[i], dy[i]);
 }
 
-template <Base B>
-struct BaseTag {
-  static constexpr Base kValue = B;
-};
-template <Shape H>
-struct ShapeTag {
-  static constexpr Shape kValue = H;
-};
-
-// Calls fn(base tag, shape tag) for p's base and shape.
-template <typename S, typename Fn>
-TFA_INLINE void Visit(const Problem<S>& p, Fn&& fn) {
-  auto with_shape = [&](auto base) TFA_LAMBDA_INLINE {
-    switch (p.shape) {
-      case Shape::kNone:
-        fn(base, ShapeTag<Shape::kNone>());
-        break;
-      case Shape::kExp:
-        fn(base, ShapeTag<Shape::kExp>());
-        break;
-      case Shape::kSigmoid:
-        fn(base, ShapeTag<Shape::kSigmoid>());
-        break;
-      case Shape::kExpUnit:
-        fn(base, ShapeTag<Shape::kExpUnit>());
-        break;
-    }
-  };
-  switch (p.base) {
-    case Base::kTanh:
-      with_shape(BaseTag<Base::kTanh>());
-      break;
-    case Base::kSigmoid:
-      with_shape(BaseTag<Base::kSigmoid>());
-      break;
-    case Base::kRelu:
-      with_shape(BaseTag<Base::kRelu>());
-      break;
-  }
-}
-
 template <typename S>
 TFA_INLINE void ForwardImpl(const Problem<S>& p, const S* x, S* y,
                             int64_t begin, int64_t end) {

@@ -11,13 +11,6 @@
 namespace tf_approx {
 namespace gaaf {
 
-template <typename S>
-struct Problem {
-  Params<S> params;
-  Base base = Base::kTanh;
-  Shape shape = Shape::kExp;
-};
-
 // y = phi(x) + g(x) s(x) for elements [begin, end). x and y may alias.
 void Forward(const Problem<float>& p, const float* x, float* y, int64_t begin,
              int64_t end);

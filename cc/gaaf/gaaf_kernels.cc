@@ -1,6 +1,10 @@
-// CPU kernels of TfApprox>Gaaf and TfApprox>GaafGrad: validate the attrs and
-// shapes, and shard the elements over TensorFlow's intra-op pool. Half types
-// are converted to float32.
+// Kernels of TfApprox>Gaaf and TfApprox>GaafGrad: validate the attrs and
+// shapes and call functor::Gaaf<Device, T>. Compiled twice: into the op
+// library with the CPU functor (the gaaf_cpu.cc loops sharded over
+// TensorFlow's intra-op pool; half types converted to float32), and with
+// GOOGLE_CUDA=1 into the GPU kernel library with the GPU functor (the
+// gaaf_gpu.cu.cc launchers). The attrs are all host constants: nothing is
+// read back from the device.
 #define EIGEN_USE_THREADS
 
 #include <cmath>
@@ -8,13 +12,19 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "cc/common/cpu_vector.h"
+#include "cc/common/device.h"
 #include "cc/common/kernel_util.h"
-#include "cc/gaaf/gaaf_cpu.h"
+#include "cc/gaaf/gaaf.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "unsupported/Eigen/CXX11/Tensor"
+#if GOOGLE_CUDA
+#include "cc/gaaf/gaaf_gpu.h"
+#else
+#include "cc/common/cpu_vector.h"
+#include "cc/gaaf/gaaf_cpu.h"
+#endif
 
 namespace tf_approx {
 namespace {
@@ -62,14 +72,6 @@ class GaafKernel : public OpKernel {
     return p;
   }
 
-  template <typename T>
-  static Eigen::TensorOpCost Cost(bool backward) {
-    using C = ComputeType<T>;
-    const double cycles = (backward ? 70.0 : 60.0) / kLanes<C>;
-    return Eigen::TensorOpCost((backward ? 2 : 1) * sizeof(T), sizeof(T),
-                               cycles);
-  }
-
  private:
   gaaf::Base base_ = gaaf::Base::kTanh;
   gaaf::Shape shape_ = gaaf::Shape::kExp;
@@ -78,38 +80,100 @@ class GaafKernel : public OpKernel {
   float width_ = 1;
 };
 
+namespace functor {
+
+template <typename Device, typename T>
+struct Gaaf;
+
+#if GOOGLE_CUDA
 template <typename T>
+struct Gaaf<GPUDevice, T> {
+  using C = ComputeType<T>;
+
+  static absl::Status Forward(OpKernelContext* ctx, const gaaf::Problem<C>& p,
+                              const Tensor& x, Tensor* y) {
+    return LaunchStatus(
+        "gaaf", gaaf::LaunchForward(StreamOf(ctx), p, GpuData<T>(x),
+                                    GpuData<T>(y), x.NumElements()));
+  }
+
+  static absl::Status Backward(OpKernelContext* ctx,
+                               const gaaf::Problem<C>& p, const Tensor& x,
+                               const Tensor& dy, Tensor* dx) {
+    return LaunchStatus(
+        "gaaf gradient",
+        gaaf::LaunchBackward(StreamOf(ctx), p, GpuData<T>(x), GpuData<T>(dy),
+                             GpuData<T>(dx), x.NumElements()));
+  }
+};
+#else
+template <typename T>
+struct Gaaf<CPUDevice, T> {
+  using C = ComputeType<T>;
+
+  static Eigen::TensorOpCost Cost(bool backward) {
+    const double cycles = (backward ? 70.0 : 60.0) / kLanes<C>;
+    return Eigen::TensorOpCost((backward ? 2 : 1) * sizeof(T), sizeof(T),
+                               cycles);
+  }
+
+  static absl::Status Forward(OpKernelContext* ctx, const gaaf::Problem<C>& p,
+                              const Tensor& x, Tensor* y) {
+    ComputeInput<T> in;
+    ComputeOutput<T> out;
+    TF_RETURN_IF_ERROR(in.Init(ctx, x));
+    TF_RETURN_IF_ERROR(out.Init(ctx, y));
+    ParallelFor(ctx, x.NumElements(), Cost(false),
+                [&](int64_t begin, int64_t end) {
+                  gaaf::Forward(p, in.data(), out.data(), begin, end);
+                });
+    out.Finish();
+    return absl::OkStatus();
+  }
+
+  static absl::Status Backward(OpKernelContext* ctx,
+                               const gaaf::Problem<C>& p, const Tensor& x,
+                               const Tensor& dy, Tensor* dx) {
+    ComputeInput<T> x_in, dy_in;
+    ComputeOutput<T> out;
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, x));
+    TF_RETURN_IF_ERROR(dy_in.Init(ctx, dy));
+    TF_RETURN_IF_ERROR(out.Init(ctx, dx));
+    ParallelFor(ctx, x.NumElements(), Cost(true),
+                [&](int64_t begin, int64_t end) {
+                  gaaf::Backward(p, x_in.data(), dy_in.data(), out.data(),
+                                 begin, end);
+                });
+    out.Finish();
+    return absl::OkStatus();
+  }
+};
+#endif  // GOOGLE_CUDA
+
+}  // namespace functor
+
+template <typename Device, typename T>
 class GaafOp : public GaafKernel {
  public:
   using GaafKernel::GaafKernel;
 
   void Compute(OpKernelContext* ctx) override {
-    using C = ComputeType<T>;
     const Tensor& x = ctx->input(0);
     Tensor* y = nullptr;
     OP_REQUIRES_OK(
         ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &y));
-    const int64_t n = x.NumElements();
-    if (n == 0) return;
-    ComputeInput<T> in;
-    ComputeOutput<T> out;
-    OP_REQUIRES_OK(ctx, in.Init(ctx, x));
-    OP_REQUIRES_OK(ctx, out.Init(ctx, y));
-    const gaaf::Problem<C> p = MakeProblem<C>();
-    ParallelFor(ctx, n, Cost<T>(false), [&](int64_t begin, int64_t end) {
-      gaaf::Forward(p, in.data(), out.data(), begin, end);
-    });
-    out.Finish();
+    if (x.NumElements() == 0) return;
+    OP_REQUIRES_OK(ctx, functor::Gaaf<Device, T>::Forward(
+                            ctx, MakeProblem<ComputeType<T>>(), x, y));
   }
 };
 
-template <typename T>
+template <typename Device, typename T>
 class GaafGradOp : public GaafKernel {
  public:
   using GaafKernel::GaafKernel;
 
   void Compute(OpKernelContext* ctx) override {
-    using C = ComputeType<T>;
     const Tensor& dy = ctx->input(0);
     const Tensor& x = ctx->input(1);
     OP_REQUIRES(
@@ -120,37 +184,17 @@ class GaafGradOp : public GaafKernel {
     Tensor* dx = nullptr;
     OP_REQUIRES_OK(
         ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &dx));
-    const int64_t n = x.NumElements();
-    if (n == 0) return;
-    ComputeInput<T> x_in, dy_in;
-    ComputeOutput<T> out;
-    OP_REQUIRES_OK(ctx, x_in.Init(ctx, x));
-    OP_REQUIRES_OK(ctx, dy_in.Init(ctx, dy));
-    OP_REQUIRES_OK(ctx, out.Init(ctx, dx));
-    const gaaf::Problem<C> p = MakeProblem<C>();
-    ParallelFor(ctx, n, Cost<T>(true), [&](int64_t begin, int64_t end) {
-      gaaf::Backward(p, x_in.data(), dy_in.data(), out.data(), begin, end);
-    });
-    out.Finish();
+    if (x.NumElements() == 0) return;
+    OP_REQUIRES_OK(ctx, functor::Gaaf<Device, T>::Backward(
+                            ctx, MakeProblem<ComputeType<T>>(), x, dy, dx));
   }
 };
 
-#define TFA_REGISTER_CPU(T)                                     \
-  REGISTER_KERNEL_BUILDER(Name("TfApprox>Gaaf")                 \
-                              .Device(::tensorflow::DEVICE_CPU) \
-                              .TypeConstraint<T>("T"),          \
-                          GaafOp<T>);                           \
-  REGISTER_KERNEL_BUILDER(Name("TfApprox>GaafGrad")             \
-                              .Device(::tensorflow::DEVICE_CPU) \
-                              .TypeConstraint<T>("T"),          \
-                          GaafGradOp<T>);
-
-TFA_REGISTER_CPU(Eigen::half);
-TFA_REGISTER_CPU(Eigen::bfloat16);
-TFA_REGISTER_CPU(float);
-TFA_REGISTER_CPU(double);
-
-#undef TFA_REGISTER_CPU
+#define TFA_REGISTER(T)                                                  \
+  TFA_REGISTER_KERNEL("TfApprox>Gaaf", GaafOp, KernelDevice, T);         \
+  TFA_REGISTER_KERNEL("TfApprox>GaafGrad", GaafGradOp, KernelDevice, T);
+TFA_FOR_EACH_FLOAT_TYPE(TFA_REGISTER)
+#undef TFA_REGISTER
 
 }  // namespace
 }  // namespace tf_approx

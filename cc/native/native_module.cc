@@ -22,6 +22,7 @@
 #include "cc/common/isa.h"
 #include "cc/fastfood/fastfood_cpu.h"
 #include "cc/gaaf/gaaf_cpu.h"
+#include "cc/native/gpu_model.h"
 #include "cc/noisy/noisy_cpu.h"
 #include "cc/pau/pau_cpu.h"
 
@@ -765,6 +766,7 @@ PYBIND11_MODULE(_native, m) {
         "axis of a C-contiguous float32 or float64 array, on one thread.");
   DefineFamilies<float>(m);
   DefineFamilies<double>(m);
+  ::tf_approx::DefineGpuModel(m);
   m.def("selected_isa", &::tf_approx::SelectedIsa,
         "The instruction set the CPU kernels run with: 'avx512f', 'fma' or "
         "'default'; the loader's choice, or the one TF_APPROX_ISA forced.");

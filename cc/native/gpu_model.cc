@@ -1,0 +1,190 @@
+// `_native.gpu_model`: the GPU kernels' per-thread logic (cc/<family>/
+// <family>_gpu.h), run on the CPU over every thread of a launch of the given
+// shape. Tests compare it with the CPU kernels, so that the GPU kernels'
+// indexing, tails, conversions and reduction order are checked on machines
+// without a GPU; tools/gpu_check.py then compares the GPU with the CPU.
+//
+// Arrays are float32, float64, float16 or, with bfloat16=True, uint16 bit
+// patterns of bfloat16 values (numpy has no bfloat16).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "cc/common/device.h"
+#include "cc/common/gpu_model.h"
+#include "cc/gaaf/gaaf_gpu.h"
+#include "cc/native/gpu_model.h"
+
+namespace tf_approx {
+namespace {
+
+namespace py = pybind11;
+
+void Require(bool condition, const std::string& message) {
+  if (!condition) throw std::invalid_argument(message);
+}
+
+// Calls fn(T{}) with T the element type of `x` (see the module docstring).
+template <typename Fn>
+py::array DispatchType(const py::array& x, bool bfloat16, Fn&& fn) {
+  const auto kind = x.dtype().kind();
+  const auto size = x.dtype().itemsize();
+  if (bfloat16) {
+    Require(kind == 'u' && size == 2,
+            "bfloat16 values are passed as their uint16 bit patterns");
+    return fn(BFloat16{});
+  }
+  Require(kind == 'f', "x must be float16, float32 or float64");
+  if (size == 2) return fn(Half{});
+  if (size == 4) return fn(float{});
+  Require(size == 8, "x must be float16, float32 or float64");
+  return fn(double{});
+}
+
+template <typename T>
+const T* DataOf(const py::array& a) {
+  return reinterpret_cast<const T*>(a.data());
+}
+
+template <typename T>
+T* MutableDataOf(py::array& a) {
+  return reinterpret_cast<T*>(a.mutable_data());
+}
+
+py::array Contiguous(const py::array& a) {
+  return py::array::ensure(a, py::array::c_style);
+}
+
+py::array EmptyLike(const py::array& a) {
+  return py::array(a.dtype(), std::vector<py::ssize_t>(
+                                  a.shape(), a.shape() + a.ndim()));
+}
+
+void CheckGrid(int64_t blocks, int64_t threads) {
+  Require(blocks >= 1 && threads >= 1, "blocks and threads must be >= 1");
+}
+
+gaaf::Shape GaafShape(const std::string& shape) {
+  gaaf::Shape parsed;
+  Require(gaaf::ParseShape(shape.c_str(), &parsed),
+          "gaaf: unknown `shape` '" + shape + "'");
+  return parsed;
+}
+
+template <typename C>
+gaaf::Problem<C> GaafProblem(const std::string& base, const std::string& shape,
+                             double k, double center, double width) {
+  gaaf::Problem<C> p;
+  Require(gaaf::ParseBase(base.c_str(), &p.base),
+          "gaaf: unknown `base` '" + base + "'");
+  Require(std::isfinite(k) && k > 0 && std::isfinite(center) &&
+              std::isfinite(width) && width > 0,
+          "gaaf: `k` and `width` must be finite and > 0, `center` finite");
+  p.params = gaaf::MakeParams<C>(k, center, width);
+  p.shape = gaaf::KernelShape(GaafShape(shape), p.params);
+  return p;
+}
+
+py::array Gaaf(py::array x, bool bfloat16, const std::string& base,
+               const std::string& shape, double k, double center, double width,
+               int64_t blocks, int64_t threads) {
+  CheckGrid(blocks, threads);
+  x = Contiguous(x);
+  return DispatchType(x, bfloat16, [&](auto type) {
+    using T = decltype(type);
+    const auto p = GaafProblem<ComputeType<T>>(base, shape, k, center, width);
+    py::array y = EmptyLike(x);
+    const T* in = DataOf<T>(x);
+    T* out = MutableDataOf<T>(y);
+    RunGrid(blocks, threads, [&](const Thread& t) {
+      gaaf::ForwardThread(t, p, in, out, x.size());
+    });
+    return y;
+  });
+}
+
+py::array GaafGrad(py::array dy, py::array x, bool bfloat16,
+                   const std::string& base, const std::string& shape, double k,
+                   double center, double width, int64_t blocks,
+                   int64_t threads) {
+  CheckGrid(blocks, threads);
+  x = Contiguous(x);
+  dy = Contiguous(dy);
+  Require(dy.size() == x.size() && dy.dtype().is(x.dtype()),
+          "gaaf gradient: `dy` must match `x`");
+  return DispatchType(x, bfloat16, [&](auto type) {
+    using T = decltype(type);
+    const auto p = GaafProblem<ComputeType<T>>(base, shape, k, center, width);
+    py::array dx = EmptyLike(x);
+    const T* x_in = DataOf<T>(x);
+    const T* dy_in = DataOf<T>(dy);
+    T* out = MutableDataOf<T>(dx);
+    RunGrid(blocks, threads, [&](const Thread& t) {
+      gaaf::BackwardThread(t, p, x_in, dy_in, out, x.size());
+    });
+    return dx;
+  });
+}
+
+// Load and Store of the half types, for testing them against numpy's and
+// ml_dtypes' conversions.
+py::array HalfToFloat(py::array bits, bool bfloat16) {
+  bits = Contiguous(bits);
+  Require(bits.dtype().kind() == 'u' && bits.dtype().itemsize() == 2,
+          "bits must be uint16");
+  py::array_t<float> out(bits.size());
+  const uint16_t* in = DataOf<uint16_t>(bits);
+  float* values = out.mutable_data();
+  for (py::ssize_t i = 0; i < bits.size(); ++i) {
+    values[i] = bfloat16 ? Load(reinterpret_cast<const BFloat16*>(in + i))
+                         : Load(reinterpret_cast<const Half*>(in + i));
+  }
+  return out;
+}
+
+py::array FloatToHalf(py::array_t<float, py::array::c_style |
+                                             py::array::forcecast> values,
+                      bool bfloat16) {
+  py::array_t<uint16_t> out(values.size());
+  uint16_t* bits = out.mutable_data();
+  for (py::ssize_t i = 0; i < values.size(); ++i) {
+    if (bfloat16) {
+      Store(reinterpret_cast<BFloat16*>(bits + i), values.data()[i]);
+    } else {
+      Store(reinterpret_cast<Half*>(bits + i), values.data()[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void DefineGpuModel(py::module_& parent) {
+  py::module_ m = parent.def_submodule(
+      "gpu_model",
+      "The GPU kernels' per-thread logic, run on the CPU over every thread "
+      "of a launch of `blocks` blocks of `threads`.");
+  m.def("gaaf", &Gaaf, py::arg("x"), py::arg("bfloat16") = false,
+        py::arg("base") = "tanh", py::arg("shape") = "exp",
+        py::arg("k") = 10000.0, py::arg("center") = 0.0,
+        py::arg("width") = 1.0, py::arg("blocks") = 1,
+        py::arg("threads") = 256, "TfApprox>Gaaf's GPU kernel.");
+  m.def("gaaf_grad", &GaafGrad, py::arg("dy"), py::arg("x"),
+        py::arg("bfloat16") = false, py::arg("base") = "tanh",
+        py::arg("shape") = "exp", py::arg("k") = 10000.0,
+        py::arg("center") = 0.0, py::arg("width") = 1.0,
+        py::arg("blocks") = 1, py::arg("threads") = 256,
+        "TfApprox>GaafGrad's GPU kernel.");
+  m.def("half_to_float", &HalfToFloat, py::arg("bits"),
+        py::arg("bfloat16") = false,
+        "The GPU kernels' conversion of float16 (bfloat16) bits to float32.");
+  m.def("float_to_half", &FloatToHalf, py::arg("values"),
+        py::arg("bfloat16") = false,
+        "The GPU kernels' conversion of float32 to float16 (bfloat16) bits.");
+}
+
+}  // namespace tf_approx

@@ -1,0 +1,90 @@
+"""Every GPU kernel against the CPU kernel, where TensorFlow sees a GPU.
+
+Skipped elsewhere (no machine here has both TensorFlow and a GPU at
+present: tests/test_gpu_build.py checks the registrations and
+tests/test_gpu_model.py the kernels' per-thread logic without one, and
+tools/gpu_check.py the kernels on a GPU without TensorFlow). The bounds are
+those of tests/test_gpu_model.py: SCALE_EPS units of the dtype's epsilon
+times max(1, |y|) (FMA contraction differs between nvcc and the CPU's SIMD
+clones), one unit of a half type.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_approx
+
+pytestmark = pytest.mark.skipif(
+    not tf.config.list_physical_devices("GPU"), reason="no GPU visible")
+
+SCALE_EPS = 64
+DTYPES = [tf.float16, tf.bfloat16, tf.float32, tf.float64]
+SHAPES = [[0], [1], [1000], [17, 33, 5]]
+
+# name -> f(x): the ops with GPU kernels, on one input.
+CASES = {
+    "gaaf/tanh": lambda x: tf_approx.ops.gaaf(x),
+    "gaaf/sigmoid": lambda x: tf_approx.ops.gaaf(x, base="sigmoid",
+                                                 center=0.5, width=2.0),
+    "gaaf/relu": lambda x: tf_approx.ops.gaaf(x, base="relu"),
+}
+
+
+def _run(device, function, x, dy):
+  with tf.device(device):
+    x = tf.identity(x)
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = function(x)
+    dx = tape.gradient(y, x, output_gradients=dy)
+  return y, dx
+
+
+def test_status_says_loaded():
+  assert tf_approx.gpu_status().loaded, tf_approx.gpu_status().reason
+
+
+def _assert_close(got, want, dtype):
+  got = got.numpy().astype(np.float64)
+  want = want.numpy().astype(np.float64)
+  np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+  finite = np.isfinite(want)
+  np.testing.assert_array_equal(got[~finite & ~np.isnan(want)],
+                                want[~finite & ~np.isnan(want)])
+  magnitude = np.abs(want[finite])
+  if dtype in (tf.float16, tf.bfloat16):
+    # One unit of the half type, plus the float32 bound: both round float32
+    # results that may differ by that much.
+    tiny = 2.0**-14 if dtype == tf.float16 else 2.0**-126
+    eps = 2.0**-10 if dtype == tf.float16 else 2.0**-7
+    bound = (np.maximum(magnitude, tiny) * eps + SCALE_EPS *
+             np.finfo(np.float32).eps * np.maximum(magnitude, 1.0))
+  else:
+    eps = np.finfo(dtype.as_numpy_dtype).eps
+    bound = SCALE_EPS * eps * np.maximum(magnitude, 1.0)
+  assert (np.abs(got[finite] - want[finite]) <= bound).all()
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_gpu_matches_cpu(case, dtype, shape):
+  rng = np.random.default_rng(0)
+  x = tf.constant(rng.normal(scale=4.0, size=shape), dtype)
+  dy = tf.constant(rng.normal(size=shape), dtype)
+  y_gpu, dx_gpu = _run("/GPU:0", CASES[case], x, dy)
+  y_cpu, dx_cpu = _run("/CPU:0", CASES[case], x, dy)
+  assert "GPU" in y_gpu.device
+  _assert_close(y_gpu, y_cpu, dtype)
+  _assert_close(dx_gpu, dx_cpu, dtype)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_gpu_is_deterministic(case):
+  x = tf.constant(np.random.default_rng(1).normal(size=[4096, 33]),
+                  tf.float32)
+  first = _run("/GPU:0", CASES[case], x, x)
+  second = _run("/GPU:0", CASES[case], x, x)
+  for a, b in zip(first, second):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -1,0 +1,221 @@
+"""The GPU kernels' per-thread logic, run on the CPU (`_native.gpu_model`).
+
+Each GPU kernel is a thin wrapper around a host-and-device function that
+takes its block and thread explicitly (cc/<family>/<family>_gpu.h); here it
+runs over every thread of launches of several shapes (one thread, a partial
+warp, more threads than elements, fewer: each thread then loops) and must
+give what the CPU kernels give. So the indexing, the tails and the half-type
+conversions are checked on machines without a GPU; tools/gpu_check.py checks
+the same kernels on a GPU against the CPU.
+
+Bounds: each thread computes its elements as the CPU kernels' scalar path
+does, so under the baseline clone (TF_APPROX_ISA=default, no FMA) the model
+equals the CPU kernels bitwise (checked in a fresh process). The faster
+clones run most elements in SIMD lanes where the compiler contracts
+multiply-adds into FMAs, as nvcc does on the GPU, in other places: against
+them the bound is SCALE_EPS units of the dtype's epsilon times max(1, |y|)
+(measured at most 34, on GAAF's gradient, whose terms cancel).
+"""
+
+import os
+import subprocess
+import sys
+
+import ml_dtypes
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_approx
+from tf_approx import _native
+
+model = _native.gpu_model
+
+# (blocks, threads): one thread; a partial warp; several blocks; the
+# launchers' own shape; more threads than most sizes have elements.
+GRIDS = [(1, 1), (1, 7), (3, 32), (2, 256), (40, 256)]
+SIZES = [0, 1, 31, 1000, 4099]
+SCALE_EPS = 64
+
+
+def _inputs(size, dtype, seed=0):
+  rng = np.random.default_rng(seed + size)
+  x = rng.normal(scale=4.0, size=size)
+  special = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-30, -1e3, 65504.0]
+  x[:min(size, len(special))] = special[:size]
+  return x.astype(dtype)
+
+
+def _assert_close(got, want):
+  assert got.shape == want.shape and got.dtype == want.dtype
+  np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+  infinite = np.isinf(want)
+  np.testing.assert_array_equal(got[infinite], want[infinite])
+  finite = np.isfinite(want)
+  bound = SCALE_EPS * np.finfo(want.dtype).eps * np.maximum(
+      1.0, np.abs(want[finite].astype(np.float64)))
+  diff = np.abs(got[finite].astype(np.float64) - want[finite])
+  assert (diff <= bound).all(), (
+      f"{(diff > bound).sum()} elements beyond the bound, the worst "
+      f"{np.max(diff / bound) * SCALE_EPS:.1f} eps")
+
+
+# Conversions of the half types.
+
+
+def test_float16_to_float32_is_exact_for_every_value():
+  bits = np.arange(1 << 16, dtype=np.uint16)
+  want = bits.view(np.float16).astype(np.float32)
+  got = model.half_to_float(bits)
+  np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+  finite = ~np.isnan(want)
+  np.testing.assert_array_equal(got[finite].view(np.uint32),
+                                want[finite].view(np.uint32))
+
+
+def test_bfloat16_to_float32_is_exact_for_every_value():
+  bits = np.arange(1 << 16, dtype=np.uint16)
+  want = bits.view(ml_dtypes.bfloat16).astype(np.float32)
+  got = model.half_to_float(bits, bfloat16=True)
+  np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def _float32_cases():
+  rng = np.random.default_rng(5)
+  random_bits = rng.integers(0, 1 << 32, size=1 << 20, dtype=np.uint64)
+  values = random_bits.astype(np.uint32).view(np.float32)
+  # Every float16 and bfloat16 value, and the midpoints and their
+  # neighbours, where rounding to nearest even decides.
+  halves = np.arange(1 << 16, dtype=np.uint16)
+  grid = np.concatenate([halves.view(np.float16).astype(np.float32),
+                         halves.view(ml_dtypes.bfloat16).astype(np.float32)])
+  grid = np.sort(grid[np.isfinite(grid)])
+  mid = (grid[:-1].astype(np.float64) + grid[1:]) / 2
+  mid = mid.astype(np.float32)
+  specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 65504, 65519.99,
+                       65520, 1e-8, 2.0**-25, 2.0**-24, 3e38], np.float32)
+  return np.concatenate([values, grid, mid, np.nextafter(mid, np.inf),
+                         np.nextafter(mid, -np.inf), specials])
+
+
+@pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16],
+                         ids=["float16", "bfloat16"])
+def test_float32_to_half_rounds_as_tensorflow(dtype):
+  values = _float32_cases()
+  bfloat16 = dtype is ml_dtypes.bfloat16
+  got = model.float_to_half(values, bfloat16=bfloat16)
+  # TensorFlow's own cast, the CPU kernels' conversion (Eigen).
+  want = tf.cast(tf.constant(values), tf.as_dtype(dtype)).numpy()
+  want_bits = want.view(np.uint16)
+  nan = np.isnan(values)
+  np.testing.assert_array_equal(got[~nan], want_bits[~nan])
+  # NaN stays NaN (the quiet NaN, of the input's sign).
+  got_nan = got[nan].view(dtype).astype(np.float32)
+  assert np.isnan(got_nan).all()
+
+
+# GAAF.
+
+GAAF_CASES = [
+    dict(base="tanh", shape="exp"),
+    dict(base="sigmoid", shape="exp", center=0.5, width=2.0),
+    dict(base="relu", shape="sigmoid"),
+    # The ops' attrs are float32: K as the op sees it.
+    dict(base="tanh", shape="none", k=float(np.float32(3.3))),
+]
+
+
+@pytest.mark.parametrize("grid", GRIDS, ids=str)
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(GAAF_CASES)))
+def test_gaaf_threads_match_the_cpu_kernels(grid, size, dtype, case):
+  attrs = GAAF_CASES[case]
+  blocks, threads = grid
+  x = _inputs(size, dtype)
+  dy = _inputs(size, dtype, seed=1)
+  _assert_close(model.gaaf(x, blocks=blocks, threads=threads, **attrs),
+                _native.gaaf(x, **attrs))
+  _assert_close(
+      model.gaaf_grad(dy, x, blocks=blocks, threads=threads, **attrs),
+      _native.gaaf_grad(dy, x, **attrs))
+
+
+@pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16])
+@pytest.mark.parametrize("case", range(len(GAAF_CASES)))
+def test_gaaf_half_types_match_the_op(dtype, case):
+  attrs = GAAF_CASES[case]
+  x = tf.constant(_inputs(4099, np.float32), dtype)
+  dy = tf.constant(_inputs(4099, np.float32, seed=1), dtype)
+  bfloat16 = dtype == tf.bfloat16
+  # numpy has float16; bfloat16 goes as its bit patterns.
+  as_bits = lambda t: t.numpy().view(np.uint16) if bfloat16 else t.numpy()
+  from_bits = lambda b: b.view(dtype.as_numpy_dtype).astype(np.float32)
+  want = tf_approx.ops.gaaf(x, **attrs).numpy().astype(np.float32)
+  got = from_bits(model.gaaf(as_bits(x), bfloat16=bfloat16, blocks=3,
+                             threads=64, **attrs))
+  _assert_half_close(got, want, dtype)
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    y = tf_approx.ops.gaaf(x, **attrs)
+  want = tape.gradient(y, x, output_gradients=dy).numpy().astype(np.float32)
+  got = from_bits(model.gaaf_grad(as_bits(dy), as_bits(x), bfloat16=bfloat16,
+                                  blocks=3, threads=64, **attrs))
+  _assert_half_close(got, want, dtype)
+
+
+def _assert_half_close(got, want, dtype):
+  """Within one unit of the half type, plus the float32 bound (both round
+  float32 results that may differ by that much)."""
+  np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+  infinite = np.isinf(want)
+  np.testing.assert_array_equal(got[infinite], want[infinite])
+  finite = np.isfinite(want)
+  eps = 2.0**-10 if dtype == tf.float16 else 2.0**-7
+  tiny = 2.0**-14 if dtype == tf.float16 else 2.0**-126
+  magnitude = np.abs(want[finite].astype(np.float64))
+  bound = (np.maximum(magnitude, tiny) * eps +
+           SCALE_EPS * np.finfo(np.float32).eps * np.maximum(1.0, magnitude))
+  assert (np.abs(got[finite] - want[finite]) <= bound).all()
+
+
+def test_rejects_bad_grids():
+  with pytest.raises(ValueError, match="blocks and threads"):
+    model.gaaf(np.zeros(3, np.float32), blocks=0)
+
+
+_BITWISE = """
+import numpy as np
+from tf_approx import _native
+assert _native.selected_isa() == "default"
+model = _native.gpu_model
+rng = np.random.default_rng(0)
+count = 0
+for dtype in (np.float32, np.float64):
+  x = rng.normal(scale=4.0, size=20011).astype(dtype)
+  x[:5] = [0.0, -0.0, np.nan, np.inf, -np.inf]
+  for attrs in CASES:
+    for blocks, threads in ((1, 1), (3, 32), (40, 256)):
+      pairs = [(model.gaaf(x, blocks=blocks, threads=threads, **attrs),
+                _native.gaaf(x, **attrs)),
+               (model.gaaf_grad(x, x, blocks=blocks, threads=threads,
+                                **attrs), _native.gaaf_grad(x, x, **attrs))]
+      for got, want in pairs:
+        # Bitwise, but any NaN for NaN (the sign of a NaN is not defined).
+        same = (got.tobytes() == want.tobytes()) or (
+            np.array_equal(np.isnan(got), np.isnan(want)) and
+            got[~np.isnan(got)].tobytes() == want[~np.isnan(want)].tobytes())
+        assert same, (dtype, attrs, blocks)
+        count += 1
+print("BITWISE", count)
+"""
+
+
+def test_threads_are_the_baseline_cpu_computation_bitwise():
+  script = f"CASES = {GAAF_CASES!r}\n" + _BITWISE
+  env = dict(os.environ, TF_APPROX_ISA="default", TF_CPP_MIN_LOG_LEVEL="3")
+  result = subprocess.run([sys.executable, "-c", script], env=env,
+                          capture_output=True, text=True, timeout=300,
+                          check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "BITWISE 48" in result.stdout
