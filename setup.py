@@ -105,8 +105,12 @@ def _find_nvcc():
   return shutil.which("nvcc")
 
 
-def _cuda_config(tf):
-  """{"nvcc", "version", "home", "archs"}, or None for a CPU-only build.
+def _cuda_config(tf_has_cuda, tf_version):
+  """{"nvcc", "version", "home", "archs", "cudart"}, or None for a CPU build.
+
+  Args:
+    tf_has_cuda: whether the installed TensorFlow is built with CUDA.
+    tf_version: its version, for the message.
 
   Raises:
     CudaConfigError: TF_APPROX_CUDA=1 and something is missing (the message
@@ -120,8 +124,8 @@ def _cuda_config(tf):
   if nvcc is None:
     missing = ("nvcc was not found (put the CUDA toolkit's bin/ on PATH or "
                "set CUDA_HOME)")
-  elif not tf.test.is_built_with_cuda():
-    missing = (f"TensorFlow {tf.__version__} is not built with CUDA (install "
+  elif not tf_has_cuda:
+    missing = (f"TensorFlow {tf_version} is not built with CUDA (install "
                "`tensorflow`, not `tensorflow-cpu`)")
   if missing is not None:
     if mode == "1":
@@ -183,7 +187,7 @@ class BuildExt(build_ext):
   def build_extensions(self):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-    self._cuda = _cuda_config(tf)
+    self._cuda = _cuda_config(tf.test.is_built_with_cuda(), tf.__version__)
     for ext in list(self.extensions):
       if ext.name == GPU_EXTENSION and self._cuda is None:
         # A GPU library left from an earlier build would still be loaded.

@@ -290,8 +290,9 @@ TFA_HOST_DEVICE inline Shape KernelShape(Shape shape, const Params<S>& q) {
              : shape;
 }
 
-#if !defined(__CUDA_ARCH__)
-// Host-side helpers, shared by the op kernels and the native module.
+// Host-side helpers, shared by the op kernels and the native modules: plain
+// functions, which nvcc compiles for the host only (device code cannot call
+// them), so host code in a .cu file may call them.
 
 inline bool ParseBase(const char* name, Base* base) {
   static const struct {
@@ -324,7 +325,24 @@ inline bool ParseShape(const char* name, Shape* shape) {
   }
   return false;
 }
-#endif  // !defined(__CUDA_ARCH__)
+
+// The Problem for attrs given by name, as the native modules take them:
+// nullptr, or what is wrong with them.
+template <typename S>
+const char* MakeProblem(const char* base, const char* shape, double k,
+                        double center, double width, Problem<S>* p) {
+  Shape parsed;
+  if (!ParseBase(base, &p->base)) return "gaaf: unknown `base`";
+  if (!ParseShape(shape, &parsed)) return "gaaf: unknown `shape`";
+  if (!(k > 0 && k < std::numeric_limits<double>::infinity()) ||
+      !(width > 0 && width < std::numeric_limits<double>::infinity()) ||
+      !(center - center == 0)) {
+    return "gaaf: `k` and `width` must be finite and > 0, `center` finite";
+  }
+  p->params = MakeParams<S>(k, center, width);
+  p->shape = KernelShape(parsed, p->params);
+  return nullptr;
+}
 
 }  // namespace gaaf
 }  // namespace tf_approx

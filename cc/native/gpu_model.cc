@@ -68,24 +68,13 @@ void CheckGrid(int64_t blocks, int64_t threads) {
   Require(blocks >= 1 && threads >= 1, "blocks and threads must be >= 1");
 }
 
-gaaf::Shape GaafShape(const std::string& shape) {
-  gaaf::Shape parsed;
-  Require(gaaf::ParseShape(shape.c_str(), &parsed),
-          "gaaf: unknown `shape` '" + shape + "'");
-  return parsed;
-}
-
 template <typename C>
 gaaf::Problem<C> GaafProblem(const std::string& base, const std::string& shape,
                              double k, double center, double width) {
   gaaf::Problem<C> p;
-  Require(gaaf::ParseBase(base.c_str(), &p.base),
-          "gaaf: unknown `base` '" + base + "'");
-  Require(std::isfinite(k) && k > 0 && std::isfinite(center) &&
-              std::isfinite(width) && width > 0,
-          "gaaf: `k` and `width` must be finite and > 0, `center` finite");
-  p.params = gaaf::MakeParams<C>(k, center, width);
-  p.shape = gaaf::KernelShape(GaafShape(shape), p.params);
+  const char* error =
+      gaaf::MakeProblem(base.c_str(), shape.c_str(), k, center, width, &p);
+  Require(error == nullptr, error ? error : "");
   return p;
 }
 

@@ -485,18 +485,10 @@ template <typename S>
 tf_approx::gaaf::Problem<S> MakeGaaf(const std::string& base,
                                      const std::string& shape, double k,
                                      double center, double width) {
-  namespace gaaf = tf_approx::gaaf;
-  gaaf::Problem<S> p;
-  gaaf::Shape parsed_shape;
-  Require(gaaf::ParseBase(base.c_str(), &p.base),
-          "gaaf: unknown `base` '" + base + "'");
-  Require(gaaf::ParseShape(shape.c_str(), &parsed_shape),
-          "gaaf: unknown `shape` '" + shape + "'");
-  Require(std::isfinite(k) && k > 0 && std::isfinite(center) &&
-              std::isfinite(width) && width > 0,
-          "gaaf: `k` and `width` must be finite and > 0, `center` finite");
-  p.params = gaaf::MakeParams<S>(k, center, width);
-  p.shape = gaaf::KernelShape(parsed_shape, p.params);
+  tf_approx::gaaf::Problem<S> p;
+  const char* error = tf_approx::gaaf::MakeProblem(
+      base.c_str(), shape.c_str(), k, center, width, &p);
+  Require(error == nullptr, error ? error : "");
   return p;
 }
 

@@ -13,6 +13,7 @@ import tensorflow as tf
 from tf_approx._validation import check_float_parameter
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
+from tf_approx.ops.common import twin_gradient
 from tf_approx.reference import acdc as reference
 
 
@@ -104,8 +105,5 @@ def _acdc_grad(op, dy):
   x, a, d, bias = op.inputs
   library = native_library()
   if library is None:  # e.g. an XLA-compiled gradient of a traced graph
-    with tf.GradientTape() as tape:
-      tape.watch([x, a, d, bias])
-      y = reference.acdc(x, a, d, bias)
-    return tape.gradient(y, [x, a, d, bias], output_gradients=dy)
+    return twin_gradient(reference.acdc, [x, a, d, bias], dy)
   return library.tf_approx_acdc_grad(dy, x, a, d)

@@ -15,6 +15,7 @@ from tf_approx._validation import check_choice
 from tf_approx._validation import check_int
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
+from tf_approx.ops.common import twin_gradient
 from tf_approx.reference import activations as reference
 
 KINDS = ("rational", "fastexp_sigmoid", "ultra_fast_sigmoid",
@@ -142,10 +143,7 @@ def activation_gradient(dy, x, spec, name=None):
   """`dy * f'(x)` for the approximation `spec` (the registered gradient)."""
   library = native_library()
   if library is None:
-    with tf.GradientTape() as tape:
-      tape.watch(x)
-      y = reference.activation(x, spec)
-    return tape.gradient(y, x, output_gradients=dy)
+    return twin_gradient(lambda v: reference.activation(v, spec), [x], dy)[0]
   return library.tf_approx_activation_grad(dy, x, name=name, **spec.attrs())
 
 

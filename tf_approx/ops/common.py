@@ -28,6 +28,21 @@ def native_library():
   return library
 
 
+def twin_gradient(twin, inputs, dy):
+  """The gradients of `twin(*inputs)` with respect to `inputs`, given `dy`.
+
+  What a registered gradient returns where the native gradient op cannot
+  run (inside XLA, or under `TF_APPROX_PY_OPS=1`): the gradient of the
+  composite twin. An input the twin does not use gets zeros.
+  """
+  inputs = list(inputs)
+  with tf.GradientTape() as tape:
+    tape.watch(inputs)
+    y = twin(*inputs)
+  return tape.gradient(y, inputs, output_gradients=dy,
+                       unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+
 def check_dtype(x, name="x"):
   """Raises TypeError unless `x` has one of the supported float dtypes."""
   if x.dtype not in SUPPORTED_DTYPES:

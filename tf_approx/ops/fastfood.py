@@ -15,6 +15,7 @@ from tf_approx._validation import check_permutation
 from tf_approx._validation import check_positive_int
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
+from tf_approx.ops.common import twin_gradient
 from tf_approx.reference import fastfood as reference
 
 
@@ -140,10 +141,8 @@ def _fastfood_grad(op, dy):
   normalize = op.get_attr("normalize")
   library = native_library()
   if library is None:  # e.g. an XLA-compiled gradient of a traced graph
-    with tf.GradientTape() as tape:
-      tape.watch([x, s, g, b])
-      y = reference.fastfood(x, s, g, b, permutation, units, normalize)
-    return (*tape.gradient(y, [x, s, g, b], output_gradients=dy), None)
+    twin = lambda *v: reference.fastfood(*v, permutation, units, normalize)
+    return (*twin_gradient(twin, [x, s, g, b], dy), None)
   dx, ds, dg, db = library.tf_approx_fastfood_grad(
       dy, x, s, g, b, permutation, units=units, normalize=normalize)
   return dx, ds, dg, db, None

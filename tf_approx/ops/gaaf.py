@@ -12,6 +12,7 @@ from tf_approx._validation import check_choice
 from tf_approx._validation import check_number
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
+from tf_approx.ops.common import twin_gradient
 from tf_approx.ops.common import op_attrs
 from tf_approx.reference import gaaf as reference
 
@@ -87,8 +88,5 @@ def _gaaf_grad(op, dy):
   x = op.inputs[0]
   attrs = op_attrs(op, ("base", "shape", "k", "center", "width"))
   if library is None:  # e.g. an XLA-compiled gradient of a traced graph
-    with tf.GradientTape() as tape:
-      tape.watch(x)
-      y = reference.gaaf(x, **attrs)
-    return tape.gradient(y, x, output_gradients=dy)
+    return twin_gradient(lambda v: reference.gaaf(v, **attrs), [x], dy)[0]
   return library.tf_approx_gaaf_grad(dy, x, **attrs)

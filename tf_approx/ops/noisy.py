@@ -14,6 +14,7 @@ from tf_approx._validation import check_float_parameter
 from tf_approx._validation import check_number
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
+from tf_approx.ops.common import twin_gradient
 from tf_approx.ops.common import noise_seed
 from tf_approx.ops.common import op_attrs
 from tf_approx.reference import noisy as reference
@@ -79,13 +80,10 @@ def _noisy_activation_grad(op, dy):
   x, p, scale, seed = op.inputs
   attrs = op_attrs(op, ("base", "where", "noise", "alpha", "training"))
   if library is None:  # e.g. an XLA-compiled gradient of a traced graph
-    with tf.GradientTape() as tape:
-      tape.watch([x, p])
-      y = reference.noisy_activation(
-          x, p, scale, seed, attrs["base"], attrs["where"], attrs["noise"],
-          attrs["alpha"], attrs["training"])
-    return (*tape.gradient(y, [x, p], output_gradients=dy,
-                           unconnected_gradients="zero"), None, None)
+    twin = lambda v, q: reference.noisy_activation(
+        v, q, scale, seed, attrs["base"], attrs["where"], attrs["noise"],
+        attrs["alpha"], attrs["training"])
+    return (*twin_gradient(twin, [x, p], dy), None, None)
   dx, dp = library.tf_approx_noisy_activation_grad(dy, x, p, scale, seed,
                                                    **attrs)
   return dx, dp, None, None

@@ -13,6 +13,7 @@ from tf_approx._validation import check_float_parameter
 from tf_approx._validation import check_number
 from tf_approx.ops.common import check_dtype
 from tf_approx.ops.common import native_library
+from tf_approx.ops.common import twin_gradient
 from tf_approx.ops.common import noise_seed
 from tf_approx.ops.common import op_attrs
 from tf_approx.reference import pau as reference
@@ -67,11 +68,8 @@ def _pau_grad(op, dy):
   attrs = op_attrs(op, ("denominator_kind", "randomized"))
   kind, randomized = attrs["denominator_kind"], attrs["randomized"]
   if library is None:  # e.g. an XLA-compiled gradient of a traced graph
-    with tf.GradientTape() as tape:
-      tape.watch([x, numerator, denominator])
-      y = reference.pau(x, numerator, denominator, kind, randomized, seed)
-    return (*tape.gradient(y, [x, numerator, denominator],
-                           output_gradients=dy), None)
+    twin = lambda *v: reference.pau(*v, kind, randomized, seed)
+    return (*twin_gradient(twin, [x, numerator, denominator], dy), None)
   dx, dnumerator, ddenominator = library.tf_approx_pau_grad(
       dy, x, numerator, denominator, seed, denominator_kind=kind,
       randomized=randomized)

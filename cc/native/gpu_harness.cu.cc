@@ -1,0 +1,262 @@
+// `_gpu_harness`: the GPU launchers of cc/<family>/<family>_gpu.cu.cc on
+// numpy data, without TensorFlow, for tools/gpu_check.py on a GPU machine.
+//
+// Data lives in DeviceArray (upload, download). Each family's function
+// checks its arguments and returns a Launch: a closure that enqueues the
+// kernel once on the default stream when called, and that `time` calls
+// `repeats` times between two CUDA events (so launch overhead from Python
+// does not enter the time). bfloat16 arrays travel as uint16 bit patterns
+// with bfloat16=True, as in `_native.gpu_model`.
+#include <cuda_runtime.h>
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cc/common/device.h"
+#include "cc/gaaf/gaaf.h"
+#include "cc/gaaf/gaaf_gpu.h"
+
+namespace tf_approx {
+namespace {
+
+namespace py = pybind11;
+
+void Check(cudaError_t error, const char* what) {
+  if (error != cudaSuccess) {
+    throw std::runtime_error(std::string(what) + ": " +
+                             cudaGetErrorString(error));
+  }
+}
+
+void Require(bool condition, const std::string& message) {
+  if (!condition) throw std::invalid_argument(message);
+}
+
+// A buffer in device memory with a numpy dtype and shape.
+class DeviceArray {
+ public:
+  DeviceArray(py::dtype dtype, std::vector<py::ssize_t> shape, bool bfloat16)
+      : dtype_(std::move(dtype)), shape_(std::move(shape)),
+        bfloat16_(bfloat16) {
+    size_ = 1;
+    for (py::ssize_t d : shape_) size_ *= d;
+    bytes_ = static_cast<size_t>(size_) * dtype_.itemsize();
+    if (bytes_ > 0) Check(cudaMalloc(&data_, bytes_), "cudaMalloc");
+  }
+  ~DeviceArray() {
+    if (data_ != nullptr) cudaFree(data_);
+  }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+
+  static std::shared_ptr<DeviceArray> Upload(const py::array& host,
+                                             bool bfloat16) {
+    const py::array a = py::array::ensure(host, py::array::c_style);
+    auto array = std::make_shared<DeviceArray>(
+        a.dtype(), std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()),
+        bfloat16);
+    if (array->bytes_ > 0) {
+      Check(cudaMemcpy(array->data_, a.data(), array->bytes_,
+                       cudaMemcpyHostToDevice),
+            "cudaMemcpy to the device");
+    }
+    return array;
+  }
+
+  std::shared_ptr<DeviceArray> EmptyLike() const {
+    return std::make_shared<DeviceArray>(dtype_, shape_, bfloat16_);
+  }
+
+  py::array Download() const {
+    py::array out(dtype_, shape_);
+    if (bytes_ > 0) {
+      Check(cudaMemcpy(out.mutable_data(), data_, bytes_,
+                       cudaMemcpyDeviceToHost),
+            "cudaMemcpy to the host");
+    }
+    return out;
+  }
+
+  template <typename T>
+  T* data() const {
+    return static_cast<T*>(data_);
+  }
+  void* raw() const { return data_; }
+  int64_t size() const { return size_; }
+  size_t bytes() const { return bytes_; }
+  bool bfloat16() const { return bfloat16_; }
+  const py::dtype& dtype() const { return dtype_; }
+
+ private:
+  py::dtype dtype_;
+  std::vector<py::ssize_t> shape_;
+  bool bfloat16_ = false;
+  int64_t size_ = 0;
+  size_t bytes_ = 0;
+  void* data_ = nullptr;
+};
+
+using Array = std::shared_ptr<DeviceArray>;
+using Launch = std::function<void()>;
+
+void RequireLike(const Array& a, const Array& b, const char* what) {
+  Require(a->size() == b->size() && a->dtype().is(b->dtype()) &&
+              a->bfloat16() == b->bfloat16(),
+          std::string(what) + " must match x in size and dtype");
+}
+
+// Calls fn(T{}) with T the element type of `a`.
+template <typename Fn>
+Launch DispatchType(const Array& a, Fn&& fn) {
+  const char kind = a->dtype().kind();
+  const auto size = a->dtype().itemsize();
+  if (a->bfloat16()) {
+    Require(kind == 'u' && size == 2,
+            "bfloat16 values are passed as their uint16 bit patterns");
+    return fn(BFloat16{});
+  }
+  Require(kind == 'f' && (size == 2 || size == 4 || size == 8),
+          "arrays must be float16, float32 or float64");
+  if (size == 2) return fn(Half{});
+  if (size == 4) return fn(float{});
+  return fn(double{});
+}
+
+void ThrowIfFailed(const char* error) {
+  if (error != nullptr) throw std::runtime_error(error);
+}
+
+// GAAF.
+template <typename C>
+gaaf::Problem<C> GaafProblem(const std::string& base, const std::string& shape,
+                             double k, double center, double width) {
+  gaaf::Problem<C> p;
+  const char* error =
+      gaaf::MakeProblem(base.c_str(), shape.c_str(), k, center, width, &p);
+  Require(error == nullptr, error ? error : "");
+  return p;
+}
+
+Launch Gaaf(Array x, Array y, const std::string& base,
+            const std::string& shape, double k, double center, double width) {
+  RequireLike(x, y, "y");
+  return DispatchType(x, [&](auto type) -> Launch {
+    using T = decltype(type);
+    const auto p = GaafProblem<ComputeType<T>>(base, shape, k, center, width);
+    return [=] {
+      ThrowIfFailed(gaaf::LaunchForward<T>(nullptr, p, x->data<T>(),
+                                           y->data<T>(), x->size()));
+    };
+  });
+}
+
+Launch GaafGrad(Array x, Array dy, Array dx, const std::string& base,
+                const std::string& shape, double k, double center,
+                double width) {
+  RequireLike(x, dy, "dy");
+  RequireLike(x, dx, "dx");
+  return DispatchType(x, [&](auto type) -> Launch {
+    using T = decltype(type);
+    const auto p = GaafProblem<ComputeType<T>>(base, shape, k, center, width);
+    return [=] {
+      ThrowIfFailed(gaaf::LaunchBackward<T>(nullptr, p, x->data<T>(),
+                                            dy->data<T>(), dx->data<T>(),
+                                            x->size()));
+    };
+  });
+}
+
+// Seconds per call of `launch`, on the GPU, over `repeats` calls after
+// `warmup` more.
+double Time(const Launch& launch, int repeats, int warmup) {
+  Require(repeats >= 1 && warmup >= 0, "repeats >= 1, warmup >= 0");
+  for (int i = 0; i < warmup; ++i) launch();
+  cudaEvent_t start, stop;
+  Check(cudaEventCreate(&start), "cudaEventCreate");
+  Check(cudaEventCreate(&stop), "cudaEventCreate");
+  Check(cudaEventRecord(start), "cudaEventRecord");
+  for (int i = 0; i < repeats; ++i) launch();
+  Check(cudaEventRecord(stop), "cudaEventRecord");
+  Check(cudaEventSynchronize(stop), "the timed kernels");
+  float ms = 0;
+  Check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return ms * 1e-3 / repeats;
+}
+
+}  // namespace
+}  // namespace tf_approx
+
+PYBIND11_MODULE(_gpu_harness, m) {
+  namespace py = pybind11;
+  using tf_approx::Array;
+  using tf_approx::DeviceArray;
+  m.doc() = "tf_approx's GPU launchers on numpy data, without TensorFlow.";
+  py::class_<DeviceArray, Array>(m, "DeviceArray")
+      .def_property_readonly("size", &DeviceArray::size)
+      .def_property_readonly("nbytes", &DeviceArray::bytes)
+      .def("download", &DeviceArray::Download,
+           "The data, copied to a new numpy array.")
+      .def("empty_like", &DeviceArray::EmptyLike,
+           "An uninitialised device array of the same dtype and shape.");
+  m.def("upload", &DeviceArray::Upload, py::arg("array"),
+        py::arg("bfloat16") = false, "Copies a numpy array to the device.");
+  m.def(
+      "device_name",
+      [] {
+        int device = 0;
+        tf_approx::Check(cudaGetDevice(&device), "cudaGetDevice");
+        cudaDeviceProp prop;
+        tf_approx::Check(cudaGetDeviceProperties(&prop, device),
+                         "cudaGetDeviceProperties");
+        return std::string(prop.name) + " (compute capability " +
+               std::to_string(prop.major) + "." + std::to_string(prop.minor) +
+               ")";
+      },
+      "The current device's name and compute capability.");
+  m.def(
+      "device_count",
+      [] {
+        int count = 0;
+        return cudaGetDeviceCount(&count) == cudaSuccess ? count : 0;
+      },
+      "How many GPUs the CUDA runtime sees (0 where it sees none).");
+  m.def(
+      "synchronize",
+      [] { tf_approx::Check(cudaDeviceSynchronize(), "the launched kernels"); },
+      "Waits for the device; raises RuntimeError if a kernel failed.");
+  m.def(
+      "copy",
+      [](Array dst, Array src) -> tf_approx::Launch {
+        tf_approx::Require(dst->bytes() == src->bytes(),
+                           "copy needs arrays of equal size");
+        return [=] {
+          tf_approx::Check(cudaMemcpyAsync(dst->raw(), src->raw(), src->bytes(),
+                                           cudaMemcpyDeviceToDevice),
+                           "cudaMemcpyAsync");
+        };
+      },
+      py::arg("dst"), py::arg("src"),
+      "A Launch of a device-to-device copy: the memory-bound baseline.");
+  m.def("time", &tf_approx::Time, py::arg("launch"), py::arg("repeats") = 20,
+        py::arg("warmup") = 3,
+        "Seconds per call of `launch` on the GPU (CUDA events around "
+        "`repeats` calls made from C++).");
+  m.def("gaaf", &tf_approx::Gaaf, py::arg("x"), py::arg("y"),
+        py::arg("base") = "tanh", py::arg("shape") = "exp",
+        py::arg("k") = 10000.0, py::arg("center") = 0.0,
+        py::arg("width") = 1.0, "A Launch of TfApprox>Gaaf's kernel.");
+  m.def("gaaf_grad", &tf_approx::GaafGrad, py::arg("x"), py::arg("dy"),
+        py::arg("dx"), py::arg("base") = "tanh", py::arg("shape") = "exp",
+        py::arg("k") = 10000.0, py::arg("center") = 0.0,
+        py::arg("width") = 1.0, "A Launch of TfApprox>GaafGrad's kernel.");
+}

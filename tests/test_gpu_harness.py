@@ -1,0 +1,116 @@
+"""tools/gpu_check.py, the TensorFlow-free GPU harness, as far as it runs here.
+
+On a GPU machine it builds the CPU module and the GPU harness and compares
+them (see BENCHMARKS.md, GPU). Here: its harness module builds from the
+tree with nvcc (so it cannot rot between GPU sessions), imports, sees no GPU
+and says so, every family with GPU kernels has checks and timings in it, and
+its checks pass on the kernels' per-thread logic run on the CPU (and fail
+on a wrong result).
+"""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tf_approx import _native
+
+nvcc = pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
+
+
+_IMPORT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import _gpu_harness as h
+print("DEVICES", h.device_count())
+try:
+  h.upload(np.zeros(4, np.float32))
+except RuntimeError as e:
+  print("UPLOAD", e)
+"""
+
+
+@pytest.fixture(scope="module")
+def gpu_check(load_tool):
+  return load_tool("gpu_check")
+
+
+@nvcc
+def test_harness_builds_and_reports_no_gpu(gpu_check, tmp_path):
+  gpu_check.build(tmp_path, native=False)
+  result = subprocess.run([sys.executable, "-c", _IMPORT, str(tmp_path)],
+                          capture_output=True, text=True, timeout=120,
+                          check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "DEVICES 0" in result.stdout
+  assert "UPLOAD cudaMalloc: " in result.stdout
+
+
+@nvcc
+def test_every_gpu_family_is_checked_and_timed(gpu_check):
+  families = gpu_check.read_setup_py()["GPU_FAMILIES"]
+  assert sorted(gpu_check.CHECKS) == sorted(families)
+  timed = {name.split()[0] for name in gpu_check.TIMED}
+  assert timed == set(families)
+
+
+class _FakeArray:
+
+  def __init__(self, values, bfloat16):
+    self.values = np.array(values)
+    self.bfloat16 = bfloat16
+
+  def download(self):
+    return self.values.copy()
+
+  def empty_like(self):
+    return _FakeArray(np.full_like(self.values, 0x7fff), self.bfloat16)
+
+
+class _ModelHarness:
+  """The harness's interface, run by `_native.gpu_model` on the CPU: checks
+  gpu_check.py's own plumbing (dtypes, half types, bounds) without a GPU.
+  `error` is added to every result, to see the checks fail."""
+
+  def __init__(self, error=0.0):
+    self.error = error
+
+  def upload(self, values, bfloat16=False):
+    return _FakeArray(values, bfloat16)
+
+  def synchronize(self):
+    pass
+
+  def _launch(self, function, out, *inputs, **attrs):
+    def run():
+      result = function(*(a.values for a in inputs),
+                        bfloat16=inputs[0].bfloat16, blocks=5, threads=64,
+                        **attrs)
+      if self.error and result.dtype.kind == "f":
+        result = result + result.dtype.type(self.error)
+      out.values = result
+    return run
+
+  def __getattr__(self, name):
+    model = getattr(_native.gpu_model, name)
+    if name.endswith("_grad"):
+      # Harness order (x, dy, dx), the model's (dy, x).
+      return lambda x, dy, dx, **attrs: self._launch(model, dx, dy, x,
+                                                     **attrs)
+    return lambda x, y, **attrs: self._launch(model, y, x, **attrs)
+
+
+def test_checks_pass_on_the_per_thread_logic(gpu_check, capsys):
+  assert gpu_check.run_checks(_native, _ModelHarness(), [0, 1, 1000, 4099])
+  out = capsys.readouterr().out
+  assert "FAIL" not in out
+  for family in gpu_check.CHECKS:
+    assert family in out
+
+
+def test_checks_fail_on_a_wrong_result(gpu_check, capsys):
+  assert not gpu_check.run_checks(_native, _ModelHarness(error=1e-3), [1000])
+  assert "FAIL" in capsys.readouterr().out

@@ -1,0 +1,296 @@
+"""Checks and times the GPU kernels without TensorFlow, on a GPU machine.
+
+The machines with a GPU have the CUDA toolkit, Python with numpy and
+pybind11, and no TensorFlow. This script builds, from the source tree and
+with that Python, two modules:
+  _native       the CPU loops (setup.py's `_native` sources and flags);
+  _gpu_harness  the GPU launchers of every `<family>_gpu.cu.cc`, bound to
+                numpy data (cc/native/gpu_harness.cu.cc),
+then runs every GPU kernel on random inputs (special values included, every
+dtype) and compares it with the CPU loops within the bounds the tests state
+(tests/test_gpu_model.py), and times each kernel against a device-to-device
+copy of the same data at 1M, 16M and 64M elements, printing tables.
+
+  python tools/gpu_check.py [--build_dir=DIR] [--sanitize] [--quick]
+
+--sanitize also runs the checks (not the timing) under compute-sanitizer's
+memcheck and racecheck; --quick checks small sizes only. Exit status 1 if a
+check or a sanitizer fails.
+"""
+
+import argparse
+import concurrent.futures
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+import types
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+HARNESS_SOURCE = "cc/native/gpu_harness.cu.cc"
+SIZES = {"1M": 1 << 20, "16M": 1 << 24, "64M": 1 << 26}
+SCALE_EPS = 64  # as tests/test_gpu_model.py
+
+
+def read_setup_py():
+  """setup.py's module globals, without setuptools or TensorFlow."""
+  captured = {}
+  fake = types.ModuleType("setuptools")
+  fake.setup = lambda **kwargs: captured.update(kwargs)
+  fake.Extension = lambda name, **kwargs: types.SimpleNamespace(
+      name=name, **kwargs)
+  command = types.ModuleType("setuptools.command")
+  build_ext = types.ModuleType("setuptools.command.build_ext")
+  build_ext.build_ext = object
+  modules = {"setuptools": fake, "setuptools.command": command,
+             "setuptools.command.build_ext": build_ext}
+  with mock.patch.dict(sys.modules, modules):
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    try:
+      return runpy.run_path(str(REPO / "setup.py"),
+                            run_name="tf_approx_setup_probe")
+    finally:
+      os.chdir(cwd)
+
+
+def _run(command):
+  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                          check=False)
+  if result.returncode != 0:
+    raise RuntimeError(f"{' '.join(command)}\n{result.stderr[-6000:]}")
+
+
+def build(directory, native=True):
+  """Builds _native (unless not `native`) and _gpu_harness into
+  `directory`; returns it."""
+  import pybind11  # pylint: disable=import-outside-toplevel
+  setup = read_setup_py()
+  config = setup["_cuda_config"](True, "(not needed)")
+  if config is None:
+    raise RuntimeError("nvcc or the static CUDA runtime was not found")
+  directory = Path(directory).resolve()
+  directory.mkdir(parents=True, exist_ok=True)
+  suffix = sysconfig.get_config_var("EXT_SUFFIX")
+  includes = [f"-I{REPO}", f"-I{pybind11.get_include()}",
+              f"-I{sysconfig.get_paths()['include']}"]
+  cxx = ["g++", "-fPIC", "-std=c++17", *setup["COMMON_FLAGS"], *includes]
+  nvcc = [config["nvcc"], *setup["_nvcc_flags"](config), *includes]
+
+  def compile_one(source):
+    target = directory / (source.replace("/", "_") + ".o")
+    compiler = nvcc if source.endswith(".cu.cc") else cxx
+    _run([*compiler, "-c", source, "-o", str(target)])
+    return target
+
+  native_sources = setup["_native_sources"]() if native else []
+  harness = [HARNESS_SOURCE, *setup["_cuda_sources"]()]
+  started = time.time()
+  with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
+    native_objects = list(pool.map(compile_one, native_sources))
+    harness_objects = list(pool.map(compile_one, harness))
+  if native:
+    _run(["g++", "-shared", *map(str, native_objects),
+          *setup["ISA_LINK_FLAGS"], "-o",
+          str(directory / f"_native{suffix}")])
+  _run(["g++", "-shared", *map(str, harness_objects), config["cudart"],
+        "-Wl,--exclude-libs,ALL", "-lpthread", "-ldl", "-lrt",
+        "-o", str(directory / f"_gpu_harness{suffix}")])
+  print(f"built {'_native and ' if native else ''}_gpu_harness (CUDA "
+        f"{config['version']}, archs "
+        f"{','.join(config['archs'])}) in {time.time() - started:.0f} s")
+  return directory
+
+
+# The cases: name -> (dtype kinds, forward(cpu, gpu, x), backward(...)).
+# Each function returns (got, want) pairs of numpy arrays.
+
+
+def _inputs(size, dtype, seed):
+  rng = np.random.default_rng(seed)
+  x = rng.normal(scale=4.0, size=size)
+  special = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-30, -1e3, 65504.0]
+  x[:min(size, len(special))] = special[:size]
+  return x.astype(dtype)
+
+
+GAAF_CASES = [
+    dict(base="tanh", shape="exp"),
+    dict(base="sigmoid", shape="exp", center=0.5, width=2.0),
+    dict(base="relu", shape="sigmoid"),
+    dict(base="tanh", shape="none", k=float(np.float32(3.3))),
+]
+
+
+def _half_bits(x32, bfloat16):
+  """float32 values -> the half type's values as float32, and its bits."""
+  if bfloat16:
+    bits = ((x32.view(np.uint32) + 0x7fff +
+             ((x32.view(np.uint32) >> 16) & 1)) >> 16).astype(np.uint16)
+    return (bits.astype(np.uint32) << 16).view(np.float32), bits
+  half = x32.astype(np.float16)
+  return half.astype(np.float32), half
+
+
+def check_gaaf(native, harness, size):
+  """[(case, max error in units of the bound)] for every dtype and attrs."""
+  results = []
+  for attrs in GAAF_CASES:
+    for dtype in ("float32", "float64", "float16", "bfloat16"):
+      x32 = _inputs(size, np.float64, 1)
+      dy32 = _inputs(size, np.float64, 2)
+      if dtype in ("float32", "float64"):
+        x, dy = x32.astype(dtype), dy32.astype(dtype)
+        want_y = native.gaaf(x, **attrs)
+        want_dx = native.gaaf_grad(dy, x, **attrs)
+        upload = lambda a: harness.upload(a)
+        read = lambda a: a.download()
+      else:
+        bfloat16 = dtype == "bfloat16"
+        xv, x = _half_bits(x32.astype(np.float32), bfloat16)
+        dyv, dy = _half_bits(dy32.astype(np.float32), bfloat16)
+        want_y = native.gaaf(xv, **attrs)
+        want_dx = native.gaaf_grad(dyv, xv, **attrs)
+        upload = lambda a, b=bfloat16: harness.upload(a, bfloat16=b)
+        read = (lambda a: (a.download().astype(np.uint32) << 16).view(
+            np.float32)) if bfloat16 else (
+                lambda a: a.download().astype(np.float32))
+      gx, gdy = upload(x), upload(dy)
+      gy, gdx = gx.empty_like(), gx.empty_like()
+      harness.gaaf(gx, gy, **attrs)()
+      harness.gaaf_grad(gx, gdy, gdx, **attrs)()
+      harness.synchronize()
+      name = f"gaaf {attrs['base']}/{attrs['shape']} {dtype}"
+      results.append((name, _error(read(gy), want_y, dtype)))
+      results.append((name + " grad", _error(read(gdx), want_dx, dtype)))
+  return results
+
+
+def _error(got, want, dtype):
+  """The largest |got - want| in units of the tests' bound (<= 1 passes);
+  inf where NaN or infinities differ."""
+  got = np.asarray(got, np.float64)
+  want = np.asarray(want, np.float64)
+  if not np.array_equal(np.isnan(got), np.isnan(want)):
+    return np.inf
+  infinite = np.isinf(want)
+  if not np.array_equal(got[infinite], want[infinite]):
+    return np.inf
+  finite = np.isfinite(want)
+  magnitude = np.abs(want[finite])
+  if dtype in ("float16", "bfloat16"):
+    eps, tiny = (2.0**-10, 2.0**-14) if dtype == "float16" else (2.0**-7,
+                                                                 2.0**-126)
+    bound = (np.maximum(magnitude, tiny) * eps + SCALE_EPS *
+             np.finfo(np.float32).eps * np.maximum(magnitude, 1.0))
+  else:
+    bound = SCALE_EPS * np.finfo(dtype).eps * np.maximum(magnitude, 1.0)
+  if not finite.any():
+    return 0.0
+  return float(np.max(np.abs(got[finite] - want[finite]) / bound))
+
+
+CHECKS = {"gaaf": check_gaaf}
+
+
+def run_checks(native, harness, sizes):
+  failed = False
+  print(f"\n{'kernel':44} {'size':>9} {'error/bound':>12}")
+  for family, check in CHECKS.items():
+    for size in sizes:
+      for name, error in check(native, harness, size):
+        ok = error <= 1.0
+        failed |= not ok
+        print(f"{name:44} {size:>9} {error:>12.3g} {'' if ok else 'FAIL'}")
+  return not failed
+
+
+# Timing: name -> function(harness, x (float32 device array)) -> launch.
+TIMED = {
+    "gaaf tanh": lambda h, x, y, dy: h.gaaf(x, y),
+    "gaaf tanh grad": lambda h, x, y, dy: h.gaaf_grad(x, dy, y),
+}
+# Bytes each kernel must move per element, in units of a copy's (one read and
+# one write): the forward reads x and writes y; a gradient reads x and dy.
+TRAFFIC = {"grad": 1.5}
+
+
+def run_timing(harness, repeats):
+  """Prints each kernel's time per call and its ratio to a copy of x."""
+  print(f"\nGPU: {harness.device_name()}. Time per call (CUDA events over "
+        f"{repeats} calls) and the ratio to a device-to-device copy of x "
+        "(float32); GB/s counts the bytes the kernel must move.")
+  print(f"{'kernel':22} {'size':>5} {'us':>10} {'/ copy':>8} {'GB/s':>7}")
+  for label, size in SIZES.items():
+    rng = np.random.default_rng(0)
+    x = harness.upload(rng.normal(size=size).astype(np.float32))
+    dy = harness.upload(rng.normal(size=size).astype(np.float32))
+    y = x.empty_like()
+    copy = harness.time(harness.copy(y, x), repeats)
+    print(f"{'copy':22} {label:>5} {copy * 1e6:10.1f} {1.0:8.2f} "
+          f"{8 * size / copy / 1e9:7.0f}")
+    for name, make in TIMED.items():
+      seconds = harness.time(make(harness, x, y, dy), repeats)
+      traffic = TRAFFIC["grad"] if name.endswith("grad") else 1.0
+      print(f"{name:22} {label:>5} {seconds * 1e6:10.1f} "
+            f"{seconds / copy:8.2f} {traffic * 8 * size / seconds / 1e9:7.0f}")
+
+
+def sanitize(build_dir, quick_args):
+  tool = shutil.which("compute-sanitizer")
+  if tool is None:
+    print("compute-sanitizer not found: skipped")
+    return True
+  ok = True
+  for mode in ("memcheck", "racecheck"):
+    command = [tool, "--tool", mode, "--error-exitcode", "3",
+               sys.executable, __file__, f"--build_dir={build_dir}",
+               "--no_build", "--no_timing", *quick_args]
+    result = subprocess.run(command, capture_output=True, text=True,
+                            check=False)
+    summary = [l for l in result.stdout.splitlines()
+               if "ERROR SUMMARY" in l or "RACECHECK SUMMARY" in l]
+    print(f"compute-sanitizer {mode}: exit {result.returncode} "
+          f"{summary[-1] if summary else ''}")
+    if result.returncode != 0:
+      print(result.stdout[-3000:], result.stderr[-3000:])
+      ok = False
+  return ok
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--build_dir", default=str(REPO / "build" /
+                                                  "gpu_harness"))
+  parser.add_argument("--no_build", action="store_true")
+  parser.add_argument("--no_timing", action="store_true")
+  parser.add_argument("--sanitize", action="store_true")
+  parser.add_argument("--quick", action="store_true")
+  parser.add_argument("--repeats", type=int, default=20)
+  args = parser.parse_args()
+  if not args.no_build:
+    build(args.build_dir)
+  sys.path.insert(0, args.build_dir)
+  import _gpu_harness as harness  # pylint: disable=import-outside-toplevel
+  import _native as native  # pylint: disable=import-outside-toplevel
+  if harness.device_count() == 0:
+    print("no GPU visible to the CUDA runtime: built, nothing to run")
+    return 0
+  sizes = [0, 1, 1000, 4099] + ([] if args.quick else [1 << 20])
+  ok = run_checks(native, harness, sizes)
+  if not args.no_timing:
+    run_timing(harness, args.repeats)
+  if args.sanitize:
+    ok &= sanitize(args.build_dir, ["--quick"])
+  return 0 if ok else 1
+
+
+if __name__ == "__main__":
+  sys.exit(main())
