@@ -197,6 +197,31 @@ TFA_INLINE V Backward(const Params<S>& q, V x, V p, V eps, V dy, V* dp) {
   }
 }
 
+// Calls fn(tag) with a type whose kValue is `where`, so that the element
+// loops are compiled once per variant.
+template <Where W>
+struct WhereTag {
+  static constexpr Where kValue = W;
+};
+
+template <typename Fn>
+TFA_INLINE void VisitWhere(Where where, Fn&& fn) {
+  switch (where) {
+    case Where::kOutput:
+      fn(WhereTag<Where::kOutput>());
+      break;
+    case Where::kInput:
+      fn(WhereTag<Where::kInput>());
+      break;
+    case Where::kInputLearned:
+      fn(WhereTag<Where::kInputLearned>());
+      break;
+    case Where::kInputSaturated:
+      fn(WhereTag<Where::kInputSaturated>());
+      break;
+  }
+}
+
 // The noise of the element with flat index (lo, hi) as float32 lanes F (a
 // scalar float or a float vector; U the matching uint32 type): xi ~ N(0, 1),
 // or |xi| for half-normal noise.
