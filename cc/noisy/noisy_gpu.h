@@ -63,8 +63,8 @@ struct GpuInputs {
 // The order of the dp sums (see the header comment): a function of `size`
 // and `channels` alone.
 constexpr int64_t kMinLanes = 32;
-constexpr int64_t kSumThreads = 1 << 16;  // stage 1's threads, about
-constexpr int64_t kMaxSumChunks = 1024;   // stage 2's sums, at most
+constexpr int64_t kGpuSumThreads = 1 << 16;  // stage 1's threads, about
+constexpr int64_t kMaxGpuSumChunks = 1024;  // stage 2's sums, at most
 
 struct SumLayout {
   int64_t lanes = 0;       // W
@@ -81,8 +81,8 @@ TFA_INLINE SumLayout MakeSumLayout(int64_t size, int64_t channels) {
   if (channels <= 0) return s;
   s.lanes = channels * ((kMinLanes + channels - 1) / channels);
   s.rows = (size + s.lanes - 1) / s.lanes;
-  int64_t target = kSumThreads / s.lanes;
-  if (target > kMaxSumChunks) target = kMaxSumChunks;
+  int64_t target = kGpuSumThreads / s.lanes;
+  if (target > kMaxGpuSumChunks) target = kMaxGpuSumChunks;
   if (target < 1) target = 1;
   s.chunk_rows = (s.rows + target - 1) / target;
   if (s.chunk_rows < 1) s.chunk_rows = 1;
