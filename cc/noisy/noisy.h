@@ -234,8 +234,9 @@ TFA_INLINE F Noise(const NoiseKey& key, U index_lo, U index_hi,
   return half_normal ? Abs(xi) : xi;
 }
 
-#if !defined(__CUDA_ARCH__)
-// Host-side helpers, shared by the op kernels and the native module.
+// Host helpers, shared by the op kernels and the native modules (plain host
+// functions, visible to nvcc's device pass so that host code in a .cu file
+// can call them).
 
 inline bool ParseBase(const char* name, Base* base) {
   if (std::strcmp(name, "tanh") == 0) {
@@ -264,7 +265,6 @@ inline bool ParseWhere(const char* name, Where* where) {
   }
   return false;
 }
-#endif  // !defined(__CUDA_ARCH__)
 
 }  // namespace noisy
 }  // namespace tf_approx
