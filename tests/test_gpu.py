@@ -28,6 +28,13 @@ CASES = {
     "gaaf/sigmoid": lambda x: tf_approx.ops.gaaf(x, base="sigmoid",
                                                  center=0.5, width=2.0),
     "gaaf/relu": lambda x: tf_approx.ops.gaaf(x, base="relu"),
+    "noisy/output": lambda x: tf_approx.ops.noisy_activation(
+        x, 1.5, 0.75, seed=[3, 1], alpha=1.15, training=True),
+    "noisy/input_learned": lambda x: tf_approx.ops.noisy_activation(
+        x, tf.linspace(0.5, 2.0, x.shape[-1]), 0.5, seed=[3, 1, 17],
+        where="input_learned", noise="half_normal", training=True),
+    "noisy/sigmoid_input": lambda x: tf_approx.ops.noisy_activation(
+        x, 1.0, 0.5, base="sigmoid", where="input_saturated"),
 }
 
 
@@ -88,3 +95,34 @@ def test_gpu_is_deterministic(case):
   second = _run("/GPU:0", CASES[case], x, x)
   for a, b in zip(first, second):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+def test_noisy_dp_matches_cpu_and_repeats(dtype, per_channel):
+  """dp from device-resident p, scale and seed (GPU variables, as in
+  training): the CPU's within its float32 sums' rounding, and the same bits
+  on every run."""
+  rng = np.random.default_rng(2)
+  x = tf.constant(rng.normal(scale=2.0, size=[3001, 33]), dtype)
+  dy = tf.constant(rng.normal(size=[3001, 33]), dtype)
+  p_value = np.linspace(0.5, 2.0, 33) if per_channel else 1.5
+
+  def run(device):
+    with tf.device(device):
+      p = tf.Variable(tf.cast(p_value, dtype))
+      scale = tf.Variable(tf.constant(0.5, dtype))
+      seed = tf.Variable(tf.constant([5, 2, 64], tf.int64))
+      with tf.GradientTape() as tape:
+        y = tf_approx.ops.noisy_activation(x, p, scale, seed=seed,
+                                           where="input_learned",
+                                           training=True)
+      return tape.gradient(y, p, output_gradients=dy).numpy()
+
+  gpu, cpu = run("/GPU:0"), run("/CPU:0")
+  np.testing.assert_array_equal(gpu, run("/GPU:0"))
+  gpu, cpu = gpu.astype(np.float64), cpu.astype(np.float64)
+  eps = {tf.float16: 2.0**-10, tf.bfloat16: 2.0**-7}.get(dtype, 0.0)
+  # The sums' rounding: measured on the CPU model (tests/test_gpu_model.py).
+  bound = np.abs(cpu) * eps + 1e-4 * np.maximum(np.abs(cpu), 1.0)
+  assert (np.abs(gpu - cpu) <= bound).all(), (gpu, cpu)

@@ -21,6 +21,9 @@ from tf_approx import _library
 GPU_KERNELS = {
     "TfApprox>Gaaf": [],
     "TfApprox>GaafGrad": [],
+    # p, scale and seed are read by the kernels from device memory.
+    "TfApprox>NoisyActivation": [],
+    "TfApprox>NoisyActivationGrad": [],
 }
 DTYPES = ["DT_BFLOAT16", "DT_DOUBLE", "DT_FLOAT", "DT_HALF"]
 

@@ -94,6 +94,39 @@ class _ModelHarness:
       out.values = result
     return run
 
+  def _noisy_args(self, x, p, scale, seed):
+    """The model's x, p, scale and seed for the harness's device arrays."""
+    values = scale.values.reshape(-1)[:1]
+    if scale.bfloat16:
+      values = (values.astype(np.uint32) << 16).view(np.float32)
+    p_values = p.values if p.values.size > 1 else p.values.reshape(())
+    x_values = x.values.reshape(-1, p.values.size) if p.values.size > 1 else (
+        x.values)
+    return x_values, p_values, float(values[0]), [int(s) for s in seed.values]
+
+  def noisy_activation(self, x, y, p, scale, seed, **attrs):
+    def run():
+      xv, pv, sv, seed_list = self._noisy_args(x, p, scale, seed)
+      result = _native.gpu_model.noisy_activation(
+          xv, pv, sv, seed=seed_list, bfloat16=x.bfloat16, blocks=5,
+          threads=64, **attrs).reshape(x.values.shape)
+      if self.error and result.dtype.kind == "f":
+        result = result + result.dtype.type(self.error)
+      y.values = result
+    return run
+
+  def noisy_activation_grad(self, x, dy, dx, p, dp, scale, seed, **attrs):
+    def run():
+      xv, pv, sv, seed_list = self._noisy_args(x, p, scale, seed)
+      dx_values, dp_values = _native.gpu_model.noisy_activation_grad(
+          dy.values.reshape(xv.shape), xv, pv, sv, seed=seed_list,
+          bfloat16=x.bfloat16, blocks=5, threads=64, **attrs)
+      if self.error and dx_values.dtype.kind == "f":
+        dx_values = dx_values + dx_values.dtype.type(self.error)
+      dx.values = dx_values.reshape(x.values.shape)
+      dp.values = dp_values.reshape(p.values.shape)
+    return run
+
   def __getattr__(self, name):
     model = getattr(_native.gpu_model, name)
     if name.endswith("_grad"):

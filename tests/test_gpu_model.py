@@ -14,7 +14,13 @@ equals the CPU kernels bitwise (checked in a fresh process). The faster
 clones run most elements in SIMD lanes where the compiler contracts
 multiply-adds into FMAs, as nvcc does on the GPU, in other places: against
 them the bound is SCALE_EPS units of the dtype's epsilon times max(1, |y|)
-(measured at most 34, on GAAF's gradient, whose terms cancel).
+(measured at most 34, on GAAF's gradient, whose terms cancel). The noisy
+activations' noise is a float32 number on either device, so where it is
+drawn the unit is float32's epsilon for float64 too (measured at most 12.2
+on y, 6.5 on dx, over 300000 elements under the AVX-512 clone). Their dp
+sums run in another order than the CPU's (double per (chunk, lane) slot):
+the bound is SCALE_EPS units times the sum of the terms' magnitudes
+(measured at most 0.1).
 """
 
 import os
@@ -46,13 +52,15 @@ def _inputs(size, dtype, seed=0):
   return x.astype(dtype)
 
 
-def _assert_close(got, want):
+def _assert_close(got, want, eps=None):
+  """Within SCALE_EPS units of `eps` (the dtype's epsilon) times max(1, |y|)."""
   assert got.shape == want.shape and got.dtype == want.dtype
   np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
   infinite = np.isinf(want)
   np.testing.assert_array_equal(got[infinite], want[infinite])
   finite = np.isfinite(want)
-  bound = SCALE_EPS * np.finfo(want.dtype).eps * np.maximum(
+  eps = np.finfo(want.dtype).eps if eps is None else eps
+  bound = SCALE_EPS * eps * np.maximum(
       1.0, np.abs(want[finite].astype(np.float64)))
   diff = np.abs(got[finite].astype(np.float64) - want[finite])
   assert (diff <= bound).all(), (
@@ -219,3 +227,212 @@ def test_threads_are_the_baseline_cpu_computation_bitwise():
                           check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   assert "BITWISE 48" in result.stdout
+
+
+# Noisy activations.
+
+NOISY_CASES = [
+    dict(base="tanh", where="output", alpha=1.15),
+    dict(base="sigmoid", where="output", alpha=0.9, noise="half_normal"),
+    dict(base="tanh", where="input"),
+    dict(base="sigmoid", where="input_learned", noise="half_normal"),
+    dict(base="tanh", where="input_learned"),
+    dict(base="sigmoid", where="input_saturated"),
+]
+# (seed, per-channel p): the ops' seed is [seed, step]; `first` is checked
+# against the op below (the CPU loops of `_native` take no `first`).
+NOISY_SEEDS = [[0, 0], [7, 3], [-5, 1 << 40]]
+
+
+def _noisy_inputs(size, dtype, per_channel, seed=0):
+  """x of shape [rows, 7] (per-channel p) or [size], p, dy."""
+  x = _inputs(size, dtype, seed=seed)
+  dy = _inputs(size, dtype, seed=seed + 1)
+  dy[~np.isfinite(dy)] = 1.0
+  if per_channel:
+    size -= size % 7
+    x, dy = x[:size].reshape(-1, 7), dy[:size].reshape(-1, 7)
+    p = np.linspace(0.5, 3.0, 7).astype(dtype)
+  else:
+    p = np.array(1.5, dtype)
+  return x, p, dy
+
+
+def _dp_bound(dy, x, p, dtype, **attrs):
+  """SCALE_EPS units of the dtype's epsilon times the sum of the dp terms'
+  magnitudes (the CPU sums them in `dtype`, the GPU in double)."""
+  flat_x, flat_dy = x.reshape(-1), dy.reshape(-1)
+  # One channel per element: dp is then the terms themselves.
+  p_each = np.broadcast_to(p, x.shape).reshape(-1).copy()
+  _, terms = _native.noisy_activation_grad(flat_dy, flat_x, p_each, **attrs)
+  terms = np.abs(terms.astype(np.float64)).reshape(x.shape)
+  if p.ndim == 1:
+    magnitude = terms.reshape(-1, p.shape[0]).sum(axis=0)
+  else:
+    magnitude = terms.sum()
+  return SCALE_EPS * np.finfo(np.float32 if attrs.get("training") else
+                              dtype).eps * np.maximum(magnitude, 1e-30)
+
+
+@pytest.mark.parametrize("grid", GRIDS, ids=str)
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(NOISY_CASES)))
+def test_noisy_threads_match_the_cpu_kernels(grid, size, dtype, case):
+  blocks, threads = grid
+  for training, seed, per_channel in [(False, [0, 0], False),
+                                      (True, NOISY_SEEDS[case % 3], False),
+                                      (True, NOISY_SEEDS[(case + 1) % 3],
+                                       True)]:
+    attrs = dict(NOISY_CASES[case], training=training, seed=seed,
+                 scale=0.75)
+    x, p, dy = _noisy_inputs(size, dtype, per_channel, seed=case)
+    # The noise is a float32 number on either device, whose normal transform
+    # the CPU's SIMD clones contract into FMAs elsewhere than the scalar
+    # path: float32 units then, whatever the dtype.
+    eps = np.finfo(np.float32).eps if training else None
+    _assert_close(
+        model.noisy_activation(x, p, blocks=blocks, threads=threads, **attrs),
+        _native.noisy_activation(x, p, **attrs), eps)
+    dx, dp = model.noisy_activation_grad(dy, x, p, blocks=blocks,
+                                         threads=threads, **attrs)
+    want_dx, want_dp = _native.noisy_activation_grad(dy, x, p, **attrs)
+    _assert_close(dx, want_dx, eps)
+    assert dp.shape == want_dp.shape and dp.dtype == want_dp.dtype
+    np.testing.assert_array_equal(np.isnan(dp), np.isnan(want_dp))
+    finite = np.isfinite(want_dp)
+    diff = np.abs(dp[finite].astype(np.float64) - want_dp[finite])
+    bound = np.broadcast_to(_dp_bound(dy, x, p, dtype, **attrs),
+                            want_dp.shape)[finite]
+    assert (diff <= bound).all(), (dp, want_dp)
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_noisy_dp_does_not_depend_on_the_grid(per_channel):
+  """The sums' order is fixed by the shapes alone: any launch gives the same
+  dp, bitwise."""
+  x, p, dy = _noisy_inputs(70007, np.float32, per_channel)
+  attrs = dict(where="input_learned", training=True, seed=[3, 9, 11],
+               scale=0.5)
+  results = [model.noisy_activation_grad(dy, x, p, blocks=b, threads=t,
+                                         **attrs)
+             for b, t in [(1, 1), (3, 32), (40, 256), (1000, 128)]]
+  for dx, dp in results[1:]:
+    assert dx.tobytes() == results[0][0].tobytes()
+    assert dp.tobytes() == results[0][1].tobytes()
+
+
+def _tf_noisy(x, p, dy, dtype, **attrs):
+  """The TF op's y, dx and dp (float32) for numpy x, p and dy."""
+  x, p, dy = (tf.constant(a.astype(np.float32), dtype) for a in (x, p, dy))
+  with tf.GradientTape() as tape:
+    tape.watch([x, p])
+    y = tf_approx.ops.noisy_activation(x, p, **attrs)
+  dx, dp = tape.gradient(y, [x, p], output_gradients=dy)
+  return [t.numpy().astype(np.float32) for t in (y, dx, dp)]
+
+
+@pytest.mark.parametrize("first", [0, 5, 1 << 33])
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float16, tf.bfloat16],
+                         ids=lambda d: d.name)
+@pytest.mark.parametrize("case", range(len(NOISY_CASES)))
+def test_noisy_matches_the_op(case, dtype, per_channel, first):
+  """Every dtype and `first` against the TF op (CPU kernels), training."""
+  seed = [11, 4, first]
+  attrs = dict(NOISY_CASES[case], training=True, scale=0.75)
+  x, p, dy = _noisy_inputs(4099, np.float32, per_channel, seed=case)
+  x[~np.isfinite(x)] = 0.0  # keep the half types finite
+  want_y, want_dx, want_dp = _tf_noisy(x, p, dy, dtype, seed=seed, **attrs)
+  bfloat16 = dtype == tf.bfloat16
+  np_dtype = np.float32 if dtype == tf.float32 else dtype.as_numpy_dtype
+
+  def to_model(a):
+    a = np.asarray(tf.constant(a, dtype).numpy())
+    return a.view(np.uint16) if bfloat16 else a
+
+  def from_model(a):
+    return (a.view(np_dtype) if bfloat16 else a).astype(np.float32)
+
+  y = model.noisy_activation(to_model(x), to_model(p), seed=seed,
+                             bfloat16=bfloat16, blocks=3, threads=64, **attrs)
+  dx, dp = model.noisy_activation_grad(to_model(dy), to_model(x), to_model(p),
+                                       seed=seed, bfloat16=bfloat16, blocks=3,
+                                       threads=64, **attrs)
+  if dtype == tf.float32:
+    _assert_close(from_model(y), want_y)
+    _assert_close(from_model(dx), want_dx)
+  else:
+    _assert_half_close(from_model(y), want_y, dtype)
+    _assert_half_close(from_model(dx), want_dx, dtype)
+  # dp: one unit of the output type (both round a double sum to it), plus
+  # the float32 sums' bound.
+  eps = {tf.float32: 0.0, tf.float16: 2.0**-10, tf.bfloat16: 2.0**-7}[dtype]
+  got_dp = from_model(dp)
+  bound = (np.abs(want_dp.astype(np.float64)) * eps +
+           _op_dp_bound(x, p, dy, dtype, seed=seed, **attrs))
+  assert (np.abs(got_dp - want_dp) <= bound).all(), (got_dp, want_dp)
+
+
+def _op_dp_bound(x, p, dy, dtype, **attrs):
+  """As _dp_bound, with the TF op's terms (its seed may have a `first`)."""
+  n = x.size
+  p_each = np.broadcast_to(p, x.shape).reshape(1, n)
+  _, _, terms = _tf_noisy(x.reshape(1, n), p_each[0], dy.reshape(1, n),
+                          dtype, **attrs)
+  terms = np.abs(terms.astype(np.float64)).reshape(x.shape)
+  if p.ndim == 1:
+    magnitude = terms.reshape(-1, p.shape[0]).sum(axis=0)
+  else:
+    magnitude = terms.sum()
+  return SCALE_EPS * np.finfo(np.float32).eps * np.maximum(magnitude, 1e-30)
+
+
+_NOISY_BITWISE = """
+import numpy as np
+from tf_approx import _native
+assert _native.selected_isa() == "default"
+model = _native.gpu_model
+rng = np.random.default_rng(0)
+
+
+def same(got, want):
+  # Bitwise, but any NaN for NaN (the sign of a NaN is not defined).
+  return (got.tobytes() == want.tobytes()) or (
+      np.array_equal(np.isnan(got), np.isnan(want)) and
+      got[~np.isnan(got)].tobytes() == want[~np.isnan(want)].tobytes())
+
+
+count = 0
+for dtype in (np.float32, np.float64):
+  x = rng.normal(scale=4.0, size=20013).astype(dtype)
+  x[:5] = [0.0, -0.0, np.nan, np.inf, -np.inf]
+  for attrs in CASES:
+    for training, seed in ((False, [0, 0]), (True, [7, 3]),
+                           (True, [-5, 1 << 40])):
+      for per_channel in (False, True):
+        xs = x.reshape(-1, 3) if per_channel else x
+        p = np.array([0.5, 1.5, 2.5] if per_channel else 1.5, dtype)
+        a = dict(attrs, training=training, seed=seed, scale=0.75)
+        for blocks, threads in ((1, 1), (40, 256)):
+          got = model.noisy_activation(xs, p, blocks=blocks, threads=threads,
+                                       **a)
+          assert same(got, _native.noisy_activation(xs, p, **a)), (dtype, a)
+          dx, _ = model.noisy_activation_grad(xs, xs, p, blocks=blocks,
+                                              threads=threads, **a)
+          want, _ = _native.noisy_activation_grad(xs, xs, p, **a)
+          assert same(dx, want), (dtype, a)
+          count += 2
+print("BITWISE", count)
+"""
+
+
+def test_noisy_threads_are_the_baseline_cpu_computation_bitwise():
+  """y and dx, noise included (dp is summed in another order)."""
+  script = f"CASES = {NOISY_CASES!r}\n" + _NOISY_BITWISE
+  env = dict(os.environ, TF_APPROX_ISA="default", TF_CPP_MIN_LOG_LEVEL="3")
+  result = subprocess.run([sys.executable, "-c", script], env=env,
+                          capture_output=True, text=True, timeout=300,
+                          check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "BITWISE 288" in result.stdout

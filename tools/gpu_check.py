@@ -173,6 +173,78 @@ def check_gaaf(native, harness, size):
   return results
 
 
+NOISY_CASES = [
+    dict(base="tanh", where="output", alpha=1.15, training=True),
+    dict(base="sigmoid", where="input_learned", noise="half_normal",
+         training=True),
+    dict(base="tanh", where="input_saturated"),
+]
+
+
+def check_noisy(native, harness, size):
+  """[(case, max error in units of the bound)]: y, dx and dp (p per channel
+  of 7, and shared), p, scale and seed in device memory."""
+  results = []
+  for attrs in NOISY_CASES:
+    for per_channel in (False, True):
+      for dtype in ("float32", "float64", "float16", "bfloat16"):
+        n = size - size % 7 if per_channel else size
+        x64 = _inputs(n, np.float64, 1)
+        dy64 = _inputs(n, np.float64, 2)
+        dy64[~np.isfinite(dy64)] = 1.0
+        p64 = np.linspace(0.5, 2.0, 7) if per_channel else np.array([1.5])
+        seed = np.array([5, 2, 63], np.int64)
+        half = dtype in ("float16", "bfloat16")
+        bfloat16 = dtype == "bfloat16"
+        if half:
+          xv, x = _half_bits(x64.astype(np.float32), bfloat16)
+          dyv, dy = _half_bits(dy64.astype(np.float32), bfloat16)
+          pv, p = _half_bits(p64.astype(np.float32), bfloat16)
+          _, scale = _half_bits(np.array([0.5], np.float32), bfloat16)
+          read = (lambda a: (a.download().astype(np.uint32) << 16).view(
+              np.float32)) if bfloat16 else (
+                  lambda a: a.download().astype(np.float32))
+        else:
+          x, dy, p = (a.astype(dtype) for a in (x64, dy64, p64))
+          xv, dyv, pv = x, dy, p
+          scale = np.array([0.5], dtype)
+          read = lambda a: a.download()
+        shape = (-1, 7) if per_channel else (-1,)
+        want_p = pv if per_channel else pv.reshape(())
+        # The CPU loops take [seed, step], counting from 0: the element at
+        # flat i here (first = 63, a multiple of the channels) is the CPU's
+        # element 63 + i, so x is padded in front, and dy with zeros, which
+        # add nothing to dp.
+        pad = lambda a: np.concatenate([np.zeros(63, a.dtype), a]).reshape(
+            shape)
+        cpu_attrs = dict(attrs, scale=0.5, seed=(5, 2))
+        want_y = native.noisy_activation(pad(xv), want_p,
+                                         **cpu_attrs).reshape(-1)[63:]
+        want_dx, want_dp = native.noisy_activation_grad(
+            pad(dyv), pad(xv), want_p, **cpu_attrs)
+        want_dx = want_dx.reshape(-1)[63:]
+        upload = lambda a, b=bfloat16 if half else False: harness.upload(
+            a, bfloat16=b)
+        gx, gdy, gp = upload(x), upload(dy), upload(p)
+        gscale, gseed = upload(scale), harness.upload(seed)
+        gy, gdx, gdp = gx.empty_like(), gx.empty_like(), gp.empty_like()
+        harness.noisy_activation(gx, gy, gp, gscale, gseed, **attrs)()
+        harness.noisy_activation_grad(gx, gdy, gdx, gp, gdp, gscale, gseed,
+                                      **attrs)()
+        harness.synchronize()
+        name = (f"noisy {attrs['base']}/{attrs['where']} "
+                f"{'channels' if per_channel else 'shared'} {dtype}")
+        # The noise is float32 on either device: float32's bound for
+        # float64 where it is drawn.
+        unit = "float32" if dtype == "float64" and attrs.get(
+            "training") else dtype
+        results.append((name, _error(read(gy), want_y, unit)))
+        results.append((name + " grad", _error(read(gdx), want_dx, unit)))
+        results.append((name + " dp", _error(
+            read(gdp).reshape(-1), np.asarray(want_dp).reshape(-1), unit)))
+  return results
+
+
 def _error(got, want, dtype):
   """The largest |got - want| in units of the tests' bound (<= 1 passes);
   inf where NaN or infinities differ."""
@@ -197,7 +269,7 @@ def _error(got, want, dtype):
   return float(np.max(np.abs(got[finite] - want[finite]) / bound))
 
 
-CHECKS = {"gaaf": check_gaaf}
+CHECKS = {"gaaf": check_gaaf, "noisy": check_noisy}
 
 
 def run_checks(native, harness, sizes):
@@ -216,7 +288,23 @@ def run_checks(native, harness, sizes):
 TIMED = {
     "gaaf tanh": lambda h, x, y, dy: h.gaaf(x, y),
     "gaaf tanh grad": lambda h, x, y, dy: h.gaaf_grad(x, dy, y),
+    "noisy train": lambda h, x, y, dy: h.noisy_activation(
+        x, y, *_noisy_device_inputs(h), training=True),
+    "noisy train grad": lambda h, x, y, dy: _noisy_grad_launch(h, x, y, dy),
 }
+
+
+def _noisy_device_inputs(h):
+  """p (shared), scale and seed in device memory."""
+  return (h.upload(np.array([1.5], np.float32)),
+          h.upload(np.array([0.5], np.float32)),
+          h.upload(np.array([5, 2], np.int64)))
+
+
+def _noisy_grad_launch(h, x, y, dy):
+  p, scale, seed = _noisy_device_inputs(h)
+  return h.noisy_activation_grad(x, dy, y, p, p.empty_like(), scale, seed,
+                                 where="input_learned", training=True)
 # Bytes each kernel must move per element, in units of a copy's (one read and
 # one write): the forward reads x and writes y; a gradient reads x and dy.
 TRAFFIC = {"grad": 1.5}

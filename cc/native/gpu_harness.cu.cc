@@ -23,6 +23,8 @@
 #include "cc/common/device.h"
 #include "cc/gaaf/gaaf.h"
 #include "cc/gaaf/gaaf_gpu.h"
+#include "cc/noisy/noisy.h"
+#include "cc/noisy/noisy_gpu.h"
 
 namespace tf_approx {
 namespace {
@@ -174,6 +176,94 @@ Launch GaafGrad(Array x, Array dy, Array dx, const std::string& base,
   });
 }
 
+// Noisy activations: p ([channels] or a single value), scale (one value)
+// and seed (int64 [seed, step] or [seed, step, first]) are device arrays, as
+// they are GPU variables in training.
+template <typename T>
+noisy::GpuProblem<ComputeType<T>> NoisyProblem(
+    const Array& x, const Array& p, const Array& scale, const Array& seed,
+    const std::string& base, const std::string& where,
+    const std::string& noise, double alpha, bool training) {
+  using C = ComputeType<T>;
+  Require(p->dtype().is(x->dtype()) && p->bfloat16() == x->bfloat16() &&
+              scale->dtype().is(x->dtype()) &&
+              scale->bfloat16() == x->bfloat16() && scale->size() == 1,
+          "noisy_activation: p and scale must have x's dtype, scale one value");
+  Require(p->size() >= 1 && x->size() % p->size() == 0,
+          "noisy_activation: x must have p's size as its last axis");
+  Require(seed->dtype().kind() == 'i' && seed->dtype().itemsize() == 8 &&
+              (seed->size() == 2 || seed->size() == 3),
+          "noisy_activation: seed must be int64 [2] or [3]");
+  noisy::GpuProblem<C> prob;
+  noisy::Base parsed_base;
+  Require(noisy::ParseBase(base.c_str(), &parsed_base),
+          "noisy_activation: unknown `base` '" + base + "'");
+  Require(noisy::ParseWhere(where.c_str(), &prob.where),
+          "noisy_activation: unknown `where` '" + where + "'");
+  Require(noise == "normal" || noise == "half_normal",
+          "noisy_activation: `noise` must be 'normal' or 'half_normal'");
+  prob.half_normal = noise == "half_normal";
+  prob.params = noisy::MakeParams<C>(parsed_base, static_cast<C>(alpha), C(0),
+                                     prob.half_normal);
+  prob.training = training;
+  prob.size = x->size();
+  prob.channels = p->size();
+  prob.seed_size = static_cast<int>(seed->size());
+  return prob;
+}
+
+template <typename T>
+noisy::GpuInputs<T> NoisyInputs(const Array& p, const Array& scale,
+                                const Array& seed) {
+  noisy::GpuInputs<T> in;
+  in.p = p->data<T>();
+  in.scale = scale->data<T>();
+  in.seed = seed->data<int64_t>();
+  return in;
+}
+
+Launch Noisy(Array x, Array y, Array p, Array scale, Array seed,
+             const std::string& base, const std::string& where,
+             const std::string& noise, double alpha, bool training) {
+  RequireLike(x, y, "y");
+  return DispatchType(x, [&](auto type) -> Launch {
+    using T = decltype(type);
+    const auto prob = NoisyProblem<T>(x, p, scale, seed, base, where, noise,
+                                      alpha, training);
+    return [=] {
+      ThrowIfFailed(noisy::LaunchForward<T>(
+          nullptr, prob, NoisyInputs<T>(p, scale, seed), x->data<T>(),
+          y->data<T>()));
+    };
+  });
+}
+
+Launch NoisyGrad(Array x, Array dy, Array dx, Array p, Array dp, Array scale,
+                 Array seed, const std::string& base, const std::string& where,
+                 const std::string& noise, double alpha, bool training) {
+  RequireLike(x, dy, "dy");
+  RequireLike(x, dx, "dx");
+  RequireLike(p, dp, "dp");
+  return DispatchType(x, [&](auto type) -> Launch {
+    using T = decltype(type);
+    const auto prob = NoisyProblem<T>(x, p, scale, seed, base, where, noise,
+                                      alpha, training);
+    const noisy::SumLayout s = noisy::MakeSumLayout(prob.size, prob.channels);
+    // The temp memory, allocated once (as TensorFlow's allocator would
+    // hand it out).
+    const Array partial = std::make_shared<DeviceArray>(
+        py::dtype::of<double>(),
+        std::vector<py::ssize_t>{static_cast<py::ssize_t>(s.TempSize())},
+        false);
+    return [=] {
+      ThrowIfFailed(noisy::LaunchBackward<T>(
+          nullptr, prob, NoisyInputs<T>(p, scale, seed), x->data<T>(),
+          dy->data<T>(), dx->data<T>(), dp->data<T>(),
+          partial->data<double>()));
+    };
+  });
+}
+
 // Seconds per call of `launch`, on the GPU, over `repeats` calls after
 // `warmup` more.
 double Time(const Launch& launch, int repeats, int warmup) {
@@ -259,4 +349,16 @@ PYBIND11_MODULE(_gpu_harness, m) {
         py::arg("dx"), py::arg("base") = "tanh", py::arg("shape") = "exp",
         py::arg("k") = 10000.0, py::arg("center") = 0.0,
         py::arg("width") = 1.0, "A Launch of TfApprox>GaafGrad's kernel.");
+  m.def("noisy_activation", &tf_approx::Noisy, py::arg("x"), py::arg("y"),
+        py::arg("p"), py::arg("scale"), py::arg("seed"),
+        py::arg("base") = "tanh", py::arg("where") = "output",
+        py::arg("noise") = "normal", py::arg("alpha") = 1.0,
+        py::arg("training") = false,
+        "A Launch of TfApprox>NoisyActivation's kernel.");
+  m.def("noisy_activation_grad", &tf_approx::NoisyGrad, py::arg("x"),
+        py::arg("dy"), py::arg("dx"), py::arg("p"), py::arg("dp"),
+        py::arg("scale"), py::arg("seed"), py::arg("base") = "tanh",
+        py::arg("where") = "output", py::arg("noise") = "normal",
+        py::arg("alpha") = 1.0, py::arg("training") = false,
+        "A Launch of TfApprox>NoisyActivationGrad's kernels (three stages).");
 }

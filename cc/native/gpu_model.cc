@@ -8,16 +8,20 @@
 // patterns of bfloat16 values (numpy has no bfloat16).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cc/common/device.h"
 #include "cc/common/gpu_model.h"
 #include "cc/gaaf/gaaf_gpu.h"
 #include "cc/native/gpu_model.h"
+#include "cc/noisy/noisy_gpu.h"
 
 namespace tf_approx {
 namespace {
@@ -119,6 +123,131 @@ py::array GaafGrad(py::array dy, py::array x, bool bfloat16,
   });
 }
 
+// Noisy activations. p is a scalar (shape []) or one value per channel of
+// x's last axis; scale is converted to x's type first, as the op takes it;
+// seed is [seed, step] or [seed, step, first].
+template <typename T>
+struct NoisyModel {
+  noisy::GpuProblem<ComputeType<T>> prob;
+  T scale;
+  std::vector<int64_t> seed;
+  py::array p;
+
+  noisy::GpuInputs<T> Inputs() const {
+    noisy::GpuInputs<T> in;
+    in.p = DataOf<T>(p);
+    in.scale = &scale;
+    in.seed = seed.data();
+    return in;
+  }
+};
+
+template <typename T>
+NoisyModel<T> MakeNoisyModel(const py::array& x, py::array p, double scale,
+                             const std::vector<int64_t>& seed,
+                             const std::string& base, const std::string& where,
+                             const std::string& noise, double alpha,
+                             bool training) {
+  using C = ComputeType<T>;
+  NoisyModel<T> m;
+  noisy::Base parsed_base;
+  Require(noisy::ParseBase(base.c_str(), &parsed_base),
+          "noisy_activation: unknown `base` '" + base + "'");
+  Require(noisy::ParseWhere(where.c_str(), &m.prob.where),
+          "noisy_activation: unknown `where` '" + where + "'");
+  Require(noise == "normal" || noise == "half_normal",
+          "noisy_activation: `noise` must be 'normal' or 'half_normal'");
+  Require(seed.size() == 2 || seed.size() == 3,
+          "noisy_activation: `seed` must be [seed, step] or [seed, step, "
+          "first]");
+  p = Contiguous(p);
+  Require(p.dtype().is(x.dtype()), "noisy_activation: `p` must match `x`");
+  Require(p.ndim() <= 1, "noisy_activation: `p` must have rank <= 1");
+  if (p.ndim() == 1) {
+    Require(x.ndim() >= 1 && x.shape(x.ndim() - 1) == p.shape(0),
+            "noisy_activation: per-channel `p` needs one value per channel");
+  }
+  m.prob.half_normal = noise == "half_normal";
+  m.prob.params = noisy::MakeParams<C>(parsed_base, static_cast<C>(alpha),
+                                       C(0), m.prob.half_normal);
+  m.prob.training = training;
+  m.prob.size = x.size();
+  m.prob.channels = p.ndim() == 1 ? p.shape(0) : 1;
+  m.prob.seed_size = static_cast<int>(seed.size());
+  Store(&m.scale, static_cast<C>(scale));
+  m.seed = seed;
+  m.p = p;
+  return m;
+}
+
+py::array NoisyActivation(py::array x, py::array p, double scale,
+                          const std::vector<int64_t>& seed,
+                          const std::string& base, const std::string& where,
+                          const std::string& noise, double alpha,
+                          bool training, bool bfloat16, int64_t blocks,
+                          int64_t threads) {
+  CheckGrid(blocks, threads);
+  x = Contiguous(x);
+  return DispatchType(x, bfloat16, [&](auto type) {
+    using T = decltype(type);
+    const NoisyModel<T> m = MakeNoisyModel<T>(x, p, scale, seed, base, where,
+                                              noise, alpha, training);
+    py::array y = EmptyLike(x);
+    const T* in = DataOf<T>(x);
+    T* out = MutableDataOf<T>(y);
+    const noisy::GpuInputs<T> inputs = m.Inputs();
+    RunGrid(blocks, threads, [&](const Thread& t) {
+      noisy::ForwardThread(t, m.prob, inputs, in, out);
+    });
+    return y;
+  });
+}
+
+// (dx, dp), each stage of the gradient a launch of `blocks` x `threads`.
+py::tuple NoisyActivationGrad(py::array dy, py::array x, py::array p,
+                              double scale, const std::vector<int64_t>& seed,
+                              const std::string& base,
+                              const std::string& where,
+                              const std::string& noise, double alpha,
+                              bool training, bool bfloat16, int64_t blocks,
+                              int64_t threads) {
+  CheckGrid(blocks, threads);
+  x = Contiguous(x);
+  dy = Contiguous(dy);
+  Require(dy.size() == x.size() && dy.dtype().is(x.dtype()),
+          "noisy_activation gradient: `dy` must match `x`");
+  py::array dx = EmptyLike(x);
+  py::array dp;
+  DispatchType(x, bfloat16, [&](auto type) {
+    using T = decltype(type);
+    const NoisyModel<T> m = MakeNoisyModel<T>(x, p, scale, seed, base, where,
+                                              noise, alpha, training);
+    dp = EmptyLike(m.p);
+    const noisy::SumLayout s = noisy::MakeSumLayout(m.prob.size,
+                                                    m.prob.channels);
+    // Garbage, as allocate_temp's memory: every slot read is written first.
+    std::vector<double> partial(s.TempSize(), std::nan(""));
+    const noisy::GpuInputs<T> inputs = m.Inputs();
+    const T* x_in = DataOf<T>(x);
+    const T* dy_in = DataOf<T>(dy);
+    T* dx_out = MutableDataOf<T>(dx);
+    T* dp_out = MutableDataOf<T>(dp);
+    if (m.prob.channels == 0) return dx;
+    RunGrid(blocks, threads, [&](const Thread& t) {
+      noisy::BackwardThread(t, m.prob, inputs, s, x_in, dy_in, dx_out,
+                            partial.data());
+    });
+    RunGrid(blocks, threads, [&](const Thread& t) {
+      noisy::LaneSumThread(t, s, partial.data());
+    });
+    RunGrid(blocks, threads, [&](const Thread& t) {
+      noisy::ChannelSumThread(t, s, m.prob.channels, partial.data(), dp_out);
+    });
+    return dx;
+  });
+  return py::make_tuple(dx, dp);
+}
+
 // Load and Store of the half types, for testing them against numpy's and
 // ml_dtypes' conversions.
 py::array HalfToFloat(py::array bits, bool bfloat16) {
@@ -168,6 +297,22 @@ void DefineGpuModel(py::module_& parent) {
         py::arg("center") = 0.0, py::arg("width") = 1.0,
         py::arg("blocks") = 1, py::arg("threads") = 256,
         "TfApprox>GaafGrad's GPU kernel.");
+  m.def("noisy_activation", &NoisyActivation, py::arg("x"), py::arg("p"),
+        py::arg("scale"), py::arg("seed") = std::vector<int64_t>{0, 0},
+        py::arg("base") = "tanh", py::arg("where") = "output",
+        py::arg("noise") = "normal", py::arg("alpha") = 1.0,
+        py::arg("training") = false, py::arg("bfloat16") = false,
+        py::arg("blocks") = 1, py::arg("threads") = 256,
+        "TfApprox>NoisyActivation's GPU kernel.");
+  m.def("noisy_activation_grad", &NoisyActivationGrad, py::arg("dy"),
+        py::arg("x"), py::arg("p"), py::arg("scale"),
+        py::arg("seed") = std::vector<int64_t>{0, 0},
+        py::arg("base") = "tanh", py::arg("where") = "output",
+        py::arg("noise") = "normal", py::arg("alpha") = 1.0,
+        py::arg("training") = false, py::arg("bfloat16") = false,
+        py::arg("blocks") = 1, py::arg("threads") = 256,
+        "TfApprox>NoisyActivationGrad's GPU kernels (three stages): "
+        "(dx, dp).");
   m.def("half_to_float", &HalfToFloat, py::arg("bits"),
         py::arg("bfloat16") = false,
         "The GPU kernels' conversion of float16 (bfloat16) bits to float32.");

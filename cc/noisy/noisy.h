@@ -197,6 +197,31 @@ TFA_INLINE V Backward(const Params<S>& q, V x, V p, V eps, V dy, V* dp) {
   }
 }
 
+// Calls fn(tag) with a type whose kValue is `where`, so that the element
+// loops are compiled once per variant.
+template <Where W>
+struct WhereTag {
+  static constexpr Where kValue = W;
+};
+
+template <typename Fn>
+TFA_INLINE void VisitWhere(Where where, Fn&& fn) {
+  switch (where) {
+    case Where::kOutput:
+      fn(WhereTag<Where::kOutput>());
+      break;
+    case Where::kInput:
+      fn(WhereTag<Where::kInput>());
+      break;
+    case Where::kInputLearned:
+      fn(WhereTag<Where::kInputLearned>());
+      break;
+    case Where::kInputSaturated:
+      fn(WhereTag<Where::kInputSaturated>());
+      break;
+  }
+}
+
 // The noise of the element with flat index (lo, hi) as float32 lanes F (a
 // scalar float or a float vector; U the matching uint32 type): xi ~ N(0, 1),
 // or |xi| for half-normal noise.
@@ -209,8 +234,9 @@ TFA_INLINE F Noise(const NoiseKey& key, U index_lo, U index_hi,
   return half_normal ? Abs(xi) : xi;
 }
 
-#if !defined(__CUDA_ARCH__)
-// Host-side helpers, shared by the op kernels and the native module.
+// Host helpers, shared by the op kernels and the native modules (plain host
+// functions, visible to nvcc's device pass so that host code in a .cu file
+// can call them).
 
 inline bool ParseBase(const char* name, Base* base) {
   if (std::strcmp(name, "tanh") == 0) {
@@ -239,7 +265,6 @@ inline bool ParseWhere(const char* name, Where* where) {
   }
   return false;
 }
-#endif  // !defined(__CUDA_ARCH__)
 
 }  // namespace noisy
 }  // namespace tf_approx

@@ -89,30 +89,6 @@ TFA_INLINE void BackwardRows(const Problem<S>& p, const S* x, const S* dy,
   }
 }
 
-// Calls fn(tag) with a type whose kValue is p.where.
-template <Where W>
-struct WhereTag {
-  static constexpr Where kValue = W;
-};
-
-template <typename Fn>
-TFA_INLINE void VisitWhere(Where where, Fn&& fn) {
-  switch (where) {
-    case Where::kOutput:
-      fn(WhereTag<Where::kOutput>());
-      break;
-    case Where::kInput:
-      fn(WhereTag<Where::kInput>());
-      break;
-    case Where::kInputLearned:
-      fn(WhereTag<Where::kInputLearned>());
-      break;
-    case Where::kInputSaturated:
-      fn(WhereTag<Where::kInputSaturated>());
-      break;
-  }
-}
-
 template <typename S>
 TFA_INLINE void ForwardImpl(const Problem<S>& p, const S* x, S* y,
                             int64_t row_begin, int64_t row_end) {

@@ -74,7 +74,10 @@ is a scalar. eps = xi ~ N(0, 1) ('normal') or |xi| ('half_normal'), drawn
 from a counter-based hash of seed = [seed, step] and the element's index when
 training, else its mean (0 or sqrt(2/pi)); with seed = [seed, step, first] the
 element's index counts from `first` (its replica's offset in a global batch).
-Half types are computed in float32.
+Half types are computed in float32. On a GPU, p, scale and seed are read by
+the kernel from device memory (they may be GPU variables) and their values are
+not checked there: a negative `first`, which the CPU kernel rejects, counts
+modulo 2^64 on the GPU.
 )doc");
 
 REGISTER_OP("TfApprox>NoisyActivationGrad")
@@ -99,7 +102,9 @@ Gradients of TfApprox>NoisyActivation in one pass: dx = dy dphi/dx and dp the
 sum of dy dphi/dp over the elements sharing p, with the forward pass's noise
 (regenerated from seed, treated as a constant). The sums are taken in an order
 fixed by the shapes alone, so they are bitwise reproducible for any thread
-count.
+count (on a GPU too: no atomics, the same order for any launch; the GPU's order
+differs from the CPU's, so the two agree to rounding). As the forward op, the
+GPU kernels do not check the values of seed.
 )doc");
 
 #undef TFA_NOISY_ATTRS

@@ -38,7 +38,9 @@ def noisy_activation(x, p, scale, seed=None, base="tanh", where="output",
       the element's flat index (default [0, 0]); or [seed, step, first],
       which adds `first` to every index. Under a tf.distribute strategy,
       `first` is each replica's offset in the global batch (see
-      `ops.common.noise_seed`).
+      `ops.common.noise_seed`). On a GPU the kernels read p, scale and seed
+      from device memory and do not check their values: a negative `first`
+      (an error on the CPU) counts modulo 2^64 there.
     base: 'tanh' or 'sigmoid' (their hard versions).
     where: 'output' (NAN/NAH), 'input' (NANI), 'input_learned' (NANIL) or
       'input_saturated' (NANIS).
