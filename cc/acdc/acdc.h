@@ -33,12 +33,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "cc/common/dispatch.h"
 #include "cc/common/platform.h"
 
 namespace tf_approx {
 namespace acdc {
 
-TFA_INLINE bool IsPowerOfTwo(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
 
 // The length of the complex FFT of a DCT of length n: n / 2 for even n (the
 // real sequence packed into half as many complex numbers), n for odd n.

@@ -17,12 +17,11 @@
 
 #include <cstdint>
 
+#include "cc/common/dispatch.h"
 #include "cc/common/platform.h"
 
 namespace tf_approx {
 namespace fastfood {
-
-TFA_INLINE bool IsPowerOfTwo(int64_t d) { return d > 0 && (d & (d - 1)) == 0; }
 
 // log2(d) for a power of two d.
 TFA_INLINE int Log2(int64_t d) {

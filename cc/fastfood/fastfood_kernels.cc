@@ -44,7 +44,7 @@ absl::Status CheckInput(const Tensor& x, int64_t* d) {
         "transformed), got a scalar");
   }
   *d = x.dim_size(x.dims() - 1);
-  if (!fastfood::IsPowerOfTwo(*d)) {
+  if (!IsPowerOfTwo(*d)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "fast_walsh_hadamard: the last axis of `x` must be a power of two "
         "(1, 2, 4, ...), got ",
@@ -160,7 +160,7 @@ absl::Status CheckFastfood(OpKernelContext* ctx, int first, int64_t units,
     }
   }
   const int64_t d = s.dim_size(1);
-  if (!fastfood::IsPowerOfTwo(d)) {
+  if (!IsPowerOfTwo(d)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "fastfood: the last axis of `s` (the block size d) must be a power of "
         "two, got ",

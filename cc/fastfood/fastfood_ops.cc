@@ -16,7 +16,7 @@ namespace {
 using ::tensorflow::shape_inference::DimensionHandle;
 using ::tensorflow::shape_inference::InferenceContext;
 using ::tensorflow::shape_inference::ShapeHandle;
-using ::tf_approx::fastfood::IsPowerOfTwo;
+using ::tf_approx::IsPowerOfTwo;
 
 absl::Status FwhtShape(InferenceContext* c) {
   const auto x = c->input(0);

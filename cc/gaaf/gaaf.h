@@ -36,9 +36,9 @@
 #ifndef TF_APPROX_CC_GAAF_GAAF_H_
 #define TF_APPROX_CC_GAAF_GAAF_H_
 
-#include <cstring>
 #include <limits>
 
+#include "cc/common/dispatch.h"
 #include "cc/common/lanes.h"
 #include "cc/common/platform.h"
 #include "cc/common/vector_math.h"
@@ -241,45 +241,17 @@ struct Problem {
   Shape shape = Shape::kExp;
 };
 
-template <Base B>
-struct BaseTag {
-  static constexpr Base kValue = B;
-};
-template <Shape H>
-struct ShapeTag {
-  static constexpr Shape kValue = H;
-};
-
-// Calls fn(BaseTag, ShapeTag) for p's base and shape.
+// Calls fn(base, shape) with p's base and shape as ValueTags.
 template <typename S, typename Fn>
 TFA_INLINE void Visit(const Problem<S>& p, Fn&& fn) {
-  auto with_shape = [&](auto base) TFA_LAMBDA_INLINE {
-    switch (p.shape) {
-      case Shape::kNone:
-        fn(base, ShapeTag<Shape::kNone>());
-        break;
-      case Shape::kExp:
-        fn(base, ShapeTag<Shape::kExp>());
-        break;
-      case Shape::kSigmoid:
-        fn(base, ShapeTag<Shape::kSigmoid>());
-        break;
-      case Shape::kExpUnit:
-        fn(base, ShapeTag<Shape::kExpUnit>());
-        break;
-    }
-  };
-  switch (p.base) {
-    case Base::kTanh:
-      with_shape(BaseTag<Base::kTanh>());
-      break;
-    case Base::kSigmoid:
-      with_shape(BaseTag<Base::kSigmoid>());
-      break;
-    case Base::kRelu:
-      with_shape(BaseTag<Base::kRelu>());
-      break;
-  }
+  VisitValue<Base::kTanh, Base::kSigmoid, Base::kRelu>(
+      p.base, [&](auto base) TFA_LAMBDA_INLINE {
+        VisitValue<Shape::kNone, Shape::kExp, Shape::kSigmoid,
+                   Shape::kExpUnit>(p.shape,
+                                    [&](auto shape) TFA_LAMBDA_INLINE {
+                                      fn(base, shape);
+                                    });
+      });
 }
 
 // The shape the kernels run: kExpUnit for kExp with center 0 and width 1.
@@ -295,35 +267,17 @@ TFA_HOST_DEVICE inline Shape KernelShape(Shape shape, const Params<S>& q) {
 // them), so host code in a .cu file may call them.
 
 inline bool ParseBase(const char* name, Base* base) {
-  static const struct {
-    const char* name;
-    Base base;
-  } kNames[] = {{"tanh", Base::kTanh},
-                {"sigmoid", Base::kSigmoid},
-                {"relu", Base::kRelu}};
-  for (const auto& entry : kNames) {
-    if (std::strcmp(name, entry.name) == 0) {
-      *base = entry.base;
-      return true;
-    }
-  }
-  return false;
+  static constexpr Named<Base> kNames[] = {{"tanh", Base::kTanh},
+                                           {"sigmoid", Base::kSigmoid},
+                                           {"relu", Base::kRelu}};
+  return ParseName(name, kNames, base);
 }
 
 inline bool ParseShape(const char* name, Shape* shape) {
-  static const struct {
-    const char* name;
-    Shape shape;
-  } kNames[] = {{"none", Shape::kNone},
-                {"exp", Shape::kExp},
-                {"sigmoid", Shape::kSigmoid}};
-  for (const auto& entry : kNames) {
-    if (std::strcmp(name, entry.name) == 0) {
-      *shape = entry.shape;
-      return true;
-    }
-  }
-  return false;
+  static constexpr Named<Shape> kNames[] = {{"none", Shape::kNone},
+                                            {"exp", Shape::kExp},
+                                            {"sigmoid", Shape::kSigmoid}};
+  return ParseName(name, kNames, shape);
 }
 
 // The Problem for attrs given by name, as the native modules take them:

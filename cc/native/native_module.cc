@@ -97,7 +97,7 @@ void FastWalshHadamardInPlace(py::array_t<S> x, bool normalize) {
     throw py::value_error("`x` must be a writeable C-contiguous array");
   }
   const int64_t d = x.shape(x.ndim() - 1);
-  if (!tf_approx::fastfood::IsPowerOfTwo(d)) {
+  if (!tf_approx::IsPowerOfTwo(d)) {
     throw py::value_error(
         "the last axis of `x` must be a power of two (1, 2, 4, ...), got " +
         std::to_string(d));
@@ -525,7 +525,7 @@ tf_approx::fastfood::FastfoodProblem<S> MakeFastfood(
   namespace ff = tf_approx::fastfood;
   Require(x.ndim() >= 1 && s.ndim() == 2, "fastfood: bad ranks");
   const int64_t d = s.shape(1);
-  Require(ff::IsPowerOfTwo(d), "fastfood: d must be a power of two");
+  Require(tf_approx::IsPowerOfTwo(d), "fastfood: d must be a power of two");
   Require(units >= 1, "fastfood: `units` must be >= 1");
   const int64_t blocks = (units + d - 1) / d;
   Require(s.shape(0) == blocks && g.size() == s.size() &&
