@@ -15,6 +15,7 @@
 #ifndef TF_APPROX_CC_ACTIVATIONS_ACTIVATIONS_H_
 #define TF_APPROX_CC_ACTIVATIONS_ACTIVATIONS_H_
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -40,7 +41,8 @@ constexpr int kMaxSquarings = 12;  // sigm_fastexp_4096
 constexpr int kWord2VecTableSize = 1000;
 
 // Everything a kernel needs to evaluate one function. Plain data, so that it
-// can be passed by value to a CUDA kernel.
+// can be passed by value to a CUDA kernel (whose launcher points `table` at
+// the device's copy of word2vec's table).
 template <typename S>
 struct Params {
   Kind kind = Kind::kRational;
@@ -572,6 +574,18 @@ inline const char* InitParams(Kind kind, const double* num, int num_len,
   return nullptr;
 }
 #endif  // !defined(__CUDA_ARCH__)
+
+// word2vec's table on the host, built once on first use; the GPU kernels read
+// a device copy of it (activations_gpu.cu.cc). Host code, outside the block
+// above so that the CUDA launchers' host code can name it.
+inline const float* Word2VecTable() {
+  static const std::array<float, kWord2VecTableSize> table = [] {
+    std::array<float, kWord2VecTableSize> t;
+    for (int i = 0; i < kWord2VecTableSize; ++i) t[i] = Word2VecTableEntry(i);
+    return t;
+  }();
+  return table.data();
+}
 
 }  // namespace activations
 }  // namespace tf_approx
