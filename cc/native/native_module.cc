@@ -708,7 +708,15 @@ PYBIND11_MODULE(_native, m) {
            py::arg("denominator") = std::vector<double>{1.0},
            py::arg("offset") = 0.0, py::arg("squarings") = 0,
            py::arg("clip") = false, py::arg("clip_min") = 0.0,
-           py::arg("clip_max") = 0.0);
+           py::arg("clip_max") = 0.0)
+      .def_readonly("kind", &Spec::kind)
+      .def_readonly("numerator", &Spec::numerator)
+      .def_readonly("denominator", &Spec::denominator)
+      .def_readonly("offset", &Spec::offset)
+      .def_readonly("squarings", &Spec::squarings)
+      .def_readonly("clip", &Spec::clip)
+      .def_readonly("clip_min", &Spec::clip_min)
+      .def_readonly("clip_max", &Spec::clip_max);
   m.def("forward", &Forward<float>, py::arg("spec"), py::arg("x"));
   m.def("forward", &Forward<double>, py::arg("spec"), py::arg("x"),
         "y = f(x) elementwise, float32 or float64.");
