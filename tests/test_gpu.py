@@ -22,8 +22,21 @@ SCALE_EPS = 64
 DTYPES = [tf.float16, tf.bfloat16, tf.float32, tf.float64]
 SHAPES = [[0], [1], [1000], [17, 33, 5]]
 
+
+def _activation(spec):
+  return lambda x: tf_approx.ops.activation(x, spec)
+
+
 # name -> f(x): the ops with GPU kernels, on one input.
 CASES = {
+    **{f"activation/{name}": _activation(name)
+       for name in ("tanh_pade_4_4", "tanh_pade_4_4_clamp",
+                    "sigm_fastexp_512", "tanh_taylor_15", "tanh_hard",
+                    "sigm_hard", "word2vec_sigmoid",
+                    "ultra_fast_sigmoid")},
+    "activation/rational_clip": _activation(tf_approx.ops.ActivationSpec(
+        kind="rational", numerator=(0.5, 1.0, 0.1, 0.02),
+        denominator=(1.0, 0.0, 0.3), offset=0.25, clip=(-3.0, 2.5))),
     "gaaf/tanh": lambda x: tf_approx.ops.gaaf(x),
     "gaaf/sigmoid": lambda x: tf_approx.ops.gaaf(x, base="sigmoid",
                                                  center=0.5, width=2.0),

@@ -19,6 +19,8 @@ from tf_approx import _library
 
 # Every GPU kernel: op -> the arguments it keeps in host memory.
 GPU_KERNELS = {
+    "TfApprox>Activation": [],
+    "TfApprox>ActivationGrad": [],
     "TfApprox>Gaaf": [],
     "TfApprox>GaafGrad": [],
     # p, scale and seed are read by the kernels from device memory.

@@ -34,6 +34,8 @@ import tensorflow as tf
 
 import tf_approx
 from tf_approx import _native
+from tf_approx import activations
+from tf_approx.ops.activations import ActivationSpec
 
 model = _native.gpu_model
 
@@ -52,16 +54,22 @@ def _inputs(size, dtype, seed=0):
   return x.astype(dtype)
 
 
-def _assert_close(got, want, eps=None):
-  """Within SCALE_EPS units of `eps` (the dtype's epsilon) times max(1, |y|)."""
+def _assert_close(got, want, magnitude=None, eps=None):
+  """Within SCALE_EPS units of `eps` (default: the dtype's epsilon) times
+  max(1, |want|), or times `magnitude` where the computation's own rounding
+  errors scale with more than |want|."""
   assert got.shape == want.shape and got.dtype == want.dtype
   np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
   infinite = np.isinf(want)
   np.testing.assert_array_equal(got[infinite], want[infinite])
   finite = np.isfinite(want)
+  if magnitude is None:
+    magnitude = np.zeros(want.shape)
+  magnitude = np.nan_to_num(magnitude, nan=0.0)
   eps = np.finfo(want.dtype).eps if eps is None else eps
   bound = SCALE_EPS * eps * np.maximum(
-      1.0, np.abs(want[finite].astype(np.float64)))
+      1.0, np.maximum(np.abs(want[finite].astype(np.float64)),
+                      magnitude[finite]))
   diff = np.abs(got[finite].astype(np.float64) - want[finite])
   assert (diff <= bound).all(), (
       f"{(diff > bound).sum()} elements beyond the bound, the worst "
@@ -172,18 +180,21 @@ def test_gaaf_half_types_match_the_op(dtype, case):
   _assert_half_close(got, want, dtype)
 
 
-def _assert_half_close(got, want, dtype):
+def _assert_half_close(got, want, dtype, magnitude=None):
   """Within one unit of the half type, plus the float32 bound (both round
-  float32 results that may differ by that much)."""
+  float32 results that may differ by that much; see _assert_close)."""
   np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
   infinite = np.isinf(want)
   np.testing.assert_array_equal(got[infinite], want[infinite])
   finite = np.isfinite(want)
   eps = 2.0**-10 if dtype == tf.float16 else 2.0**-7
   tiny = 2.0**-14 if dtype == tf.float16 else 2.0**-126
+  rounding = np.zeros(want.shape) if magnitude is None else magnitude
+  rounding = np.nan_to_num(rounding, nan=0.0)[finite]
   magnitude = np.abs(want[finite].astype(np.float64))
   bound = (np.maximum(magnitude, tiny) * eps +
-           SCALE_EPS * np.finfo(np.float32).eps * np.maximum(1.0, magnitude))
+           SCALE_EPS * np.finfo(np.float32).eps *
+           np.maximum(1.0, np.maximum(magnitude, rounding)))
   assert (np.abs(got[finite] - want[finite]) <= bound).all()
 
 
@@ -293,11 +304,11 @@ def test_noisy_threads_match_the_cpu_kernels(grid, size, dtype, case):
     eps = np.finfo(np.float32).eps if training else None
     _assert_close(
         model.noisy_activation(x, p, blocks=blocks, threads=threads, **attrs),
-        _native.noisy_activation(x, p, **attrs), eps)
+        _native.noisy_activation(x, p, **attrs), eps=eps)
     dx, dp = model.noisy_activation_grad(dy, x, p, blocks=blocks,
                                          threads=threads, **attrs)
     want_dx, want_dp = _native.noisy_activation_grad(dy, x, p, **attrs)
-    _assert_close(dx, want_dx, eps)
+    _assert_close(dx, want_dx, eps=eps)
     assert dp.shape == want_dp.shape and dp.dtype == want_dp.dtype
     np.testing.assert_array_equal(np.isnan(dp), np.isnan(want_dp))
     finite = np.isfinite(want_dp)
@@ -436,3 +447,172 @@ def test_noisy_threads_are_the_baseline_cpu_computation_bitwise():
                           check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   assert "BITWISE 288" in result.stdout
+
+
+# The approximated activations.
+
+ACTIVATION_CASES = {
+    name: activations.spec(name)
+    for name in ("tanh_pade_4_4", "tanh_pade_4_4_clamp", "sigm_pade_5_6",
+                 "sigm_fastexp_512", "sigm_fastexp_2", "tanh_taylor_15",
+                 "serp", "tanh_hard", "sigm_hard", "word2vec_sigmoid",
+                 "ultra_fast_sigmoid")
+}
+# Without parity (the general Horner form) and clipped, with an offset.
+ACTIVATION_CASES["rational_clip"] = ActivationSpec(
+    kind="rational", numerator=(0.5, 1.0, 0.1, 0.02),
+    denominator=(1.0, 0.0, 0.3), offset=0.25, clip=(-3.0, 2.5))
+# A clip range beyond `far` (float32's is 2^37 here): clipped inputs and
+# those within the range but beyond `far` take the form in 1/x.
+ACTIVATION_CASES["rational_far_clip"] = ActivationSpec(
+    kind="rational", numerator=(1.0, 1.0, 0.5, 1e3),
+    denominator=(2.0, 0.5, 1.0), clip=(-1e30, 1e25))
+
+
+def _activation_inputs(size, dtype, seed=0):
+  """_inputs, with word2vec's table ends, the clip edges and values beyond
+  the rationals' `far` (float32 and float64) in front."""
+  x = _inputs(size, np.float64, seed).astype(np.float64)
+  special = [6.0, -6.0, 5.999, -5.9999, 1.7 * 2, 3.0 * 2, 2.5, -3.0, 1e4,
+             -3e5, 1e20, -1e15, 1e25, -1e30, 3e38, -3e38, 1e200, -1e300]
+  start = min(size, 8)
+  count = max(0, min(size - start, len(special)))
+  x[start:start + count] = special[:count]
+  with np.errstate(over="ignore"):
+    return x.astype(dtype)
+
+
+def _rounding_magnitude(spec, x, dy=None):
+  """What rounding errors of a rational's value (dy given: gradient) scale
+  with: its terms' magnitudes, sum |c_i| |x|^i, rather than |P(x)|, which is
+  far smaller where they cancel (tanh_taylor_15 at |x| ~ 10). Contracting
+  a Horner step into an FMA or not changes the result by that much. None
+  for the other kinds, whose errors scale with the result."""
+  if spec.kind != "rational":
+    return None
+  x = np.asarray(x, np.float64)
+  if spec.clip is not None:
+    x = np.clip(x, *spec.clip)
+  a = np.asarray(spec.numerator)
+  b = np.asarray(spec.denominator)
+  ax = np.abs(x)
+  poly = lambda c, t: np.polyval(np.asarray(c)[::-1], t)
+  slope = lambda c: (c * np.arange(len(c)))[1:]
+  with np.errstate(all="ignore"):
+    q = np.abs(poly(b, x))
+    f = np.abs(poly(a, x)) / q
+    value = (poly(np.abs(a), ax) + f * poly(np.abs(b), ax)) / q
+    if dy is None:
+      return value
+    df = np.abs(poly(slope(a), x) - f * poly(slope(b), x)) / q
+    grad = (poly(np.abs(slope(a)), ax) + f * poly(np.abs(slope(b)), ax) +
+            np.abs(poly(slope(b), x)) * value + df * poly(np.abs(b), ax)) / q
+    return np.abs(np.asarray(dy, np.float64)) * grad
+
+
+def _spec(name):
+  return _native.Spec(**ACTIVATION_CASES[name].attrs())
+
+
+@pytest.mark.parametrize("grid", GRIDS, ids=str)
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(ACTIVATION_CASES))
+def test_activation_threads_match_the_cpu_kernels(grid, size, dtype, name):
+  blocks, threads = grid
+  spec = _spec(name)
+  x = _activation_inputs(size, dtype)
+  dy = _inputs(size, dtype, seed=1)
+  _assert_close(model.activation(x, spec, blocks=blocks, threads=threads),
+                _native.forward(spec, x),
+                _rounding_magnitude(ACTIVATION_CASES[name], x))
+  _assert_close(
+      model.activation_grad(dy, x, spec, blocks=blocks, threads=threads),
+      _native.gradient(spec, x, dy),
+      _rounding_magnitude(ACTIVATION_CASES[name], x, dy))
+
+
+def test_activation_threads_may_write_in_place():
+  spec = _spec("tanh_taylor_15")
+  x = _activation_inputs(4099, np.float32)
+  _assert_close(model.activation_grad(x, x, spec, blocks=3, threads=32),
+                _native.gradient(spec, x, x),
+                _rounding_magnitude(ACTIVATION_CASES["tanh_taylor_15"], x, x))
+
+
+@pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16])
+@pytest.mark.parametrize("name", sorted(ACTIVATION_CASES))
+def test_activation_half_types_match_the_op(dtype, name):
+  spec = ACTIVATION_CASES[name]
+  x = tf.constant(_activation_inputs(4099, dtype.as_numpy_dtype), dtype)
+  dy = tf.constant(_inputs(4099, np.float32, seed=1), dtype)
+  bfloat16 = dtype == tf.bfloat16
+  as_bits = lambda t: t.numpy().view(np.uint16) if bfloat16 else t.numpy()
+  from_bits = lambda b: b.view(dtype.as_numpy_dtype).astype(np.float32)
+  native_spec = _native.Spec(**spec.attrs())
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    y = tf_approx.ops.activation(x, spec)
+  dx = tape.gradient(y, x, output_gradients=dy)
+  got = from_bits(model.activation(as_bits(x), native_spec,
+                                   bfloat16=bfloat16, blocks=3, threads=64))
+  x64 = x.numpy().astype(np.float64)
+  _assert_half_close(got, y.numpy().astype(np.float32), dtype,
+                     _rounding_magnitude(spec, x64))
+  got = from_bits(model.activation_grad(as_bits(dy), as_bits(x), native_spec,
+                                        bfloat16=bfloat16, blocks=3,
+                                        threads=64))
+  _assert_half_close(got, dx.numpy().astype(np.float32), dtype,
+                     _rounding_magnitude(spec, x64, dy.numpy()))
+
+
+def test_activation_rejects_bad_arguments():
+  spec = _spec("tanh_hard")
+  with pytest.raises(ValueError, match="blocks and threads"):
+    model.activation(np.zeros(3, np.float32), spec, threads=0)
+  with pytest.raises(ValueError, match="must match"):
+    model.activation_grad(np.zeros(3, np.float32), np.zeros(4, np.float32),
+                          spec)
+
+
+_ACTIVATION_BITWISE = """
+import numpy as np
+from tf_approx import _native
+assert _native.selected_isa() == "default"
+model = _native.gpu_model
+rng = np.random.default_rng(0)
+count = 0
+for dtype in (np.float32, np.float64):
+  x = rng.normal(scale=4.0, size=20011)
+  x[:23] = [0.0, -0.0, np.nan, np.inf, -np.inf, 6.0, -6.0, 5.999, -5.9999,
+            2.5, -3.0, 1e4, -3e5, 1e20, -1e15, 1e25, -1e30, 3e38, -3e38,
+            1e200, -1e300, 65504.0, 1e-30]
+  with np.errstate(over="ignore"):
+    x = x.astype(dtype)
+  for attrs in CASES:
+    spec = _native.Spec(**attrs)
+    for blocks, threads in ((1, 1), (3, 32), (40, 256)):
+      pairs = [(model.activation(x, spec, blocks=blocks, threads=threads),
+                _native.forward(spec, x)),
+               (model.activation_grad(x, x, spec, blocks=blocks,
+                                      threads=threads),
+                _native.gradient(spec, x, x))]
+      for got, want in pairs:
+        same = (got.tobytes() == want.tobytes()) or (
+            np.array_equal(np.isnan(got), np.isnan(want)) and
+            got[~np.isnan(got)].tobytes() == want[~np.isnan(want)].tobytes())
+        assert same, (dtype, attrs, blocks)
+        count += 1
+print("BITWISE", count)
+"""
+
+
+def test_activation_threads_are_the_baseline_cpu_computation_bitwise():
+  cases = [spec.attrs() for _, spec in sorted(ACTIVATION_CASES.items())]
+  script = f"CASES = {cases!r}\n" + _ACTIVATION_BITWISE
+  env = dict(os.environ, TF_APPROX_ISA="default", TF_CPP_MIN_LOG_LEVEL="3")
+  result = subprocess.run([sys.executable, "-c", script], env=env,
+                          capture_output=True, text=True, timeout=300,
+                          check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert f"BITWISE {2 * 2 * 3 * len(cases)}" in result.stdout

@@ -245,6 +245,67 @@ def check_noisy(native, harness, size):
   return results
 
 
+# The activations' cases, as _native.Spec keyword arguments (float32
+# coefficients, as the op's attrs): every kind, a clip, the general (no
+# parity) rational form. No high-degree Taylor polynomial: its terms cancel
+# (tanh_taylor_15 near |x| = 10), so where nvcc and the CPU's SIMD clones
+# contract other multiply-adds into FMAs the results differ by thousands of
+# eps of |y| (tests/test_gpu_model.py bounds those by the terms instead).
+_TANH_PADE_4_4 = dict(
+    kind="rational", numerator=[0.0, 0.9961919188499451, 0.0,
+                                0.07373044639825821],
+    denominator=[1.0, 0.0, 0.39897939562797546, 0.0, 0.005154681857675314])
+ACTIVATION_CASES = {
+    "tanh_pade_4_4": _TANH_PADE_4_4,
+    "tanh_pade_4_4_clamp": dict(_TANH_PADE_4_4, clip=True, clip_min=-5.5,
+                                clip_max=5.5),
+    "rational_clip": dict(kind="rational", numerator=[0.5, 1.0, 0.1, 0.02],
+                          denominator=[1.0, 0.0, 0.3], offset=0.25,
+                          clip=True, clip_min=-3.0, clip_max=2.5),
+    "sigm_fastexp_512": dict(kind="fastexp_sigmoid", squarings=9),
+    "ultra_fast_sigmoid": dict(kind="ultra_fast_sigmoid"),
+    "word2vec_sigmoid": dict(kind="word2vec_sigmoid"),
+    "tanh_hard": dict(kind="hard_tanh"),
+    "sigm_hard": dict(kind="hard_sigmoid"),
+}
+
+
+def check_activations(native, harness, size):
+  """[(case, max error in units of the bound)] for every dtype and kind."""
+  results = []
+  for name, attrs in ACTIVATION_CASES.items():
+    spec = native.Spec(**attrs)
+    for dtype in ("float32", "float64", "float16", "bfloat16"):
+      x32 = _inputs(size, np.float64, 1)
+      dy32 = _inputs(size, np.float64, 2)
+      if dtype in ("float32", "float64"):
+        x, dy = x32.astype(dtype), dy32.astype(dtype)
+        want_y = native.forward(spec, x)
+        want_dx = native.gradient(spec, x, dy)
+        upload = lambda a: harness.upload(a)
+        read = lambda a: a.download()
+      else:
+        bfloat16 = dtype == "bfloat16"
+        xv, x = _half_bits(x32.astype(np.float32), bfloat16)
+        dyv, dy = _half_bits(dy32.astype(np.float32), bfloat16)
+        want_y = native.forward(spec, xv)
+        want_dx = native.gradient(spec, xv, dyv)
+        upload = lambda a, b=bfloat16: harness.upload(a, bfloat16=b)
+        read = (lambda a: (a.download().astype(np.uint32) << 16).view(
+            np.float32)) if bfloat16 else (
+                lambda a: a.download().astype(np.float32))
+      gx, gdy = upload(x), upload(dy)
+      gy, gdx = gx.empty_like(), gx.empty_like()
+      harness.activation(gx, gy, spec=spec)()
+      harness.activation_grad(gx, gdy, gdx, spec=spec)()
+      harness.synchronize()
+      results.append((f"activations {name} {dtype}",
+                      _error(read(gy), want_y, dtype)))
+      results.append((f"activations {name} {dtype} grad",
+                      _error(read(gdx), want_dx, dtype)))
+  return results
+
+
 def _error(got, want, dtype):
   """The largest |got - want| in units of the tests' bound (<= 1 passes);
   inf where NaN or infinities differ."""
@@ -269,23 +330,39 @@ def _error(got, want, dtype):
   return float(np.max(np.abs(got[finite] - want[finite]) / bound))
 
 
-CHECKS = {"gaaf": check_gaaf, "noisy": check_noisy}
+CHECKS = {"activations": check_activations, "gaaf": check_gaaf,
+          "noisy": check_noisy}
 
 
 def run_checks(native, harness, sizes):
   failed = False
-  print(f"\n{'kernel':44} {'size':>9} {'error/bound':>12}")
+  print(f"\n{'kernel':48} {'size':>9} {'error/bound':>12}")
   for family, check in CHECKS.items():
     for size in sizes:
       for name, error in check(native, harness, size):
         ok = error <= 1.0
         failed |= not ok
-        print(f"{name:44} {size:>9} {error:>12.3g} {'' if ok else 'FAIL'}")
+        print(f"{name:48} {size:>9} {error:>12.3g} {'' if ok else 'FAIL'}")
   return not failed
+
+
+def _spec_attrs(attrs):
+  """_native.Spec's attributes, without _native (the harness reads them)."""
+  full = dict(kind="rational", numerator=[1.0], denominator=[1.0],
+              offset=0.0, squarings=0, clip=False, clip_min=0.0,
+              clip_max=0.0)
+  full.update(attrs)
+  return types.SimpleNamespace(**full)
 
 
 # Timing: name -> function(harness, x (float32 device array)) -> launch.
 TIMED = {
+    "activations tanh_pade_4_4": lambda h, x, y, dy: h.activation(
+        x, y, spec=_spec_attrs(_TANH_PADE_4_4)),
+    "activations tanh_pade_4_4 grad": lambda h, x, y, dy: h.activation_grad(
+        x, dy, y, spec=_spec_attrs(_TANH_PADE_4_4)),
+    "activations word2vec": lambda h, x, y, dy: h.activation(
+        x, y, spec=_spec_attrs(ACTIVATION_CASES["word2vec_sigmoid"])),
     "gaaf tanh": lambda h, x, y, dy: h.gaaf(x, y),
     "gaaf tanh grad": lambda h, x, y, dy: h.gaaf_grad(x, dy, y),
     "noisy train": lambda h, x, y, dy: h.noisy_activation(
@@ -315,19 +392,19 @@ def run_timing(harness, repeats):
   print(f"\nGPU: {harness.device_name()}. Time per call (CUDA events over "
         f"{repeats} calls) and the ratio to a device-to-device copy of x "
         "(float32); GB/s counts the bytes the kernel must move.")
-  print(f"{'kernel':22} {'size':>5} {'us':>10} {'/ copy':>8} {'GB/s':>7}")
+  print(f"{'kernel':32} {'size':>5} {'us':>10} {'/ copy':>8} {'GB/s':>7}")
   for label, size in SIZES.items():
     rng = np.random.default_rng(0)
     x = harness.upload(rng.normal(size=size).astype(np.float32))
     dy = harness.upload(rng.normal(size=size).astype(np.float32))
     y = x.empty_like()
     copy = harness.time(harness.copy(y, x), repeats)
-    print(f"{'copy':22} {label:>5} {copy * 1e6:10.1f} {1.0:8.2f} "
+    print(f"{'copy':32} {label:>5} {copy * 1e6:10.1f} {1.0:8.2f} "
           f"{8 * size / copy / 1e9:7.0f}")
     for name, make in TIMED.items():
       seconds = harness.time(make(harness, x, y, dy), repeats)
       traffic = TRAFFIC["grad"] if name.endswith("grad") else 1.0
-      print(f"{name:22} {label:>5} {seconds * 1e6:10.1f} "
+      print(f"{name:32} {label:>5} {seconds * 1e6:10.1f} "
             f"{seconds / copy:8.2f} {traffic * 8 * size / seconds / 1e9:7.0f}")
 
 

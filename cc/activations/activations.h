@@ -15,6 +15,7 @@
 #ifndef TF_APPROX_CC_ACTIVATIONS_ACTIVATIONS_H_
 #define TF_APPROX_CC_ACTIVATIONS_ACTIVATIONS_H_
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -40,7 +41,8 @@ constexpr int kMaxSquarings = 12;  // sigm_fastexp_4096
 constexpr int kWord2VecTableSize = 1000;
 
 // Everything a kernel needs to evaluate one function. Plain data, so that it
-// can be passed by value to a CUDA kernel.
+// can be passed by value to a CUDA kernel (whose launcher points `table` at
+// the device's copy of word2vec's table).
 template <typename S>
 struct Params {
   Kind kind = Kind::kRational;
@@ -459,9 +461,10 @@ TFA_INLINE S ScalarGradient(const F& f, const Params<S>& p, S x, S dy) {
   return dy * d;
 }
 
-#if !defined(__CUDA_ARCH__)
-// Host-side construction and validation, shared by the op kernels and the
-// native module. Returns nullptr on success or a message naming the argument.
+// Host-side construction and validation, shared by the op kernels, the
+// native modules and the CUDA launchers' host code (plain host functions,
+// which nvcc's device pass parses but never compiles for the device). Returns
+// nullptr on success or a message naming the argument.
 
 // The kind named by the ops' `kind` attr; false for any other name.
 inline bool ParseKind(const char* name, Kind* kind) {
@@ -488,6 +491,11 @@ inline bool ParseKind(const char* name, Kind* kind) {
 template <typename S>
 inline S HornerSafeRadius(const S* num, int num_len, const S* den,
                           int den_len) {
+#if defined(__CUDA_ARCH__)
+  // Never compiled for the device (a host function); hides the long doubles,
+  // which are double there, from nvcc's device pass.
+  return 0;
+#else
   auto bound = [](const S* c, int len, long double r) {
     long double sum = 0, power = 1;
     for (int i = 0; i < len; ++i, power *= r)
@@ -503,6 +511,7 @@ inline S HornerSafeRadius(const S* num, int num_len, const S* den,
          bound(den, den_len, 2 * r) <= limit)
     r *= 2;
   return static_cast<S>(r);
+#endif
 }
 
 // If c has only even or only odd powers, writes them as coefficients in x^2
@@ -571,7 +580,17 @@ inline const char* InitParams(Kind kind, const double* num, int num_len,
     return "word2vec_sigmoid needs its table";
   return nullptr;
 }
-#endif  // !defined(__CUDA_ARCH__)
+
+// word2vec's table on the host, built once on first use; the GPU kernels read
+// a device copy of it (activations_gpu.cu.cc).
+inline const float* Word2VecTable() {
+  static const std::array<float, kWord2VecTableSize> table = [] {
+    std::array<float, kWord2VecTableSize> t;
+    for (int i = 0; i < kWord2VecTableSize; ++i) t[i] = Word2VecTableEntry(i);
+    return t;
+  }();
+  return table.data();
+}
 
 }  // namespace activations
 }  // namespace tf_approx

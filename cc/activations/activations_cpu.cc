@@ -1,7 +1,6 @@
 #include "cc/activations/activations_cpu.h"
 
 #include <algorithm>
-#include <array>
 #include <type_traits>
 
 #include "cc/common/cpu_vector.h"
@@ -232,15 +231,6 @@ TFA_CPU_CLONES void Gradient(const Params<float>& p, const float* x,
 TFA_CPU_CLONES void Gradient(const Params<double>& p, const double* x,
                              const double* dy, double* dx, int64_t n) {
   GradientImpl(p, x, dy, dx, n);
-}
-
-const float* Word2VecTable() {
-  static const std::array<float, kWord2VecTableSize> table = [] {
-    std::array<float, kWord2VecTableSize> t;
-    for (int i = 0; i < kWord2VecTableSize; ++i) t[i] = Word2VecTableEntry(i);
-    return t;
-  }();
-  return table.data();
 }
 
 }  // namespace activations

@@ -23,9 +23,6 @@ void Gradient(const Params<float>& p, const float* x, const float* dy,
 void Gradient(const Params<double>& p, const double* x, const double* dy,
               double* dx, int64_t n);
 
-// word2vec's table, built once on first use.
-const float* Word2VecTable();
-
 }  // namespace activations
 }  // namespace tf_approx
 

@@ -1,8 +1,10 @@
-// CPU kernels of TfApprox>Activation and TfApprox>ActivationGrad.
-//
-// The kernels validate, shard over TensorFlow's intra-op pool, and hand
-// contiguous ranges to activations_cpu.cc. Half types are converted to float32
-// in small chunks on the stack and computed there.
+// Kernels of TfApprox>Activation and TfApprox>ActivationGrad: validate the
+// attrs and shapes and call functor::Activation<Device, T>. Compiled twice:
+// into the op library with the CPU functor (the activations_cpu.cc loops
+// sharded over TensorFlow's intra-op pool; half types converted to float32 in
+// small chunks on the stack), and with GOOGLE_CUDA=1 into the GPU kernel
+// library with the GPU functor (the activations_gpu.cu.cc launchers). The
+// attrs are all host constants: nothing is read back from the device.
 #define EIGEN_USE_THREADS
 
 #include <algorithm>
@@ -12,12 +14,18 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "cc/activations/activations_cpu.h"
+#include "cc/activations/activations.h"
+#include "cc/common/device.h"
 #include "cc/common/kernel_util.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "unsupported/Eigen/CXX11/Tensor"
+#if GOOGLE_CUDA
+#include "cc/activations/activations_gpu.h"
+#else
+#include "cc/activations/activations_cpu.h"
+#endif
 
 namespace tf_approx {
 namespace {
@@ -68,6 +76,33 @@ void ReadParams(OpKernelConstruction* ctx, act::Params<C>* params) {
           "tf_approx activation (kind '", kind, "'): ", error ? error : "")));
 }
 
+namespace functor {
+
+template <typename Device, typename T>
+struct Activation;
+
+#if GOOGLE_CUDA
+template <typename T>
+struct Activation<GPUDevice, T> {
+  using C = ComputeType<T>;
+
+  static absl::Status Forward(OpKernelContext* ctx, const act::Params<C>& p,
+                              const Tensor& x, Tensor* y) {
+    return LaunchStatus(
+        "tf_approx activation",
+        act::LaunchForward(StreamOf(ctx), p, GpuData<T>(x), GpuData<T>(y),
+                           x.NumElements()));
+  }
+
+  static absl::Status Gradient(OpKernelContext* ctx, const act::Params<C>& p,
+                               const Tensor& x, const Tensor& dy, Tensor* dx) {
+    return LaunchStatus(
+        "tf_approx activation gradient",
+        act::LaunchGradient(StreamOf(ctx), p, GpuData<T>(x), GpuData<T>(dy),
+                            GpuData<T>(dx), x.NumElements()));
+  }
+};
+#else
 // Elements one thread handles at a time for the half types.
 constexpr int64_t kChunk = 1024;
 
@@ -129,6 +164,38 @@ void ParallelFor(OpKernelContext* ctx, const act::Params<ComputeType<T>>& p,
 }
 
 template <typename T>
+struct Activation<CPUDevice, T> {
+  using C = ComputeType<T>;
+
+  static absl::Status Forward(OpKernelContext* ctx, const act::Params<C>& p,
+                              const Tensor& x, Tensor* y) {
+    const T* in = x.flat<T>().data();
+    T* out = y->flat<T>().data();
+    ParallelFor<T>(ctx, p, x.NumElements(), 1,
+                   [&](int64_t begin, int64_t end) {
+                     ForwardRange(p, in + begin, out + begin, end - begin);
+                   });
+    return absl::OkStatus();
+  }
+
+  static absl::Status Gradient(OpKernelContext* ctx, const act::Params<C>& p,
+                               const Tensor& x, const Tensor& dy, Tensor* dx) {
+    const T* in = x.flat<T>().data();
+    const T* grad_in = dy.flat<T>().data();
+    T* out = dx->flat<T>().data();
+    ParallelFor<T>(ctx, p, x.NumElements(), 2,
+                   [&](int64_t begin, int64_t end) {
+                     GradientRange(p, in + begin, grad_in + begin,
+                                   out + begin, end - begin);
+                   });
+    return absl::OkStatus();
+  }
+};
+#endif  // GOOGLE_CUDA
+
+}  // namespace functor
+
+template <typename Device, typename T>
 class ActivationOp : public OpKernel {
  public:
   explicit ActivationOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -140,20 +207,16 @@ class ActivationOp : public OpKernel {
     Tensor* y = nullptr;
     OP_REQUIRES_OK(
         ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &y));
-    const int64_t n = x.NumElements();
-    if (n == 0) return;
-    const T* in = x.flat<T>().data();
-    T* out = y->flat<T>().data();
-    ParallelFor<T>(ctx, params_, n, 1, [&](int64_t begin, int64_t end) {
-      ForwardRange(params_, in + begin, out + begin, end - begin);
-    });
+    if (x.NumElements() == 0) return;
+    OP_REQUIRES_OK(ctx, functor::Activation<Device, T>::Forward(ctx, params_,
+                                                                 x, y));
   }
 
  private:
   act::Params<ComputeType<T>> params_;
 };
 
-template <typename T>
+template <typename Device, typename T>
 class ActivationGradOp : public OpKernel {
  public:
   explicit ActivationGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -172,37 +235,21 @@ class ActivationGradOp : public OpKernel {
     Tensor* dx = nullptr;
     OP_REQUIRES_OK(
         ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &dx));
-    const int64_t n = x.NumElements();
-    if (n == 0) return;
-    const T* in = x.flat<T>().data();
-    const T* grad_in = dy.flat<T>().data();
-    T* out = dx->flat<T>().data();
-    ParallelFor<T>(ctx, params_, n, 2, [&](int64_t begin, int64_t end) {
-      GradientRange(params_, in + begin, grad_in + begin, out + begin,
-                    end - begin);
-    });
+    if (x.NumElements() == 0) return;
+    OP_REQUIRES_OK(ctx, functor::Activation<Device, T>::Gradient(
+                            ctx, params_, x, dy, dx));
   }
 
  private:
   act::Params<ComputeType<T>> params_;
 };
 
-#define TFA_REGISTER_CPU(T)                                     \
-  REGISTER_KERNEL_BUILDER(Name("TfApprox>Activation")           \
-                              .Device(::tensorflow::DEVICE_CPU) \
-                              .TypeConstraint<T>("T"),          \
-                          ActivationOp<T>);                     \
-  REGISTER_KERNEL_BUILDER(Name("TfApprox>ActivationGrad")       \
-                              .Device(::tensorflow::DEVICE_CPU) \
-                              .TypeConstraint<T>("T"),          \
-                          ActivationGradOp<T>);
-
-TFA_REGISTER_CPU(Eigen::half);
-TFA_REGISTER_CPU(Eigen::bfloat16);
-TFA_REGISTER_CPU(float);
-TFA_REGISTER_CPU(double);
-
-#undef TFA_REGISTER_CPU
+#define TFA_REGISTER(T)                                               \
+  TFA_REGISTER_KERNEL("TfApprox>Activation", ActivationOp, KernelDevice, T); \
+  TFA_REGISTER_KERNEL("TfApprox>ActivationGrad", ActivationGradOp,          \
+                      KernelDevice, T);
+TFA_FOR_EACH_FLOAT_TYPE(TFA_REGISTER)
+#undef TFA_REGISTER
 
 }  // namespace
 }  // namespace tf_approx

@@ -20,9 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "cc/activations/activations_gpu.h"
 #include "cc/common/device.h"
 #include "cc/gaaf/gaaf.h"
 #include "cc/gaaf/gaaf_gpu.h"
+#include "cc/native/activation_spec.h"
 #include "cc/noisy/noisy.h"
 #include "cc/noisy/noisy_gpu.h"
 
@@ -134,6 +136,48 @@ Launch DispatchType(const Array& a, Fn&& fn) {
 
 void ThrowIfFailed(const char* error) {
   if (error != nullptr) throw std::runtime_error(error);
+}
+
+// The approximated activations. `spec` is any object with the attributes of
+// _native.Spec (kind, numerator, ..., clip_max), such as a _native.Spec.
+ActivationSpec SpecOf(const py::object& spec) {
+  ActivationSpec s;
+  s.kind = spec.attr("kind").cast<std::string>();
+  s.numerator = spec.attr("numerator").cast<std::vector<double>>();
+  s.denominator = spec.attr("denominator").cast<std::vector<double>>();
+  s.offset = spec.attr("offset").cast<double>();
+  s.squarings = spec.attr("squarings").cast<int>();
+  s.clip = spec.attr("clip").cast<bool>();
+  s.clip_min = spec.attr("clip_min").cast<double>();
+  s.clip_max = spec.attr("clip_max").cast<double>();
+  return s;
+}
+
+Launch Activation(Array x, Array y, const py::object& spec) {
+  RequireLike(x, y, "y");
+  const ActivationSpec s = SpecOf(spec);
+  return DispatchType(x, [&](auto type) -> Launch {
+    using T = decltype(type);
+    const auto p = s.ToParams<ComputeType<T>>();
+    return [=] {
+      ThrowIfFailed(activations::LaunchForward<T>(
+          nullptr, p, x->data<T>(), y->data<T>(), x->size()));
+    };
+  });
+}
+
+Launch ActivationGrad(Array x, Array dy, Array dx, const py::object& spec) {
+  RequireLike(x, dy, "dy");
+  RequireLike(x, dx, "dx");
+  const ActivationSpec s = SpecOf(spec);
+  return DispatchType(x, [&](auto type) -> Launch {
+    using T = decltype(type);
+    const auto p = s.ToParams<ComputeType<T>>();
+    return [=] {
+      ThrowIfFailed(activations::LaunchGradient<T>(
+          nullptr, p, x->data<T>(), dy->data<T>(), dx->data<T>(), x->size()));
+    };
+  });
 }
 
 // GAAF.
@@ -341,6 +385,12 @@ PYBIND11_MODULE(_gpu_harness, m) {
         py::arg("warmup") = 3,
         "Seconds per call of `launch` on the GPU (CUDA events around "
         "`repeats` calls made from C++).");
+  m.def("activation", &tf_approx::Activation, py::arg("x"), py::arg("y"),
+        py::arg("spec"),
+        "A Launch of TfApprox>Activation's kernel (`spec`: a _native.Spec).");
+  m.def("activation_grad", &tf_approx::ActivationGrad, py::arg("x"),
+        py::arg("dy"), py::arg("dx"), py::arg("spec"),
+        "A Launch of TfApprox>ActivationGrad's kernel.");
   m.def("gaaf", &tf_approx::Gaaf, py::arg("x"), py::arg("y"),
         py::arg("base") = "tanh", py::arg("shape") = "exp",
         py::arg("k") = 10000.0, py::arg("center") = 0.0,

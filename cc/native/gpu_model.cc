@@ -18,8 +18,10 @@
 #include <vector>
 
 #include "cc/common/device.h"
+#include "cc/activations/activations_gpu.h"
 #include "cc/common/gpu_model.h"
 #include "cc/gaaf/gaaf_gpu.h"
+#include "cc/native/activation_spec.h"
 #include "cc/native/gpu_model.h"
 #include "cc/noisy/noisy_gpu.h"
 
@@ -248,6 +250,47 @@ py::tuple NoisyActivationGrad(py::array dy, py::array x, py::array p,
   return py::make_tuple(dx, dp);
 }
 
+// The approximated activations. p.table is the host's word2vec table, as the
+// launchers' is the device's copy of it.
+
+py::array Activation(py::array x, const ActivationSpec& spec, bool bfloat16,
+                     int64_t blocks, int64_t threads) {
+  CheckGrid(blocks, threads);
+  x = Contiguous(x);
+  return DispatchType(x, bfloat16, [&](auto type) {
+    using T = decltype(type);
+    const auto p = spec.ToParams<ComputeType<T>>();
+    py::array y = EmptyLike(x);
+    const T* in = DataOf<T>(x);
+    T* out = MutableDataOf<T>(y);
+    RunGrid(blocks, threads, [&](const Thread& t) {
+      activations::ForwardThread(t, p, in, out, x.size());
+    });
+    return y;
+  });
+}
+
+py::array ActivationGrad(py::array dy, py::array x, const ActivationSpec& spec,
+                         bool bfloat16, int64_t blocks, int64_t threads) {
+  CheckGrid(blocks, threads);
+  x = Contiguous(x);
+  dy = Contiguous(dy);
+  Require(dy.size() == x.size() && dy.dtype().is(x.dtype()),
+          "activation gradient: `dy` must match `x`");
+  return DispatchType(x, bfloat16, [&](auto type) {
+    using T = decltype(type);
+    const auto p = spec.ToParams<ComputeType<T>>();
+    py::array dx = EmptyLike(x);
+    const T* x_in = DataOf<T>(x);
+    const T* dy_in = DataOf<T>(dy);
+    T* out = MutableDataOf<T>(dx);
+    RunGrid(blocks, threads, [&](const Thread& t) {
+      activations::GradientThread(t, p, x_in, dy_in, out, x.size());
+    });
+    return dx;
+  });
+}
+
 // Load and Store of the half types, for testing them against numpy's and
 // ml_dtypes' conversions.
 py::array HalfToFloat(py::array bits, bool bfloat16) {
@@ -313,6 +356,14 @@ void DefineGpuModel(py::module_& parent) {
         py::arg("blocks") = 1, py::arg("threads") = 256,
         "TfApprox>NoisyActivationGrad's GPU kernels (three stages): "
         "(dx, dp).");
+  m.def("activation", &Activation, py::arg("x"), py::arg("spec"),
+        py::arg("bfloat16") = false, py::arg("blocks") = 1,
+        py::arg("threads") = 256,
+        "TfApprox>Activation's GPU kernel (`spec`: a _native.Spec).");
+  m.def("activation_grad", &ActivationGrad, py::arg("dy"), py::arg("x"),
+        py::arg("spec"), py::arg("bfloat16") = false, py::arg("blocks") = 1,
+        py::arg("threads") = 256,
+        "TfApprox>ActivationGrad's GPU kernel: dx = dy f'(x).");
   m.def("half_to_float", &HalfToFloat, py::arg("bits"),
         py::arg("bfloat16") = false,
         "The GPU kernels' conversion of float16 (bfloat16) bits to float32.");

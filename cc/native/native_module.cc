@@ -22,6 +22,7 @@
 #include "cc/common/isa.h"
 #include "cc/fastfood/fastfood_cpu.h"
 #include "cc/gaaf/gaaf_cpu.h"
+#include "cc/native/activation_spec.h"
 #include "cc/native/gpu_model.h"
 #include "cc/noisy/noisy_cpu.h"
 #include "cc/pau/pau_cpu.h"
@@ -31,35 +32,7 @@ namespace act = tf_approx::activations;
 
 namespace {
 
-act::Kind ParseKind(const std::string& name) {
-  act::Kind kind;
-  if (!act::ParseKind(name.c_str(), &kind))
-    throw py::value_error("unknown kind '" + name + "'");
-  return kind;
-}
-
-// The same attrs as the TF op, as keyword arguments.
-struct Spec {
-  std::string kind = "rational";
-  std::vector<double> numerator{1.0};
-  std::vector<double> denominator{1.0};
-  double offset = 0;
-  int squarings = 0;
-  bool clip = false;
-  double clip_min = 0;
-  double clip_max = 0;
-
-  template <typename S>
-  act::Params<S> ToParams() const {
-    act::Params<S> p;
-    const char* error = act::InitParams(
-        ParseKind(kind), numerator.data(), static_cast<int>(numerator.size()),
-        denominator.data(), static_cast<int>(denominator.size()), offset,
-        squarings, clip, clip_min, clip_max, act::Word2VecTable(), &p);
-    if (error != nullptr) throw py::value_error(error);
-    return p;
-  }
-};
+using Spec = ::tf_approx::ActivationSpec;
 
 template <typename S>
 using Array = py::array_t<S, py::array::c_style | py::array::forcecast>;
@@ -735,7 +708,15 @@ PYBIND11_MODULE(_native, m) {
            py::arg("denominator") = std::vector<double>{1.0},
            py::arg("offset") = 0.0, py::arg("squarings") = 0,
            py::arg("clip") = false, py::arg("clip_min") = 0.0,
-           py::arg("clip_max") = 0.0);
+           py::arg("clip_max") = 0.0)
+      .def_readonly("kind", &Spec::kind)
+      .def_readonly("numerator", &Spec::numerator)
+      .def_readonly("denominator", &Spec::denominator)
+      .def_readonly("offset", &Spec::offset)
+      .def_readonly("squarings", &Spec::squarings)
+      .def_readonly("clip", &Spec::clip)
+      .def_readonly("clip_min", &Spec::clip_min)
+      .def_readonly("clip_max", &Spec::clip_max);
   m.def("forward", &Forward<float>, py::arg("spec"), py::arg("x"));
   m.def("forward", &Forward<double>, py::arg("spec"), py::arg("x"),
         "y = f(x) elementwise, float32 or float64.");

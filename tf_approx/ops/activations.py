@@ -116,7 +116,10 @@ def activation(x, spec, name=None):
     name: optional op name.
 
   Returns:
-    A tensor like `x`. Half types are computed in float32.
+    A tensor like `x`. Half types are computed in float32. On a GPU each
+    element is computed as on the CPU (same forms, same conventions at NaN,
+    +-inf and beyond the fit); results may differ in the last bits where the
+    compilers contract multiply-adds into FMAs differently.
 
   Raises:
     TypeError: x has another dtype, or spec is neither an `ActivationSpec`
