@@ -1,7 +1,8 @@
 // The vocabulary every family's math header uses to choose its code: a
 // run-time choice (an enum attr) becomes a compile-time one (a template
-// argument) through VisitValue, and attr names become enums through a table.
-// Host and device code alike, except ParseName (host).
+// argument, through a switch that calls a generic lambda with a ValueTag),
+// and attr names become enums through a table. Host and device code alike,
+// except ParseName (host).
 #ifndef TF_APPROX_CC_COMMON_DISPATCH_H_
 #define TF_APPROX_CC_COMMON_DISPATCH_H_
 
@@ -19,13 +20,6 @@ template <auto V>
 struct ValueTag {
   static constexpr auto kValue = V;
 };
-
-// Calls fn(ValueTag<V>()) for the V among Values that equals `value`
-// (nothing if none does).
-template <auto... Values, typename E, typename Fn>
-TFA_INLINE void VisitValue(E value, Fn&& fn) {
-  (void)((value == Values ? (fn(ValueTag<Values>()), true) : false) || ...);
-}
 
 // An attr's name and the enum value it selects.
 template <typename E>

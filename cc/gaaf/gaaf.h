@@ -244,14 +244,33 @@ struct Problem {
 // Calls fn(base, shape) with p's base and shape as ValueTags.
 template <typename S, typename Fn>
 TFA_INLINE void Visit(const Problem<S>& p, Fn&& fn) {
-  VisitValue<Base::kTanh, Base::kSigmoid, Base::kRelu>(
-      p.base, [&](auto base) TFA_LAMBDA_INLINE {
-        VisitValue<Shape::kNone, Shape::kExp, Shape::kSigmoid,
-                   Shape::kExpUnit>(p.shape,
-                                    [&](auto shape) TFA_LAMBDA_INLINE {
-                                      fn(base, shape);
-                                    });
-      });
+  auto with_shape = [&](auto base) TFA_LAMBDA_INLINE {
+    switch (p.shape) {
+      case Shape::kNone:
+        fn(base, ValueTag<Shape::kNone>());
+        break;
+      case Shape::kExp:
+        fn(base, ValueTag<Shape::kExp>());
+        break;
+      case Shape::kSigmoid:
+        fn(base, ValueTag<Shape::kSigmoid>());
+        break;
+      case Shape::kExpUnit:
+        fn(base, ValueTag<Shape::kExpUnit>());
+        break;
+    }
+  };
+  switch (p.base) {
+    case Base::kTanh:
+      with_shape(ValueTag<Base::kTanh>());
+      break;
+    case Base::kSigmoid:
+      with_shape(ValueTag<Base::kSigmoid>());
+      break;
+    case Base::kRelu:
+      with_shape(ValueTag<Base::kRelu>());
+      break;
+  }
 }
 
 // The shape the kernels run: kExpUnit for kExp with center 0 and width 1.
