@@ -139,37 +139,50 @@ def _half_bits(x32, bfloat16):
   return half.astype(np.float32), half
 
 
+def _in_dtype(values, dtype):
+  """(the array to upload, the values the CPU loops take) for float64
+  `values` in `dtype`: one array for float32 and float64; for a half type
+  its float16 array or bfloat16 bits, and their values in float32."""
+  if dtype in ("float32", "float64"):
+    array = values.astype(dtype)
+    return array, array
+  as_float32, array = _half_bits(values.astype(np.float32),
+                                 dtype == "bfloat16")
+  return array, as_float32
+
+
+def _upload(harness, array, dtype):
+  return harness.upload(array, bfloat16=dtype == "bfloat16")
+
+
+def _download(device_array, dtype):
+  """A device array's values; a half type's in float32."""
+  array = device_array.download()
+  if dtype == "bfloat16":
+    return (array.astype(np.uint32) << 16).view(np.float32)
+  if dtype == "float16":
+    return array.astype(np.float32)
+  return array
+
+
 def check_gaaf(native, harness, size):
   """[(case, max error in units of the bound)] for every dtype and attrs."""
   results = []
   for attrs in GAAF_CASES:
     for dtype in ("float32", "float64", "float16", "bfloat16"):
-      x32 = _inputs(size, np.float64, 1)
-      dy32 = _inputs(size, np.float64, 2)
-      if dtype in ("float32", "float64"):
-        x, dy = x32.astype(dtype), dy32.astype(dtype)
-        want_y = native.gaaf(x, **attrs)
-        want_dx = native.gaaf_grad(dy, x, **attrs)
-        upload = lambda a: harness.upload(a)
-        read = lambda a: a.download()
-      else:
-        bfloat16 = dtype == "bfloat16"
-        xv, x = _half_bits(x32.astype(np.float32), bfloat16)
-        dyv, dy = _half_bits(dy32.astype(np.float32), bfloat16)
-        want_y = native.gaaf(xv, **attrs)
-        want_dx = native.gaaf_grad(dyv, xv, **attrs)
-        upload = lambda a, b=bfloat16: harness.upload(a, bfloat16=b)
-        read = (lambda a: (a.download().astype(np.uint32) << 16).view(
-            np.float32)) if bfloat16 else (
-                lambda a: a.download().astype(np.float32))
-      gx, gdy = upload(x), upload(dy)
+      x, xv = _in_dtype(_inputs(size, np.float64, 1), dtype)
+      dy, dyv = _in_dtype(_inputs(size, np.float64, 2), dtype)
+      want_y = native.gaaf(xv, **attrs)
+      want_dx = native.gaaf_grad(dyv, xv, **attrs)
+      gx, gdy = _upload(harness, x, dtype), _upload(harness, dy, dtype)
       gy, gdx = gx.empty_like(), gx.empty_like()
       harness.gaaf(gx, gy, **attrs)()
       harness.gaaf_grad(gx, gdy, gdx, **attrs)()
       harness.synchronize()
       name = f"gaaf {attrs['base']}/{attrs['shape']} {dtype}"
-      results.append((name, _error(read(gy), want_y, dtype)))
-      results.append((name + " grad", _error(read(gdx), want_dx, dtype)))
+      results.append((name, _error(_download(gy, dtype), want_y, dtype)))
+      results.append((name + " grad",
+                      _error(_download(gdx, dtype), want_dx, dtype)))
   return results
 
 
@@ -194,21 +207,11 @@ def check_noisy(native, harness, size):
         dy64[~np.isfinite(dy64)] = 1.0
         p64 = np.linspace(0.5, 2.0, 7) if per_channel else np.array([1.5])
         seed = np.array([5, 2, 63], np.int64)
-        half = dtype in ("float16", "bfloat16")
-        bfloat16 = dtype == "bfloat16"
-        if half:
-          xv, x = _half_bits(x64.astype(np.float32), bfloat16)
-          dyv, dy = _half_bits(dy64.astype(np.float32), bfloat16)
-          pv, p = _half_bits(p64.astype(np.float32), bfloat16)
-          _, scale = _half_bits(np.array([0.5], np.float32), bfloat16)
-          read = (lambda a: (a.download().astype(np.uint32) << 16).view(
-              np.float32)) if bfloat16 else (
-                  lambda a: a.download().astype(np.float32))
-        else:
-          x, dy, p = (a.astype(dtype) for a in (x64, dy64, p64))
-          xv, dyv, pv = x, dy, p
-          scale = np.array([0.5], dtype)
-          read = lambda a: a.download()
+        x, xv = _in_dtype(x64, dtype)
+        dy, dyv = _in_dtype(dy64, dtype)
+        p, pv = _in_dtype(p64, dtype)
+        scale, _ = _in_dtype(np.array([0.5]), dtype)
+        read = lambda a, dtype=dtype: _download(a, dtype)
         shape = (-1, 7) if per_channel else (-1,)
         want_p = pv if per_channel else pv.reshape(())
         # The CPU loops take [seed, step], counting from 0: the element at
@@ -223,8 +226,7 @@ def check_noisy(native, harness, size):
         want_dx, want_dp = native.noisy_activation_grad(
             pad(dyv), pad(xv), want_p, **cpu_attrs)
         want_dx = want_dx.reshape(-1)[63:]
-        upload = lambda a, b=bfloat16 if half else False: harness.upload(
-            a, bfloat16=b)
+        upload = lambda a, dtype=dtype: _upload(harness, a, dtype)
         gx, gdy, gp = upload(x), upload(dy), upload(p)
         gscale, gseed = upload(scale), harness.upload(seed)
         gy, gdx, gdp = gx.empty_like(), gx.empty_like(), gp.empty_like()
@@ -276,25 +278,12 @@ def check_activations(native, harness, size):
   for name, attrs in ACTIVATION_CASES.items():
     spec = native.Spec(**attrs)
     for dtype in ("float32", "float64", "float16", "bfloat16"):
-      x32 = _inputs(size, np.float64, 1)
-      dy32 = _inputs(size, np.float64, 2)
-      if dtype in ("float32", "float64"):
-        x, dy = x32.astype(dtype), dy32.astype(dtype)
-        want_y = native.forward(spec, x)
-        want_dx = native.gradient(spec, x, dy)
-        upload = lambda a: harness.upload(a)
-        read = lambda a: a.download()
-      else:
-        bfloat16 = dtype == "bfloat16"
-        xv, x = _half_bits(x32.astype(np.float32), bfloat16)
-        dyv, dy = _half_bits(dy32.astype(np.float32), bfloat16)
-        want_y = native.forward(spec, xv)
-        want_dx = native.gradient(spec, xv, dyv)
-        upload = lambda a, b=bfloat16: harness.upload(a, bfloat16=b)
-        read = (lambda a: (a.download().astype(np.uint32) << 16).view(
-            np.float32)) if bfloat16 else (
-                lambda a: a.download().astype(np.float32))
-      gx, gdy = upload(x), upload(dy)
+      x, xv = _in_dtype(_inputs(size, np.float64, 1), dtype)
+      dy, dyv = _in_dtype(_inputs(size, np.float64, 2), dtype)
+      want_y = native.forward(spec, xv)
+      want_dx = native.gradient(spec, xv, dyv)
+      read = lambda a, dtype=dtype: _download(a, dtype)
+      gx, gdy = _upload(harness, x, dtype), _upload(harness, dy, dtype)
       gy, gdx = gx.empty_like(), gx.empty_like()
       harness.activation(gx, gy, spec=spec)()
       harness.activation_grad(gx, gdy, gdx, spec=spec)()
