@@ -245,6 +245,79 @@ def check_noisy(native, harness, size):
   return results
 
 
+# PAU: (m, n, denominator_kind, channels (0: shared), randomized); no poles
+# and no kink of |R| (where two roundings cannot be compared: see
+# tests/test_gpu_model.py). x has special values, dy none: dx's two terms
+# cancel for large |x|, by |dy| times more than dx.
+PAU_CASES = [
+    (5, 4, "safe", 0, 0.0),
+    (3, 2, "safe", 3, 0.0),
+    (3, 2, "unsafe", 0, 0.0),
+    (2, 3, "safe", 0, 0.125),
+]
+
+
+def _pau_coefficients(m, n, kind, channels):
+  rng = np.random.default_rng(10 * m + n)
+  sets = [channels] if channels else []
+  numerator = rng.normal(scale=0.5, size=sets + [m + 1])
+  denominator = rng.normal(scale=0.5, size=sets + [n])
+  if kind == "unsafe":  # Q = 1 + b_2 x^2 + ... >= 1
+    denominator = np.abs(denominator)
+    denominator[..., 0::2] = 0.0
+  return numerator, denominator
+
+
+def check_pau(native, harness, size):
+  """[(case, max error in units of the bound)] for every dtype and case."""
+  results = []
+  for m, n, kind, channels, alpha in PAU_CASES:
+    num64, den64 = _pau_coefficients(m, n, kind, channels)
+    width = channels or 1
+    rows = size // width
+    for dtype in ("float32", "float64", "float16", "bfloat16"):
+      x64 = _inputs(rows * width, np.float64, 1)
+      dy64 = np.random.default_rng(2).normal(size=rows * width)
+      if channels:
+        x64, dy64 = x64.reshape(rows, width), dy64.reshape(rows, width)
+      attrs = dict(denominator_kind=kind, seed=(3, 4))
+      if dtype in ("float32", "float64"):
+        x, dy, num, den = (a.astype(dtype) for a in (x64, dy64, num64, den64))
+        xv, dyv, numv, denv = x, dy, num, den
+        upload = lambda a: harness.upload(a)
+        read = lambda a: a.download()
+      else:
+        bfloat16 = dtype == "bfloat16"
+        xv, x = _half_bits(x64.astype(np.float32), bfloat16)
+        dyv, dy = _half_bits(dy64.astype(np.float32), bfloat16)
+        numv, num = _half_bits(num64.astype(np.float32), bfloat16)
+        denv, den = _half_bits(den64.astype(np.float32), bfloat16)
+        upload = lambda a, b=bfloat16: harness.upload(a, bfloat16=b)
+        read = (lambda a: (a.download().astype(np.uint32) << 16).view(
+            np.float32)) if bfloat16 else (
+                lambda a: a.download().astype(np.float32))
+      want_y = native.pau(xv, numv, denv, randomized=alpha, **attrs)
+      if dtype in ("float16", "bfloat16"):
+        # F may lie beyond the half type's range: the float32 result rounded.
+        want_y = _half_bits(want_y, dtype == "bfloat16")[0]
+      gx, gdy = upload(x), upload(dy)
+      gy, gdx = gx.empty_like(), gx.empty_like()
+      harness.pau(gx, gy, numerator=num, denominator=den, randomized=alpha,
+                  **attrs)()
+      name = f"pau {m}/{n} {kind} {channels or 'shared'} {alpha} {dtype}"
+      if not alpha:  # native.pau_grad has no RPAU
+        want_dx = native.pau_grad(dyv, xv, numv, denv, **attrs)[0]
+        if dtype in ("float16", "bfloat16"):
+          want_dx = _half_bits(want_dx, dtype == "bfloat16")[0]
+        harness.pau_grad(gx, gdy, gdx, numerator=num, denominator=den,
+                         **attrs)()
+      harness.synchronize()
+      results.append((name, _error(read(gy), want_y, dtype)))
+      if not alpha:
+        results.append((name + " grad", _error(read(gdx), want_dx, dtype)))
+  return results
+
+
 def _error(got, want, dtype):
   """The largest |got - want| in units of the tests' bound (<= 1 passes);
   inf where NaN or infinities differ."""
@@ -269,7 +342,7 @@ def _error(got, want, dtype):
   return float(np.max(np.abs(got[finite] - want[finite]) / bound))
 
 
-CHECKS = {"gaaf": check_gaaf, "noisy": check_noisy}
+CHECKS = {"gaaf": check_gaaf, "noisy": check_noisy, "pau": check_pau}
 
 
 def run_checks(native, harness, sizes):
@@ -291,7 +364,12 @@ TIMED = {
     "noisy train": lambda h, x, y, dy: h.noisy_activation(
         x, y, *_noisy_device_inputs(h), training=True),
     "noisy train grad": lambda h, x, y, dy: _noisy_grad_launch(h, x, y, dy),
+    "pau 5/4 safe": lambda h, x, y, dy: h.pau(
+        x, y, numerator=PAU_TIMED[0], denominator=PAU_TIMED[1]),
+    "pau 5/4 safe grad": lambda h, x, y, dy: h.pau_grad(
+        x, dy, y, numerator=PAU_TIMED[0], denominator=PAU_TIMED[1]),
 }
+PAU_TIMED = [a.astype(np.float32) for a in _pau_coefficients(5, 4, "safe", 0)]
 
 
 def _noisy_device_inputs(h):
