@@ -48,6 +48,18 @@ CASES = {
         where="input_learned", noise="half_normal", training=True),
     "noisy/sigmoid_input": lambda x: tf_approx.ops.noisy_activation(
         x, 1.0, 0.5, base="sigmoid", where="input_saturated"),
+    "pau/safe": lambda x: tf_approx.ops.pau(
+        x, tf.constant([0.1, 1.0, 0.5, -0.2, 0.05, 0.01], x.dtype),
+        tf.constant([0.3, -0.1, 0.2, 0.02], x.dtype)),
+    "pau/abs_of_sum/per_channel": lambda x: tf_approx.ops.pau(
+        x, tf.reshape(0.5 + 0.01 * tf.cast(tf.range(x.shape[-1] * 4), x.dtype),
+                      [x.shape[-1], 4]),
+        tf.fill([x.shape[-1], 2], tf.constant(-0.3, x.dtype)),
+        denominator_kind="abs_of_sum"),
+    "pau/unsafe/randomized": lambda x: tf_approx.ops.pau(
+        x, tf.constant([0.0, 1.0, 0.3], x.dtype),
+        tf.constant([0.5], x.dtype), denominator_kind="unsafe",
+        randomized=0.1, seed=tf.constant([7, 3], tf.int64)),
 }
 
 

@@ -26,6 +26,8 @@ GPU_KERNELS = {
     # p, scale and seed are read by the kernels from device memory.
     "TfApprox>NoisyActivation": [],
     "TfApprox>NoisyActivationGrad": [],
+    "TfApprox>Pau": [],
+    "TfApprox>PauGrad": [],
 }
 DTYPES = ["DT_BFLOAT16", "DT_DOUBLE", "DT_FLOAT", "DT_HALF"]
 

@@ -89,6 +89,8 @@ class _ModelHarness:
       result = function(*(a.values for a in inputs),
                         bfloat16=inputs[0].bfloat16, blocks=5, threads=64,
                         **attrs)
+      if isinstance(result, tuple):  # pau_grad: the harness keeps dx
+        result = result[0]
       if self.error and result.dtype.kind == "f":
         result = result + result.dtype.type(self.error)
       out.values = result

@@ -438,6 +438,278 @@ print("BITWISE", count)
 """
 
 
+# PAU.
+
+# (m, n, denominator_kind, channels (0: shared), randomized).
+PAU_CASES = [
+    (5, 4, "safe", 0, 0.0),
+    (5, 4, "abs_of_sum", 7, 0.0),
+    (3, 2, "unsafe", 0, 0.0),
+    (1, 1, "safe", 3, 0.0),
+    (10, 10, "safe", 0, 0.0),
+    # alpha as the op's float32 attr sees it (_native.pau takes a double).
+    (2, 3, "abs_of_sum", 0, 0.125),
+    (5, 4, "safe", 5, 0.25),
+]
+PAU_IDS = [f"{m}-{n}-{kind}-{channels}-{alpha}"
+           for m, n, kind, channels, alpha in PAU_CASES]
+# Elements: multiples of every case's channels (0 among them).
+PAU_SIZES = [0, 105, 1050, 4200]
+
+
+def _pau_coefficients(case, dtype, seed=0):
+  m, n, _, channels, _ = PAU_CASES[case]
+  rng = np.random.default_rng(seed + 10 * m + n)
+  sets = [channels] if channels else []
+  numerator = rng.normal(scale=0.5, size=sets + [m + 1])
+  denominator = rng.normal(scale=0.5, size=sets + [n])
+  if PAU_CASES[case][2] == "unsafe":
+    # No poles (Q = 1 + b_2 x^2 + ... >= 1), where no two roundings could
+    # be compared.
+    denominator = np.abs(denominator)
+    denominator[..., 0::2] = 0.0
+  # A zero leading coefficient, for the far path's leading degrees.
+  numerator[..., -1] = np.where(rng.random(numerator[..., -1].shape) < 0.3,
+                                0.0, numerator[..., -1])
+  return numerator.astype(dtype), denominator.astype(dtype)
+
+
+def _pau_inputs(case, size, dtype, seed=0, special=True):
+  channels = PAU_CASES[case][3]
+  x = _inputs(size, dtype, seed) if special else (
+      np.random.default_rng(seed + size).normal(scale=2.0, size=size)
+      .astype(dtype))
+  if not special and size:
+    x[:3] = np.array([1e3, -5e3, 40.0], dtype)[:size]
+  return x.reshape(-1, channels) if channels else x
+
+
+def _pau_kwargs(case):
+  _, _, kind, _, alpha = PAU_CASES[case]
+  return dict(denominator_kind=kind, randomized=alpha, seed=(3, 4))
+
+
+def _dx_scale(case, x, dy, y, numerator, denominator):
+  """The magnitude of the two terms of dx = dy (P'/Q - Q' F / Q), which
+  cancel: |dy| (|P'| + |Q'| |F|) / Q (in float64, |Q'| from |b_k|). No bound
+  at the kink of abs_of_sum's |R|, where R's sign (and so dQ/dx's) depends
+  on the last bit."""
+  m, n, kind, channels, _ = PAU_CASES[case]
+  a = numerator.astype(np.float64)
+  b = denominator.astype(np.float64)
+  if not channels:
+    a = np.broadcast_to(a, x.shape + a.shape)
+    b = np.broadcast_to(b, x.shape + b.shape)
+  with np.errstate(all="ignore"):
+    u = x.astype(np.float64)[..., None]
+    dp = (a[..., 1:] * np.arange(1, m + 1) * u ** np.arange(m)).sum(-1)
+    powers = u ** np.arange(1, n + 1)
+    dq = (np.abs(b) * np.arange(1, n + 1) *
+          np.abs(u) ** np.arange(n)).sum(-1)
+    r = (b * powers).sum(-1)
+    q = 1 + {"safe": (np.abs(b * powers)).sum(-1), "abs_of_sum": np.abs(r),
+             "unsafe": r}[kind]
+    scale = np.abs(dy) * (np.abs(dp) + dq * np.abs(y)) / np.abs(q)
+    scale = np.where(np.isfinite(scale), scale, 0.0)
+    if kind == "abs_of_sum":
+      kink = np.abs(r) <= 1e-3 * np.abs(b * powers).sum(-1)
+      scale = np.where(kink, np.inf, scale)
+  return scale
+
+
+def _assert_sums_close(got, want, scale):
+  """Coefficient gradients: sums of `size` terms in different orders, within
+  SCALE_EPS units of eps times max(1, |want|, scale) (scale: the largest
+  |gradient| of the output, which bounds the terms' cancellation here)."""
+  assert got.shape == want.shape and got.dtype == want.dtype
+  eps = np.finfo(want.dtype).eps
+  bound = SCALE_EPS * eps * np.maximum(
+      np.maximum(1.0, np.abs(want.astype(np.float64))), scale)
+  diff = np.abs(got.astype(np.float64) - want)
+  assert (diff <= bound).all(), np.max(diff / bound) * SCALE_EPS
+
+
+@pytest.mark.parametrize("grid", GRIDS, ids=str)
+@pytest.mark.parametrize("size", PAU_SIZES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(PAU_CASES)), ids=PAU_IDS)
+def test_pau_threads_match_the_cpu_kernels(grid, size, dtype, case):
+  blocks, threads = grid
+  numerator, denominator = _pau_coefficients(case, dtype)
+  kwargs = _pau_kwargs(case)
+  x = _pau_inputs(case, size, dtype)
+  _assert_close(
+      model.pau(x, numerator, denominator, blocks=blocks, threads=threads,
+                **kwargs),
+      _native.pau(x, numerator, denominator, **kwargs))
+  if kwargs["randomized"]:
+    return  # _native.pau_grad has no RPAU: see the op test below
+  del kwargs["randomized"]
+  dy = _pau_inputs(case, size, dtype, seed=1)
+  dx, _, _ = model.pau_grad(dy, x, numerator, denominator, blocks=blocks,
+                            threads=threads, **kwargs)
+  y = _native.pau(x, numerator, denominator, **kwargs)
+  want = _native.pau_grad(dy, x, numerator, denominator, **kwargs)[0]
+  _assert_close(dx, want, magnitude=_dx_scale(case, x, dy, y, numerator, denominator))
+  # The coefficient gradients, of finite inputs (some beyond the far
+  # radius).
+  x = _pau_inputs(case, size, dtype, special=False)
+  dy = _pau_inputs(case, size, dtype, seed=1, special=False)
+  got = model.pau_grad(dy, x, numerator, denominator, blocks=blocks,
+                       threads=threads, **kwargs)
+  want = _native.pau_grad(dy, x, numerator, denominator, **kwargs)
+  y = _native.pau(x, numerator, denominator, **kwargs)
+  _assert_close(got[0], want[0],
+                magnitude=_dx_scale(case, x, dy, y, numerator, denominator))
+  scale = max(np.abs(want[1]).max(), np.abs(want[2]).max())
+  _assert_sums_close(got[1], want[1], scale)
+  _assert_sums_close(got[2], want[2], scale)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(PAU_CASES)), ids=PAU_IDS)
+def test_pau_coefficient_gradients_do_not_depend_on_the_grid(dtype, case):
+  # The summation order depends on the shapes alone: bitwise equal sums
+  # from any grid, and dx too.
+  numerator, denominator = _pau_coefficients(case, dtype)
+  kwargs = _pau_kwargs(case)
+  x = _pau_inputs(case, 21000, dtype, special=False)
+  dy = _pau_inputs(case, 21000, dtype, seed=1, special=False)
+  results = [model.pau_grad(dy, x, numerator, denominator, blocks=blocks,
+                            threads=threads, **kwargs)
+             for blocks, threads in [(1, 1), (3, 32), (40, 256), (7, 100)]]
+  for other in results[1:]:
+    for got, want in zip(other, results[0]):
+      assert got.tobytes() == want.tobytes()
+
+
+def _op_pau_gradients(x, numerator, denominator, dy, kwargs):
+  x, numerator, denominator = (tf.constant(v) for v in
+                               (x, numerator, denominator))
+  with tf.GradientTape() as tape:
+    tape.watch([x, numerator, denominator])
+    y = tf_approx.ops.pau(x, numerator, denominator,
+                          seed=tf.constant(kwargs["seed"], tf.int64),
+                          denominator_kind=kwargs["denominator_kind"],
+                          randomized=kwargs["randomized"])
+  return y, tape.gradient(y, [x, numerator, denominator],
+                          output_gradients=tf.constant(dy))
+
+
+@pytest.mark.parametrize("case", range(len(PAU_CASES)), ids=PAU_IDS)
+def test_pau_matches_the_op_with_its_noise(case):
+  # The TF op (the CPU kernels, RPAU included), float32.
+  numerator, denominator = _pau_coefficients(case, np.float32)
+  kwargs = _pau_kwargs(case)
+  x = _pau_inputs(case, 4200, np.float32, special=False)
+  dy = _pau_inputs(case, 4200, np.float32, seed=1, special=False)
+  y, grads = _op_pau_gradients(x, numerator, denominator, dy, kwargs)
+  _assert_close(model.pau(x, numerator, denominator, blocks=3, threads=64,
+                          **kwargs), y.numpy())
+  got = model.pau_grad(dy, x, numerator, denominator, blocks=3, threads=64,
+                       **kwargs)
+  _assert_close(got[0], grads[0].numpy(),
+                magnitude=_dx_scale(case, x, dy, y.numpy(), numerator,
+                                     denominator))
+  scale = max(np.abs(grads[1].numpy()).max(), np.abs(grads[2].numpy()).max())
+  _assert_sums_close(got[1], grads[1].numpy(), scale)
+  _assert_sums_close(got[2], grads[2].numpy(), scale)
+
+
+@pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16])
+@pytest.mark.parametrize("case", [0, 1, 5], ids=[PAU_IDS[c] for c in (0, 1, 5)])
+def test_pau_half_types_match_the_op(dtype, case):
+  bfloat16 = dtype == tf.bfloat16
+  as_bits = lambda t: t.numpy().view(np.uint16) if bfloat16 else t.numpy()
+  from_bits = lambda b: b.view(dtype.as_numpy_dtype).astype(np.float32)
+  numerator, denominator = (
+      tf.constant(v, dtype) for v in _pau_coefficients(case, np.float32))
+  kwargs = _pau_kwargs(case)
+  x = tf.constant(_pau_inputs(case, 4200, np.float32, special=False), dtype)
+  dy = tf.constant(_pau_inputs(case, 4200, np.float32, seed=1,
+                               special=False), dtype)
+  y, grads = _op_pau_gradients(x, numerator, denominator, dy, kwargs)
+  args = [as_bits(v) for v in (x, numerator, denominator)]
+  got = from_bits(model.pau(*args, bfloat16=bfloat16, blocks=3, threads=64,
+                            **kwargs))
+  _assert_half_close(got, y.numpy().astype(np.float32), dtype)
+  got = model.pau_grad(as_bits(dy), *args, bfloat16=bfloat16, blocks=3,
+                       threads=64, **kwargs)
+  _assert_half_close(from_bits(got[0]), grads[0].numpy().astype(np.float32),
+                     dtype)
+  for g, want in zip(got[1:], grads[1:]):
+    want = want.numpy().astype(np.float32)
+    g = from_bits(g)
+    # Sums of 4200 terms rounded once to the half type: one unit of it, of
+    # the largest gradient (a sum may overflow to inf in float16).
+    np.testing.assert_array_equal(g[np.isinf(want)], want[np.isinf(want)])
+    finite = np.isfinite(want)
+    eps = 2.0**-10 if dtype == tf.float16 else 2.0**-7
+    scale = np.abs(want[finite]).max(initial=0.0)
+    assert (np.abs(g[finite] - want[finite]) <=
+            eps * np.maximum(np.abs(want[finite]), scale / 8) + 1e-6).all()
+
+
+def test_pau_rejects_bad_inputs():
+  x = np.zeros(6, np.float32)
+  with pytest.raises(ValueError, match="denominator_kind"):
+    model.pau(x, np.ones(3, np.float32), np.ones(2, np.float32),
+              denominator_kind="bad")
+  with pytest.raises(ValueError, match="one row per channel"):
+    model.pau(x.reshape(2, 3), np.ones((2, 3), np.float32),
+              np.ones((2, 2), np.float32))
+
+
+_PAU_BITWISE = """
+import numpy as np
+from tf_approx import _native
+assert _native.selected_isa() == "default"
+model = _native.gpu_model
+count = 0
+for dtype in (np.float32, np.float64):
+  for m, n, kind, channels, alpha in CASES:
+    rng = np.random.default_rng(m + n)
+    sets = [channels] if channels else []
+    num = rng.normal(scale=0.5, size=sets + [m + 1]).astype(dtype)
+    den = rng.normal(scale=0.5, size=sets + [n]).astype(dtype)
+    # Inputs well within every channel's far radius, and inf, NaN (per
+    # channel the GPU's radius is the channel's own: see the op's doc).
+    x = rng.normal(scale=4.0, size=21000).astype(dtype)
+    x[:5] = [0.0, -0.0, np.nan, np.inf, -np.inf]
+    if not channels:
+      x[5:8] = [1e3, -7e4, 3e38]
+    x = x.reshape(-1, channels) if channels else x
+    kwargs = dict(denominator_kind=kind, seed=(3, 4))
+    for blocks, threads in ((1, 1), (3, 32), (40, 256)):
+      pairs = [(model.pau(x, num, den, blocks=blocks, threads=threads,
+                          randomized=alpha, **kwargs),
+                _native.pau(x, num, den, randomized=alpha, **kwargs))]
+      if not alpha:
+        pairs.append((model.pau_grad(x, x, num, den, blocks=blocks,
+                                     threads=threads, **kwargs)[0],
+                      _native.pau_grad(x, x, num, den, **kwargs)[0]))
+      for got, want in pairs:
+        same = (got.tobytes() == want.tobytes()) or (
+            np.array_equal(np.isnan(got), np.isnan(want)) and
+            got[~np.isnan(got)].tobytes() == want[~np.isnan(want)].tobytes())
+        assert same, (dtype, m, n, kind, channels, alpha, blocks)
+        count += 1
+print("BITWISE", count)
+"""
+
+
+def test_pau_threads_are_the_baseline_cpu_computation_bitwise():
+  # y and dx (the coefficient sums are added in another order).
+  script = f"CASES = {PAU_CASES!r}\n" + _PAU_BITWISE
+  env = dict(os.environ, TF_APPROX_ISA="default", TF_CPP_MIN_LOG_LEVEL="3")
+  result = subprocess.run([sys.executable, "-c", script], env=env,
+                          capture_output=True, text=True, timeout=300,
+                          check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  # 7 cases x 2 dtypes x 3 grids, y and (without noise) dx.
+  assert "BITWISE 72" in result.stdout
+
+
 def test_noisy_threads_are_the_baseline_cpu_computation_bitwise():
   """y and dx, noise included (dp is summed in another order)."""
   script = f"CASES = {NOISY_CASES!r}\n" + _NOISY_BITWISE

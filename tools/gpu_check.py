@@ -295,6 +295,70 @@ def check_activations(native, harness, size):
   return results
 
 
+# PAU: (m, n, denominator_kind, channels (0: shared), randomized); no poles
+# and no kink of |R| (where two roundings cannot be compared: see
+# tests/test_gpu_model.py). x has special values, dy none: dx's two terms
+# cancel for large |x|, by |dy| times more than dx.
+PAU_CASES = [
+    (5, 4, "safe", 0, 0.0),
+    (3, 2, "safe", 3, 0.0),
+    (3, 2, "unsafe", 0, 0.0),
+    (2, 3, "safe", 0, 0.125),
+]
+
+
+def _pau_coefficients(m, n, kind, channels):
+  rng = np.random.default_rng(10 * m + n)
+  sets = [channels] if channels else []
+  numerator = rng.normal(scale=0.5, size=sets + [m + 1])
+  denominator = rng.normal(scale=0.5, size=sets + [n])
+  if kind == "unsafe":  # Q = 1 + b_2 x^2 + ... >= 1
+    denominator = np.abs(denominator)
+    denominator[..., 0::2] = 0.0
+  return numerator, denominator
+
+
+def check_pau(native, harness, size):
+  """[(case, max error in units of the bound)] for every dtype and case."""
+  results = []
+  for m, n, kind, channels, alpha in PAU_CASES:
+    num64, den64 = _pau_coefficients(m, n, kind, channels)
+    width = channels or 1
+    rows = size // width
+    for dtype in ("float32", "float64", "float16", "bfloat16"):
+      x64 = _inputs(rows * width, np.float64, 1)
+      dy64 = np.random.default_rng(2).normal(size=rows * width)
+      if channels:
+        x64, dy64 = x64.reshape(rows, width), dy64.reshape(rows, width)
+      attrs = dict(denominator_kind=kind, seed=(3, 4))
+      x, xv = _in_dtype(x64, dtype)
+      dy, dyv = _in_dtype(dy64, dtype)
+      num, numv = _in_dtype(num64, dtype)
+      den, denv = _in_dtype(den64, dtype)
+      upload = lambda a, dtype=dtype: _upload(harness, a, dtype)
+      read = lambda a, dtype=dtype: _download(a, dtype)
+      want_y = native.pau(xv, numv, denv, randomized=alpha, **attrs)
+      if dtype in ("float16", "bfloat16"):
+        # F may lie beyond the half type's range: the float32 result rounded.
+        want_y = _half_bits(want_y, dtype == "bfloat16")[0]
+      gx, gdy = upload(x), upload(dy)
+      gy, gdx = gx.empty_like(), gx.empty_like()
+      harness.pau(gx, gy, numerator=num, denominator=den, randomized=alpha,
+                  **attrs)()
+      name = f"pau {m}/{n} {kind} {channels or 'shared'} {alpha} {dtype}"
+      if not alpha:  # native.pau_grad has no RPAU
+        want_dx = native.pau_grad(dyv, xv, numv, denv, **attrs)[0]
+        if dtype in ("float16", "bfloat16"):
+          want_dx = _half_bits(want_dx, dtype == "bfloat16")[0]
+        harness.pau_grad(gx, gdy, gdx, numerator=num, denominator=den,
+                         **attrs)()
+      harness.synchronize()
+      results.append((name, _error(read(gy), want_y, dtype)))
+      if not alpha:
+        results.append((name + " grad", _error(read(gdx), want_dx, dtype)))
+  return results
+
+
 def _error(got, want, dtype):
   """The largest |got - want| in units of the tests' bound (<= 1 passes);
   inf where NaN or infinities differ."""
@@ -320,7 +384,7 @@ def _error(got, want, dtype):
 
 
 CHECKS = {"activations": check_activations, "gaaf": check_gaaf,
-          "noisy": check_noisy}
+          "noisy": check_noisy, "pau": check_pau}
 
 
 def run_checks(native, harness, sizes):
@@ -357,7 +421,12 @@ TIMED = {
     "noisy train": lambda h, x, y, dy: h.noisy_activation(
         x, y, *_noisy_device_inputs(h), training=True),
     "noisy train grad": lambda h, x, y, dy: _noisy_grad_launch(h, x, y, dy),
+    "pau 5/4 safe": lambda h, x, y, dy: h.pau(
+        x, y, numerator=PAU_TIMED[0], denominator=PAU_TIMED[1]),
+    "pau 5/4 safe grad": lambda h, x, y, dy: h.pau_grad(
+        x, dy, y, numerator=PAU_TIMED[0], denominator=PAU_TIMED[1]),
 }
+PAU_TIMED = [a.astype(np.float32) for a in _pau_coefficients(5, 4, "safe", 0)]
 
 
 def _noisy_device_inputs(h):

@@ -13,6 +13,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,6 +28,8 @@
 #include "cc/native/activation_spec.h"
 #include "cc/noisy/noisy.h"
 #include "cc/noisy/noisy_gpu.h"
+#include "cc/pau/pau.h"
+#include "cc/pau/pau_gpu.h"
 
 namespace tf_approx {
 namespace {
@@ -95,6 +98,7 @@ class DeviceArray {
   }
   void* raw() const { return data_; }
   int64_t size() const { return size_; }
+  const std::vector<py::ssize_t>& shape() const { return shape_; }
   size_t bytes() const { return bytes_; }
   bool bfloat16() const { return bfloat16_; }
   const py::dtype& dtype() const { return dtype_; }
@@ -308,6 +312,111 @@ Launch NoisyGrad(Array x, Array dy, Array dx, Array p, Array dp, Array scale,
   });
 }
 
+// PAU: the coefficients (x's dtype) and the seed come as numpy arrays and
+// are uploaded once; each Launch keeps its device copies, and the
+// gradient's coefficient outputs and temp memory, which it discards (the
+// coefficient sums are checked on the CPU model: tests/test_gpu_model.py).
+template <typename T>
+pau::DeviceProblem<T> PauProblem(const Array& x, const Array& numerator,
+                                 const Array& denominator,
+                                 const std::string& kind, double alpha,
+                                 const Array& seed) {
+  pau::DeviceProblem<T> p;
+  if (kind == "safe") {
+    p.denominator = pau::Denominator::kSafe;
+  } else if (kind == "abs_of_sum") {
+    p.denominator = pau::Denominator::kAbsOfSum;
+  } else {
+    Require(kind == "unsafe", "pau: unknown `denominator_kind` '" + kind + "'");
+    p.denominator = pau::Denominator::kUnsafe;
+  }
+  Require(numerator->dtype().is(x->dtype()) &&
+              denominator->dtype().is(x->dtype()),
+          "pau: the coefficients must have x's dtype");
+  const auto& ns = numerator->shape();
+  const auto& ds = denominator->shape();
+  Require((ns.size() == 1 || ns.size() == 2) && ds.size() == ns.size(),
+          "pau: `numerator` and `denominator` must both have rank 1 or 2");
+  Require(ns.back() >= 2 && ns.back() <= pau::kMaxOrder + 1 &&
+              ds.back() >= 1 && ds.back() <= pau::kMaxOrder,
+          "pau: orders must be 1..10");
+  if (ns.size() == 2) {
+    Require(ns[0] > 0 && ds[0] == ns[0] && x->size() % ns[0] == 0,
+            "pau: per-channel coefficients need one row per channel");
+    p.channels = ns[0];
+  }
+  Require(seed->size() == 2 || seed->size() == 3,
+          "pau: `seed` must be (seed, step) or (seed, step, first)");
+  p.m = static_cast<int>(ns.back() - 1);
+  p.n = static_cast<int>(ds.back());
+  p.size = x->size();
+  p.alpha = static_cast<float>(alpha);
+  p.numerator = numerator->data<T>();
+  p.denominator_b = denominator->data<T>();
+  p.seed = seed->data<int64_t>();
+  p.seed_count = static_cast<int>(seed->size());
+  return p;
+}
+
+Array UploadSeed(const std::vector<int64_t>& seed) {
+  return DeviceArray::Upload(
+      py::array_t<int64_t>(static_cast<py::ssize_t>(seed.size()),
+                           seed.data()),
+      false);
+}
+
+Launch Pau(Array x, Array y, const py::array& numerator_host,
+           const py::array& denominator_host, const std::string& kind,
+           double alpha, const std::vector<int64_t>& seed_host) {
+  RequireLike(x, y, "y");
+  const Array numerator = DeviceArray::Upload(numerator_host, x->bfloat16());
+  const Array denominator =
+      DeviceArray::Upload(denominator_host, x->bfloat16());
+  const Array seed = UploadSeed(seed_host);
+  return DispatchType(x, [&](auto type) -> Launch {
+    using T = decltype(type);
+    const auto p = PauProblem<T>(x, numerator, denominator, kind, alpha, seed);
+    return [=] {
+      (void)numerator, (void)denominator, (void)seed;  // kept alive
+      ThrowIfFailed(
+          pau::LaunchForward<T>(nullptr, p, x->data<T>(), y->data<T>()));
+    };
+  });
+}
+
+Launch PauGrad(Array x, Array dy, Array dx, const py::array& numerator_host,
+               const py::array& denominator_host, const std::string& kind,
+               const std::vector<int64_t>& seed_host, double alpha) {
+  RequireLike(x, dy, "dy");
+  RequireLike(x, dx, "dx");
+  const Array numerator = DeviceArray::Upload(numerator_host, x->bfloat16());
+  const Array denominator =
+      DeviceArray::Upload(denominator_host, x->bfloat16());
+  const Array seed = UploadSeed(seed_host);
+  const Array dnumerator = numerator->EmptyLike();
+  const Array ddenominator = denominator->EmptyLike();
+  return DispatchType(x, [&](auto type) -> Launch {
+    using T = decltype(type);
+    using C = ComputeType<T>;
+    const auto p = PauProblem<T>(x, numerator, denominator, kind, alpha, seed);
+    const Array partial = std::make_shared<DeviceArray>(
+        py::dtype::of<C>(),
+        std::vector<py::ssize_t>{std::max<py::ssize_t>(
+            1, p.Chunks() * p.NumCoefficients() * p.Lanes())},
+        false);
+    const Array total = std::make_shared<DeviceArray>(
+        py::dtype::of<double>(),
+        std::vector<py::ssize_t>{p.NumCoefficients() * p.Lanes()}, false);
+    return [=] {
+      (void)numerator, (void)denominator, (void)seed;  // kept alive
+      ThrowIfFailed(pau::LaunchBackward<T>(
+          nullptr, p, x->data<T>(), dy->data<T>(), dx->data<T>(),
+          dnumerator->data<T>(), ddenominator->data<T>(), partial->data<C>(),
+          total->data<double>()));
+    };
+  });
+}
+
 // Seconds per call of `launch`, on the GPU, over `repeats` calls after
 // `warmup` more.
 double Time(const Launch& launch, int repeats, int warmup) {
@@ -411,4 +520,16 @@ PYBIND11_MODULE(_gpu_harness, m) {
         py::arg("where") = "output", py::arg("noise") = "normal",
         py::arg("alpha") = 1.0, py::arg("training") = false,
         "A Launch of TfApprox>NoisyActivationGrad's kernels (three stages).");
+  m.def("pau", &tf_approx::Pau, py::arg("x"), py::arg("y"),
+        py::arg("numerator"), py::arg("denominator"),
+        py::arg("denominator_kind") = "safe", py::arg("randomized") = 0.0,
+        py::arg("seed") = std::vector<int64_t>{0, 0},
+        "A Launch of TfApprox>Pau's kernel.");
+  m.def("pau_grad", &tf_approx::PauGrad, py::arg("x"), py::arg("dy"),
+        py::arg("dx"), py::arg("numerator"), py::arg("denominator"),
+        py::arg("denominator_kind") = "safe",
+        py::arg("seed") = std::vector<int64_t>{0, 0},
+        py::arg("randomized") = 0.0,
+        "A Launch of TfApprox>PauGrad's kernels (dx kept, the coefficient "
+        "gradients discarded).");
 }

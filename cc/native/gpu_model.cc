@@ -24,6 +24,8 @@
 #include "cc/native/activation_spec.h"
 #include "cc/native/gpu_model.h"
 #include "cc/noisy/noisy_gpu.h"
+#include "cc/pau/pau.h"
+#include "cc/pau/pau_gpu.h"
 
 namespace tf_approx {
 namespace {
@@ -291,6 +293,109 @@ py::array ActivationGrad(py::array dy, py::array x, const ActivationSpec& spec,
   });
 }
 
+// PAU: the arrays as TfApprox>Pau takes them (seed [seed, step] or
+// [seed, step, first]). The problem points into them.
+template <typename T>
+pau::DeviceProblem<T> PauProblem(const py::array& x, const py::array& numerator,
+                                 const py::array& denominator,
+                                 const std::string& kind, double alpha,
+                                 const std::vector<int64_t>& seed) {
+  pau::DeviceProblem<T> p;
+  Require(pau::ParseDenominator(kind.c_str(), &p.denominator),
+          "pau: unknown `denominator_kind` '" + kind + "'");
+  Require(numerator.dtype().is(x.dtype()) && denominator.dtype().is(x.dtype()),
+          "pau: the coefficients must have x's dtype");
+  const int rank = static_cast<int>(numerator.ndim());
+  Require((rank == 1 || rank == 2) && denominator.ndim() == rank,
+          "pau: `numerator` and `denominator` must both have rank 1 or 2");
+  const int64_t num_count = numerator.shape(rank - 1);
+  const int64_t den_count = denominator.shape(rank - 1);
+  Require(num_count >= 2 && num_count <= pau::kMaxOrder + 1 &&
+              den_count >= 1 && den_count <= pau::kMaxOrder,
+          "pau: orders must be 1..10");
+  if (rank == 2) {
+    Require(x.ndim() >= 1 && x.shape(x.ndim() - 1) == numerator.shape(0) &&
+                denominator.shape(0) == numerator.shape(0) &&
+                numerator.shape(0) > 0,
+            "pau: per-channel coefficients need one row per channel of `x`");
+    p.channels = numerator.shape(0);
+  }
+  Require(seed.size() == 2 || seed.size() == 3,
+          "pau: `seed` must be (seed, step) or (seed, step, first)");
+  Require(std::isfinite(alpha) && alpha >= 0, "pau: `randomized` must be >= 0");
+  p.m = static_cast<int>(num_count - 1);
+  p.n = static_cast<int>(den_count);
+  p.size = x.size();
+  p.alpha = static_cast<float>(alpha);
+  p.numerator = DataOf<T>(numerator);
+  p.denominator_b = DataOf<T>(denominator);
+  p.seed = seed.data();
+  p.seed_count = static_cast<int>(seed.size());
+  return p;
+}
+
+py::array Pau(py::array x, py::array numerator, py::array denominator,
+              const std::string& kind, double alpha,
+              const std::vector<int64_t>& seed, bool bfloat16, int64_t blocks,
+              int64_t threads) {
+  CheckGrid(blocks, threads);
+  x = Contiguous(x);
+  numerator = Contiguous(numerator);
+  denominator = Contiguous(denominator);
+  return DispatchType(x, bfloat16, [&](auto type) {
+    using T = decltype(type);
+    const auto p =
+        PauProblem<T>(x, numerator, denominator, kind, alpha, seed);
+    py::array y = EmptyLike(x);
+    const T* in = DataOf<T>(x);
+    T* out = MutableDataOf<T>(y);
+    RunGrid(blocks, threads,
+            [&](const Thread& t) { pau::ForwardThread(t, p, in, out); });
+    return y;
+  });
+}
+
+// The three launches of the gradient, one after another, each over the
+// given grid.
+py::tuple PauGrad(py::array dy, py::array x, py::array numerator,
+                  py::array denominator, const std::string& kind,
+                  const std::vector<int64_t>& seed, double alpha,
+                  bool bfloat16, int64_t blocks, int64_t threads) {
+  CheckGrid(blocks, threads);
+  x = Contiguous(x);
+  dy = Contiguous(dy);
+  numerator = Contiguous(numerator);
+  denominator = Contiguous(denominator);
+  Require(dy.size() == x.size() && dy.dtype().is(x.dtype()),
+          "pau gradient: `dy` must match `x`");
+  py::array dx = EmptyLike(x);
+  py::array dnum = EmptyLike(numerator);
+  py::array dden = EmptyLike(denominator);
+  DispatchType(x, bfloat16, [&](auto type) {
+    using T = decltype(type);
+    using C = ComputeType<T>;
+    const auto p =
+        PauProblem<T>(x, numerator, denominator, kind, alpha, seed);
+    std::vector<C> partial(p.Chunks() * p.NumCoefficients() * p.Lanes());
+    std::vector<double> total(p.NumCoefficients() * p.Lanes());
+    const T* x_in = DataOf<T>(x);
+    const T* dy_in = DataOf<T>(dy);
+    T* dx_out = MutableDataOf<T>(dx);
+    RunGrid(blocks, threads, [&](const Thread& t) {
+      pau::BackwardThread(t, p, x_in, dy_in, dx_out, partial.data());
+    });
+    RunGrid(blocks, threads, [&](const Thread& t) {
+      pau::SumChunksThread(t, p, partial.data(), total.data());
+    });
+    RunGrid(blocks, threads, [&](const Thread& t) {
+      pau::FinishThread(t, p, total.data(), MutableDataOf<T>(dnum),
+                        MutableDataOf<T>(dden));
+    });
+    return dx;
+  });
+  return py::make_tuple(dx, dnum, dden);
+}
+
 // Load and Store of the half types, for testing them against numpy's and
 // ml_dtypes' conversions.
 py::array HalfToFloat(py::array bits, bool bfloat16) {
@@ -356,6 +461,21 @@ void DefineGpuModel(py::module_& parent) {
         py::arg("blocks") = 1, py::arg("threads") = 256,
         "TfApprox>NoisyActivationGrad's GPU kernels (three stages): "
         "(dx, dp).");
+  m.def("pau", &Pau, py::arg("x"), py::arg("numerator"),
+        py::arg("denominator"), py::arg("denominator_kind") = "safe",
+        py::arg("randomized") = 0.0,
+        py::arg("seed") = std::vector<int64_t>{0, 0},
+        py::arg("bfloat16") = false, py::arg("blocks") = 1,
+        py::arg("threads") = 256, "TfApprox>Pau's GPU kernel.");
+  m.def("pau_grad", &PauGrad, py::arg("dy"), py::arg("x"),
+        py::arg("numerator"), py::arg("denominator"),
+        py::arg("denominator_kind") = "safe",
+        py::arg("seed") = std::vector<int64_t>{0, 0},
+        py::arg("randomized") = 0.0, py::arg("bfloat16") = false,
+        py::arg("blocks") = 1, py::arg("threads") = 256,
+        "TfApprox>PauGrad's GPU kernels (the gradient of x, then the two "
+        "stages of the coefficient sums and their finish): (dx, dnumerator, "
+        "ddenominator).");
   m.def("activation", &Activation, py::arg("x"), py::arg("spec"),
         py::arg("bfloat16") = false, py::arg("blocks") = 1,
         py::arg("threads") = 256,

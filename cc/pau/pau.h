@@ -354,6 +354,81 @@ TFA_INLINE V Randomize(V c, V alpha, V u) {
   return c + alpha * Abs(c) * u;
 }
 
+// The radius below which NearPowers cannot overflow, for coefficients of
+// magnitude at most `largest` (randomization included): every product the
+// backward pass forms stays below max / 16. At least 1; NaN coefficients give
+// NaN, which sends every input down the near path (and NaN out).
+template <typename S>
+TFA_INLINE S FarRadius(double largest, int m, int n) {
+  const int top = m > n ? m : n;
+  const double c = largest > 1 ? largest : 1;
+  const double bound = static_cast<double>(std::numeric_limits<S>::max()) /
+                       (16.0 * c * c * (top + 1) * (top + 1) * (top + 1));
+#if defined(__CUDA_ARCH__)
+  const double radius = ::pow(bound, 1.0 / (2 * top));
+#else
+  const double radius = std::pow(bound, 1.0 / (2 * top));
+#endif
+  return static_cast<S>(radius > 1 || radius != radius ? radius : 1.0);
+}
+
+// One element by the scalar path of the CPU kernels (far inputs, column
+// tails), which each GPU thread takes for every element. `coef` holds
+// a_0..a_m, b_1..b_n of the element (randomized, for RPAU); `far` is the
+// FarRadius. Below it (and for NaN) plain powers; beyond, powers scaled by
+// |x|^-FarDegree and F evaluated with the leading degrees (the sums' degree
+// n at least 1: Evaluate starts with b_1's term, which is 0 there).
+template <Denominator D, typename S>
+TFA_INLINE S ScalarValue(int m_all, int n_all, const S* coef, S far, S x) {
+  constexpr S kInf = std::numeric_limits<S>::infinity();
+  const S* b = coef + m_all + 1;
+  const int top = m_all > n_all ? m_all : n_all;
+  const Degrees leading = LeadingDegrees(m_all, n_all, coef, b);
+  const int m = leading.m, n = leading.n > 1 ? leading.n : 1;
+  Powers<S> pw;
+  S y;
+  if (!(Abs(x) > far)) {
+    // The vector loops' form: an element's value does not depend on which
+    // loop computed it.
+    y = NearValue<D>(m_all, n_all, coef, b, x);
+  } else {
+    FarPowers(x, top, FarDegree(x, leading), &pw);
+    y = Value<D>(m, n, coef, b, pw);
+  }
+  if (Abs(y) < kInf || !(Abs(x) < kInf)) return y;
+  // F overflows (or two overflowing terms cancelled into NaN): the powers
+  // scaled by |x|^-max(m, n) are all finite and give the signed infinity.
+  FarPowers(x, top, leading.m > leading.n ? leading.m : leading.n, &pw);
+  return Value<D>(m, n, coef, b, pw);
+}
+
+// Returns dx = dy F'(x) and adds the element's coefficient gradients to
+// grad[0, m + 1 + n) (every coefficient's, zero ones included: x^j / Q may be
+// large).
+template <Denominator D, typename S>
+TFA_INLINE S ScalarGradient(int m, int n, const S* coef, S far, S x, S dy,
+                            S* grad) {
+  const S* b = coef + m + 1;
+  const InlineFactors<D, S> factors{coef, b};
+  const int top = m > n ? m : n;
+  Powers<S> pw;
+  Weights<S> w;
+  if (!(Abs(x) > far)) {
+    NearPowers<S, S>(x, top, &pw);
+    w = BackwardWeights<D>(m, n, coef, b, factors, pw, dy);
+    AddCoefficientGradients<D>(m, n, factors, pw, w.ga, w.gb, w.gf, grad,
+                               grad + m + 1);
+  } else {
+    const Degrees leading = LeadingDegrees(m, n, coef, b);
+    FarPowers(x, top, FarDegree(x, leading), &pw);
+    w = BackwardWeights<D>(leading.m, leading.n > 1 ? leading.n : 1, coef, b,
+                           factors, pw, dy);
+    AddCoefficientGradients<D, true>(m, n, factors, pw, w.ga, w.gb, w.gf,
+                                     grad, grad + m + 1);
+  }
+  return w.dx;
+}
+
 #if !defined(__CUDA_ARCH__)
 // Host-side helpers, shared by the op kernels and the native module.
 
@@ -373,19 +448,6 @@ inline bool ParseDenominator(const char* name, Denominator* d) {
   return false;
 }
 
-// The radius below which NearPowers cannot overflow, for coefficients of
-// magnitude at most `largest` (randomization included): every product the
-// backward pass forms stays below max / 16. At least 1; NaN coefficients give
-// NaN, which sends every input down the near path (and NaN out).
-template <typename S>
-inline S FarRadius(double largest, int m, int n) {
-  const int top = m > n ? m : n;
-  const double c = largest > 1 ? largest : 1;
-  const double bound = static_cast<double>(std::numeric_limits<S>::max()) /
-                       (16.0 * c * c * (top + 1) * (top + 1) * (top + 1));
-  const double radius = std::pow(bound, 1.0 / (2 * top));
-  return static_cast<S>(radius > 1 || radius != radius ? radius : 1.0);
-}
 #endif  // !defined(__CUDA_ARCH__)
 
 }  // namespace pau

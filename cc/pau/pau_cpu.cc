@@ -16,9 +16,6 @@ namespace {
 // column before being added to the double totals.
 constexpr int64_t kFlushElements = 4096;
 
-template <typename S>
-constexpr S kInfinity = std::numeric_limits<S>::infinity();
-
 // The coefficients of `column` for the element at flat `index`.
 template <typename S>
 TFA_INLINE void ScalarCoefficients(const Problem<S>& p, int64_t column,
@@ -58,34 +55,14 @@ TFA_INLINE void VectorCoefficients(const Problem<S>& p, int64_t column,
   }
 }
 
-// The scalar paths (far inputs, column tails). Below p.far (and for NaN)
-// plain powers; beyond, powers scaled by |x|^-FarDegree and F evaluated with
-// the leading degrees (the sums' degree n at least 1: Evaluate starts with
-// b_1's term, which is 0 there).
+// The scalar paths (far inputs, column tails): pau.h's ScalarValue and
+// ScalarGradient, which the GPU threads take for every element.
 template <Denominator D, typename S>
 TFA_INLINE S ScalarForwardImpl(const Problem<S>& p, S x, int64_t column,
                                int64_t index) {
   S coef[kMaxCoefficients];
   ScalarCoefficients(p, column, index, coef);
-  const S* b = coef + p.m + 1;
-  const int top = std::max(p.m, p.n);
-  const Degrees leading = LeadingDegrees(p.m, p.n, coef, b);
-  const int m = leading.m, n = std::max(leading.n, 1);
-  Powers<S> pw;
-  S y;
-  if (!(Abs(x) > p.far)) {
-    // The vector loops' form: an element's value does not depend on which
-    // loop computed it.
-    y = NearValue<D>(p.m, p.n, coef, b, x);
-  } else {
-    FarPowers(x, top, FarDegree(x, leading), &pw);
-    y = Value<D>(m, n, coef, b, pw);
-  }
-  if (Abs(y) < kInfinity<S> || !(Abs(x) < kInfinity<S>)) return y;
-  // F overflows (or two overflowing terms cancelled into NaN): the powers
-  // scaled by |x|^-max(m, n) are all finite and give the signed infinity.
-  FarPowers(x, top, std::max(leading.m, leading.n), &pw);
-  return Value<D>(m, n, coef, b, pw);
+  return ScalarValue<D>(p.m, p.n, coef, p.far, x);
 }
 
 // Returns dx; adds the coefficient gradients to acc[j * width + column].
@@ -94,28 +71,10 @@ TFA_INLINE S ScalarBackwardImpl(const Problem<S>& p, S x, S dy, int64_t column,
                                 int64_t index, S* acc) {
   S coef[kMaxCoefficients], grad[kMaxCoefficients] = {};
   ScalarCoefficients(p, column, index, coef);
-  const S* b = coef + p.m + 1;
-  const InlineFactors<D, S> factors{coef, b};
-  const int top = std::max(p.m, p.n);
-  Powers<S> pw;
-  Weights<S> w;
-  // Every coefficient's gradient, zero ones included: x^j / Q may be large.
-  if (!(Abs(x) > p.far)) {
-    NearPowers<S, S>(x, top, &pw);
-    w = BackwardWeights<D>(p.m, p.n, coef, b, factors, pw, dy);
-    AddCoefficientGradients<D>(p.m, p.n, factors, pw, w.ga, w.gb, w.gf, grad,
-                               grad + p.m + 1);
-  } else {
-    const Degrees leading = LeadingDegrees(p.m, p.n, coef, b);
-    FarPowers(x, top, FarDegree(x, leading), &pw);
-    w = BackwardWeights<D>(leading.m, std::max(leading.n, 1), coef, b, factors,
-                           pw, dy);
-    AddCoefficientGradients<D, true>(p.m, p.n, factors, pw, w.ga, w.gb, w.gf,
-                                     grad, grad + p.m + 1);
-  }
+  const S dx = ScalarGradient<D>(p.m, p.n, coef, p.far, x, dy, grad);
   for (int j = 0; j < p.NumCoefficients(); ++j)
     acc[j * p.width + column] += grad[j];
-  return w.dx;
+  return dx;
 }
 
 // Out of line (inlined into every vector loop they would multiply the build

@@ -1,10 +1,13 @@
-// CPU kernels of TfApprox>Pau and TfApprox>PauGrad.
-//
-// The kernels validate the inputs, lay the coefficients out as pau_cpu.h
-// expects, and shard rows over TensorFlow's intra-op pool. The gradient is
-// split into chunks fixed by the shapes alone, each chunk's coefficient sums
-// go to their own slot, and the slots are added in order: the result does
-// not depend on the number of threads. Half types are converted to float32.
+// Kernels of TfApprox>Pau and TfApprox>PauGrad: validate the attrs and
+// shapes and call functor::Pau<Device, T>. Compiled twice: into the op
+// library with the CPU functor, which reads the seed and the coefficients on
+// the host, lays the coefficients out as pau_cpu.h expects and shards rows
+// over TensorFlow's intra-op pool (the gradient split into chunks fixed by
+// the shapes alone, each chunk's coefficient sums in their own slot, the
+// slots added in order: the result does not depend on the number of
+// threads); and with GOOGLE_CUDA=1 into the GPU kernel library with the GPU
+// functor (the pau_gpu.cu.cc launchers), which reads nothing back from the
+// device. Half types are computed in float32.
 #define EIGEN_USE_THREADS
 
 #include <algorithm>
@@ -14,13 +17,19 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "cc/common/cpu_vector.h"
+#include "cc/common/device.h"
 #include "cc/common/kernel_util.h"
-#include "cc/pau/pau_cpu.h"
+#include "cc/pau/pau.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "unsupported/Eigen/CXX11/Tensor"
+#if GOOGLE_CUDA
+#include "cc/pau/pau_gpu.h"
+#else
+#include "cc/common/cpu_vector.h"
+#include "cc/pau/pau_cpu.h"
+#endif
 
 namespace tf_approx {
 namespace {
@@ -53,20 +62,19 @@ struct Attrs {
   }
 };
 
-// A Problem and the coefficient table it points into.
-template <typename C>
-struct Setup {
-  pau::Problem<C> problem;
-  std::vector<C> table;
+// The orders and layout read from the shapes.
+struct Shapes {
+  int m = 5;
+  int n = 4;
   bool per_channel = false;
+  int64_t channels = 1;  // per channel: x's last axis
 };
 
-// Validates x and the coefficients and fills `setup`.
-template <typename T>
-absl::Status MakeSetup(const Attrs& attrs, const Tensor& x,
-                       const Tensor& numerator, const Tensor& denominator,
-                       const Tensor& seed, Setup<ComputeType<T>>* setup) {
-  using C = ComputeType<T>;
+// Validates the shapes of x, the coefficients and the seed (the values are
+// the functors' business).
+absl::Status CheckShapes(const Tensor& x, const Tensor& numerator,
+                         const Tensor& denominator, const Tensor& seed,
+                         Shapes* shapes) {
   const int rank = numerator.dims();
   if (rank < 1 || rank > 2) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -91,12 +99,12 @@ absl::Status MakeSetup(const Attrs& attrs, const Tensor& x,
         absl::StrCat("pau: `denominator` must have 1 to ", pau::kMaxOrder,
                      " coefficients b_1..b_n, got ", den_count));
   }
-  setup->per_channel = rank == 2;
-  int64_t channels = 1;
-  if (setup->per_channel) {
-    channels = numerator.dim_size(0);
-    if (x.dims() < 1 || x.dim_size(x.dims() - 1) != channels ||
-        denominator.dim_size(0) != channels) {
+  shapes->per_channel = rank == 2;
+  shapes->channels = 1;
+  if (shapes->per_channel) {
+    shapes->channels = numerator.dim_size(0);
+    if (x.dims() < 1 || x.dim_size(x.dims() - 1) != shapes->channels ||
+        denominator.dim_size(0) != shapes->channels) {
       return absl::InvalidArgumentError(absl::StrCat(
           "pau: per-channel `numerator` ", numerator.shape().DebugString(),
           " and `denominator` ", denominator.shape().DebugString(),
@@ -104,17 +112,110 @@ absl::Status MakeSetup(const Attrs& attrs, const Tensor& x,
           " has channels in its last axis"));
     }
   }
+  if (seed.dims() != 1 ||
+      (seed.NumElements() != 2 && seed.NumElements() != 3)) {
+    // NoiseKeyFromSeed's message (the CPU functor reads the values with it).
+    NoiseKey unused;
+    return NoiseKeyFromSeed("pau", seed, &unused);
+  }
+  shapes->m = static_cast<int>(num_count - 1);
+  shapes->n = static_cast<int>(den_count);
+  return absl::OkStatus();
+}
+
+// The inputs of one op call, shapes checked.
+struct Inputs {
+  const Attrs* attrs;
+  Shapes shapes;
+  const Tensor* x;
+  const Tensor* numerator;
+  const Tensor* denominator;
+  const Tensor* seed;
+};
+
+namespace functor {
+
+template <typename Device, typename T>
+struct Pau;
+
+#if GOOGLE_CUDA
+// Reads nothing back from the device: the threads read the coefficients and
+// the seed themselves (pau_gpu.h).
+template <typename T>
+struct Pau<GPUDevice, T> {
+  using C = ComputeType<T>;
+
+  static pau::DeviceProblem<GpuType<T>> Problem(const Inputs& in) {
+    pau::DeviceProblem<GpuType<T>> p;
+    p.m = in.shapes.m;
+    p.n = in.shapes.n;
+    p.denominator = in.attrs->denominator;
+    p.size = in.x->NumElements();
+    p.channels = in.shapes.per_channel ? in.shapes.channels : 0;
+    p.alpha = in.attrs->alpha;
+    p.numerator = GpuData<T>(*in.numerator);
+    p.denominator_b = GpuData<T>(*in.denominator);
+    p.seed = in.seed->flat<int64_t>().data();
+    p.seed_count = static_cast<int>(in.seed->NumElements());
+    return p;
+  }
+
+  static absl::Status Forward(OpKernelContext* ctx, const Inputs& in,
+                              Tensor* y) {
+    if (in.x->NumElements() == 0) return absl::OkStatus();
+    return LaunchStatus("pau", pau::LaunchForward(StreamOf(ctx), Problem(in),
+                                                  GpuData<T>(*in.x),
+                                                  GpuData<T>(y)));
+  }
+
+  static absl::Status Backward(OpKernelContext* ctx, const Inputs& in,
+                               const Tensor& dy, Tensor* dx, Tensor* dnum,
+                               Tensor* dden) {
+    // Per channel with no channels: every output is empty.
+    if (dnum->NumElements() == 0) return absl::OkStatus();
+    const auto p = Problem(in);
+    Tensor partial, total;
+    TF_RETURN_IF_ERROR(ctx->allocate_temp(
+        ::tensorflow::DataTypeToEnum<C>::value,
+        TensorShape({std::max<int64_t>(
+            1, p.Chunks() * p.NumCoefficients() * p.Lanes())}),
+        &partial));
+    TF_RETURN_IF_ERROR(ctx->allocate_temp(
+        ::tensorflow::DT_DOUBLE,
+        TensorShape({p.NumCoefficients() * p.Lanes()}), &total));
+    return LaunchStatus(
+        "pau gradient",
+        pau::LaunchBackward(StreamOf(ctx), p, GpuData<T>(*in.x),
+                            GpuData<T>(dy), GpuData<T>(dx), GpuData<T>(dnum),
+                            GpuData<T>(dden), partial.flat<C>().data(),
+                            total.flat<double>().data()));
+  }
+};
+#else
+// A Problem and the coefficient table it points into.
+template <typename C>
+struct Setup {
+  pau::Problem<C> problem;
+  std::vector<C> table;
+  bool per_channel = false;
+};
+
+// Reads the seed and the coefficients and fills `setup`.
+template <typename T>
+absl::Status MakeSetup(const Inputs& in, Setup<ComputeType<T>>* setup) {
+  using C = ComputeType<T>;
+  setup->per_channel = in.shapes.per_channel;
   pau::Problem<C>& p = setup->problem;
-  TF_RETURN_IF_ERROR(NoiseKeyFromSeed("pau", seed, &p.key));
-  p.m = static_cast<int>(num_count - 1);
-  p.n = static_cast<int>(den_count);
-  p.denominator = attrs.denominator;
-  p.size = x.NumElements();
-  p.width = setup->per_channel ? channels : kLanes<C>;
+  TF_RETURN_IF_ERROR(NoiseKeyFromSeed("pau", *in.seed, &p.key));
+  p.m = in.shapes.m;
+  p.n = in.shapes.n;
+  p.denominator = in.attrs->denominator;
+  p.size = in.x->NumElements();
+  p.width = setup->per_channel ? in.shapes.channels : kLanes<C>;
   const int count = p.NumCoefficients();
   setup->table.assign(count * p.width, C(0));
-  const T* a = numerator.flat<T>().data();
-  const T* b = denominator.flat<T>().data();
+  const T* a = in.numerator->flat<T>().data();
+  const T* b = in.denominator->flat<T>().data();
   double largest = 0;
   for (int64_t c = 0; c < p.width; ++c) {
     const int64_t set = setup->per_channel ? c : 0;
@@ -127,9 +228,9 @@ absl::Status MakeSetup(const Attrs& attrs, const Tensor& x,
     }
   }
   p.coefficients = setup->table.data();
-  p.randomized = attrs.alpha > 0;
-  p.alpha = static_cast<C>(attrs.alpha);
-  p.far = pau::FarRadius<C>(largest * (1.0 + attrs.alpha), p.m, p.n);
+  p.randomized = in.attrs->alpha > 0;
+  p.alpha = static_cast<C>(in.attrs->alpha);
+  p.far = pau::FarRadius<C>(largest * (1.0 + in.attrs->alpha), p.m, p.n);
   return absl::OkStatus();
 }
 
@@ -141,67 +242,42 @@ double CyclesPerElement(const pau::Problem<C>& p, bool backward) {
   return ops / kLanes<C>;
 }
 
+// The pau_cpu.cc loops, rows sharded over the intra-op pool; the gradient's
+// chunks fixed by the shapes alone (DeterministicRowSums).
 template <typename T>
-class PauOp : public OpKernel {
- public:
-  explicit PauOp(OpKernelConstruction* ctx) : OpKernel(ctx), attrs_(ctx) {}
+struct Pau<CPUDevice, T> {
+  using C = ComputeType<T>;
 
-  void Compute(OpKernelContext* ctx) override {
-    using C = ComputeType<T>;
-    const Tensor& x = ctx->input(0);
+  static absl::Status Forward(OpKernelContext* ctx, const Inputs& inputs,
+                              Tensor* y) {
     Setup<C> setup;
-    OP_REQUIRES_OK(ctx, MakeSetup<T>(attrs_, x, ctx->input(1), ctx->input(2),
-                                     ctx->input(3), &setup));
-    Tensor* y = nullptr;
-    OP_REQUIRES_OK(
-        ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &y));
+    TF_RETURN_IF_ERROR(MakeSetup<T>(inputs, &setup));
     const pau::Problem<C>& p = setup.problem;
-    if (p.size == 0) return;
+    if (p.size == 0) return absl::OkStatus();
     ComputeInput<T> in;
     ComputeOutput<T> out;
-    OP_REQUIRES_OK(ctx, in.Init(ctx, x));
-    OP_REQUIRES_OK(ctx, out.Init(ctx, y));
+    TF_RETURN_IF_ERROR(in.Init(ctx, *inputs.x));
+    TF_RETURN_IF_ERROR(out.Init(ctx, y));
     const Eigen::TensorOpCost cost(sizeof(T) * p.width, sizeof(T) * p.width,
                                    CyclesPerElement(p, false) * p.width);
     ParallelFor(ctx, p.Rows(), cost, [&](int64_t begin, int64_t end) {
       pau::Forward(p, in.data(), out.data(), begin, end);
     });
     out.Finish();
+    return absl::OkStatus();
   }
 
- private:
-  Attrs attrs_;
-};
-
-template <typename T>
-class PauGradOp : public OpKernel {
- public:
-  explicit PauGradOp(OpKernelConstruction* ctx) : OpKernel(ctx), attrs_(ctx) {}
-
-  void Compute(OpKernelContext* ctx) override {
-    using C = ComputeType<T>;
-    const Tensor& dy = ctx->input(0);
-    const Tensor& x = ctx->input(1);
-    const Tensor& numerator = ctx->input(2);
-    const Tensor& denominator = ctx->input(3);
-    OP_REQUIRES(
-        ctx, dy.shape() == x.shape(),
-        absl::InvalidArgumentError(absl::StrCat(
-            "pau gradient: `dy` must have the shape of `x`, ",
-            x.shape().DebugString(), ", got ", dy.shape().DebugString())));
+  static absl::Status Backward(OpKernelContext* ctx, const Inputs& inputs,
+                               const Tensor& dy, Tensor* dx, Tensor* dnum,
+                               Tensor* dden) {
     Setup<C> setup;
-    OP_REQUIRES_OK(ctx, MakeSetup<T>(attrs_, x, numerator, denominator,
-                                     ctx->input(4), &setup));
+    TF_RETURN_IF_ERROR(MakeSetup<T>(inputs, &setup));
     const pau::Problem<C>& p = setup.problem;
-
     ComputeInput<T> x_in, dy_in;
-    OP_REQUIRES_OK(ctx, x_in.Init(ctx, x));
-    OP_REQUIRES_OK(ctx, dy_in.Init(ctx, dy));
-    Tensor* dx = nullptr;
-    OP_REQUIRES_OK(
-        ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &dx));
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, *inputs.x));
+    TF_RETURN_IF_ERROR(dy_in.Init(ctx, dy));
     ComputeOutput<T> dx_out;
-    OP_REQUIRES_OK(ctx, dx_out.Init(ctx, dx));
+    TF_RETURN_IF_ERROR(dx_out.Init(ctx, dx));
 
     const int64_t slot = static_cast<int64_t>(p.NumCoefficients()) * p.width;
     const Eigen::TensorOpCost row_cost(2 * sizeof(T) * p.width,
@@ -215,10 +291,6 @@ class PauGradOp : public OpKernel {
         });
     dx_out.Finish();
 
-    Tensor* dnum = nullptr;
-    Tensor* dden = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, numerator.shape(), &dnum));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, denominator.shape(), &dden));
     T* dnum_out = dnum->flat<T>().data();
     T* dden_out = dden->flat<T>().data();
     const int count = p.NumCoefficients();
@@ -239,28 +311,73 @@ class PauGradOp : public OpKernel {
         (j <= p.m ? dnum_out[j] : dden_out[j - p.m - 1]) = static_cast<T>(sum);
       }
     }
+    return absl::OkStatus();
+  }
+};
+#endif  // GOOGLE_CUDA
+
+}  // namespace functor
+
+template <typename Device, typename T>
+class PauOp : public OpKernel {
+ public:
+  explicit PauOp(OpKernelConstruction* ctx) : OpKernel(ctx), attrs_(ctx) {}
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    Inputs in{&attrs_, {}, &x, &ctx->input(1), &ctx->input(2),
+              &ctx->input(3)};
+    OP_REQUIRES_OK(ctx, CheckShapes(x, *in.numerator, *in.denominator,
+                                    *in.seed, &in.shapes));
+    Tensor* y = nullptr;
+    OP_REQUIRES_OK(
+        ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &y));
+    OP_REQUIRES_OK(ctx, functor::Pau<Device, T>::Forward(ctx, in, y));
   }
 
  private:
   Attrs attrs_;
 };
 
-#define TFA_REGISTER_CPU(T)                                     \
-  REGISTER_KERNEL_BUILDER(Name("TfApprox>Pau")                  \
-                              .Device(::tensorflow::DEVICE_CPU) \
-                              .TypeConstraint<T>("T"),          \
-                          PauOp<T>);                            \
-  REGISTER_KERNEL_BUILDER(Name("TfApprox>PauGrad")              \
-                              .Device(::tensorflow::DEVICE_CPU) \
-                              .TypeConstraint<T>("T"),          \
-                          PauGradOp<T>);
+template <typename Device, typename T>
+class PauGradOp : public OpKernel {
+ public:
+  explicit PauGradOp(OpKernelConstruction* ctx) : OpKernel(ctx), attrs_(ctx) {}
 
-TFA_REGISTER_CPU(Eigen::half);
-TFA_REGISTER_CPU(Eigen::bfloat16);
-TFA_REGISTER_CPU(float);
-TFA_REGISTER_CPU(double);
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& dy = ctx->input(0);
+    const Tensor& x = ctx->input(1);
+    OP_REQUIRES(
+        ctx, dy.shape() == x.shape(),
+        absl::InvalidArgumentError(absl::StrCat(
+            "pau gradient: `dy` must have the shape of `x`, ",
+            x.shape().DebugString(), ", got ", dy.shape().DebugString())));
+    Inputs in{&attrs_, {}, &x, &ctx->input(2), &ctx->input(3),
+              &ctx->input(4)};
+    OP_REQUIRES_OK(ctx, CheckShapes(x, *in.numerator, *in.denominator,
+                                    *in.seed, &in.shapes));
+    Tensor* dx = nullptr;
+    OP_REQUIRES_OK(
+        ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &dx));
+    Tensor* dnum = nullptr;
+    Tensor* dden = nullptr;
+    OP_REQUIRES_OK(ctx,
+                   ctx->allocate_output(1, in.numerator->shape(), &dnum));
+    OP_REQUIRES_OK(ctx,
+                   ctx->allocate_output(2, in.denominator->shape(), &dden));
+    OP_REQUIRES_OK(
+        ctx, functor::Pau<Device, T>::Backward(ctx, in, dy, dx, dnum, dden));
+  }
 
-#undef TFA_REGISTER_CPU
+ private:
+  Attrs attrs_;
+};
+
+#define TFA_REGISTER(T)                                                \
+  TFA_REGISTER_KERNEL("TfApprox>Pau", PauOp, KernelDevice, T);         \
+  TFA_REGISTER_KERNEL("TfApprox>PauGrad", PauGradOp, KernelDevice, T);
+TFA_FOR_EACH_FLOAT_TYPE(TFA_REGISTER)
+#undef TFA_REGISTER
 
 }  // namespace
 }  // namespace tf_approx

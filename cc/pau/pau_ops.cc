@@ -93,6 +93,16 @@ replaced by c + alpha |c| u, u uniform in (-1, 1) from a counter-based hash of
 seed = [seed, step], the element's index and the coefficient's index; with
 seed = [seed, step, first] the element's index counts from `first` (its
 replica's offset in a global batch). Half types are computed in float32.
+
+On a GPU the kernels read the coefficients and the seed from device memory
+themselves; nothing is copied to the host, so two things differ from the
+CPU kernel. A negative `first` in seed is not rejected (the CPU kernel
+raises InvalidArgument; the GPU counts from it modulo 2^64). And the radius
+beyond which an input is evaluated in scaled powers, against overflow, is
+formed by each thread from its own channel's coefficients rather than from
+the largest over all channels: per-channel results may differ in the last
+bits for inputs between the two radii (for shared coefficients the radius is
+the CPU's).
 )doc");
 
 REGISTER_OP("TfApprox>PauGrad")
@@ -119,7 +129,10 @@ Gradients of TfApprox>Pau in one pass: dx = dy dF/dx, and dnumerator,
 ddenominator the sums of dy dF/dcoefficient over the elements sharing each
 coefficient (with the same noise as the forward pass when randomized > 0; the
 noise itself is treated as a constant). The sums are taken in an order fixed
-by the shapes alone, so they are bitwise reproducible for any thread count.
+by the shapes alone, so they are bitwise reproducible for any thread count
+(on a GPU: for any launch shape, without atomics; the order differs from the
+CPU's). On a GPU, as for TfApprox>Pau: seed's `first` is not checked and the
+overflow radius is formed per channel.
 )doc");
 
 #undef TFA_PAU_ATTRS
