@@ -86,6 +86,13 @@ TFA_INLINE void IndexWords(uint64_t start, typename NoiseLanes<S>::Hash* lo,
 #define TFA_CPU_CLONES \
   __attribute__((target_clones("avx512f", "fma", "default")))
 
+// target_clones cannot apply to templates: every family defines its entry
+// points for float and double with one macro of the element type S,
+// applied by TFA_FOR_EACH_CPU_TYPE(TFA_ENTRY_POINTS).
+#define TFA_FOR_EACH_CPU_TYPE(DEFINE) \
+  DEFINE(float)                       \
+  DEFINE(double)
+
 // Unaligned loads and stores.
 template <typename S>
 TFA_INLINE Vec<S> Load(const S* p) {
