@@ -8,6 +8,7 @@ its checks pass on the kernels' per-thread logic run on the CPU (and fail
 on a wrong result).
 """
 
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -55,6 +56,26 @@ def test_every_gpu_family_is_checked_and_timed(gpu_check):
   assert sorted(gpu_check.CHECKS) == sorted(families)
   timed = {name.split()[0] for name in gpu_check.TIMED}
   assert timed == set(families)
+
+
+@nvcc
+def test_every_math_header_compiles_for_the_gpu(tmp_path):
+  # cc/<family>/<family>.h, every family's (those whose GPU kernels are still
+  # to come too): one translation unit, compiled as device code.
+  root = pathlib.Path(__file__).resolve().parents[1]
+  headers = sorted(str(h.relative_to(root)) for h in root.glob("cc/*/*.h")
+                   if h.stem == h.parent.name)
+  assert {pathlib.Path(h).stem for h in headers} >= {
+      "activations", "acdc", "fastfood", "gaaf", "noisy", "pau"}
+  source = tmp_path / "headers.cu.cc"
+  source.write_text("".join(f'#include "{h}"\n' for h in headers) +
+                    "__global__ void Kernel() {}\n")
+  result = subprocess.run(
+      ["nvcc", "-x", "cu", "-std=c++17", f"-I{root}",
+       "--expt-relaxed-constexpr", "-gencode", "arch=compute_75,code=sm_75",
+       "-c", str(source), "-o", str(tmp_path / "headers.o")],
+      capture_output=True, text=True, timeout=300, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
 
 
 class _FakeArray:
