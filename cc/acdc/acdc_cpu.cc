@@ -119,8 +119,8 @@ TFA_INLINE void ForEachUnit(int64_t begin, int64_t end, Fn&& fn) {
 }
 
 template <typename V, typename S>
-TFA_INLINE void Forward(const AcdcProblem<S>& p, const S* x, S* y,
-                        int64_t begin, int64_t end) {
+TFA_INLINE void ForwardImpl(const Problem<S>& p, const S* x, S* y,
+                            int64_t begin, int64_t end) {
   const Plan<S>& plan = p.plan;
   const int64_t n = plan.n;
   Scratch<V> buffer(n + ScratchSize(plan));
@@ -151,8 +151,8 @@ TFA_INLINE void AddLanes(const V* acc, int64_t n, S* sum) {
 }
 
 template <typename V, typename S>
-TFA_INLINE void Backward(const AcdcProblem<S>& p, const S* dy, const S* x,
-                         S* dx, int64_t begin, int64_t end, S* grad) {
+TFA_INLINE void BackwardImpl(const Problem<S>& p, const S* dy, const S* x,
+                             S* dx, int64_t begin, int64_t end, S* grad) {
   const Plan<S>& plan = p.plan;
   const int64_t n = plan.n;
   Scratch<V> buffer(6 * n + ScratchSize(plan));
@@ -221,22 +221,22 @@ int64_t RowsPerUnit(int64_t n, bool is_double) {
 
 // Rows up to kMaxVectorLength long go a vector of rows at a time, longer
 // ones a scalar (row) at a time.
-#define TFA_ACDC_ENTRY_POINTS(S)                                               \
-  TFA_CPU_CLONES void AcdcForward(const AcdcProblem<S>& p, const S* x, S* y,   \
-                                  int64_t row_begin, int64_t row_end) {        \
+#define TFA_ENTRY_POINTS(S)                                                    \
+  TFA_CPU_CLONES void Forward(const Problem<S>& p, const S* x, S* y,           \
+                              int64_t row_begin, int64_t row_end) {            \
     if (p.plan.n <= kMaxVectorLength) {                                        \
-      Forward<Vec<S>>(p, x, y, row_begin, row_end);                            \
+      ForwardImpl<Vec<S>>(p, x, y, row_begin, row_end);                        \
     } else {                                                                   \
-      Forward<S>(p, x, y, row_begin, row_end);                                 \
+      ForwardImpl<S>(p, x, y, row_begin, row_end);                             \
     }                                                                          \
   }                                                                            \
-  TFA_CPU_CLONES void AcdcBackward(const AcdcProblem<S>& p, const S* dy,       \
-                                   const S* x, S* dx, int64_t row_begin,       \
-                                   int64_t row_end, S* grad) {                 \
+  TFA_CPU_CLONES void Backward(const Problem<S>& p, const S* dy, const S* x,   \
+                               S* dx, int64_t row_begin, int64_t row_end,      \
+                               S* grad) {                                      \
     if (p.plan.n <= kMaxVectorLength) {                                        \
-      Backward<Vec<S>>(p, dy, x, dx, row_begin, row_end, grad);                \
+      BackwardImpl<Vec<S>>(p, dy, x, dx, row_begin, row_end, grad);            \
     } else {                                                                   \
-      Backward<S>(p, dy, x, dx, row_begin, row_end, grad);                     \
+      BackwardImpl<S>(p, dy, x, dx, row_begin, row_end, grad);                 \
     }                                                                          \
   }                                                                            \
   TFA_CPU_CLONES void Dct(const Plan<S>& plan, bool inverse, const S* x, S* y, \
@@ -248,10 +248,9 @@ int64_t RowsPerUnit(int64_t n, bool is_double) {
     }                                                                          \
   }
 
-TFA_ACDC_ENTRY_POINTS(float)
-TFA_ACDC_ENTRY_POINTS(double)
+TFA_FOR_EACH_CPU_TYPE(TFA_ENTRY_POINTS)
 
-#undef TFA_ACDC_ENTRY_POINTS
+#undef TFA_ENTRY_POINTS
 
 }  // namespace acdc
 }  // namespace tf_approx

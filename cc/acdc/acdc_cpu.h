@@ -26,7 +26,7 @@ constexpr int64_t kMaxVectorLength = 65536;
 int64_t RowsPerUnit(int64_t n, bool is_double);
 
 template <typename S>
-struct AcdcProblem {
+struct Problem {
   Plan<S> plan;  // of the row length n
   // [n] each.
   const S* a = nullptr;
@@ -36,19 +36,18 @@ struct AcdcProblem {
 
 // y = IDCT(DCT(x ⊙ a) ⊙ d + bias) for rows [row_begin, row_end) of x and y
 // ([rows, n]).
-void AcdcForward(const AcdcProblem<float>& p, const float* x, float* y,
-                 int64_t row_begin, int64_t row_end);
-void AcdcForward(const AcdcProblem<double>& p, const double* x, double* y,
-                 int64_t row_begin, int64_t row_end);
+void Forward(const Problem<float>& p, const float* x, float* y,
+             int64_t row_begin, int64_t row_end);
+void Forward(const Problem<double>& p, const double* x, double* y,
+             int64_t row_begin, int64_t row_end);
 
 // dx for rows [row_begin, row_end), and adds those rows' gradients of a, d
 // and bias to grad ([3][n]: da, dd, dbias), summed in a fixed order. h2 is
 // recomputed from x, never stored.
-void AcdcBackward(const AcdcProblem<float>& p, const float* dy, const float* x,
-                  float* dx, int64_t row_begin, int64_t row_end, float* grad);
-void AcdcBackward(const AcdcProblem<double>& p, const double* dy,
-                  const double* x, double* dx, int64_t row_begin,
-                  int64_t row_end, double* grad);
+void Backward(const Problem<float>& p, const float* dy, const float* x,
+              float* dx, int64_t row_begin, int64_t row_end, float* grad);
+void Backward(const Problem<double>& p, const double* dy, const double* x,
+              double* dx, int64_t row_begin, int64_t row_end, double* grad);
 
 // The orthonormal DCT-II (inverse = false) or DCT-III (inverse = true) of
 // rows [row_begin, row_end) of x into y ([rows, n]; x may equal y).

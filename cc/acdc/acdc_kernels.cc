@@ -1,11 +1,16 @@
-// CPU kernels of TfApprox>Acdc, TfApprox>AcdcGrad and TfApprox>Dct.
+// Kernels of TfApprox>Acdc, TfApprox>AcdcGrad and TfApprox>Dct: validate the
+// shapes on the host and call functor::Acdc<Device, T> and
+// functor::Dct<Device, T>. Built into the op library with the CPU functors
+// only (these ops have no GPU kernels yet: setup.py's GPU_FAMILIES leaves
+// them out); a GPU build adds the GPU functors under GOOGLE_CUDA and
+// registers the same kernel templates.
 //
-// Rows are sharded over TensorFlow's intra-op pool in units of
-// acdc::RowsPerUnit rows (a vector of rows). The DCT tables of a length
-// are built once per kernel and kept. The gradient splits the rows into
-// chunks fixed by the shapes alone, each chunk's parameter sums go to their
-// own slot, and the slots are added in order: the result does not depend on
-// the thread count. Half types are computed in float32.
+// The DCT tables of a length are built on the host once per kernel and kept
+// (PlanCache). The CPU functors shard rows over TensorFlow's intra-op pool in
+// units of acdc::RowsPerUnit rows (a vector of rows). The gradient splits the
+// rows into chunks fixed by the shapes alone, each chunk's parameter sums go
+// to their own slot, and the slots are added in order: the result does not
+// depend on the thread count. Half types are computed in float32.
 #define EIGEN_USE_THREADS
 
 #include <algorithm>
@@ -17,13 +22,19 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "cc/acdc/acdc_cpu.h"
-#include "cc/common/cpu_vector.h"
+#include "cc/acdc/acdc.h"
+#include "cc/common/device.h"
 #include "cc/common/kernel_util.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "unsupported/Eigen/CXX11/Tensor"
+#if GOOGLE_CUDA
+#error "acdc has no GPU functors yet: not in setup.py's GPU_FAMILIES"
+#else
+#include "cc/acdc/acdc_cpu.h"
+#include "cc/common/cpu_vector.h"
+#endif
 
 namespace tf_approx {
 namespace {
@@ -33,7 +44,7 @@ using ::tensorflow::OpKernelConstruction;
 using ::tensorflow::OpKernelContext;
 using ::tensorflow::Tensor;
 
-// The tables of every length a kernel has seen, built once.
+// The tables of every length a kernel has seen, built once (host memory).
 template <typename C>
 class PlanCache {
  public:
@@ -72,6 +83,15 @@ absl::Status CheckVector(const Tensor& v, const char* name, int64_t n) {
   return absl::OkStatus();
 }
 
+namespace functor {
+
+template <typename Device, typename T>
+struct Acdc;
+
+template <typename Device, typename T>
+struct Dct;
+
+#if !GOOGLE_CUDA
 // Cycles per unit of rows for Eigen's cost model: the FFTs (about five
 // vector operations per butterfly) and the transposes.
 template <typename C>
@@ -96,47 +116,6 @@ void ForEachRowRange(OpKernelContext* ctx, const acdc::Plan<C>& plan,
   });
 }
 
-template <typename T>
-class AcdcOp : public OpKernel {
- public:
-  explicit AcdcOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
-
-  void Compute(OpKernelContext* ctx) override {
-    using C = ComputeType<T>;
-    const Tensor& x = ctx->input(0);
-    int64_t n = 0;
-    OP_REQUIRES_OK(ctx, CheckX(x, "acdc", &n));
-    const char* names[] = {"a", "d", "bias"};
-    for (int i = 0; i < 3; ++i) {
-      OP_REQUIRES_OK(ctx, CheckVector(ctx->input(1 + i), names[i], n));
-    }
-    Tensor* y = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &y));
-    if (x.NumElements() == 0) return;
-    ComputeInput<T> x_in, a_in, d_in, bias_in;
-    OP_REQUIRES_OK(ctx, x_in.Init(ctx, x));
-    OP_REQUIRES_OK(ctx, a_in.Init(ctx, ctx->input(1)));
-    OP_REQUIRES_OK(ctx, d_in.Init(ctx, ctx->input(2)));
-    OP_REQUIRES_OK(ctx, bias_in.Init(ctx, ctx->input(3)));
-    ComputeOutput<T> out;
-    OP_REQUIRES_OK(ctx, out.Init(ctx, y));
-    const auto tables = plans_.Get(n);
-    acdc::AcdcProblem<C> p;
-    p.plan = tables->plan();
-    p.a = a_in.data();
-    p.d = d_in.data();
-    p.bias = bias_in.data();
-    ForEachRowRange(ctx, p.plan, x.NumElements() / n, 2,
-                    [&](int64_t begin, int64_t end) {
-                      acdc::AcdcForward(p, x_in.data(), out.data(), begin, end);
-                    });
-    out.Finish();
-  }
-
- private:
-  PlanCache<ComputeType<T>> plans_;
-};
-
 // Rows per gradient chunk: about kChunkElements elements, whole units, and
 // at most kMaxSumChunks chunks.
 constexpr int64_t kChunkElements = 65536;
@@ -147,13 +126,138 @@ int64_t ChunkRows(int64_t rows, int64_t n, int64_t unit) {
   return (chunk + unit - 1) / unit * unit;
 }
 
+// The acdc_cpu.cc loops, rows sharded over the intra-op pool; the gradient's
+// chunks fixed by the shapes alone (DeterministicRowSums).
 template <typename T>
+struct Acdc<CPUDevice, T> {
+  using C = ComputeType<T>;
+
+  // y = Acdc(x) for x of n columns (n > 0, x not empty).
+  static absl::Status Forward(OpKernelContext* ctx, PlanCache<C>* plans,
+                              int64_t n, const Tensor& x, const Tensor& a,
+                              const Tensor& d, const Tensor& bias, Tensor* y) {
+    ComputeInput<T> x_in, a_in, d_in, bias_in;
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, x));
+    TF_RETURN_IF_ERROR(a_in.Init(ctx, a));
+    TF_RETURN_IF_ERROR(d_in.Init(ctx, d));
+    TF_RETURN_IF_ERROR(bias_in.Init(ctx, bias));
+    ComputeOutput<T> out;
+    TF_RETURN_IF_ERROR(out.Init(ctx, y));
+    const auto tables = plans->Get(n);
+    acdc::Problem<C> p;
+    p.plan = tables->plan();
+    p.a = a_in.data();
+    p.d = d_in.data();
+    p.bias = bias_in.data();
+    ForEachRowRange(ctx, p.plan, x.NumElements() / n, 2,
+                    [&](int64_t begin, int64_t end) {
+                      acdc::Forward(p, x_in.data(), out.data(), begin, end);
+                    });
+    out.Finish();
+    return absl::OkStatus();
+  }
+
+  // dx, and the gradients of a, d and bias (dparams, [n] each; zero when x
+  // has no rows).
+  static absl::Status Backward(OpKernelContext* ctx, PlanCache<C>* plans,
+                               int64_t n, const Tensor& dy, const Tensor& x,
+                               const Tensor& a, const Tensor& d, Tensor* dx,
+                               Tensor* const dparams[3]) {
+    const int64_t rows = n == 0 ? 0 : x.NumElements() / n;
+    std::vector<double> total(3 * n, 0.0);
+    if (rows > 0) {
+      ComputeInput<T> dy_in, x_in, a_in, d_in;
+      TF_RETURN_IF_ERROR(dy_in.Init(ctx, dy));
+      TF_RETURN_IF_ERROR(x_in.Init(ctx, x));
+      TF_RETURN_IF_ERROR(a_in.Init(ctx, a));
+      TF_RETURN_IF_ERROR(d_in.Init(ctx, d));
+      ComputeOutput<T> dx_out;
+      TF_RETURN_IF_ERROR(dx_out.Init(ctx, dx));
+      const auto tables = plans->Get(n);
+      acdc::Problem<C> p;
+      p.plan = tables->plan();
+      p.a = a_in.data();
+      p.d = d_in.data();
+      const int64_t unit = acdc::RowsPerUnit(n, sizeof(C) == 8);
+      const Eigen::TensorOpCost row_cost(sizeof(C) * 2 * n, sizeof(C) * n,
+                                         UnitCycles(p.plan, 3) / unit);
+      total = DeterministicRowSums<C>(
+          ctx, rows, ChunkRows(rows, n, unit), 3 * n, row_cost,
+          [&](int64_t begin, int64_t end, C* sums) {
+            acdc::Backward(p, dy_in.data(), x_in.data(), dx_out.data(), begin,
+                           end, sums);
+          });
+      dx_out.Finish();
+    }
+    for (int i = 0; i < 3; ++i) {
+      T* out = dparams[i]->flat<T>().data();
+      for (int64_t j = 0; j < n; ++j) {
+        out[j] = static_cast<T>(total[i * n + j]);
+      }
+    }
+    return absl::OkStatus();
+  }
+};
+
+// The orthonormal DCT-II (or, inverse, DCT-III) of rows of n, sharded as
+// ACDC's.
+template <typename T>
+struct Dct<CPUDevice, T> {
+  using C = ComputeType<T>;
+
+  // x of n columns (n > 0, x not empty).
+  static absl::Status Compute(OpKernelContext* ctx, PlanCache<C>* plans,
+                              bool inverse, int64_t n, const Tensor& x,
+                              Tensor* y) {
+    ComputeInput<T> x_in;
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, x));
+    ComputeOutput<T> out;
+    TF_RETURN_IF_ERROR(out.Init(ctx, y));
+    const auto tables = plans->Get(n);
+    const acdc::Plan<C> plan = tables->plan();
+    ForEachRowRange(
+        ctx, plan, x.NumElements() / n, 1, [&](int64_t begin, int64_t end) {
+          acdc::Dct(plan, inverse, x_in.data(), out.data(), begin, end);
+        });
+    out.Finish();
+    return absl::OkStatus();
+  }
+};
+#endif  // !GOOGLE_CUDA
+
+}  // namespace functor
+
+template <typename Device, typename T>
+class AcdcOp : public OpKernel {
+ public:
+  explicit AcdcOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    int64_t n = 0;
+    OP_REQUIRES_OK(ctx, CheckX(x, "acdc", &n));
+    const char* names[] = {"a", "d", "bias"};
+    for (int i = 0; i < 3; ++i) {
+      OP_REQUIRES_OK(ctx, CheckVector(ctx->input(1 + i), names[i], n));
+    }
+    Tensor* y = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &y));
+    if (x.NumElements() == 0) return;
+    OP_REQUIRES_OK(ctx, functor::Acdc<Device, T>::Forward(
+                            ctx, &plans_, n, x, ctx->input(1), ctx->input(2),
+                            ctx->input(3), y));
+  }
+
+ private:
+  PlanCache<ComputeType<T>> plans_;
+};
+
+template <typename Device, typename T>
 class AcdcGradOp : public OpKernel {
  public:
   explicit AcdcGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
 
   void Compute(OpKernelContext* ctx) override {
-    using C = ComputeType<T>;
     const Tensor& dy = ctx->input(0);
     const Tensor& x = ctx->input(1);
     int64_t n = 0;
@@ -172,45 +276,16 @@ class AcdcGradOp : public OpKernel {
       OP_REQUIRES_OK(
           ctx, ctx->allocate_output(1 + i, ctx->input(2).shape(), &dparams[i]));
     }
-    const int64_t rows = n == 0 ? 0 : x.NumElements() / n;
-    std::vector<double> total(3 * n, 0.0);
-    if (rows > 0) {
-      ComputeInput<T> dy_in, x_in, a_in, d_in;
-      OP_REQUIRES_OK(ctx, dy_in.Init(ctx, dy));
-      OP_REQUIRES_OK(ctx, x_in.Init(ctx, x));
-      OP_REQUIRES_OK(ctx, a_in.Init(ctx, ctx->input(2)));
-      OP_REQUIRES_OK(ctx, d_in.Init(ctx, ctx->input(3)));
-      ComputeOutput<T> dx_out;
-      OP_REQUIRES_OK(ctx, dx_out.Init(ctx, dx));
-      const auto tables = plans_.Get(n);
-      acdc::AcdcProblem<C> p;
-      p.plan = tables->plan();
-      p.a = a_in.data();
-      p.d = d_in.data();
-      const int64_t unit = acdc::RowsPerUnit(n, sizeof(C) == 8);
-      const Eigen::TensorOpCost row_cost(sizeof(C) * 2 * n, sizeof(C) * n,
-                                         UnitCycles(p.plan, 3) / unit);
-      total = DeterministicRowSums<C>(
-          ctx, rows, ChunkRows(rows, n, unit), 3 * n, row_cost,
-          [&](int64_t begin, int64_t end, C* sums) {
-            acdc::AcdcBackward(p, dy_in.data(), x_in.data(), dx_out.data(),
-                               begin, end, sums);
-          });
-      dx_out.Finish();
-    }
-    for (int i = 0; i < 3; ++i) {
-      T* out = dparams[i]->flat<T>().data();
-      for (int64_t j = 0; j < n; ++j) {
-        out[j] = static_cast<T>(total[i * n + j]);
-      }
-    }
+    OP_REQUIRES_OK(ctx, functor::Acdc<Device, T>::Backward(
+                            ctx, &plans_, n, dy, x, ctx->input(2),
+                            ctx->input(3), dx, dparams));
   }
 
  private:
   PlanCache<ComputeType<T>> plans_;
 };
 
-template <typename T>
+template <typename Device, typename T>
 class DctOp : public OpKernel {
  public:
   explicit DctOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -218,24 +293,14 @@ class DctOp : public OpKernel {
   }
 
   void Compute(OpKernelContext* ctx) override {
-    using C = ComputeType<T>;
     const Tensor& x = ctx->input(0);
     int64_t n = 0;
     OP_REQUIRES_OK(ctx, CheckX(x, "dct", &n));
     Tensor* y = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &y));
     if (x.NumElements() == 0) return;
-    ComputeInput<T> x_in;
-    OP_REQUIRES_OK(ctx, x_in.Init(ctx, x));
-    ComputeOutput<T> out;
-    OP_REQUIRES_OK(ctx, out.Init(ctx, y));
-    const auto tables = plans_.Get(n);
-    const acdc::Plan<C> plan = tables->plan();
-    ForEachRowRange(
-        ctx, plan, x.NumElements() / n, 1, [&](int64_t begin, int64_t end) {
-          acdc::Dct(plan, inverse_, x_in.data(), out.data(), begin, end);
-        });
-    out.Finish();
+    OP_REQUIRES_OK(ctx, functor::Dct<Device, T>::Compute(ctx, &plans_,
+                                                         inverse_, n, x, y));
   }
 
  private:
@@ -243,26 +308,12 @@ class DctOp : public OpKernel {
   PlanCache<ComputeType<T>> plans_;
 };
 
-#define TFA_REGISTER_CPU(T)                                     \
-  REGISTER_KERNEL_BUILDER(Name("TfApprox>Acdc")                 \
-                              .Device(::tensorflow::DEVICE_CPU) \
-                              .TypeConstraint<T>("T"),          \
-                          AcdcOp<T>);                           \
-  REGISTER_KERNEL_BUILDER(Name("TfApprox>AcdcGrad")             \
-                              .Device(::tensorflow::DEVICE_CPU) \
-                              .TypeConstraint<T>("T"),          \
-                          AcdcGradOp<T>);                       \
-  REGISTER_KERNEL_BUILDER(Name("TfApprox>Dct")                  \
-                              .Device(::tensorflow::DEVICE_CPU) \
-                              .TypeConstraint<T>("T"),          \
-                          DctOp<T>);
-
-TFA_REGISTER_CPU(Eigen::half);
-TFA_REGISTER_CPU(Eigen::bfloat16);
-TFA_REGISTER_CPU(float);
-TFA_REGISTER_CPU(double);
-
-#undef TFA_REGISTER_CPU
+#define TFA_REGISTER(T)                                                  \
+  TFA_REGISTER_KERNEL("TfApprox>Acdc", AcdcOp, KernelDevice, T);         \
+  TFA_REGISTER_KERNEL("TfApprox>AcdcGrad", AcdcGradOp, KernelDevice, T); \
+  TFA_REGISTER_KERNEL("TfApprox>Dct", DctOp, KernelDevice, T);
+TFA_FOR_EACH_FLOAT_TYPE(TFA_REGISTER)
+#undef TFA_REGISTER
 
 }  // namespace
 }  // namespace tf_approx

@@ -65,10 +65,9 @@ TFA_INLINE void Fwht(S* x, int64_t d) {
 // h_g = Π c H B x and h_s = c H G h_g; the block's output is S h_s. h_pi is
 // scratch. All buffers hold d elements.
 template <typename S, typename Transform>
-TFA_INLINE void FastfoodForwardBlock(const S* x, int64_t n_in, int64_t d,
-                                     const S* b, const S* g,
-                                     const int32_t* perm, S* h_pi, S* h_g,
-                                     S* h_s, Transform&& transform) {
+TFA_INLINE void ForwardBlock(const S* x, int64_t n_in, int64_t d, const S* b,
+                             const S* g, const int32_t* perm, S* h_pi, S* h_g,
+                             S* h_s, Transform&& transform) {
   for (int64_t i = 0; i < n_in; ++i) h_pi[i] = b[i] * x[i];
   for (int64_t i = n_in; i < d; ++i) h_pi[i] = S(0);
   transform(h_pi);
@@ -81,10 +80,10 @@ TFA_INLINE void FastfoodForwardBlock(const S* x, int64_t n_in, int64_t d,
 
 // The backward pass of one block (thesis eq. 3.11, 3.13), given the first
 // n_out <= d output gradients dy (the rest were truncated away: zero) and
-// h_g, h_s from FastfoodForwardBlock: adds dE/dS, dE/dG, dE/dB to ds, dg, db
-// and dE/dx to dx[0, n_in). work and work2 are scratch of d elements.
+// h_g, h_s from ForwardBlock: adds dE/dS, dE/dG, dE/dB to ds, dg, db and
+// dE/dx to dx[0, n_in). work and work2 are scratch of d elements.
 template <typename S, typename Transform>
-TFA_INLINE void FastfoodBackwardBlock(
+TFA_INLINE void BackwardBlock(
     const S* dy, int64_t n_out, const S* x, int64_t n_in, int64_t d, const S* s,
     const S* g, const S* b, const int32_t* perm, const S* h_g, const S* h_s,
     S* work, S* work2, S* dx, S* ds, S* dg, S* db, Transform&& transform) {

@@ -197,7 +197,7 @@ int64_t StripScratch(const FwhtLayout<S>& layout) {
 }
 
 template <typename S>
-TFA_INLINE FwhtLayout<S> BlockLayout(const FastfoodProblem<S>& p) {
+TFA_INLINE FwhtLayout<S> BlockLayout(const Problem<S>& p) {
   FwhtLayout<S> layout;
   layout.d = p.d;
   layout.scale = p.scale;
@@ -205,8 +205,8 @@ TFA_INLINE FwhtLayout<S> BlockLayout(const FastfoodProblem<S>& p) {
 }
 
 template <typename S>
-TFA_INLINE void Forward(const FastfoodProblem<S>& p, const S* x, S* y,
-                        int64_t row_begin, int64_t row_end) {
+TFA_INLINE void ForwardImpl(const Problem<S>& p, const S* x, S* y,
+                            int64_t row_begin, int64_t row_end) {
   const FwhtLayout<S> layout = BlockLayout(p);
   const int64_t d = p.d;
   std::vector<S> buffer(3 * d + StripScratch(layout));
@@ -221,8 +221,8 @@ TFA_INLINE void Forward(const FastfoodProblem<S>& p, const S* x, S* y,
     S* yr = y + row * p.units;
     for (int64_t k = 0; k < p.blocks; ++k) {
       const int64_t o = k * d;
-      FastfoodForwardBlock(xr, p.n_in, d, p.b + o, p.g + o, p.perm + o, h_pi,
-                           h_g, h_s, transform);
+      ForwardBlock(xr, p.n_in, d, p.b + o, p.g + o, p.perm + o, h_pi, h_g,
+                   h_s, transform);
       const int64_t n_out = std::min(d, p.units - o);
       const S* s = p.s + o;
       for (int64_t i = 0; i < n_out; ++i) yr[o + i] = s[i] * h_s[i];
@@ -231,8 +231,9 @@ TFA_INLINE void Forward(const FastfoodProblem<S>& p, const S* x, S* y,
 }
 
 template <typename S>
-TFA_INLINE void Backward(const FastfoodProblem<S>& p, const S* dy, const S* x,
-                         S* dx, int64_t row_begin, int64_t row_end, S* grad) {
+TFA_INLINE void BackwardImpl(const Problem<S>& p, const S* dy, const S* x,
+                             S* dx, int64_t row_begin, int64_t row_end,
+                             S* grad) {
   const FwhtLayout<S> layout = BlockLayout(p);
   const int64_t d = p.d;
   const int64_t params = p.blocks * d;
@@ -252,19 +253,20 @@ TFA_INLINE void Backward(const FastfoodProblem<S>& p, const S* dy, const S* x,
     for (int64_t i = 0; i < p.n_in; ++i) dxr[i] = S(0);
     for (int64_t k = 0; k < p.blocks; ++k) {
       const int64_t o = k * d;
-      FastfoodForwardBlock(xr, p.n_in, d, p.b + o, p.g + o, p.perm + o, h_pi,
-                           h_g, h_s, transform);
-      FastfoodBackwardBlock(dyr + o, std::min(d, p.units - o), xr, p.n_in, d,
-                            p.s + o, p.g + o, p.b + o, p.perm + o, h_g, h_s,
-                            work, work2, dxr, grad + o, grad + params + o,
-                            grad + 2 * params + o, transform);
+      ForwardBlock(xr, p.n_in, d, p.b + o, p.g + o, p.perm + o, h_pi, h_g,
+                   h_s, transform);
+      BackwardBlock(dyr + o, std::min(d, p.units - o), xr, p.n_in, d, p.s + o,
+                    p.g + o, p.b + o, p.perm + o, h_g, h_s, work, work2, dxr,
+                    grad + o, grad + params + o, grad + 2 * params + o,
+                    transform);
     }
   }
 }
 
 }  // namespace
 
-#define TFA_FWHT_ENTRY_POINTS(S)                                              \
+// The FWHT's phases and Adaptive Fastfood, for S = float and double.
+#define TFA_ENTRY_POINTS(S)                                                   \
   TFA_CPU_CLONES void FwhtRows(const FwhtLayout<S>& layout, const S* x, S* y, \
                                int64_t row_begin, int64_t row_end) {          \
     std::vector<S> scratch(StripScratch(layout));                             \
@@ -278,29 +280,20 @@ TFA_INLINE void Backward(const FastfoodProblem<S>& p, const S* dy, const S* x,
                                  int64_t begin, int64_t end) {                \
     std::vector<S> scratch(StripScratch(layout));                             \
     Strips(layout, y, begin, end, scratch.data());                            \
+  }                                                                           \
+  TFA_CPU_CLONES void Forward(const Problem<S>& p, const S* x, S* y,          \
+                              int64_t row_begin, int64_t row_end) {           \
+    ForwardImpl(p, x, y, row_begin, row_end);                                 \
+  }                                                                           \
+  TFA_CPU_CLONES void Backward(const Problem<S>& p, const S* dy, const S* x,  \
+                               S* dx, int64_t row_begin, int64_t row_end,     \
+                               S* grad) {                                     \
+    BackwardImpl(p, dy, x, dx, row_begin, row_end, grad);                     \
   }
 
-TFA_FWHT_ENTRY_POINTS(float)
-TFA_FWHT_ENTRY_POINTS(double)
+TFA_FOR_EACH_CPU_TYPE(TFA_ENTRY_POINTS)
 
-#undef TFA_FWHT_ENTRY_POINTS
-
-#define TFA_FASTFOOD_ENTRY_POINTS(S)                                           \
-  TFA_CPU_CLONES void FastfoodForward(const FastfoodProblem<S>& p, const S* x, \
-                                      S* y, int64_t row_begin,                 \
-                                      int64_t row_end) {                       \
-    Forward(p, x, y, row_begin, row_end);                                      \
-  }                                                                            \
-  TFA_CPU_CLONES void FastfoodBackward(                                        \
-      const FastfoodProblem<S>& p, const S* dy, const S* x, S* dx,             \
-      int64_t row_begin, int64_t row_end, S* grad) {                           \
-    Backward(p, dy, x, dx, row_begin, row_end, grad);                          \
-  }
-
-TFA_FASTFOOD_ENTRY_POINTS(float)
-TFA_FASTFOOD_ENTRY_POINTS(double)
-
-#undef TFA_FASTFOOD_ENTRY_POINTS
+#undef TFA_ENTRY_POINTS
 
 }  // namespace fastfood
 }  // namespace tf_approx

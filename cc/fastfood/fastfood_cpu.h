@@ -80,7 +80,7 @@ void FwhtStrips(const FwhtLayout<double>& layout, double* y, int64_t begin,
 // ([rows, units]): `blocks` = ceil(units / d) independent blocks
 // S_k H G_k Π_k H B_k, stacked and truncated to units (fastfood.h).
 template <typename S>
-struct FastfoodProblem {
+struct Problem {
   int64_t n_in = 1;    // input features, <= d
   int64_t units = 1;   // outputs
   int64_t d = 1;       // block size, a power of two
@@ -94,20 +94,18 @@ struct FastfoodProblem {
 };
 
 // y = Fastfood(x) for rows [row_begin, row_end).
-void FastfoodForward(const FastfoodProblem<float>& p, const float* x, float* y,
-                     int64_t row_begin, int64_t row_end);
-void FastfoodForward(const FastfoodProblem<double>& p, const double* x,
-                     double* y, int64_t row_begin, int64_t row_end);
+void Forward(const Problem<float>& p, const float* x, float* y,
+             int64_t row_begin, int64_t row_end);
+void Forward(const Problem<double>& p, const double* x, double* y,
+             int64_t row_begin, int64_t row_end);
 
 // dx for rows [row_begin, row_end), and adds those rows' gradients of S, G
 // and B to grad ([3][blocks * d]: ds, dg, db). Each row's forward pass is
 // recomputed, in cache, instead of stored.
-void FastfoodBackward(const FastfoodProblem<float>& p, const float* dy,
-                      const float* x, float* dx, int64_t row_begin,
-                      int64_t row_end, float* grad);
-void FastfoodBackward(const FastfoodProblem<double>& p, const double* dy,
-                      const double* x, double* dx, int64_t row_begin,
-                      int64_t row_end, double* grad);
+void Backward(const Problem<float>& p, const float* dy, const float* x,
+              float* dx, int64_t row_begin, int64_t row_end, float* grad);
+void Backward(const Problem<double>& p, const double* dy, const double* x,
+              double* dx, int64_t row_begin, int64_t row_end, double* grad);
 
 }  // namespace fastfood
 }  // namespace tf_approx

@@ -1,16 +1,22 @@
-// CPU kernels of TfApprox>FastWalshHadamard, TfApprox>Fastfood and
-// TfApprox>FastfoodGrad.
+// Kernels of TfApprox>FastWalshHadamard, TfApprox>Fastfood and
+// TfApprox>FastfoodGrad: validate the attrs and shapes on the host and call
+// functor::Fwht<Device, T> and functor::Fastfood<Device, T>. Built into the
+// op library with the CPU functors only (these ops have no GPU kernels yet:
+// setup.py's GPU_FAMILIES leaves them out); a GPU build adds the GPU
+// functors under GOOGLE_CUDA and registers the same kernel templates.
 //
-// Validates x, then shards the transform over TensorFlow's intra-op pool:
-// whole rows when there are enough of them (or they fit one block), otherwise
-// (a few long rows) every block of every row in parallel and then every strip
+// The CPU FWHT shards the transform over TensorFlow's intra-op pool: whole
+// rows when there are enough of them (or they fit one block), otherwise (a
+// few long rows) every block of every row in parallel and then every strip
 // (fastfood_cpu.h), which splits the large strides of one row over threads.
 // Half types are converted to float32 in a scratch buffer, transformed there
 // in place, and converted back.
 //
-// Fastfood shards rows; its gradient splits the rows into chunks fixed by the
-// shapes alone, each chunk's parameter sums go to their own slot, and the
-// slots are added in order: the result does not depend on the thread count.
+// The CPU Fastfood checks the permutation's values on the host
+// (CheckPermutation), then shards rows; its gradient splits the rows into
+// chunks fixed by the shapes alone, each chunk's parameter sums go to their
+// own slot, and the slots are added in order: the result does not depend on
+// the thread count.
 #define EIGEN_USE_THREADS
 
 #include <algorithm>
@@ -20,13 +26,19 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "cc/common/cpu_vector.h"
+#include "cc/common/device.h"
 #include "cc/common/kernel_util.h"
-#include "cc/fastfood/fastfood_cpu.h"
+#include "cc/fastfood/fastfood.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "unsupported/Eigen/CXX11/Tensor"
+#if GOOGLE_CUDA
+#error "fastfood has no GPU functors yet: not in setup.py's GPU_FAMILIES"
+#else
+#include "cc/common/cpu_vector.h"
+#include "cc/fastfood/fastfood_cpu.h"
+#endif
 
 namespace tf_approx {
 namespace {
@@ -53,91 +65,25 @@ absl::Status CheckInput(const Tensor& x, int64_t* d) {
   return absl::OkStatus();
 }
 
-// Cycles to transform n elements through `stages` stages, for Eigen's cost
-// model: about one vector butterfly per cycle.
-template <typename C>
-double Cycles(int64_t n, int stages) {
-  return static_cast<double>(n) * std::max(stages, 1) / kLanes<C>;
-}
-
-template <typename T>
-class FastWalshHadamardOp : public OpKernel {
- public:
-  explicit FastWalshHadamardOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("normalize", &normalize_));
-  }
-
-  void Compute(OpKernelContext* ctx) override {
-    using C = ComputeType<T>;
-    const Tensor& x = ctx->input(0);
-    int64_t d = 0;
-    OP_REQUIRES_OK(ctx, CheckInput(x, &d));
-    Tensor* y = nullptr;
-    OP_REQUIRES_OK(
-        ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &y));
-    const int64_t size = x.NumElements();
-    if (size == 0) return;
-    const auto& device = ctx->eigen_device<Eigen::ThreadPoolDevice>();
-
-    ComputeOutput<T> out;
-    OP_REQUIRES_OK(ctx, out.Init(ctx, y));
-    const C* src = nullptr;
-    if constexpr (std::is_same<T, C>::value) {
-      src = x.flat<T>().data();
-    } else {
-      Eigen::TensorMap<Eigen::Tensor<C, 1, Eigen::RowMajor>> scratch(out.data(),
-                                                                     size);
-      scratch.device(device) = x.flat<T>().template cast<C>();
-      src = out.data();
-    }
-    C* dst = out.data();
-
-    fastfood::FwhtLayout<C> layout;
-    layout.d = d;
-    layout.scale = normalize_ ? static_cast<C>(1.0 / std::sqrt(double(d))) : 1;
-    const int64_t rows = size / d;
-    const int stages = fastfood::Log2(d);
-    const int threads =
-        ctx->device()->tensorflow_cpu_worker_threads()->num_threads;
-    if (!layout.HasStrips() || rows >= threads) {
-      const Eigen::TensorOpCost cost(sizeof(C) * d, sizeof(C) * d,
-                                     Cycles<C>(d, stages));
-      ParallelFor(ctx, rows, cost, [&](int64_t begin, int64_t end) {
-        fastfood::FwhtRows(layout, src, dst, begin, end);
-      });
-    } else {
-      const int64_t block = layout.BlockSize();
-      const int block_stages = fastfood::Log2(block);
-      ParallelFor(ctx, size / block,
-                  Eigen::TensorOpCost(sizeof(C) * block, sizeof(C) * block,
-                                      Cycles<C>(block, block_stages)),
-                  [&](int64_t begin, int64_t end) {
-                    fastfood::FwhtBlocks(layout, src, dst, begin, end);
-                  });
-      const int64_t strip = size / (rows * layout.StripsPerRow());
-      ParallelFor(ctx, rows * layout.StripsPerRow(),
-                  Eigen::TensorOpCost(sizeof(C) * strip, sizeof(C) * strip,
-                                      Cycles<C>(strip, stages - block_stages)),
-                  [&](int64_t begin, int64_t end) {
-                    fastfood::FwhtStrips(layout, dst, begin, end);
-                  });
-    }
-    out.Finish();
-  }
-
- private:
-  bool normalize_ = false;
+// The shapes of one Fastfood call and its inputs, shapes checked (the values
+// are the functors' business).
+struct FastfoodInputs {
+  int64_t n_in = 1;    // input features, <= d
+  int64_t units = 1;   // outputs
+  int64_t d = 1;       // block size, a power of two
+  int64_t blocks = 1;  // ceil(units / d)
+  bool normalize = false;
+  const Tensor* x = nullptr;
+  const Tensor* s = nullptr;  // s, g, b and permutation: [blocks, d]
+  const Tensor* g = nullptr;
+  const Tensor* b = nullptr;
+  const Tensor* perm = nullptr;
 };
 
-// Gradient chunks: about kChunkElements parameter-sized rows of work each
-// (DeterministicRowSums).
-constexpr int64_t kChunkElements = 65536;
-
-// Validates the inputs of TfApprox>Fastfood (x at index `first`) and fills
-// the shapes of `p` (the data pointers are set by the caller).
-template <typename C>
+// Validates the shapes of TfApprox>Fastfood's inputs (x at index `first`)
+// and fills `in`.
 absl::Status CheckFastfood(OpKernelContext* ctx, int first, int64_t units,
-                           bool normalize, fastfood::FastfoodProblem<C>* p) {
+                           bool normalize, FastfoodInputs* in) {
   const Tensor& x = ctx->input(first);
   const Tensor& s = ctx->input(first + 1);
   if (x.dims() == 0) {
@@ -178,9 +124,103 @@ absl::Status CheckFastfood(OpKernelContext* ctx, int first, int64_t units,
         "fastfood: the last axis of `x` must be at most the block size d = ", d,
         ", got ", n_in));
   }
-  const auto perm = ctx->input(first + 4).flat<int32_t>();
+  in->n_in = n_in;
+  in->units = units;
+  in->d = d;
+  in->blocks = blocks;
+  in->normalize = normalize;
+  in->x = &x;
+  in->s = &s;
+  in->g = &ctx->input(first + 2);
+  in->b = &ctx->input(first + 3);
+  in->perm = &ctx->input(first + 4);
+  return absl::OkStatus();
+}
+
+namespace functor {
+
+template <typename Device, typename T>
+struct Fwht;
+
+template <typename Device, typename T>
+struct Fastfood;
+
+#if !GOOGLE_CUDA
+// Cycles to transform n elements through `stages` stages, for Eigen's cost
+// model: about one vector butterfly per cycle.
+template <typename C>
+double Cycles(int64_t n, int stages) {
+  return static_cast<double>(n) * std::max(stages, 1) / kLanes<C>;
+}
+
+// y = H x (scaled) over rows of d: the fastfood_cpu.cc phases on the intra-op
+// pool.
+template <typename T>
+struct Fwht<CPUDevice, T> {
+  using C = ComputeType<T>;
+
+  static absl::Status Compute(OpKernelContext* ctx, bool normalize, int64_t d,
+                              const Tensor& x, Tensor* y) {
+    const int64_t size = x.NumElements();
+    const auto& device = ctx->eigen_device<Eigen::ThreadPoolDevice>();
+
+    ComputeOutput<T> out;
+    TF_RETURN_IF_ERROR(out.Init(ctx, y));
+    const C* src = nullptr;
+    if constexpr (std::is_same<T, C>::value) {
+      src = x.flat<T>().data();
+    } else {
+      Eigen::TensorMap<Eigen::Tensor<C, 1, Eigen::RowMajor>> scratch(out.data(),
+                                                                     size);
+      scratch.device(device) = x.flat<T>().template cast<C>();
+      src = out.data();
+    }
+    C* dst = out.data();
+
+    fastfood::FwhtLayout<C> layout;
+    layout.d = d;
+    layout.scale = normalize ? static_cast<C>(1.0 / std::sqrt(double(d))) : 1;
+    const int64_t rows = size / d;
+    const int stages = fastfood::Log2(d);
+    const int threads =
+        ctx->device()->tensorflow_cpu_worker_threads()->num_threads;
+    if (!layout.HasStrips() || rows >= threads) {
+      const Eigen::TensorOpCost cost(sizeof(C) * d, sizeof(C) * d,
+                                     Cycles<C>(d, stages));
+      ParallelFor(ctx, rows, cost, [&](int64_t begin, int64_t end) {
+        fastfood::FwhtRows(layout, src, dst, begin, end);
+      });
+    } else {
+      const int64_t block = layout.BlockSize();
+      const int block_stages = fastfood::Log2(block);
+      ParallelFor(ctx, size / block,
+                  Eigen::TensorOpCost(sizeof(C) * block, sizeof(C) * block,
+                                      Cycles<C>(block, block_stages)),
+                  [&](int64_t begin, int64_t end) {
+                    fastfood::FwhtBlocks(layout, src, dst, begin, end);
+                  });
+      const int64_t strip = size / (rows * layout.StripsPerRow());
+      ParallelFor(ctx, rows * layout.StripsPerRow(),
+                  Eigen::TensorOpCost(sizeof(C) * strip, sizeof(C) * strip,
+                                      Cycles<C>(strip, stages - block_stages)),
+                  [&](int64_t begin, int64_t end) {
+                    fastfood::FwhtStrips(layout, dst, begin, end);
+                  });
+    }
+    out.Finish();
+    return absl::OkStatus();
+  }
+};
+
+// Checks on the host that every row of `permutation` ([blocks, d]) is a
+// permutation of 0..d-1: the CPU loops index with it unchecked. Reads the
+// tensor's values, so a GPU functor must not call it (it would copy them to
+// the host every call).
+absl::Status CheckPermutation(const FastfoodInputs& in) {
+  const int64_t d = in.d;
+  const auto perm = in.perm->flat<int32_t>();
   std::vector<bool> seen(d);
-  for (int64_t k = 0; k < blocks; ++k) {
+  for (int64_t k = 0; k < in.blocks; ++k) {
     seen.assign(d, false);
     for (int64_t i = 0; i < d; ++i) {
       const int32_t j = perm(k * d + i);
@@ -194,105 +234,85 @@ absl::Status CheckFastfood(OpKernelContext* ctx, int first, int64_t units,
       seen[j] = true;
     }
   }
-  p->n_in = n_in;
-  p->units = units;
-  p->d = d;
-  p->blocks = blocks;
-  p->scale = normalize ? static_cast<C>(1.0 / std::sqrt(double(d))) : C(1);
-  p->perm = perm.data();
   return absl::OkStatus();
 }
+
+// Gradient chunks: about kChunkElements parameter-sized rows of work each
+// (DeterministicRowSums).
+constexpr int64_t kChunkElements = 65536;
 
 // Cycles per row, for Eigen's cost model: two transforms and a few diagonal
 // passes per block.
 template <typename C>
-double FastfoodCycles(const fastfood::FastfoodProblem<C>& p) {
+double FastfoodCycles(const fastfood::Problem<C>& p) {
   return p.blocks *
          (2 * Cycles<C>(p.d, fastfood::Log2(p.d)) + 8.0 * p.d / kLanes<C>);
 }
 
+// The fastfood_cpu.cc loops, rows sharded over the intra-op pool; the
+// gradient's chunks fixed by the shapes alone (DeterministicRowSums).
 template <typename T>
-class FastfoodOp : public OpKernel {
- public:
-  explicit FastfoodOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("units", &units_));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("normalize", &normalize_));
+struct Fastfood<CPUDevice, T> {
+  using C = ComputeType<T>;
+
+  // The shapes of `in` in a Problem (the data pointers are set by the
+  // caller), after CheckPermutation.
+  static absl::Status MakeProblem(const FastfoodInputs& in,
+                                  fastfood::Problem<C>* p) {
+    TF_RETURN_IF_ERROR(CheckPermutation(in));
+    p->n_in = in.n_in;
+    p->units = in.units;
+    p->d = in.d;
+    p->blocks = in.blocks;
+    p->scale =
+        in.normalize ? static_cast<C>(1.0 / std::sqrt(double(in.d))) : C(1);
+    p->perm = in.perm->flat<int32_t>().data();
+    return absl::OkStatus();
   }
 
-  void Compute(OpKernelContext* ctx) override {
-    using C = ComputeType<T>;
-    fastfood::FastfoodProblem<C> p;
-    OP_REQUIRES_OK(ctx, CheckFastfood(ctx, 0, units_, normalize_, &p));
-    const Tensor& x = ctx->input(0);
-    ::tensorflow::TensorShape shape = x.shape();
-    shape.set_dim(shape.dims() - 1, units_);
-    Tensor* y = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, shape, &y));
-    const int64_t rows = shape.num_elements() / units_;
-    if (rows == 0) return;
+  static absl::Status Forward(OpKernelContext* ctx, const FastfoodInputs& in,
+                              Tensor* y) {
+    fastfood::Problem<C> p;
+    TF_RETURN_IF_ERROR(MakeProblem(in, &p));
+    const int64_t rows = y->NumElements() / in.units;
+    if (rows == 0) return absl::OkStatus();
     ComputeInput<T> x_in, s_in, g_in, b_in;
-    OP_REQUIRES_OK(ctx, x_in.Init(ctx, x));
-    OP_REQUIRES_OK(ctx, s_in.Init(ctx, ctx->input(1)));
-    OP_REQUIRES_OK(ctx, g_in.Init(ctx, ctx->input(2)));
-    OP_REQUIRES_OK(ctx, b_in.Init(ctx, ctx->input(3)));
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, *in.x));
+    TF_RETURN_IF_ERROR(s_in.Init(ctx, *in.s));
+    TF_RETURN_IF_ERROR(g_in.Init(ctx, *in.g));
+    TF_RETURN_IF_ERROR(b_in.Init(ctx, *in.b));
     p.s = s_in.data();
     p.g = g_in.data();
     p.b = b_in.data();
     ComputeOutput<T> out;
-    OP_REQUIRES_OK(ctx, out.Init(ctx, y));
+    TF_RETURN_IF_ERROR(out.Init(ctx, y));
     const Eigen::TensorOpCost cost(sizeof(T) * p.n_in, sizeof(T) * p.units,
                                    FastfoodCycles(p));
     ParallelFor(ctx, rows, cost, [&](int64_t begin, int64_t end) {
-      fastfood::FastfoodForward(p, x_in.data(), out.data(), begin, end);
+      fastfood::Forward(p, x_in.data(), out.data(), begin, end);
     });
     out.Finish();
+    return absl::OkStatus();
   }
 
- private:
-  int64_t units_ = 1;
-  bool normalize_ = false;
-};
-
-template <typename T>
-class FastfoodGradOp : public OpKernel {
- public:
-  explicit FastfoodGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("units", &units_));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("normalize", &normalize_));
-  }
-
-  void Compute(OpKernelContext* ctx) override {
-    using C = ComputeType<T>;
-    fastfood::FastfoodProblem<C> p;
-    OP_REQUIRES_OK(ctx, CheckFastfood(ctx, 1, units_, normalize_, &p));
-    const Tensor& dy = ctx->input(0);
-    const Tensor& x = ctx->input(1);
-    ::tensorflow::TensorShape y_shape = x.shape();
-    y_shape.set_dim(y_shape.dims() - 1, units_);
-    OP_REQUIRES(
-        ctx, dy.shape() == y_shape,
-        absl::InvalidArgumentError(absl::StrCat(
-            "fastfood gradient: `dy` must have shape ", y_shape.DebugString(),
-            ", got ", dy.shape().DebugString())));
-    Tensor* dx = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &dx));
-    Tensor* dparams[3];
-    for (int i = 0; i < 3; ++i) {
-      OP_REQUIRES_OK(
-          ctx, ctx->allocate_output(1 + i, ctx->input(2).shape(), &dparams[i]));
-    }
-    const int64_t rows = y_shape.num_elements() / units_;
+  // dparams: ds, dg, db ([blocks, d] each).
+  static absl::Status Backward(OpKernelContext* ctx, const FastfoodInputs& in,
+                               const Tensor& dy, Tensor* dx,
+                               Tensor* const dparams[3]) {
+    fastfood::Problem<C> p;
+    TF_RETURN_IF_ERROR(MakeProblem(in, &p));
+    const int64_t rows = dy.NumElements() / in.units;
     ComputeInput<T> dy_in, x_in, s_in, g_in, b_in;
-    OP_REQUIRES_OK(ctx, dy_in.Init(ctx, dy));
-    OP_REQUIRES_OK(ctx, x_in.Init(ctx, x));
-    OP_REQUIRES_OK(ctx, s_in.Init(ctx, ctx->input(2)));
-    OP_REQUIRES_OK(ctx, g_in.Init(ctx, ctx->input(3)));
-    OP_REQUIRES_OK(ctx, b_in.Init(ctx, ctx->input(4)));
+    TF_RETURN_IF_ERROR(dy_in.Init(ctx, dy));
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, *in.x));
+    TF_RETURN_IF_ERROR(s_in.Init(ctx, *in.s));
+    TF_RETURN_IF_ERROR(g_in.Init(ctx, *in.g));
+    TF_RETURN_IF_ERROR(b_in.Init(ctx, *in.b));
     p.s = s_in.data();
     p.g = g_in.data();
     p.b = b_in.data();
     ComputeOutput<T> dx_out;
-    OP_REQUIRES_OK(ctx, dx_out.Init(ctx, dx));
+    TF_RETURN_IF_ERROR(dx_out.Init(ctx, dx));
 
     const int64_t params = p.blocks * p.d;
     const Eigen::TensorOpCost row_cost(sizeof(T) * (p.n_in + p.units),
@@ -301,8 +321,8 @@ class FastfoodGradOp : public OpKernel {
     const std::vector<double> total = DeterministicRowSums<C>(
         ctx, rows, kChunkElements / params, 3 * params, row_cost,
         [&](int64_t row_begin, int64_t row_end, C* sums) {
-          fastfood::FastfoodBackward(p, dy_in.data(), x_in.data(),
-                                     dx_out.data(), row_begin, row_end, sums);
+          fastfood::Backward(p, dy_in.data(), x_in.data(), dx_out.data(),
+                             row_begin, row_end, sums);
         });
     dx_out.Finish();
 
@@ -311,6 +331,52 @@ class FastfoodGradOp : public OpKernel {
       for (int64_t j = 0; j < params; ++j)
         out[j] = static_cast<T>(total[i * params + j]);
     }
+    return absl::OkStatus();
+  }
+};
+#endif  // !GOOGLE_CUDA
+
+}  // namespace functor
+
+template <typename Device, typename T>
+class FastWalshHadamardOp : public OpKernel {
+ public:
+  explicit FastWalshHadamardOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("normalize", &normalize_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    int64_t d = 0;
+    OP_REQUIRES_OK(ctx, CheckInput(x, &d));
+    Tensor* y = nullptr;
+    OP_REQUIRES_OK(
+        ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &y));
+    if (x.NumElements() == 0) return;
+    OP_REQUIRES_OK(ctx, functor::Fwht<Device, T>::Compute(ctx, normalize_, d,
+                                                          x, y));
+  }
+
+ private:
+  bool normalize_ = false;
+};
+
+template <typename Device, typename T>
+class FastfoodOp : public OpKernel {
+ public:
+  explicit FastfoodOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("units", &units_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("normalize", &normalize_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    FastfoodInputs in;
+    OP_REQUIRES_OK(ctx, CheckFastfood(ctx, 0, units_, normalize_, &in));
+    ::tensorflow::TensorShape shape = in.x->shape();
+    shape.set_dim(shape.dims() - 1, units_);
+    Tensor* y = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, shape, &y));
+    OP_REQUIRES_OK(ctx, functor::Fastfood<Device, T>::Forward(ctx, in, y));
   }
 
  private:
@@ -318,26 +384,49 @@ class FastfoodGradOp : public OpKernel {
   bool normalize_ = false;
 };
 
-#define TFA_REGISTER_CPU(T)                                     \
-  REGISTER_KERNEL_BUILDER(Name("TfApprox>FastWalshHadamard")    \
-                              .Device(::tensorflow::DEVICE_CPU) \
-                              .TypeConstraint<T>("T"),          \
-                          FastWalshHadamardOp<T>);              \
-  REGISTER_KERNEL_BUILDER(Name("TfApprox>Fastfood")             \
-                              .Device(::tensorflow::DEVICE_CPU) \
-                              .TypeConstraint<T>("T"),          \
-                          FastfoodOp<T>);                       \
-  REGISTER_KERNEL_BUILDER(Name("TfApprox>FastfoodGrad")         \
-                              .Device(::tensorflow::DEVICE_CPU) \
-                              .TypeConstraint<T>("T"),          \
-                          FastfoodGradOp<T>);
+template <typename Device, typename T>
+class FastfoodGradOp : public OpKernel {
+ public:
+  explicit FastfoodGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("units", &units_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("normalize", &normalize_));
+  }
 
-TFA_REGISTER_CPU(Eigen::half);
-TFA_REGISTER_CPU(Eigen::bfloat16);
-TFA_REGISTER_CPU(float);
-TFA_REGISTER_CPU(double);
+  void Compute(OpKernelContext* ctx) override {
+    FastfoodInputs in;
+    OP_REQUIRES_OK(ctx, CheckFastfood(ctx, 1, units_, normalize_, &in));
+    const Tensor& dy = ctx->input(0);
+    ::tensorflow::TensorShape y_shape = in.x->shape();
+    y_shape.set_dim(y_shape.dims() - 1, units_);
+    OP_REQUIRES(
+        ctx, dy.shape() == y_shape,
+        absl::InvalidArgumentError(absl::StrCat(
+            "fastfood gradient: `dy` must have shape ", y_shape.DebugString(),
+            ", got ", dy.shape().DebugString())));
+    Tensor* dx = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, in.x->shape(), &dx));
+    Tensor* dparams[3];
+    for (int i = 0; i < 3; ++i) {
+      OP_REQUIRES_OK(ctx,
+                     ctx->allocate_output(1 + i, in.s->shape(), &dparams[i]));
+    }
+    OP_REQUIRES_OK(ctx, functor::Fastfood<Device, T>::Backward(ctx, in, dy, dx,
+                                                               dparams));
+  }
 
-#undef TFA_REGISTER_CPU
+ private:
+  int64_t units_ = 1;
+  bool normalize_ = false;
+};
+
+#define TFA_REGISTER(T)                                                     \
+  TFA_REGISTER_KERNEL("TfApprox>FastWalshHadamard", FastWalshHadamardOp,    \
+                      KernelDevice, T);                                     \
+  TFA_REGISTER_KERNEL("TfApprox>Fastfood", FastfoodOp, KernelDevice, T);    \
+  TFA_REGISTER_KERNEL("TfApprox>FastfoodGrad", FastfoodGradOp, KernelDevice, \
+                      T);
+TFA_FOR_EACH_FLOAT_TYPE(TFA_REGISTER)
+#undef TFA_REGISTER
 
 }  // namespace
 }  // namespace tf_approx

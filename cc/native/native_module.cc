@@ -490,7 +490,7 @@ Array<S> GaafGrad(Array<S> dy, Array<S> x, const std::string& base,
 
 // Fastfood: s, g, b and permutation [blocks, d], blocks = ceil(units / d).
 template <typename S>
-tf_approx::fastfood::FastfoodProblem<S> MakeFastfood(
+tf_approx::fastfood::Problem<S> MakeFastfood(
     const Array<S>& x, const Array<S>& s, const Array<S>& g, const Array<S>& b,
     const py::array_t<int32_t, py::array::c_style | py::array::forcecast>&
         perm,
@@ -515,7 +515,7 @@ tf_approx::fastfood::FastfoodProblem<S> MakeFastfood(
       seen[j] = true;
     }
   }
-  ff::FastfoodProblem<S> p;
+  ff::Problem<S> p;
   p.n_in = n_in;
   p.units = units;
   p.d = d;
@@ -539,7 +539,7 @@ Array<S> Fastfood(Array<S> x, Array<S> s, Array<S> g, Array<S> b, Perm perm,
   Array<S> y(shape);
   const int64_t rows = y.size() / units;
   py::gil_scoped_release release;
-  tf_approx::fastfood::FastfoodForward(p, x.data(), y.mutable_data(), 0, rows);
+  tf_approx::fastfood::Forward(p, x.data(), y.mutable_data(), 0, rows);
   return y;
 }
 
@@ -557,9 +557,8 @@ py::tuple FastfoodGrad(Array<S> dy, Array<S> x, Array<S> s, Array<S> g,
   std::vector<S> sums(3 * params, S(0));
   {
     py::gil_scoped_release release;
-    tf_approx::fastfood::FastfoodBackward(p, dy.data(), x.data(),
-                                          dx.mutable_data(), 0, rows,
-                                          sums.data());
+    tf_approx::fastfood::Backward(p, dy.data(), x.data(), dx.mutable_data(),
+                                  0, rows, sums.data());
   }
   py::tuple result(4);
   result[0] = dx;
@@ -579,14 +578,14 @@ Array<S> Acdc(Array<S> x, Array<S> a, Array<S> d, Array<S> bias) {
   Require(n >= 1 && a.size() == n && d.size() == n && bias.size() == n,
           "acdc: a, d and bias must have the length of the last axis of x");
   const tf_approx::acdc::PlanTables<S> tables(n);
-  tf_approx::acdc::AcdcProblem<S> p;
+  tf_approx::acdc::Problem<S> p;
   p.plan = tables.plan();
   p.a = a.data();
   p.d = d.data();
   p.bias = bias.data();
   Array<S> y = EmptyLike(x);
   py::gil_scoped_release release;
-  tf_approx::acdc::AcdcForward(p, x.data(), y.mutable_data(), 0, rows);
+  tf_approx::acdc::Forward(p, x.data(), y.mutable_data(), 0, rows);
   return y;
 }
 
@@ -598,7 +597,7 @@ py::tuple AcdcGrad(Array<S> dy, Array<S> x, Array<S> a, Array<S> d) {
           "acdc gradient: a and d must have the length of the last axis of x, "
           "dy the shape of x");
   const tf_approx::acdc::PlanTables<S> tables(n);
-  tf_approx::acdc::AcdcProblem<S> p;
+  tf_approx::acdc::Problem<S> p;
   p.plan = tables.plan();
   p.a = a.data();
   p.d = d.data();
@@ -606,8 +605,8 @@ py::tuple AcdcGrad(Array<S> dy, Array<S> x, Array<S> a, Array<S> d) {
   std::vector<S> sums(3 * n, S(0));
   {
     py::gil_scoped_release release;
-    tf_approx::acdc::AcdcBackward(p, dy.data(), x.data(), dx.mutable_data(), 0,
-                                  rows, sums.data());
+    tf_approx::acdc::Backward(p, dy.data(), x.data(), dx.mutable_data(), 0,
+                              rows, sums.data());
   }
   py::tuple result(4);
   result[0] = dx;
