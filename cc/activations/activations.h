@@ -17,9 +17,9 @@
 
 #include <array>
 #include <cmath>
-#include <cstring>
 #include <limits>
 
+#include "cc/common/dispatch.h"
 #include "cc/common/lanes.h"
 #include "cc/common/platform.h"
 
@@ -404,9 +404,10 @@ struct HardFn {
 };
 
 // Calls fn(functor) with the functor of p.kind, so that loops are compiled
-// once per kind rather than switching per element.
+// once per kind rather than switching per element. (Its argument is p rather
+// than the kind: the functor reads p.)
 template <typename S, typename Fn>
-TFA_INLINE void VisitFunction(const Params<S>& p, Fn&& fn) {
+TFA_INLINE void VisitKind(const Params<S>& p, Fn&& fn) {
   switch (p.kind) {
     case Kind::kRational:
       if (p.parity) {
@@ -468,22 +469,14 @@ TFA_INLINE S ScalarGradient(const F& f, const Params<S>& p, S x, S dy) {
 
 // The kind named by the ops' `kind` attr; false for any other name.
 inline bool ParseKind(const char* name, Kind* kind) {
-  static const struct {
-    const char* name;
-    Kind kind;
-  } kKinds[] = {{"rational", Kind::kRational},
-                {"fastexp_sigmoid", Kind::kFastExpSigmoid},
-                {"ultra_fast_sigmoid", Kind::kUltraFastSigmoid},
-                {"word2vec_sigmoid", Kind::kWord2VecSigmoid},
-                {"hard_tanh", Kind::kHardTanh},
-                {"hard_sigmoid", Kind::kHardSigmoid}};
-  for (const auto& entry : kKinds) {
-    if (std::strcmp(name, entry.name) == 0) {
-      *kind = entry.kind;
-      return true;
-    }
-  }
-  return false;
+  static constexpr Named<Kind> kNames[] = {
+      {"rational", Kind::kRational},
+      {"fastexp_sigmoid", Kind::kFastExpSigmoid},
+      {"ultra_fast_sigmoid", Kind::kUltraFastSigmoid},
+      {"word2vec_sigmoid", Kind::kWord2VecSigmoid},
+      {"hard_tanh", Kind::kHardTanh},
+      {"hard_sigmoid", Kind::kHardSigmoid}};
+  return ParseName(name, kNames, kind);
 }
 
 // Largest power of two R such that Horner sums of |c_i| i R^i stay far below

@@ -241,26 +241,26 @@ struct Problem {
   Shape shape = Shape::kExp;
 };
 
-// Calls fn(base, shape) with p's base and shape as ValueTags.
-template <typename S, typename Fn>
-TFA_INLINE void Visit(const Problem<S>& p, Fn&& fn) {
-  auto with_shape = [&](auto base) TFA_LAMBDA_INLINE {
-    switch (p.shape) {
+// Calls fn(ValueTag<base>(), ValueTag<shape>()).
+template <typename Fn>
+TFA_INLINE void VisitBaseAndShape(Base base, Shape shape, Fn&& fn) {
+  auto with_shape = [&](auto base_tag) TFA_LAMBDA_INLINE {
+    switch (shape) {
       case Shape::kNone:
-        fn(base, ValueTag<Shape::kNone>());
+        fn(base_tag, ValueTag<Shape::kNone>());
         break;
       case Shape::kExp:
-        fn(base, ValueTag<Shape::kExp>());
+        fn(base_tag, ValueTag<Shape::kExp>());
         break;
       case Shape::kSigmoid:
-        fn(base, ValueTag<Shape::kSigmoid>());
+        fn(base_tag, ValueTag<Shape::kSigmoid>());
         break;
       case Shape::kExpUnit:
-        fn(base, ValueTag<Shape::kExpUnit>());
+        fn(base_tag, ValueTag<Shape::kExpUnit>());
         break;
     }
   };
-  switch (p.base) {
+  switch (base) {
     case Base::kTanh:
       with_shape(ValueTag<Base::kTanh>());
       break;

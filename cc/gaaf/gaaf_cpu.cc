@@ -72,10 +72,11 @@ TFA_INLINE void ForwardImpl(const Problem<S>& p, const S* x, S* y,
   for (int64_t b = begin; b < end; b += kBlock) {
     const int64_t n = std::min(kBlock, end - b);
     SawtoothBlock(p.params, x + b, g, n);  // before y (which may be x)
-    Visit(p, [&](auto base, auto shape) TFA_LAMBDA_INLINE {
-      ForwardLoop<decltype(base)::kValue, decltype(shape)::kValue>(
-          p.params, x + b, g, y + b, n);
-    });
+    VisitBaseAndShape(
+        p.base, p.shape, [&](auto base, auto shape) TFA_LAMBDA_INLINE {
+          ForwardLoop<decltype(base)::kValue, decltype(shape)::kValue>(
+              p.params, x + b, g, y + b, n);
+        });
   }
 }
 
@@ -86,36 +87,28 @@ TFA_INLINE void BackwardImpl(const Problem<S>& p, const S* x, const S* dy,
   for (int64_t b = begin; b < end; b += kBlock) {
     const int64_t n = std::min(kBlock, end - b);
     SawtoothBlock(p.params, x + b, g, n);
-    Visit(p, [&](auto base, auto shape) TFA_LAMBDA_INLINE {
-      BackwardLoop<decltype(base)::kValue, decltype(shape)::kValue>(
-          p.params, x + b, g, dy + b, dx + b, n);
-    });
+    VisitBaseAndShape(
+        p.base, p.shape, [&](auto base, auto shape) TFA_LAMBDA_INLINE {
+          BackwardLoop<decltype(base)::kValue, decltype(shape)::kValue>(
+              p.params, x + b, g, dy + b, dx + b, n);
+        });
   }
 }
 
 }  // namespace
 
-TFA_CPU_CLONES void Forward(const Problem<float>& p, const float* x, float* y,
-                            int64_t begin, int64_t end) {
-  ForwardImpl(p, x, y, begin, end);
-}
-
-TFA_CPU_CLONES void Forward(const Problem<double>& p, const double* x,
-                            double* y, int64_t begin, int64_t end) {
-  ForwardImpl(p, x, y, begin, end);
-}
-
-TFA_CPU_CLONES void Backward(const Problem<float>& p, const float* x,
-                             const float* dy, float* dx, int64_t begin,
-                             int64_t end) {
-  BackwardImpl(p, x, dy, dx, begin, end);
-}
-
-TFA_CPU_CLONES void Backward(const Problem<double>& p, const double* x,
-                             const double* dy, double* dx, int64_t begin,
-                             int64_t end) {
-  BackwardImpl(p, x, dy, dx, begin, end);
-}
+#define TFA_ENTRY_POINTS(S)                                                \
+  TFA_CPU_CLONES void Forward(const Problem<S>& p, const S* x, S* y,       \
+                              int64_t begin, int64_t end) {                \
+    ForwardImpl(p, x, y, begin, end);                                      \
+  }                                                                        \
+  TFA_CPU_CLONES void Backward(const Problem<S>& p, const S* x,            \
+                               const S* dy, S* dx, int64_t begin,          \
+                               int64_t end) {                              \
+    BackwardImpl(p, x, dy, dx, begin, end);                                \
+  }
+TFA_FOR_EACH_CPU_TYPE(TFA_ENTRY_POINTS)
+#undef TFA_ENTRY_POINTS
 
 }  // namespace gaaf
 }  // namespace tf_approx

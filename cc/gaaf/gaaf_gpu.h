@@ -36,14 +36,15 @@ TFA_INLINE void ForwardThread(const Thread& t,
                               const Problem<ComputeType<T>>& p, const T* x,
                               T* y, int64_t n) {
   using C = ComputeType<T>;
-  Visit(p, [&](auto base, auto shape) TFA_LAMBDA_INLINE {
-    constexpr Base B = decltype(base)::kValue;
-    constexpr Shape H = decltype(shape)::kValue;
-    for (int64_t i = t.First(); i < n; i += t.Stride()) {
-      const C v = Load(x + i);
-      Store(y + i, Forward<B, H>(p.params, v, SawtoothOf(p.params, v)));
-    }
-  });
+  VisitBaseAndShape(
+      p.base, p.shape, [&](auto base, auto shape) TFA_LAMBDA_INLINE {
+        constexpr Base B = decltype(base)::kValue;
+        constexpr Shape H = decltype(shape)::kValue;
+        for (int64_t i = t.First(); i < n; i += t.Stride()) {
+          const C v = Load(x + i);
+          Store(y + i, Forward<B, H>(p.params, v, SawtoothOf(p.params, v)));
+        }
+      });
 }
 
 // dx = dy (phi'(x) + s(x) + g(x) s'(x)) for thread t's elements of [0, n).
@@ -53,15 +54,16 @@ TFA_INLINE void BackwardThread(const Thread& t,
                                const Problem<ComputeType<T>>& p, const T* x,
                                const T* dy, T* dx, int64_t n) {
   using C = ComputeType<T>;
-  Visit(p, [&](auto base, auto shape) TFA_LAMBDA_INLINE {
-    constexpr Base B = decltype(base)::kValue;
-    constexpr Shape H = decltype(shape)::kValue;
-    for (int64_t i = t.First(); i < n; i += t.Stride()) {
-      const C v = Load(x + i);
-      const C g = SawtoothOf(p.params, v);
-      Store(dx + i, Backward<B, H>(p.params, v, g, C(Load(dy + i))));
-    }
-  });
+  VisitBaseAndShape(
+      p.base, p.shape, [&](auto base, auto shape) TFA_LAMBDA_INLINE {
+        constexpr Base B = decltype(base)::kValue;
+        constexpr Shape H = decltype(shape)::kValue;
+        for (int64_t i = t.First(); i < n; i += t.Stride()) {
+          const C v = Load(x + i);
+          const C g = SawtoothOf(p.params, v);
+          Store(dx + i, Backward<B, H>(p.params, v, g, C(Load(dy + i))));
+        }
+      });
 }
 
 // The launchers (gaaf_gpu.cu.cc), for T = float, double, Half and BFloat16:

@@ -25,9 +25,9 @@
 #ifndef TF_APPROX_CC_NOISY_NOISY_H_
 #define TF_APPROX_CC_NOISY_NOISY_H_
 
-#include <cstring>
 
 #include "cc/common/counter_noise.h"
+#include "cc/common/dispatch.h"
 #include "cc/common/lanes.h"
 #include "cc/common/platform.h"
 #include "cc/common/vector_math.h"
@@ -197,27 +197,22 @@ TFA_INLINE V Backward(const Params<S>& q, V x, V p, V eps, V dy, V* dp) {
   }
 }
 
-// Calls fn(tag) with a type whose kValue is `where`, so that the element
-// loops are compiled once per variant.
-template <Where W>
-struct WhereTag {
-  static constexpr Where kValue = W;
-};
-
+// Calls fn(ValueTag<where>()), so that the element loops are compiled once
+// per variant.
 template <typename Fn>
 TFA_INLINE void VisitWhere(Where where, Fn&& fn) {
   switch (where) {
     case Where::kOutput:
-      fn(WhereTag<Where::kOutput>());
+      fn(ValueTag<Where::kOutput>());
       break;
     case Where::kInput:
-      fn(WhereTag<Where::kInput>());
+      fn(ValueTag<Where::kInput>());
       break;
     case Where::kInputLearned:
-      fn(WhereTag<Where::kInputLearned>());
+      fn(ValueTag<Where::kInputLearned>());
       break;
     case Where::kInputSaturated:
-      fn(WhereTag<Where::kInputSaturated>());
+      fn(ValueTag<Where::kInputSaturated>());
       break;
   }
 }
@@ -239,31 +234,18 @@ TFA_INLINE F Noise(const NoiseKey& key, U index_lo, U index_hi,
 // can call them).
 
 inline bool ParseBase(const char* name, Base* base) {
-  if (std::strcmp(name, "tanh") == 0) {
-    *base = Base::kTanh;
-  } else if (std::strcmp(name, "sigmoid") == 0) {
-    *base = Base::kSigmoid;
-  } else {
-    return false;
-  }
-  return true;
+  static constexpr Named<Base> kNames[] = {{"tanh", Base::kTanh},
+                                           {"sigmoid", Base::kSigmoid}};
+  return ParseName(name, kNames, base);
 }
 
 inline bool ParseWhere(const char* name, Where* where) {
-  static const struct {
-    const char* name;
-    Where where;
-  } kNames[] = {{"output", Where::kOutput},
-                {"input", Where::kInput},
-                {"input_learned", Where::kInputLearned},
-                {"input_saturated", Where::kInputSaturated}};
-  for (const auto& entry : kNames) {
-    if (std::strcmp(name, entry.name) == 0) {
-      *where = entry.where;
-      return true;
-    }
-  }
-  return false;
+  static constexpr Named<Where> kNames[] = {
+      {"output", Where::kOutput},
+      {"input", Where::kInput},
+      {"input_learned", Where::kInputLearned},
+      {"input_saturated", Where::kInputSaturated}};
+  return ParseName(name, kNames, where);
 }
 
 }  // namespace noisy

@@ -29,10 +29,10 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 
 #include "cc/common/counter_noise.h"
+#include "cc/common/dispatch.h"
 #include "cc/common/lanes.h"
 #include "cc/common/platform.h"
 
@@ -323,24 +323,18 @@ TFA_INLINE V Backward(int m, int n, const V* a, const V* b,
   return w.dx;
 }
 
-// Carries the denominator as a compile-time constant.
-template <Denominator D>
-struct DenominatorTag {
-  static constexpr Denominator kValue = D;
-};
-
-// Calls fn(DenominatorTag<d>()).
+// Calls fn(ValueTag<d>()): the denominator as a compile-time constant.
 template <typename Fn>
 TFA_INLINE void VisitDenominator(Denominator d, Fn&& fn) {
   switch (d) {
     case Denominator::kSafe:
-      fn(DenominatorTag<Denominator::kSafe>());
+      fn(ValueTag<Denominator::kSafe>());
       break;
     case Denominator::kAbsOfSum:
-      fn(DenominatorTag<Denominator::kAbsOfSum>());
+      fn(ValueTag<Denominator::kAbsOfSum>());
       break;
     case Denominator::kUnsafe:
-      fn(DenominatorTag<Denominator::kUnsafe>());
+      fn(ValueTag<Denominator::kUnsafe>());
       break;
   }
 }
@@ -429,26 +423,17 @@ TFA_INLINE S ScalarGradient(int m, int n, const S* coef, S far, S x, S dy,
   return w.dx;
 }
 
-#if !defined(__CUDA_ARCH__)
-// Host-side helpers, shared by the op kernels and the native module.
+// Host-side helpers, shared by the op kernels and the native modules: plain
+// functions, which nvcc compiles for the host only (device code cannot call
+// them), so host code in a .cu file may call them.
 
 inline bool ParseDenominator(const char* name, Denominator* d) {
-  static const struct {
-    const char* name;
-    Denominator d;
-  } kNames[] = {{"safe", Denominator::kSafe},
-                {"abs_of_sum", Denominator::kAbsOfSum},
-                {"unsafe", Denominator::kUnsafe}};
-  for (const auto& entry : kNames) {
-    if (std::strcmp(name, entry.name) == 0) {
-      *d = entry.d;
-      return true;
-    }
-  }
-  return false;
+  static constexpr Named<Denominator> kNames[] = {
+      {"safe", Denominator::kSafe},
+      {"abs_of_sum", Denominator::kAbsOfSum},
+      {"unsafe", Denominator::kUnsafe}};
+  return ParseName(name, kNames, d);
 }
-
-#endif  // !defined(__CUDA_ARCH__)
 
 }  // namespace pau
 }  // namespace tf_approx
