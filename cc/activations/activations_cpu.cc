@@ -30,43 +30,31 @@ TFA_INLINE auto Outside(V x, V lo, V hi) {
 template <typename S>
 TFA_INLINE void ScalarForwardImpl(const Params<S>& p, const S* x, S* y,
                                   int64_t n) {
-  VisitFunction(p, [&](const auto& f) TFA_LAMBDA_INLINE {
+  VisitKind(p, [&](const auto& f) TFA_LAMBDA_INLINE {
     for (int64_t i = 0; i < n; ++i) y[i] = ScalarValue(f, p, x[i]);
   });
 }
 
 template <typename S>
-TFA_INLINE void ScalarGradientImpl(const Params<S>& p, const S* x, const S* dy,
+TFA_INLINE void ScalarBackwardImpl(const Params<S>& p, const S* x, const S* dy,
                                    S* dx, int64_t n) {
-  VisitFunction(p, [&](const auto& f) TFA_LAMBDA_INLINE {
+  VisitKind(p, [&](const auto& f) TFA_LAMBDA_INLINE {
     for (int64_t i = 0; i < n; ++i) dx[i] = ScalarGradient(f, p, x[i], dy[i]);
   });
 }
 
-TFA_CPU_CLONES TFA_NOINLINE void ScalarForward(const Params<float>& p,
-                                               const float* x, float* y,
-                                               int64_t n) {
-  ScalarForwardImpl(p, x, y, n);
-}
-
-TFA_CPU_CLONES TFA_NOINLINE void ScalarForward(const Params<double>& p,
-                                               const double* x, double* y,
-                                               int64_t n) {
-  ScalarForwardImpl(p, x, y, n);
-}
-
-TFA_CPU_CLONES TFA_NOINLINE void ScalarGradient(const Params<float>& p,
-                                                const float* x, const float* dy,
-                                                float* dx, int64_t n) {
-  ScalarGradientImpl(p, x, dy, dx, n);
-}
-
-TFA_CPU_CLONES TFA_NOINLINE void ScalarGradient(const Params<double>& p,
-                                                const double* x,
-                                                const double* dy, double* dx,
-                                                int64_t n) {
-  ScalarGradientImpl(p, x, dy, dx, n);
-}
+#define TFA_SCALAR_ENTRY_POINTS(S)                                         \
+  TFA_CPU_CLONES TFA_NOINLINE void ScalarForward(const Params<S>& p,       \
+                                                 const S* x, S* y,         \
+                                                 int64_t n) {              \
+    ScalarForwardImpl(p, x, y, n);                                         \
+  }                                                                        \
+  TFA_CPU_CLONES TFA_NOINLINE void ScalarBackward(                         \
+      const Params<S>& p, const S* x, const S* dy, S* dx, int64_t n) {     \
+    ScalarBackwardImpl(p, x, dy, dx, n);                                   \
+  }
+TFA_FOR_EACH_CPU_TYPE(TFA_SCALAR_ENTRY_POINTS)
+#undef TFA_SCALAR_ENTRY_POINTS
 
 // The fast form is exact below p.far. Inputs are taken in blocks, each
 // checked before it is computed (a vector check per vector would cost more:
@@ -142,7 +130,7 @@ TFA_INLINE void ForwardLoop(const F& f, const Params<S>& p, const S* x, S* y,
 }
 
 template <bool kClip, typename S, typename F>
-TFA_INLINE void GradientLoop(const F& f, const Params<S>& p, const S* x,
+TFA_INLINE void BackwardLoop(const F& f, const Params<S>& p, const S* x,
                              const S* dy, S* dx, int64_t n) {
   using V = Vec<S>;
   const V lo = Splat<V>(p.clip_lo), hi = Splat<V>(p.clip_hi);
@@ -155,17 +143,17 @@ TFA_INLINE void GradientLoop(const F& f, const Params<S>& p, const S* x,
         Store(dx + i, g);
       },
       [&](int64_t begin, int64_t count) {
-        ScalarGradient(p, x + begin, dy + begin, dx + begin, count);
+        ScalarBackward(p, x + begin, dy + begin, dx + begin, count);
       });
 }
 
-// Like VisitFunction, with compile-time shapes for the float32 functions the
+// Like VisitKind, with compile-time shapes for the float32 functions the
 // paper recommends and their relatives (serp and tanh_cont_2: [1/2];
 // tanh_pade_4_4, sigm_pade_4_4, tanh_cont_4: [3/4]; [5/6]; fastexp n = 2 and
 // 512), whose loops then unroll fully. Each shape multiplies the loops
 // compiled (and build time), so double and other shapes share RuntimeShape.
 template <typename S, typename Fn>
-TFA_INLINE void VisitCpuFunction(const Params<S>& p, Fn&& fn) {
+TFA_INLINE void VisitCpuKind(const Params<S>& p, Fn&& fn) {
   if constexpr (std::is_same_v<S, float>) {
     using Odd12 = FixedShape<1, 1, 2, 0>;
     using Odd23 = FixedShape<2, 1, 3, 0>;
@@ -180,7 +168,7 @@ TFA_INLINE void VisitCpuFunction(const Params<S>& p, Fn&& fn) {
       if (p.squarings == 9) return fn(FastExpSigmoidFn<S, 9>{p});
     }
   }
-  VisitFunction(p, fn);
+  VisitKind(p, fn);
 }
 
 // f is built on a copy of p, a local whose address does not escape (the
@@ -189,7 +177,7 @@ TFA_INLINE void VisitCpuFunction(const Params<S>& p, Fn&& fn) {
 template <typename S>
 TFA_INLINE void ForwardImpl(const Params<S>& p, const S* x, S* y, int64_t n) {
   const Params<S> copy = p;
-  VisitCpuFunction(copy, [&](const auto& f) TFA_LAMBDA_INLINE {
+  VisitCpuKind(copy, [&](const auto& f) TFA_LAMBDA_INLINE {
     if (p.clip) {
       ForwardLoop<true>(f, p, x, y, n);
     } else {
@@ -199,39 +187,31 @@ TFA_INLINE void ForwardImpl(const Params<S>& p, const S* x, S* y, int64_t n) {
 }
 
 template <typename S>
-TFA_INLINE void GradientImpl(const Params<S>& p, const S* x, const S* dy, S* dx,
+TFA_INLINE void BackwardImpl(const Params<S>& p, const S* x, const S* dy, S* dx,
                              int64_t n) {
   const Params<S> copy = p;
-  VisitCpuFunction(copy, [&](const auto& f) TFA_LAMBDA_INLINE {
+  VisitCpuKind(copy, [&](const auto& f) TFA_LAMBDA_INLINE {
     if (p.clip) {
-      GradientLoop<true>(f, p, x, dy, dx, n);
+      BackwardLoop<true>(f, p, x, dy, dx, n);
     } else {
-      GradientLoop<false>(f, p, x, dy, dx, n);
+      BackwardLoop<false>(f, p, x, dy, dx, n);
     }
   });
 }
 
 }  // namespace
 
-TFA_CPU_CLONES void Forward(const Params<float>& p, const float* x, float* y,
-                            int64_t n) {
-  ForwardImpl(p, x, y, n);
-}
-
-TFA_CPU_CLONES void Forward(const Params<double>& p, const double* x, double* y,
-                            int64_t n) {
-  ForwardImpl(p, x, y, n);
-}
-
-TFA_CPU_CLONES void Gradient(const Params<float>& p, const float* x,
-                             const float* dy, float* dx, int64_t n) {
-  GradientImpl(p, x, dy, dx, n);
-}
-
-TFA_CPU_CLONES void Gradient(const Params<double>& p, const double* x,
-                             const double* dy, double* dx, int64_t n) {
-  GradientImpl(p, x, dy, dx, n);
-}
+#define TFA_ENTRY_POINTS(S)                                                \
+  TFA_CPU_CLONES void Forward(const Params<S>& p, const S* x, S* y,        \
+                              int64_t n) {                                 \
+    ForwardImpl(p, x, y, n);                                               \
+  }                                                                        \
+  TFA_CPU_CLONES void Backward(const Params<S>& p, const S* x,             \
+                               const S* dy, S* dx, int64_t n) {            \
+    BackwardImpl(p, x, dy, dx, n);                                         \
+  }
+TFA_FOR_EACH_CPU_TYPE(TFA_ENTRY_POINTS)
+#undef TFA_ENTRY_POINTS
 
 }  // namespace activations
 }  // namespace tf_approx

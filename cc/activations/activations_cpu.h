@@ -18,9 +18,9 @@ void Forward(const Params<float>& p, const float* x, float* y, int64_t n);
 void Forward(const Params<double>& p, const double* x, double* y, int64_t n);
 
 // dx[i] = dy[i] * f'(x[i]).
-void Gradient(const Params<float>& p, const float* x, const float* dy,
+void Backward(const Params<float>& p, const float* x, const float* dy,
               float* dx, int64_t n);
-void Gradient(const Params<double>& p, const double* x, const double* dy,
+void Backward(const Params<double>& p, const double* x, const double* dy,
               double* dx, int64_t n);
 
 }  // namespace activations

@@ -64,9 +64,9 @@ __global__ void ForwardKernel(Params<ComputeType<T>> p, const T* x, T* y,
 }
 
 template <typename T>
-__global__ void GradientKernel(Params<ComputeType<T>> p, const T* x,
+__global__ void BackwardKernel(Params<ComputeType<T>> p, const T* x,
                                const T* dy, T* dx, int64_t n) {
-  GradientThread(ThisThread(), p, x, dy, dx, n);
+  BackwardThread(ThisThread(), p, x, dy, dx, n);
 }
 
 }  // namespace
@@ -76,26 +76,23 @@ const char* LaunchForward(GpuStream stream, const Params<ComputeType<T>>& p,
                           const T* x, T* y, int64_t n) {
   Params<ComputeType<T>> device_p;
   if (const char* error = DeviceParams(stream, p, &device_p)) return error;
-  ForwardKernel<T><<<ElementwiseBlocks(n), kElementwiseThreads, 0,
-                     ToCudaStream(stream)>>>(device_p, x, y, n);
-  return LaunchError();
+  return LaunchElementwise(ForwardKernel<T>, n, stream, device_p, x, y, n);
 }
 
 template <typename T>
-const char* LaunchGradient(GpuStream stream, const Params<ComputeType<T>>& p,
+const char* LaunchBackward(GpuStream stream, const Params<ComputeType<T>>& p,
                            const T* x, const T* dy, T* dx, int64_t n) {
   Params<ComputeType<T>> device_p;
   if (const char* error = DeviceParams(stream, p, &device_p)) return error;
-  GradientKernel<T><<<ElementwiseBlocks(n), kElementwiseThreads, 0,
-                      ToCudaStream(stream)>>>(device_p, x, dy, dx, n);
-  return LaunchError();
+  return LaunchElementwise(BackwardKernel<T>, n, stream, device_p, x, dy, dx,
+                           n);
 }
 
 #define TFA_INSTANTIATE(T)                                                   \
   template const char* LaunchForward<T>(GpuStream,                           \
                                         const Params<ComputeType<T>>&,       \
                                         const T*, T*, int64_t);              \
-  template const char* LaunchGradient<T>(GpuStream,                          \
+  template const char* LaunchBackward<T>(GpuStream,                          \
                                          const Params<ComputeType<T>>&,      \
                                          const T*, const T*, T*, int64_t);
 TFA_INSTANTIATE(float)

@@ -28,7 +28,7 @@ template <typename T>
 TFA_INLINE void ForwardThread(const Thread& t, const Params<ComputeType<T>>& p,
                               const T* x, T* y, int64_t n) {
   using C = ComputeType<T>;
-  VisitFunction(p, [&](const auto& f) TFA_LAMBDA_INLINE {
+  VisitKind(p, [&](const auto& f) TFA_LAMBDA_INLINE {
     for (int64_t i = t.First(); i < n; i += t.Stride()) {
       const C v = Load(x + i);
       Store(y + i, ScalarValue(f, p, v));
@@ -39,11 +39,11 @@ TFA_INLINE void ForwardThread(const Thread& t, const Params<ComputeType<T>>& p,
 // dx = dy f'(x) for thread t's elements of [0, n) (0 outside the clip
 // range). dx may alias dy or x.
 template <typename T>
-TFA_INLINE void GradientThread(const Thread& t,
+TFA_INLINE void BackwardThread(const Thread& t,
                                const Params<ComputeType<T>>& p, const T* x,
                                const T* dy, T* dx, int64_t n) {
   using C = ComputeType<T>;
-  VisitFunction(p, [&](const auto& f) TFA_LAMBDA_INLINE {
+  VisitKind(p, [&](const auto& f) TFA_LAMBDA_INLINE {
     for (int64_t i = t.First(); i < n; i += t.Stride()) {
       const C v = Load(x + i);
       const C g = Load(dy + i);
@@ -61,7 +61,7 @@ template <typename T>
 const char* LaunchForward(GpuStream stream, const Params<ComputeType<T>>& p,
                           const T* x, T* y, int64_t n);
 template <typename T>
-const char* LaunchGradient(GpuStream stream, const Params<ComputeType<T>>& p,
+const char* LaunchBackward(GpuStream stream, const Params<ComputeType<T>>& p,
                            const T* x, const T* dy, T* dx, int64_t n);
 
 }  // namespace activations

@@ -94,11 +94,11 @@ struct Activation<GPUDevice, T> {
                            x.NumElements()));
   }
 
-  static absl::Status Gradient(OpKernelContext* ctx, const act::Params<C>& p,
+  static absl::Status Backward(OpKernelContext* ctx, const act::Params<C>& p,
                                const Tensor& x, const Tensor& dy, Tensor* dx) {
     return LaunchStatus(
         "tf_approx activation gradient",
-        act::LaunchGradient(StreamOf(ctx), p, GpuData<T>(x), GpuData<T>(dy),
+        act::LaunchBackward(StreamOf(ctx), p, GpuData<T>(x), GpuData<T>(dy),
                             GpuData<T>(dx), x.NumElements()));
   }
 };
@@ -122,10 +122,10 @@ void ForwardRange(const act::Params<C>& p, const T* x, T* y, int64_t n) {
 }
 
 template <typename T, typename C>
-void GradientRange(const act::Params<C>& p, const T* x, const T* dy, T* dx,
+void BackwardRange(const act::Params<C>& p, const T* x, const T* dy, T* dx,
                    int64_t n) {
   if constexpr (std::is_same<T, C>::value) {
-    act::Gradient(p, x, dy, dx, n);
+    act::Backward(p, x, dy, dx, n);
   } else {
     C in[kChunk], grad_in[kChunk], out[kChunk];
     for (int64_t start = 0; start < n; start += kChunk) {
@@ -134,7 +134,7 @@ void GradientRange(const act::Params<C>& p, const T* x, const T* dy, T* dx,
         in[i] = static_cast<C>(x[start + i]);
         grad_in[i] = static_cast<C>(dy[start + i]);
       }
-      act::Gradient(p, in, grad_in, out, len);
+      act::Backward(p, in, grad_in, out, len);
       for (int64_t i = 0; i < len; ++i) dx[start + i] = static_cast<T>(out[i]);
     }
   }
@@ -178,14 +178,14 @@ struct Activation<CPUDevice, T> {
     return absl::OkStatus();
   }
 
-  static absl::Status Gradient(OpKernelContext* ctx, const act::Params<C>& p,
+  static absl::Status Backward(OpKernelContext* ctx, const act::Params<C>& p,
                                const Tensor& x, const Tensor& dy, Tensor* dx) {
     const T* in = x.flat<T>().data();
     const T* grad_in = dy.flat<T>().data();
     T* out = dx->flat<T>().data();
     ParallelFor<T>(ctx, p, x.NumElements(), 2,
                    [&](int64_t begin, int64_t end) {
-                     GradientRange(p, in + begin, grad_in + begin,
+                     BackwardRange(p, in + begin, grad_in + begin,
                                    out + begin, end - begin);
                    });
     return absl::OkStatus();
@@ -226,17 +226,12 @@ class ActivationGradOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     const Tensor& dy = ctx->input(0);
     const Tensor& x = ctx->input(1);
-    OP_REQUIRES(
-        ctx, dy.shape() == x.shape(),
-        absl::InvalidArgumentError(absl::StrCat(
-            "tf_approx activation gradient: `dy` must have the shape "
-            "of `x`, ",
-            x.shape().DebugString(), ", got ", dy.shape().DebugString())));
+    OP_REQUIRES_OK(ctx, CheckDyShape("tf_approx activation gradient", dy, x));
     Tensor* dx = nullptr;
     OP_REQUIRES_OK(
         ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &dx));
     if (x.NumElements() == 0) return;
-    OP_REQUIRES_OK(ctx, functor::Activation<Device, T>::Gradient(
+    OP_REQUIRES_OK(ctx, functor::Activation<Device, T>::Backward(
                             ctx, params_, x, dy, dx));
   }
 

@@ -49,13 +49,13 @@ Array<S> Forward(const Spec& spec, Array<S> x) {
 }
 
 template <typename S>
-Array<S> Gradient(const Spec& spec, Array<S> x, Array<S> dy) {
+Array<S> Backward(const Spec& spec, Array<S> x, Array<S> dy) {
   if (x.size() != dy.size()) throw py::value_error("`dy` must match `x`");
   const act::Params<S> p = spec.ToParams<S>();
   Array<S> dx(x.request().shape);
   {
     py::gil_scoped_release release;
-    act::Gradient(p, x.data(), dy.data(), dx.mutable_data(), x.size());
+    act::Backward(p, x.data(), dy.data(), dx.mutable_data(), x.size());
   }
   return dx;
 }
@@ -719,9 +719,9 @@ PYBIND11_MODULE(_native, m) {
   m.def("forward", &Forward<float>, py::arg("spec"), py::arg("x"));
   m.def("forward", &Forward<double>, py::arg("spec"), py::arg("x"),
         "y = f(x) elementwise, float32 or float64.");
-  m.def("gradient", &Gradient<float>, py::arg("spec"), py::arg("x"),
+  m.def("gradient", &Backward<float>, py::arg("spec"), py::arg("x"),
         py::arg("dy"));
-  m.def("gradient", &Gradient<double>, py::arg("spec"), py::arg("x"),
+  m.def("gradient", &Backward<double>, py::arg("spec"), py::arg("x"),
         py::arg("dy"), "dx = dy * f'(x) elementwise.");
   m.def("sweep_float32", &SweepFloat32, py::arg("spec"), py::arg("reference"),
         py::arg("lo") = -5.5, py::arg("hi") = 5.5,
