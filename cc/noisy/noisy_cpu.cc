@@ -108,27 +108,18 @@ TFA_INLINE void BackwardImpl(const Problem<S>& p, const S* x, const S* dy,
 
 }  // namespace
 
-TFA_CPU_CLONES void Forward(const Problem<float>& p, const float* x, float* y,
-                            int64_t row_begin, int64_t row_end) {
-  ForwardImpl(p, x, y, row_begin, row_end);
-}
-
-TFA_CPU_CLONES void Forward(const Problem<double>& p, const double* x,
-                            double* y, int64_t row_begin, int64_t row_end) {
-  ForwardImpl(p, x, y, row_begin, row_end);
-}
-
-TFA_CPU_CLONES void Backward(const Problem<float>& p, const float* x,
-                             const float* dy, float* dx, int64_t row_begin,
-                             int64_t row_end, double* dp) {
-  BackwardImpl(p, x, dy, dx, row_begin, row_end, dp);
-}
-
-TFA_CPU_CLONES void Backward(const Problem<double>& p, const double* x,
-                             const double* dy, double* dx, int64_t row_begin,
-                             int64_t row_end, double* dp) {
-  BackwardImpl(p, x, dy, dx, row_begin, row_end, dp);
-}
+#define TFA_ENTRY_POINTS(S)                                                \
+  TFA_CPU_CLONES void Forward(const Problem<S>& p, const S* x, S* y,       \
+                              int64_t row_begin, int64_t row_end) {        \
+    ForwardImpl(p, x, y, row_begin, row_end);                              \
+  }                                                                        \
+  TFA_CPU_CLONES void Backward(const Problem<S>& p, const S* x,            \
+                               const S* dy, S* dx, int64_t row_begin,      \
+                               int64_t row_end, double* dp) {              \
+    BackwardImpl(p, x, dy, dx, row_begin, row_end, dp);                    \
+  }
+TFA_FOR_EACH_CPU_TYPE(TFA_ENTRY_POINTS)
+#undef TFA_ENTRY_POINTS
 
 }  // namespace noisy
 }  // namespace tf_approx

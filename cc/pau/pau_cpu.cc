@@ -81,50 +81,30 @@ TFA_INLINE S ScalarBackwardImpl(const Problem<S>& p, S x, S dy, int64_t column,
 // time for little gain), and compiled for the same instruction sets as the
 // loops, so that an element's value does not depend on which path took it
 // (FMA contraction). target_clones cannot apply to templates: one function
-// per type, the denominator read at run time.
-TFA_CPU_CLONES TFA_NOINLINE float ScalarForward(const Problem<float>& p,
-                                                float x, int64_t column,
-                                                int64_t index) {
-  float y;
-  VisitDenominator(p.denominator, [&](auto tag) TFA_LAMBDA_INLINE {
-    y = ScalarForwardImpl<decltype(tag)::kValue>(p, x, column, index);
-  });
-  return y;
-}
-
-TFA_CPU_CLONES TFA_NOINLINE double ScalarForward(const Problem<double>& p,
-                                                 double x, int64_t column,
-                                                 int64_t index) {
-  double y;
-  VisitDenominator(p.denominator, [&](auto tag) TFA_LAMBDA_INLINE {
-    y = ScalarForwardImpl<decltype(tag)::kValue>(p, x, column, index);
-  });
-  return y;
-}
-
-TFA_CPU_CLONES TFA_NOINLINE float ScalarBackward(const Problem<float>& p,
-                                                 float x, float dy,
-                                                 int64_t column, int64_t index,
-                                                 float* acc) {
-  float dx;
-  VisitDenominator(p.denominator, [&](auto tag) TFA_LAMBDA_INLINE {
-    dx =
-        ScalarBackwardImpl<decltype(tag)::kValue>(p, x, dy, column, index, acc);
-  });
-  return dx;
-}
-
-TFA_CPU_CLONES TFA_NOINLINE double ScalarBackward(const Problem<double>& p,
-                                                  double x, double dy,
-                                                  int64_t column, int64_t index,
-                                                  double* acc) {
-  double dx;
-  VisitDenominator(p.denominator, [&](auto tag) TFA_LAMBDA_INLINE {
-    dx =
-        ScalarBackwardImpl<decltype(tag)::kValue>(p, x, dy, column, index, acc);
-  });
-  return dx;
-}
+// per type, the denominator read at run time. (y and dx start at 0: GCC
+// cannot see that the switch covers every denominator.)
+#define TFA_SCALAR_ENTRY_POINTS(S)                                         \
+  TFA_CPU_CLONES TFA_NOINLINE S ScalarForward(const Problem<S>& p, S x,    \
+                                              int64_t column,              \
+                                              int64_t index) {             \
+    S y = 0;                                                               \
+    VisitDenominator(p.denominator, [&](auto tag) TFA_LAMBDA_INLINE {      \
+      y = ScalarForwardImpl<decltype(tag)::kValue>(p, x, column, index);   \
+    });                                                                    \
+    return y;                                                              \
+  }                                                                        \
+  TFA_CPU_CLONES TFA_NOINLINE S ScalarBackward(const Problem<S>& p, S x,   \
+                                               S dy, int64_t column,       \
+                                               int64_t index, S* acc) {    \
+    S dx = 0;                                                              \
+    VisitDenominator(p.denominator, [&](auto tag) TFA_LAMBDA_INLINE {      \
+      dx = ScalarBackwardImpl<decltype(tag)::kValue>(p, x, dy, column,     \
+                                                     index, acc);          \
+    });                                                                    \
+    return dx;                                                             \
+  }
+TFA_FOR_EACH_CPU_TYPE(TFA_SCALAR_ENTRY_POINTS)
+#undef TFA_SCALAR_ENTRY_POINTS
 
 // Rows are handled in blocks of about kBlockElements; a block is checked for
 // inputs beyond p.far before it is computed, so that the common case needs no
@@ -380,27 +360,18 @@ TFA_INLINE void BackwardImpl(const Problem<S>& p, const S* x, const S* dy,
 
 }  // namespace
 
-TFA_CPU_CLONES void Forward(const Problem<float>& p, const float* x, float* y,
-                            int64_t row_begin, int64_t row_end) {
-  ForwardImpl(p, x, y, row_begin, row_end);
-}
-
-TFA_CPU_CLONES void Forward(const Problem<double>& p, const double* x,
-                            double* y, int64_t row_begin, int64_t row_end) {
-  ForwardImpl(p, x, y, row_begin, row_end);
-}
-
-TFA_CPU_CLONES void Backward(const Problem<float>& p, const float* x,
-                             const float* dy, float* dx, int64_t row_begin,
-                             int64_t row_end, double* grad) {
-  BackwardImpl(p, x, dy, dx, row_begin, row_end, grad);
-}
-
-TFA_CPU_CLONES void Backward(const Problem<double>& p, const double* x,
-                             const double* dy, double* dx, int64_t row_begin,
-                             int64_t row_end, double* grad) {
-  BackwardImpl(p, x, dy, dx, row_begin, row_end, grad);
-}
+#define TFA_ENTRY_POINTS(S)                                                \
+  TFA_CPU_CLONES void Forward(const Problem<S>& p, const S* x, S* y,       \
+                              int64_t row_begin, int64_t row_end) {        \
+    ForwardImpl(p, x, y, row_begin, row_end);                              \
+  }                                                                        \
+  TFA_CPU_CLONES void Backward(const Problem<S>& p, const S* x,            \
+                               const S* dy, S* dx, int64_t row_begin,      \
+                               int64_t row_end, double* grad) {            \
+    BackwardImpl(p, x, dy, dx, row_begin, row_end, grad);                  \
+  }
+TFA_FOR_EACH_CPU_TYPE(TFA_ENTRY_POINTS)
+#undef TFA_ENTRY_POINTS
 
 }  // namespace pau
 }  // namespace tf_approx
