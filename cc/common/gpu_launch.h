@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 
 #include "cc/common/device.h"
 
@@ -32,6 +33,17 @@ inline cudaStream_t ToCudaStream(GpuStream stream) {
 inline const char* LaunchError() {
   const cudaError_t error = cudaGetLastError();
   return error == cudaSuccess ? nullptr : cudaGetErrorString(error);
+}
+
+// Enqueues kernel(args...) on `stream` as a grid-stride launch over n
+// threads' worth of work (ElementwiseBlocks(n) blocks of
+// kElementwiseThreads); returns LaunchError().
+template <typename... Params, typename... Args>
+const char* LaunchElementwise(void (*kernel)(Params...), int64_t n,
+                              GpuStream stream, Args&&... args) {
+  kernel<<<ElementwiseBlocks(n), kElementwiseThreads, 0,
+           ToCudaStream(stream)>>>(std::forward<Args>(args)...);
+  return LaunchError();
 }
 
 }  // namespace tf_approx

@@ -24,17 +24,13 @@ __global__ void BackwardKernel(Problem<ComputeType<T>> p, const T* x,
 template <typename T>
 const char* LaunchForward(GpuStream stream, const Problem<ComputeType<T>>& p,
                           const T* x, T* y, int64_t n) {
-  ForwardKernel<T><<<ElementwiseBlocks(n), kElementwiseThreads, 0,
-                     ToCudaStream(stream)>>>(p, x, y, n);
-  return LaunchError();
+  return LaunchElementwise(ForwardKernel<T>, n, stream, p, x, y, n);
 }
 
 template <typename T>
 const char* LaunchBackward(GpuStream stream, const Problem<ComputeType<T>>& p,
                            const T* x, const T* dy, T* dx, int64_t n) {
-  BackwardKernel<T><<<ElementwiseBlocks(n), kElementwiseThreads, 0,
-                      ToCudaStream(stream)>>>(p, x, dy, dx, n);
-  return LaunchError();
+  return LaunchElementwise(BackwardKernel<T>, n, stream, p, x, dy, dx, n);
 }
 
 #define TFA_INSTANTIATE(T)                                                  \

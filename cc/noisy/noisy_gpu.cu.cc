@@ -37,9 +37,7 @@ template <typename T>
 const char* LaunchForward(GpuStream stream,
                           const GpuProblem<ComputeType<T>>& prob,
                           const GpuInputs<T>& in, const T* x, T* y) {
-  ForwardKernel<T><<<ElementwiseBlocks(prob.size), kElementwiseThreads, 0,
-                     ToCudaStream(stream)>>>(prob, in, x, y);
-  return LaunchError();
+  return LaunchElementwise(ForwardKernel<T>, prob.size, stream, prob, in, x, y);
 }
 
 template <typename T>
@@ -48,17 +46,17 @@ const char* LaunchBackward(GpuStream stream,
                            const GpuInputs<T>& in, const T* x, const T* dy,
                            T* dx, T* dp, double* partial) {
   const SumLayout s = MakeSumLayout(prob.size, prob.channels);
-  const cudaStream_t cuda_stream = ToCudaStream(stream);
-  BackwardKernel<T><<<ElementwiseBlocks(s.chunks * s.lanes),
-                      kElementwiseThreads, 0, cuda_stream>>>(
-      prob, in, s, x, dy, dx, partial);
-  if (const char* error = LaunchError()) return error;
-  LaneSumKernel<<<ElementwiseBlocks(s.lanes), kElementwiseThreads, 0,
-                  cuda_stream>>>(s, partial);
-  if (const char* error = LaunchError()) return error;
-  ChannelSumKernel<T><<<ElementwiseBlocks(prob.channels), kElementwiseThreads,
-                        0, cuda_stream>>>(s, prob.channels, partial, dp);
-  return LaunchError();
+  if (const char* error =
+          LaunchElementwise(BackwardKernel<T>, s.chunks * s.lanes, stream,
+                            prob, in, s, x, dy, dx, partial)) {
+    return error;
+  }
+  if (const char* error =
+          LaunchElementwise(LaneSumKernel, s.lanes, stream, s, partial)) {
+    return error;
+  }
+  return LaunchElementwise(ChannelSumKernel<T>, prob.channels, stream, s,
+                           prob.channels, partial, dp);
 }
 
 #define TFA_INSTANTIATE(T)                                                   \

@@ -44,7 +44,7 @@ constexpr int64_t kMaxChunks = 4096;
 // One launch's inputs, as they lie in device memory. T is float, double,
 // Half or BFloat16.
 template <typename T>
-struct DeviceProblem {
+struct GpuProblem {
   int m = 5;  // numerator degree
   int n = 4;  // denominator degree
   Denominator denominator = Denominator::kSafe;
@@ -84,7 +84,7 @@ struct CoefficientSet {
   C far;
   int64_t set = -1;
 
-  TFA_INLINE void Read(const DeviceProblem<T>& p, int64_t s) {
+  TFA_INLINE void Read(const GpuProblem<T>& p, int64_t s) {
     if (s == set) return;
     set = s;
     double largest = 0;
@@ -105,7 +105,7 @@ struct CoefficientSet {
 
 // The noise key of an RPAU (unused for a plain PAU).
 template <typename T>
-TFA_INLINE NoiseKey KeyOf(const DeviceProblem<T>& p) {
+TFA_INLINE NoiseKey KeyOf(const GpuProblem<T>& p) {
   if (p.alpha == 0) return NoiseKey();
   return MakeNoiseKey(p.seed[0], p.seed[1], p.seed_count == 3 ? p.seed[2] : 0);
 }
@@ -113,7 +113,7 @@ TFA_INLINE NoiseKey KeyOf(const DeviceProblem<T>& p) {
 // Element `index`'s coefficients: the set's, randomized for an RPAU as the
 // CPU kernel does.
 template <typename T, typename C>
-TFA_INLINE void ElementCoefficients(const DeviceProblem<T>& p,
+TFA_INLINE void ElementCoefficients(const GpuProblem<T>& p,
                                     const NoiseKey& key,
                                     const CoefficientSet<T, C>& set,
                                     int64_t index, C* coef) {
@@ -131,13 +131,13 @@ TFA_INLINE void ElementCoefficients(const DeviceProblem<T>& p,
 }
 
 template <typename T>
-TFA_INLINE int64_t SetOf(const DeviceProblem<T>& p, int64_t index) {
+TFA_INLINE int64_t SetOf(const GpuProblem<T>& p, int64_t index) {
   return p.PerChannel() ? index % p.channels : 0;
 }
 
 // y = F(x) for thread t's elements of [0, size). x and y may alias.
 template <typename T>
-TFA_INLINE void ForwardThread(const Thread& t, const DeviceProblem<T>& p,
+TFA_INLINE void ForwardThread(const Thread& t, const GpuProblem<T>& p,
                               const T* x, T* y) {
   using C = ComputeType<T>;
   const NoiseKey key = KeyOf(p);
@@ -159,7 +159,7 @@ TFA_INLINE void ForwardThread(const Thread& t, const DeviceProblem<T>& p,
 // partial[(chunk * NumCoefficients() + j) * Lanes() + lane]. dx may alias
 // dy.
 template <typename T>
-TFA_INLINE void BackwardThread(const Thread& t, const DeviceProblem<T>& p,
+TFA_INLINE void BackwardThread(const Thread& t, const GpuProblem<T>& p,
                                const T* x, const T* dy, T* dx,
                                ComputeType<T>* partial) {
   using C = ComputeType<T>;
@@ -199,7 +199,7 @@ TFA_INLINE void BackwardThread(const Thread& t, const DeviceProblem<T>& p,
 // Stage 2: total[j * Lanes() + lane] = the chunks' partial sums, added in
 // chunk order in double, for thread t's (j, lane) pairs.
 template <typename T>
-TFA_INLINE void SumChunksThread(const Thread& t, const DeviceProblem<T>& p,
+TFA_INLINE void SumChunksThread(const Thread& t, const GpuProblem<T>& p,
                                 const ComputeType<T>* partial, double* total) {
   const int count = p.NumCoefficients();
   const int64_t lanes = p.Lanes(), chunks = p.Chunks();
@@ -215,7 +215,7 @@ TFA_INLINE void SumChunksThread(const Thread& t, const DeviceProblem<T>& p,
 // Finish: dnumerator [sets][m + 1] and ddenominator [sets][n] from total,
 // a shared set's lanes added in lane order in double.
 template <typename T>
-TFA_INLINE void FinishThread(const Thread& t, const DeviceProblem<T>& p,
+TFA_INLINE void FinishThread(const Thread& t, const GpuProblem<T>& p,
                              const double* total, T* dnumerator,
                              T* ddenominator) {
   using C = ComputeType<T>;
@@ -248,10 +248,10 @@ TFA_INLINE void FinishThread(const Thread& t, const DeviceProblem<T>& p,
 // Chunks() * NumCoefficients() * Lanes() values and `total`
 // NumCoefficients() * Lanes() (temp memory of the caller's).
 template <typename T>
-const char* LaunchForward(GpuStream stream, const DeviceProblem<T>& p,
+const char* LaunchForward(GpuStream stream, const GpuProblem<T>& p,
                           const T* x, T* y);
 template <typename T>
-const char* LaunchBackward(GpuStream stream, const DeviceProblem<T>& p,
+const char* LaunchBackward(GpuStream stream, const GpuProblem<T>& p,
                            const T* x, const T* dy, T* dx, T* dnumerator,
                            T* ddenominator, ComputeType<T>* partial,
                            double* total);

@@ -145,8 +145,8 @@ template <typename T>
 struct Pau<GPUDevice, T> {
   using C = ComputeType<T>;
 
-  static pau::DeviceProblem<GpuType<T>> Problem(const Inputs& in) {
-    pau::DeviceProblem<GpuType<T>> p;
+  static pau::GpuProblem<GpuType<T>> Problem(const Inputs& in) {
+    pau::GpuProblem<GpuType<T>> p;
     p.m = in.shapes.m;
     p.n = in.shapes.n;
     p.denominator = in.attrs->denominator;
@@ -347,11 +347,7 @@ class PauGradOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     const Tensor& dy = ctx->input(0);
     const Tensor& x = ctx->input(1);
-    OP_REQUIRES(
-        ctx, dy.shape() == x.shape(),
-        absl::InvalidArgumentError(absl::StrCat(
-            "pau gradient: `dy` must have the shape of `x`, ",
-            x.shape().DebugString(), ", got ", dy.shape().DebugString())));
+    OP_REQUIRES_OK(ctx, CheckDyShape("pau gradient", dy, x));
     Inputs in{&attrs_, {}, &x, &ctx->input(2), &ctx->input(3),
               &ctx->input(4)};
     OP_REQUIRES_OK(ctx, CheckShapes(x, *in.numerator, *in.denominator,
