@@ -174,6 +174,16 @@ inline absl::Status NoiseKeyFromSeed(const char* op,
   return absl::OkStatus();
 }
 
+// OK if a gradient op's `dy` has the shape of its `x`; else the error of op
+// `op` (e.g. "gaaf gradient") that says so.
+inline absl::Status CheckDyShape(const char* op, const ::tensorflow::Tensor& dy,
+                                 const ::tensorflow::Tensor& x) {
+  if (dy.shape() == x.shape()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      op, ": `dy` must have the shape of `x`, ", x.shape().DebugString(),
+      ", got ", dy.shape().DebugString()));
+}
+
 // Work below this many cycles (about 80 µs at 3 GHz) runs on the calling
 // thread. Handing a job to the intra-op pool costs tens of µs where waking a
 // sleeping worker is slow (measured on a 2-vCPU VM: FWHT of 128 x 1024 floats

@@ -176,11 +176,7 @@ class GaafGradOp : public GaafKernel {
   void Compute(OpKernelContext* ctx) override {
     const Tensor& dy = ctx->input(0);
     const Tensor& x = ctx->input(1);
-    OP_REQUIRES(
-        ctx, dy.shape() == x.shape(),
-        absl::InvalidArgumentError(absl::StrCat(
-            "gaaf gradient: `dy` must have the shape of `x`, ",
-            x.shape().DebugString(), ", got ", dy.shape().DebugString())));
+    OP_REQUIRES_OK(ctx, CheckDyShape("gaaf gradient", dy, x));
     Tensor* dx = nullptr;
     OP_REQUIRES_OK(
         ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &dx));

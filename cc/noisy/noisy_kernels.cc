@@ -310,11 +310,7 @@ class NoisyActivationGradOp : public OpKernel {
     const Tensor& p = ctx->input(2);
     const Tensor& scale = ctx->input(3);
     const Tensor& seed = ctx->input(4);
-    OP_REQUIRES(
-        ctx, dy.shape() == x.shape(),
-        absl::InvalidArgumentError(absl::StrCat(
-            "noisy_activation gradient: `dy` must have the shape of `x`, ",
-            x.shape().DebugString(), ", got ", dy.shape().DebugString())));
+    OP_REQUIRES_OK(ctx, CheckDyShape("noisy_activation gradient", dy, x));
     OP_REQUIRES_OK(ctx, CheckShapes(x, p, scale, seed));
     Tensor* dx = nullptr;
     OP_REQUIRES_OK(
