@@ -26,6 +26,7 @@
 #include "cc/gaaf/gaaf.h"
 #include "cc/gaaf/gaaf_gpu.h"
 #include "cc/native/activation_spec.h"
+#include "cc/native/problems.h"
 #include "cc/noisy/noisy.h"
 #include "cc/noisy/noisy_gpu.h"
 #include "cc/pau/pau.h"
@@ -43,9 +44,8 @@ void Check(cudaError_t error, const char* what) {
   }
 }
 
-void Require(bool condition, const std::string& message) {
-  if (!condition) throw std::invalid_argument(message);
-}
+using native::GaafProblem;
+using native::Require;
 
 // A buffer in device memory with a numpy dtype and shape.
 class DeviceArray {
@@ -124,18 +124,12 @@ void RequireLike(const Array& a, const Array& b, const char* what) {
 // Calls fn(T{}) with T the element type of `a`.
 template <typename Fn>
 Launch DispatchType(const Array& a, Fn&& fn) {
-  const char kind = a->dtype().kind();
-  const auto size = a->dtype().itemsize();
-  if (a->bfloat16()) {
-    Require(kind == 'u' && size == 2,
-            "bfloat16 values are passed as their uint16 bit patterns");
-    return fn(BFloat16{});
-  }
-  Require(kind == 'f' && (size == 2 || size == 4 || size == 8),
-          "arrays must be float16, float32 or float64");
-  if (size == 2) return fn(Half{});
-  if (size == 4) return fn(float{});
-  return fn(double{});
+  return native::DispatchType(a->dtype().kind(), a->dtype().itemsize(),
+                              a->bfloat16(), fn);
+}
+
+std::vector<int64_t> ShapeOf(const Array& a) {
+  return std::vector<int64_t>(a->shape().begin(), a->shape().end());
 }
 
 void ThrowIfFailed(const char* error) {
@@ -178,23 +172,13 @@ Launch ActivationGrad(Array x, Array dy, Array dx, const py::object& spec) {
     using T = decltype(type);
     const auto p = s.ToParams<ComputeType<T>>();
     return [=] {
-      ThrowIfFailed(activations::LaunchGradient<T>(
+      ThrowIfFailed(activations::LaunchBackward<T>(
           nullptr, p, x->data<T>(), dy->data<T>(), dx->data<T>(), x->size()));
     };
   });
 }
 
 // GAAF.
-template <typename C>
-gaaf::Problem<C> GaafProblem(const std::string& base, const std::string& shape,
-                             double k, double center, double width) {
-  gaaf::Problem<C> p;
-  const char* error =
-      gaaf::MakeProblem(base.c_str(), shape.c_str(), k, center, width, &p);
-  Require(error == nullptr, error ? error : "");
-  return p;
-}
-
 Launch Gaaf(Array x, Array y, const std::string& base,
             const std::string& shape, double k, double center, double width) {
   RequireLike(x, y, "y");
@@ -239,25 +223,10 @@ noisy::GpuProblem<ComputeType<T>> NoisyProblem(
           "noisy_activation: p and scale must have x's dtype, scale one value");
   Require(p->size() >= 1 && x->size() % p->size() == 0,
           "noisy_activation: x must have p's size as its last axis");
-  Require(seed->dtype().kind() == 'i' && seed->dtype().itemsize() == 8 &&
-              (seed->size() == 2 || seed->size() == 3),
+  Require(seed->dtype().kind() == 'i' && seed->dtype().itemsize() == 8,
           "noisy_activation: seed must be int64 [2] or [3]");
-  noisy::GpuProblem<C> prob;
-  noisy::Base parsed_base;
-  Require(noisy::ParseBase(base.c_str(), &parsed_base),
-          "noisy_activation: unknown `base` '" + base + "'");
-  Require(noisy::ParseWhere(where.c_str(), &prob.where),
-          "noisy_activation: unknown `where` '" + where + "'");
-  Require(noise == "normal" || noise == "half_normal",
-          "noisy_activation: `noise` must be 'normal' or 'half_normal'");
-  prob.half_normal = noise == "half_normal";
-  prob.params = noisy::MakeParams<C>(parsed_base, static_cast<C>(alpha), C(0),
-                                     prob.half_normal);
-  prob.training = training;
-  prob.size = x->size();
-  prob.channels = p->size();
-  prob.seed_size = static_cast<int>(seed->size());
-  return prob;
+  return native::NoisyProblem<C>(base, where, noise, alpha, training,
+                                 x->size(), p->size(), seed->size());
 }
 
 template <typename T>
@@ -317,44 +286,19 @@ Launch NoisyGrad(Array x, Array dy, Array dx, Array p, Array dp, Array scale,
 // gradient's coefficient outputs and temp memory, which it discards (the
 // coefficient sums are checked on the CPU model: tests/test_gpu_model.py).
 template <typename T>
-pau::DeviceProblem<T> PauProblem(const Array& x, const Array& numerator,
+pau::GpuProblem<T> PauProblem(const Array& x, const Array& numerator,
                                  const Array& denominator,
                                  const std::string& kind, double alpha,
                                  const Array& seed) {
-  pau::DeviceProblem<T> p;
-  if (kind == "safe") {
-    p.denominator = pau::Denominator::kSafe;
-  } else if (kind == "abs_of_sum") {
-    p.denominator = pau::Denominator::kAbsOfSum;
-  } else {
-    Require(kind == "unsafe", "pau: unknown `denominator_kind` '" + kind + "'");
-    p.denominator = pau::Denominator::kUnsafe;
-  }
   Require(numerator->dtype().is(x->dtype()) &&
               denominator->dtype().is(x->dtype()),
           "pau: the coefficients must have x's dtype");
-  const auto& ns = numerator->shape();
-  const auto& ds = denominator->shape();
-  Require((ns.size() == 1 || ns.size() == 2) && ds.size() == ns.size(),
-          "pau: `numerator` and `denominator` must both have rank 1 or 2");
-  Require(ns.back() >= 2 && ns.back() <= pau::kMaxOrder + 1 &&
-              ds.back() >= 1 && ds.back() <= pau::kMaxOrder,
-          "pau: orders must be 1..10");
-  if (ns.size() == 2) {
-    Require(ns[0] > 0 && ds[0] == ns[0] && x->size() % ns[0] == 0,
-            "pau: per-channel coefficients need one row per channel");
-    p.channels = ns[0];
-  }
-  Require(seed->size() == 2 || seed->size() == 3,
-          "pau: `seed` must be (seed, step) or (seed, step, first)");
-  p.m = static_cast<int>(ns.back() - 1);
-  p.n = static_cast<int>(ds.back());
-  p.size = x->size();
-  p.alpha = static_cast<float>(alpha);
+  pau::GpuProblem<T> p =
+      native::PauProblem<T>(ShapeOf(x), ShapeOf(numerator),
+                            ShapeOf(denominator), seed->size(), kind, alpha);
   p.numerator = numerator->data<T>();
   p.denominator_b = denominator->data<T>();
   p.seed = seed->data<int64_t>();
-  p.seed_count = static_cast<int>(seed->size());
   return p;
 }
 

@@ -23,6 +23,7 @@
 #include "cc/gaaf/gaaf_gpu.h"
 #include "cc/native/activation_spec.h"
 #include "cc/native/gpu_model.h"
+#include "cc/native/problems.h"
 #include "cc/noisy/noisy_gpu.h"
 #include "cc/pau/pau.h"
 #include "cc/pau/pau_gpu.h"
@@ -32,25 +33,18 @@ namespace {
 
 namespace py = pybind11;
 
-void Require(bool condition, const std::string& message) {
-  if (!condition) throw std::invalid_argument(message);
-}
+using native::GaafProblem;
+using native::Require;
 
 // Calls fn(T{}) with T the element type of `x` (see the module docstring).
 template <typename Fn>
 py::array DispatchType(const py::array& x, bool bfloat16, Fn&& fn) {
-  const auto kind = x.dtype().kind();
-  const auto size = x.dtype().itemsize();
-  if (bfloat16) {
-    Require(kind == 'u' && size == 2,
-            "bfloat16 values are passed as their uint16 bit patterns");
-    return fn(BFloat16{});
-  }
-  Require(kind == 'f', "x must be float16, float32 or float64");
-  if (size == 2) return fn(Half{});
-  if (size == 4) return fn(float{});
-  Require(size == 8, "x must be float16, float32 or float64");
-  return fn(double{});
+  return native::DispatchType(x.dtype().kind(), x.dtype().itemsize(), bfloat16,
+                              fn);
+}
+
+std::vector<int64_t> ShapeOf(const py::array& a) {
+  return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
 }
 
 template <typename T>
@@ -74,16 +68,6 @@ py::array EmptyLike(const py::array& a) {
 
 void CheckGrid(int64_t blocks, int64_t threads) {
   Require(blocks >= 1 && threads >= 1, "blocks and threads must be >= 1");
-}
-
-template <typename C>
-gaaf::Problem<C> GaafProblem(const std::string& base, const std::string& shape,
-                             double k, double center, double width) {
-  gaaf::Problem<C> p;
-  const char* error =
-      gaaf::MakeProblem(base.c_str(), shape.c_str(), k, center, width, &p);
-  Require(error == nullptr, error ? error : "");
-  return p;
 }
 
 py::array Gaaf(py::array x, bool bfloat16, const std::string& base,
@@ -154,16 +138,9 @@ NoisyModel<T> MakeNoisyModel(const py::array& x, py::array p, double scale,
                              bool training) {
   using C = ComputeType<T>;
   NoisyModel<T> m;
-  noisy::Base parsed_base;
-  Require(noisy::ParseBase(base.c_str(), &parsed_base),
-          "noisy_activation: unknown `base` '" + base + "'");
-  Require(noisy::ParseWhere(where.c_str(), &m.prob.where),
-          "noisy_activation: unknown `where` '" + where + "'");
-  Require(noise == "normal" || noise == "half_normal",
-          "noisy_activation: `noise` must be 'normal' or 'half_normal'");
-  Require(seed.size() == 2 || seed.size() == 3,
-          "noisy_activation: `seed` must be [seed, step] or [seed, step, "
-          "first]");
+  m.prob = native::NoisyProblem<C>(
+      base, where, noise, alpha, training, x.size(),
+      p.ndim() == 1 ? p.shape(0) : 1, static_cast<int64_t>(seed.size()));
   p = Contiguous(p);
   Require(p.dtype().is(x.dtype()), "noisy_activation: `p` must match `x`");
   Require(p.ndim() <= 1, "noisy_activation: `p` must have rank <= 1");
@@ -171,13 +148,6 @@ NoisyModel<T> MakeNoisyModel(const py::array& x, py::array p, double scale,
     Require(x.ndim() >= 1 && x.shape(x.ndim() - 1) == p.shape(0),
             "noisy_activation: per-channel `p` needs one value per channel");
   }
-  m.prob.half_normal = noise == "half_normal";
-  m.prob.params = noisy::MakeParams<C>(parsed_base, static_cast<C>(alpha),
-                                       C(0), m.prob.half_normal);
-  m.prob.training = training;
-  m.prob.size = x.size();
-  m.prob.channels = p.ndim() == 1 ? p.shape(0) : 1;
-  m.prob.seed_size = static_cast<int>(seed.size());
   Store(&m.scale, static_cast<C>(scale));
   m.seed = seed;
   m.p = p;
@@ -287,7 +257,7 @@ py::array ActivationGrad(py::array dy, py::array x, const ActivationSpec& spec,
     const T* dy_in = DataOf<T>(dy);
     T* out = MutableDataOf<T>(dx);
     RunGrid(blocks, threads, [&](const Thread& t) {
-      activations::GradientThread(t, p, x_in, dy_in, out, x.size());
+      activations::BackwardThread(t, p, x_in, dy_in, out, x.size());
     });
     return dx;
   });
@@ -296,41 +266,18 @@ py::array ActivationGrad(py::array dy, py::array x, const ActivationSpec& spec,
 // PAU: the arrays as TfApprox>Pau takes them (seed [seed, step] or
 // [seed, step, first]). The problem points into them.
 template <typename T>
-pau::DeviceProblem<T> PauProblem(const py::array& x, const py::array& numerator,
+pau::GpuProblem<T> PauProblem(const py::array& x, const py::array& numerator,
                                  const py::array& denominator,
                                  const std::string& kind, double alpha,
                                  const std::vector<int64_t>& seed) {
-  pau::DeviceProblem<T> p;
-  Require(pau::ParseDenominator(kind.c_str(), &p.denominator),
-          "pau: unknown `denominator_kind` '" + kind + "'");
   Require(numerator.dtype().is(x.dtype()) && denominator.dtype().is(x.dtype()),
           "pau: the coefficients must have x's dtype");
-  const int rank = static_cast<int>(numerator.ndim());
-  Require((rank == 1 || rank == 2) && denominator.ndim() == rank,
-          "pau: `numerator` and `denominator` must both have rank 1 or 2");
-  const int64_t num_count = numerator.shape(rank - 1);
-  const int64_t den_count = denominator.shape(rank - 1);
-  Require(num_count >= 2 && num_count <= pau::kMaxOrder + 1 &&
-              den_count >= 1 && den_count <= pau::kMaxOrder,
-          "pau: orders must be 1..10");
-  if (rank == 2) {
-    Require(x.ndim() >= 1 && x.shape(x.ndim() - 1) == numerator.shape(0) &&
-                denominator.shape(0) == numerator.shape(0) &&
-                numerator.shape(0) > 0,
-            "pau: per-channel coefficients need one row per channel of `x`");
-    p.channels = numerator.shape(0);
-  }
-  Require(seed.size() == 2 || seed.size() == 3,
-          "pau: `seed` must be (seed, step) or (seed, step, first)");
-  Require(std::isfinite(alpha) && alpha >= 0, "pau: `randomized` must be >= 0");
-  p.m = static_cast<int>(num_count - 1);
-  p.n = static_cast<int>(den_count);
-  p.size = x.size();
-  p.alpha = static_cast<float>(alpha);
+  pau::GpuProblem<T> p = native::PauProblem<T>(
+      ShapeOf(x), ShapeOf(numerator), ShapeOf(denominator),
+      static_cast<int64_t>(seed.size()), kind, alpha);
   p.numerator = DataOf<T>(numerator);
   p.denominator_b = DataOf<T>(denominator);
   p.seed = seed.data();
-  p.seed_count = static_cast<int>(seed.size());
   return p;
 }
 
