@@ -3,6 +3,17 @@
 // argument, through a switch that calls a generic lambda with a ValueTag),
 // and attr names become enums through a table. Host and device code alike,
 // except ParseName (host).
+//
+// The names every family uses for them:
+//   Parse<Enum>(name, &value)   a static Named<Enum> table and ParseName.
+//   Visit<Enum>(value, fn)      a switch calling fn(ValueTag<value>()); a
+//                               visitor over two enums names both
+//                               (VisitBaseAndShape). Switches, not a generic
+//                               fold over the enum: that once changed codegen.
+//   Params<S>                   the math's parameters;
+//   Problem<S>                  one call of the CPU entry points (Forward,
+//                               Backward), GpuProblem<T> one GPU launch where
+//                               it holds more (device pointers, sizes).
 #ifndef TF_APPROX_CC_COMMON_DISPATCH_H_
 #define TF_APPROX_CC_COMMON_DISPATCH_H_
 
