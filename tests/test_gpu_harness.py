@@ -150,6 +150,21 @@ class _ModelHarness:
       dp.values = dp_values.reshape(p.values.shape)
     return run
 
+  def _block(self, out, function, *args, **attrs):
+    def run():
+      result = function(*args, **attrs)
+      out.values = result + result.dtype.type(self.error)
+    return run
+
+  def block_shuffle(self, x, y, **attrs):
+    return self._block(y, _native.gpu_model.block_shuffle, x.values, **attrs)
+
+  def block_fwht(self, x, y):
+    return self._block(y, _native.gpu_model.block_fwht, x.values)
+
+  def block_sum(self, x, sums, **attrs):
+    return self._block(sums, _native.gpu_model.block_sum, x.values, **attrs)
+
   def __getattr__(self, name):
     model = getattr(_native.gpu_model, name)
     if name.endswith("_grad"):
@@ -165,6 +180,8 @@ def test_checks_pass_on_the_per_thread_logic(gpu_check, capsys):
   assert "FAIL" not in out
   for family in gpu_check.CHECKS:
     assert family in out
+  for program in ("block shuffle", "block fwht", "block sum"):
+    assert program in out
 
 
 def test_checks_fail_on_a_wrong_result(gpu_check, capsys):

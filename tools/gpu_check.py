@@ -387,15 +387,57 @@ CHECKS = {"activations": check_activations, "gaaf": check_gaaf,
           "noisy": check_noisy, "pau": check_pau}
 
 
+def check_block_model(native, harness):
+  """[(case, size, 0 or inf)]: the cooperative model's test programs
+  (cc/native/block_programs.h: shuffles, shared memory between barriers) on
+  the GPU against the same programs on the CPU model, bitwise (inf where
+  any bit differs)."""
+  results = []
+  model = native.gpu_model
+  rng = np.random.default_rng(7)
+
+  def compare(name, got, want):
+    same = np.asarray(got).tobytes() == np.asarray(want).tobytes()
+    results.append((name, np.asarray(want).size, 0.0 if same else np.inf))
+
+  for dtype in (np.float32, np.float64):
+    x = rng.normal(size=256).astype(dtype)
+    for kind, args in (("xor", (1, 5, 16, 31)), ("down", (0, 1, 7, 16)),
+                       ("index", (0, 13, 31))):
+      for arg in args:
+        gx = harness.upload(x)
+        gy = gx.empty_like()
+        harness.block_shuffle(gx, gy, kind=kind, arg=arg, threads=64)()
+        compare(f"block shuffle {kind} {arg} {dtype.__name__}",
+                gy.download(), model.block_shuffle(x, kind, arg, threads=64))
+    for n in (32, 64, 1024):
+      x = rng.normal(size=(37, n)).astype(dtype)
+      gx = harness.upload(x)
+      gy = gx.empty_like()
+      harness.block_fwht(gx, gy)()
+      compare(f"block fwht {n} {dtype.__name__}", gy.download(),
+              model.block_fwht(x))
+    for threads, size in ((32, 1), (256, 100000), (1024, 4099)):
+      x = rng.normal(size=size).astype(dtype)
+      gx = harness.upload(x)
+      gsums = harness.upload(np.zeros(-(-size // threads), dtype))
+      harness.block_sum(gx, gsums, threads=threads)()
+      compare(f"block sum {threads} threads {dtype.__name__}",
+              gsums.download(), model.block_sum(x, threads=threads))
+  harness.synchronize()
+  return results
+
+
 def run_checks(native, harness, sizes):
   failed = False
   print(f"\n{'kernel':48} {'size':>9} {'error/bound':>12}")
-  for family, check in CHECKS.items():
-    for size in sizes:
-      for name, error in check(native, harness, size):
-        ok = error <= 1.0
-        failed |= not ok
-        print(f"{name:48} {size:>9} {error:>12.3g} {'' if ok else 'FAIL'}")
+  rows = [(name, size, error) for family, check in CHECKS.items()
+          for size in sizes for name, error in check(native, harness, size)]
+  rows += check_block_model(native, harness)
+  for name, size, error in rows:
+    ok = error <= 1.0
+    failed |= not ok
+    print(f"{name:48} {size:>9} {error:>12.3g} {'' if ok else 'FAIL'}")
   return not failed
 
 

@@ -12,13 +12,20 @@
 #ifndef TF_APPROX_CC_COMMON_GPU_MODEL_H_
 #define TF_APPROX_CC_COMMON_GPU_MODEL_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
+#if !defined(__CUDA_ARCH__)
+#include <vector>
+#endif
 
 #include "cc/common/device.h"
 #include "cc/common/lanes.h"
 #include "cc/common/platform.h"
 
 namespace tf_approx {
+
+constexpr int kWarpSize = 32;
 
 // A thread of a one-dimensional launch of `blocks` blocks of `threads`.
 struct Thread {
@@ -30,6 +37,9 @@ struct Thread {
   // The first element of a grid-stride loop, and its stride.
   TFA_INLINE int64_t First() const { return block * threads + thread; }
   TFA_INLINE int64_t Stride() const { return blocks * threads; }
+  // The thread's warp in its block, and its lane in the warp.
+  TFA_INLINE int64_t Warp() const { return thread / kWarpSize; }
+  TFA_INLINE int Lane() const { return static_cast<int>(thread % kWarpSize); }
 };
 
 #if !defined(__CUDA_ARCH__)
@@ -55,6 +65,156 @@ __device__ __forceinline__ Thread ThisThread() {
   t.threads = blockDim.x;
   return t;
 }
+#endif
+
+// Cooperative kernels, whose threads exchange values: through shared memory,
+// between barriers, or within a warp by shuffles. Their logic is written once,
+// as a block program over an executor `B` and a struct `R` of the values a
+// thread keeps in registers:
+//
+//   template <typename B>
+//   TFA_INLINE void Program(B& b, const float* x, float* y) {
+//     float* shared = b.template Shared<float>();
+//     b.Threads([&](const Thread& t, Regs& r) { r.v = x[t.First()]; });
+//     b.ShuffleXor(&Regs::v, &Regs::partner, 16);  // partner = lane^16's v
+//     b.Threads([&](const Thread& t, Regs& r) { shared[t.thread] = ...; });
+//     b.Barrier();
+//     ...
+//   }
+//
+// On the GPU (GpuBlock) each thread runs the program for itself: Threads
+// calls fn once, Barrier is __syncthreads() and a shuffle is __shfl_*_sync
+// over the full warp. On the CPU (CpuBlock, RunBlocks) the program runs once
+// per block: Threads calls fn for every thread in turn (a phase), and a
+// shuffle moves values between the threads' registers as the warp does at
+// once. So the CPU model is the GPU's result wherever the program is free of
+// races: a phase must not read shared memory that another thread of the
+// block writes in the same phase (a barrier must separate them; on a GPU,
+// compute-sanitizer's racecheck finds what is missing). Every thread of the
+// block reaches every Barrier and shuffle (none under a condition), and a
+// block is a whole number of warps. The CPU model fills shared memory with
+// NaN bytes (0xff) before each block, so that reading what no thread wrote
+// shows.
+
+#if !defined(__CUDA_ARCH__)
+template <typename R>
+class CpuBlock {
+ public:
+  CpuBlock(int64_t block, int64_t blocks, int64_t threads, void* shared)
+      : regs_(static_cast<size_t>(threads)), shared_(shared) {
+    thread_.block = block;
+    thread_.blocks = blocks;
+    thread_.threads = threads;
+  }
+
+  template <typename V>
+  V* Shared() const {
+    return static_cast<V*>(shared_);
+  }
+
+  // One phase: fn(thread, registers) for every thread of the block.
+  template <typename Fn>
+  void Threads(Fn&& fn) {
+    Thread t = thread_;
+    for (t.thread = 0; t.thread < t.threads; ++t.thread) fn(t, regs_[t.thread]);
+  }
+
+  void Barrier() {}  // every phase ends before the next starts
+
+  // target = source of lane (lane ^ mask), mask < kWarpSize.
+  template <typename V>
+  void ShuffleXor(V R::*source, V R::*target, int mask) {
+    Shuffle(source, target, [mask](int lane) { return lane ^ mask; });
+  }
+
+  // target = source of lane + delta; a lane with none there keeps its own.
+  template <typename V>
+  void ShuffleDown(V R::*source, V R::*target, int delta) {
+    Shuffle(source, target, [delta](int lane) {
+      return lane + delta < kWarpSize ? lane + delta : lane;
+    });
+  }
+
+  // target = source of lane `from` of the same warp, for every lane.
+  template <typename V>
+  void ShuffleIndex(V R::*source, V R::*target, int from) {
+    Shuffle(source, target, [from](int) { return from; });
+  }
+
+ private:
+  template <typename V, typename Source>
+  void Shuffle(V R::*source, V R::*target, Source&& lane_of) {
+    for (size_t warp = 0; warp < regs_.size(); warp += kWarpSize) {
+      V values[kWarpSize];
+      for (int lane = 0; lane < kWarpSize; ++lane) {
+        values[lane] = regs_[warp + lane_of(lane)].*source;
+      }
+      for (int lane = 0; lane < kWarpSize; ++lane) {
+        regs_[warp + lane].*target = values[lane];
+      }
+    }
+  }
+
+  Thread thread_;
+  std::vector<R> regs_;
+  void* shared_;
+};
+
+// The CPU model of a launch of a block program: program(block) for every
+// block in turn, each with `shared_bytes` of shared memory. threads must be
+// a multiple of kWarpSize.
+template <typename R, typename Program>
+void RunBlocks(int64_t blocks, int64_t threads, size_t shared_bytes,
+               Program&& program) {
+  std::vector<std::max_align_t> shared(
+      (shared_bytes + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t));
+  for (int64_t block = 0; block < blocks; ++block) {
+    std::memset(shared.data(), 0xff, shared.size() * sizeof(shared[0]));
+    CpuBlock<R> b(block, blocks, threads, shared.data());
+    program(b);
+  }
+}
+#endif
+
+#if defined(__CUDACC__)
+template <typename R>
+class GpuBlock {
+ public:
+  __device__ explicit GpuBlock(void* shared)
+      : thread_(ThisThread()), shared_(shared) {}
+
+  template <typename V>
+  __device__ V* Shared() const {
+    return static_cast<V*>(shared_);
+  }
+
+  template <typename Fn>
+  __device__ void Threads(Fn&& fn) {
+    fn(thread_, regs_);
+  }
+
+  __device__ void Barrier() { __syncthreads(); }
+
+  template <typename V>
+  __device__ void ShuffleXor(V R::*source, V R::*target, int mask) {
+    regs_.*target = __shfl_xor_sync(0xffffffffu, regs_.*source, mask);
+  }
+
+  template <typename V>
+  __device__ void ShuffleDown(V R::*source, V R::*target, int delta) {
+    regs_.*target = __shfl_down_sync(0xffffffffu, regs_.*source, delta);
+  }
+
+  template <typename V>
+  __device__ void ShuffleIndex(V R::*source, V R::*target, int from) {
+    regs_.*target = __shfl_sync(0xffffffffu, regs_.*source, from);
+  }
+
+ private:
+  Thread thread_;
+  R regs_{};
+  void* shared_;
+};
 #endif
 
 // Elements as ComputeType<T>, and back.

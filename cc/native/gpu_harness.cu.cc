@@ -23,9 +23,11 @@
 
 #include "cc/activations/activations_gpu.h"
 #include "cc/common/device.h"
+#include "cc/common/gpu_model.h"
 #include "cc/gaaf/gaaf.h"
 #include "cc/gaaf/gaaf_gpu.h"
 #include "cc/native/activation_spec.h"
+#include "cc/native/block_programs.h"
 #include "cc/native/problems.h"
 #include "cc/noisy/noisy.h"
 #include "cc/noisy/noisy_gpu.h"
@@ -361,6 +363,102 @@ Launch PauGrad(Array x, Array dy, Array dx, const py::array& numerator_host,
   });
 }
 
+// The block programs of block_programs.h (the cooperative model's test
+// programs), as _native.gpu_model runs them on the CPU.
+
+template <typename S>
+__global__ void BlockShuffleKernel(block_programs::ShuffleKind kind, int arg,
+                                   const S* x, S* y) {
+  GpuBlock<block_programs::Registers<S>> b(nullptr);
+  block_programs::Shuffle(b, kind, arg, x, y);
+}
+
+template <typename S>
+__global__ void BlockFwhtKernel(int64_t n, const S* x, S* y) {
+  extern __shared__ __align__(16) unsigned char shared[];
+  GpuBlock<block_programs::Registers<S>> b(shared);
+  block_programs::Fwht(b, n, x, y);
+}
+
+template <typename S>
+__global__ void BlockSumKernel(int64_t threads, const S* x, int64_t n,
+                               S* sums) {
+  extern __shared__ __align__(16) unsigned char shared[];
+  GpuBlock<block_programs::Registers<S>> b(shared);
+  block_programs::Sum(b, threads, x, n, sums);
+}
+
+void CheckBlock(int64_t threads) {
+  Require(threads >= kWarpSize && threads <= 1024 && threads % kWarpSize == 0,
+          "threads must be a multiple of 32 in [32, 1024]");
+}
+
+// Calls fn(S{}) with S float or double, the element type of `a`.
+template <typename Fn>
+Launch DispatchFloat(const Array& a, Fn&& fn) {
+  Require(!a->bfloat16() && a->dtype().kind() == 'f' &&
+              (a->dtype().itemsize() == 4 || a->dtype().itemsize() == 8),
+          "block programs take float32 or float64");
+  if (a->dtype().itemsize() == 4) return fn(float{});
+  return fn(double{});
+}
+
+Launch BlockShuffle(Array x, Array y, const std::string& kind, int arg,
+                    int64_t threads) {
+  RequireLike(x, y, "y");
+  CheckBlock(threads);
+  Require(x->size() % threads == 0, "x must be whole blocks of `threads`");
+  Require(arg >= 0 && arg < kWarpSize, "arg must be in [0, 32)");
+  block_programs::ShuffleKind k;
+  Require(block_programs::ParseShuffleKind(kind.c_str(), &k),
+          "kind must be 'xor', 'down' or 'index'");
+  return DispatchFloat(x, [&](auto type) -> Launch {
+    using S = decltype(type);
+    const int64_t blocks = x->size() / threads;
+    return [=] {
+      if (blocks == 0) return;
+      BlockShuffleKernel<S><<<blocks, threads>>>(k, arg, x->data<S>(),
+                                                 y->data<S>());
+      Check(cudaGetLastError(), "BlockShuffleKernel");
+    };
+  });
+}
+
+Launch BlockFwht(Array x, Array y) {
+  RequireLike(x, y, "y");
+  Require(x->shape().size() == 2, "x must have rank 2 (rows, n)");
+  const int64_t n = x->shape()[1];
+  CheckBlock(n);
+  Require((n & (n - 1)) == 0, "n must be a power of two");
+  return DispatchFloat(x, [&](auto type) -> Launch {
+    using S = decltype(type);
+    const int64_t rows = x->shape()[0];
+    return [=] {
+      if (rows == 0) return;
+      BlockFwhtKernel<S><<<rows, n, n * sizeof(S)>>>(n, x->data<S>(),
+                                                     y->data<S>());
+      Check(cudaGetLastError(), "BlockFwhtKernel");
+    };
+  });
+}
+
+Launch BlockSum(Array x, Array sums, int64_t threads) {
+  CheckBlock(threads);
+  Require(x->shape().size() == 1, "x must have rank 1");
+  const int64_t blocks =
+      std::max<int64_t>(1, (x->size() + threads - 1) / threads);
+  Require(sums->size() == blocks && sums->dtype().is(x->dtype()),
+          "sums must have one element of x's dtype per block");
+  return DispatchFloat(x, [&](auto type) -> Launch {
+    using S = decltype(type);
+    return [=] {
+      BlockSumKernel<S><<<blocks, threads, threads / kWarpSize * sizeof(S)>>>(
+          threads, x->data<S>(), x->size(), sums->data<S>());
+      Check(cudaGetLastError(), "BlockSumKernel");
+    };
+  });
+}
+
 // Seconds per call of `launch`, on the GPU, over `repeats` calls after
 // `warmup` more.
 double Time(const Launch& launch, int repeats, int warmup) {
@@ -476,4 +574,13 @@ PYBIND11_MODULE(_gpu_harness, m) {
         py::arg("randomized") = 0.0,
         "A Launch of TfApprox>PauGrad's kernels (dx kept, the coefficient "
         "gradients discarded).");
+  m.def("block_shuffle", &tf_approx::BlockShuffle, py::arg("x"), py::arg("y"),
+        py::arg("kind"), py::arg("arg"), py::arg("threads") = 32,
+        "A Launch of the shuffle block program (_native.gpu_model's "
+        "block_shuffle).");
+  m.def("block_fwht", &tf_approx::BlockFwht, py::arg("x"), py::arg("y"),
+        "A Launch of the block Walsh-Hadamard program on x [rows, n].");
+  m.def("block_sum", &tf_approx::BlockSum, py::arg("x"), py::arg("sums"),
+        py::arg("threads") = 256,
+        "A Launch of the block sum program (one sum per block).");
 }

@@ -10,6 +10,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
@@ -17,11 +18,12 @@
 #include <utility>
 #include <vector>
 
-#include "cc/common/device.h"
 #include "cc/activations/activations_gpu.h"
+#include "cc/common/device.h"
 #include "cc/common/gpu_model.h"
 #include "cc/gaaf/gaaf_gpu.h"
 #include "cc/native/activation_spec.h"
+#include "cc/native/block_programs.h"
 #include "cc/native/gpu_model.h"
 #include "cc/native/problems.h"
 #include "cc/noisy/noisy_gpu.h"
@@ -343,6 +345,65 @@ py::tuple PauGrad(py::array dy, py::array x, py::array numerator,
   return py::make_tuple(dx, dnum, dden);
 }
 
+// The block programs of block_programs.h, on the CPU model of cooperative
+// launches (RunBlocks).
+
+void CheckBlock(int64_t threads) {
+  Require(threads >= kWarpSize && threads <= 1024 && threads % kWarpSize == 0,
+          "threads must be a multiple of 32 in [32, 1024]");
+}
+
+template <typename S>
+py::array_t<S> BlockShuffle(py::array_t<S, py::array::c_style> x,
+                            const std::string& kind, int arg,
+                            int64_t threads) {
+  CheckBlock(threads);
+  Require(x.size() % threads == 0, "x must be whole blocks of `threads`");
+  Require(arg >= 0 && arg < kWarpSize, "arg must be in [0, 32)");
+  block_programs::ShuffleKind k;
+  Require(block_programs::ParseShuffleKind(kind.c_str(), &k),
+          "kind must be 'xor', 'down' or 'index'");
+  py::array_t<S> y(x.size());
+  const S* in = x.data();
+  S* out = y.mutable_data();
+  RunBlocks<block_programs::Registers<S>>(
+      x.size() / threads, threads, 0,
+      [&](auto& b) { block_programs::Shuffle(b, k, arg, in, out); });
+  return y;
+}
+
+template <typename S>
+py::array_t<S> BlockFwht(py::array_t<S, py::array::c_style> x) {
+  Require(x.ndim() == 2, "x must have rank 2 (rows, n)");
+  const int64_t n = x.shape(1);
+  CheckBlock(n);
+  Require((n & (n - 1)) == 0, "n must be a power of two");
+  py::array_t<S> y({x.shape(0), n});
+  const S* in = x.data();
+  S* out = y.mutable_data();
+  RunBlocks<block_programs::Registers<S>>(
+      x.shape(0), n, n * sizeof(S),
+      [&](auto& b) { block_programs::Fwht(b, n, in, out); });
+  return y;
+}
+
+template <typename S>
+py::array_t<S> BlockSum(py::array_t<S, py::array::c_style> x,
+                        int64_t threads) {
+  CheckBlock(threads);
+  Require(x.ndim() == 1, "x must have rank 1");
+  const int64_t blocks =
+      std::max<int64_t>(1, (x.size() + threads - 1) / threads);
+  py::array_t<S> sums(blocks);
+  const S* in = x.data();
+  S* out = sums.mutable_data();
+  RunBlocks<block_programs::Registers<S>>(
+      blocks, threads, threads / kWarpSize * sizeof(S), [&](auto& b) {
+        block_programs::Sum(b, threads, in, x.size(), out);
+      });
+  return sums;
+}
+
 // Load and Store of the half types, for testing them against numpy's and
 // ml_dtypes' conversions.
 py::array HalfToFloat(py::array bits, bool bfloat16) {
@@ -431,6 +492,20 @@ void DefineGpuModel(py::module_& parent) {
         py::arg("spec"), py::arg("bfloat16") = false, py::arg("blocks") = 1,
         py::arg("threads") = 256,
         "TfApprox>ActivationGrad's GPU kernel: dx = dy f'(x).");
+  m.def("block_shuffle", &BlockShuffle<float>, py::arg("x"), py::arg("kind"),
+        py::arg("arg"), py::arg("threads") = 32,
+        "The cooperative model's shuffles: y[i] = x[the lane a shuffle of "
+        "`kind` ('xor', 'down', 'index') with `arg` reads for lane i].");
+  m.def("block_shuffle", &BlockShuffle<double>, py::arg("x"), py::arg("kind"),
+        py::arg("arg"), py::arg("threads") = 32);
+  m.def("block_fwht", &BlockFwht<float>, py::arg("x"),
+        "The Walsh-Hadamard transform of each row of x [rows, n] by a block "
+        "of n threads: shuffles within warps, shared memory across them.");
+  m.def("block_fwht", &BlockFwht<double>, py::arg("x"));
+  m.def("block_sum", &BlockSum<float>, py::arg("x"), py::arg("threads") = 256,
+        "The sum of each block of `threads` elements of x, by shuffles and "
+        "shared memory, in a fixed order.");
+  m.def("block_sum", &BlockSum<double>, py::arg("x"), py::arg("threads") = 256);
   m.def("half_to_float", &HalfToFloat, py::arg("bits"),
         py::arg("bfloat16") = false,
         "The GPU kernels' conversion of float16 (bfloat16) bits to float32.");
