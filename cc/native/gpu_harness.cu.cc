@@ -388,11 +388,6 @@ __global__ void BlockSumKernel(int64_t threads, const S* x, int64_t n,
   block_programs::Sum(b, threads, x, n, sums);
 }
 
-void CheckBlock(int64_t threads) {
-  Require(threads >= kWarpSize && threads <= 1024 && threads % kWarpSize == 0,
-          "threads must be a multiple of 32 in [32, 1024]");
-}
-
 // Calls fn(S{}) with S float or double, the element type of `a`.
 template <typename Fn>
 Launch DispatchFloat(const Array& a, Fn&& fn) {
@@ -406,7 +401,7 @@ Launch DispatchFloat(const Array& a, Fn&& fn) {
 Launch BlockShuffle(Array x, Array y, const std::string& kind, int arg,
                     int64_t threads) {
   RequireLike(x, y, "y");
-  CheckBlock(threads);
+  native::CheckBlock(threads);
   Require(x->size() % threads == 0, "x must be whole blocks of `threads`");
   Require(arg >= 0 && arg < kWarpSize, "arg must be in [0, 32)");
   block_programs::ShuffleKind k;
@@ -428,7 +423,7 @@ Launch BlockFwht(Array x, Array y) {
   RequireLike(x, y, "y");
   Require(x->shape().size() == 2, "x must have rank 2 (rows, n)");
   const int64_t n = x->shape()[1];
-  CheckBlock(n);
+  native::CheckBlock(n);
   Require((n & (n - 1)) == 0, "n must be a power of two");
   return DispatchFloat(x, [&](auto type) -> Launch {
     using S = decltype(type);
@@ -443,7 +438,7 @@ Launch BlockFwht(Array x, Array y) {
 }
 
 Launch BlockSum(Array x, Array sums, int64_t threads) {
-  CheckBlock(threads);
+  native::CheckBlock(threads);
   Require(x->shape().size() == 1, "x must have rank 1");
   const int64_t blocks =
       std::max<int64_t>(1, (x->size() + threads - 1) / threads);

@@ -348,16 +348,11 @@ py::tuple PauGrad(py::array dy, py::array x, py::array numerator,
 // The block programs of block_programs.h, on the CPU model of cooperative
 // launches (RunBlocks).
 
-void CheckBlock(int64_t threads) {
-  Require(threads >= kWarpSize && threads <= 1024 && threads % kWarpSize == 0,
-          "threads must be a multiple of 32 in [32, 1024]");
-}
-
 template <typename S>
 py::array_t<S> BlockShuffle(py::array_t<S, py::array::c_style> x,
                             const std::string& kind, int arg,
                             int64_t threads) {
-  CheckBlock(threads);
+  native::CheckBlock(threads);
   Require(x.size() % threads == 0, "x must be whole blocks of `threads`");
   Require(arg >= 0 && arg < kWarpSize, "arg must be in [0, 32)");
   block_programs::ShuffleKind k;
@@ -376,7 +371,7 @@ template <typename S>
 py::array_t<S> BlockFwht(py::array_t<S, py::array::c_style> x) {
   Require(x.ndim() == 2, "x must have rank 2 (rows, n)");
   const int64_t n = x.shape(1);
-  CheckBlock(n);
+  native::CheckBlock(n);
   Require((n & (n - 1)) == 0, "n must be a power of two");
   py::array_t<S> y({x.shape(0), n});
   const S* in = x.data();
@@ -390,7 +385,7 @@ py::array_t<S> BlockFwht(py::array_t<S, py::array::c_style> x) {
 template <typename S>
 py::array_t<S> BlockSum(py::array_t<S, py::array::c_style> x,
                         int64_t threads) {
-  CheckBlock(threads);
+  native::CheckBlock(threads);
   Require(x.ndim() == 1, "x must have rank 1");
   const int64_t blocks =
       std::max<int64_t>(1, (x.size() + threads - 1) / threads);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cc/common/device.h"
+#include "cc/common/gpu_model.h"
 #include "cc/gaaf/gaaf.h"
 #include "cc/noisy/noisy.h"
 #include "cc/noisy/noisy_gpu.h"
@@ -26,6 +27,13 @@ namespace native {
 
 inline void Require(bool condition, const std::string& message) {
   if (!condition) throw std::invalid_argument(message);
+}
+
+// The block size of a block program (cc/native/block_programs.h): whole
+// warps, at most CUDA's 1024 threads.
+inline void CheckBlock(int64_t threads) {
+  Require(threads >= kWarpSize && threads <= 1024 && threads % kWarpSize == 0,
+          "threads must be a multiple of 32 in [32, 1024]");
 }
 
 // Calls fn(T{}) with T the element type of an array of numpy dtype kind `kind`
