@@ -203,11 +203,38 @@ def test_rejects_bad_grids():
     model.gaaf(np.zeros(3, np.float32), blocks=0)
 
 
-_BITWISE = """
+_BITWISE_PROLOGUE = """
 import numpy as np
 from tf_approx import _native
 assert _native.selected_isa() == "default"
 model = _native.gpu_model
+
+
+def same(got, want):
+  # Bitwise, but any NaN for NaN (the sign of a NaN is not defined).
+  return (got.tobytes() == want.tobytes()) or (
+      np.array_equal(np.isnan(got), np.isnan(want)) and
+      got[~np.isnan(got)].tobytes() == want[~np.isnan(want)].tobytes())
+"""
+
+
+def _run_bitwise(cases, body):
+  """Runs `body` (a script over CASES = cases, using `model`, `_native` and
+  `same`) in a fresh process under the baseline clone; returns the number of
+  comparisons it printed as "BITWISE <count>"."""
+  script = f"{_BITWISE_PROLOGUE}\nCASES = {cases!r}\n{body}"
+  env = dict(os.environ, TF_APPROX_ISA="default", TF_CPP_MIN_LOG_LEVEL="3")
+  result = subprocess.run([sys.executable, "-c", script], env=env,
+                          capture_output=True, text=True, timeout=300,
+                          check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  counts = [line.split()[1] for line in result.stdout.splitlines()
+            if line.startswith("BITWISE ")]
+  assert len(counts) == 1, result.stdout[-3000:]
+  return int(counts[0])
+
+
+_BITWISE = """
 rng = np.random.default_rng(0)
 count = 0
 for dtype in (np.float32, np.float64):
@@ -220,24 +247,14 @@ for dtype in (np.float32, np.float64):
                (model.gaaf_grad(x, x, blocks=blocks, threads=threads,
                                 **attrs), _native.gaaf_grad(x, x, **attrs))]
       for got, want in pairs:
-        # Bitwise, but any NaN for NaN (the sign of a NaN is not defined).
-        same = (got.tobytes() == want.tobytes()) or (
-            np.array_equal(np.isnan(got), np.isnan(want)) and
-            got[~np.isnan(got)].tobytes() == want[~np.isnan(want)].tobytes())
-        assert same, (dtype, attrs, blocks)
+        assert same(got, want), (dtype, attrs, blocks)
         count += 1
 print("BITWISE", count)
 """
 
 
 def test_threads_are_the_baseline_cpu_computation_bitwise():
-  script = f"CASES = {GAAF_CASES!r}\n" + _BITWISE
-  env = dict(os.environ, TF_APPROX_ISA="default", TF_CPP_MIN_LOG_LEVEL="3")
-  result = subprocess.run([sys.executable, "-c", script], env=env,
-                          capture_output=True, text=True, timeout=300,
-                          check=False)
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert "BITWISE 48" in result.stdout
+  assert _run_bitwise(GAAF_CASES, _BITWISE) == 48
 
 
 # Noisy activations.
@@ -400,20 +417,7 @@ def _op_dp_bound(x, p, dy, dtype, **attrs):
 
 
 _NOISY_BITWISE = """
-import numpy as np
-from tf_approx import _native
-assert _native.selected_isa() == "default"
-model = _native.gpu_model
 rng = np.random.default_rng(0)
-
-
-def same(got, want):
-  # Bitwise, but any NaN for NaN (the sign of a NaN is not defined).
-  return (got.tobytes() == want.tobytes()) or (
-      np.array_equal(np.isnan(got), np.isnan(want)) and
-      got[~np.isnan(got)].tobytes() == want[~np.isnan(want)].tobytes())
-
-
 count = 0
 for dtype in (np.float32, np.float64):
   x = rng.normal(scale=4.0, size=20013).astype(dtype)
@@ -550,7 +554,8 @@ def test_pau_threads_match_the_cpu_kernels(grid, size, dtype, case):
                             threads=threads, **kwargs)
   y = _native.pau(x, numerator, denominator, **kwargs)
   want = _native.pau_grad(dy, x, numerator, denominator, **kwargs)[0]
-  _assert_close(dx, want, magnitude=_dx_scale(case, x, dy, y, numerator, denominator))
+  _assert_close(dx, want,
+                magnitude=_dx_scale(case, x, dy, y, numerator, denominator))
   # The coefficient gradients, of finite inputs (some beyond the far
   # radius).
   x = _pau_inputs(case, size, dtype, special=False)
@@ -661,10 +666,6 @@ def test_pau_rejects_bad_inputs():
 
 
 _PAU_BITWISE = """
-import numpy as np
-from tf_approx import _native
-assert _native.selected_isa() == "default"
-model = _native.gpu_model
 count = 0
 for dtype in (np.float32, np.float64):
   for m, n, kind, channels, alpha in CASES:
@@ -689,10 +690,7 @@ for dtype in (np.float32, np.float64):
                                      threads=threads, **kwargs)[0],
                       _native.pau_grad(x, x, num, den, **kwargs)[0]))
       for got, want in pairs:
-        same = (got.tobytes() == want.tobytes()) or (
-            np.array_equal(np.isnan(got), np.isnan(want)) and
-            got[~np.isnan(got)].tobytes() == want[~np.isnan(want)].tobytes())
-        assert same, (dtype, m, n, kind, channels, alpha, blocks)
+        assert same(got, want), (dtype, m, n, kind, channels, alpha, blocks)
         count += 1
 print("BITWISE", count)
 """
@@ -700,25 +698,13 @@ print("BITWISE", count)
 
 def test_pau_threads_are_the_baseline_cpu_computation_bitwise():
   # y and dx (the coefficient sums are added in another order).
-  script = f"CASES = {PAU_CASES!r}\n" + _PAU_BITWISE
-  env = dict(os.environ, TF_APPROX_ISA="default", TF_CPP_MIN_LOG_LEVEL="3")
-  result = subprocess.run([sys.executable, "-c", script], env=env,
-                          capture_output=True, text=True, timeout=300,
-                          check=False)
-  assert result.returncode == 0, result.stderr[-3000:]
   # 7 cases x 2 dtypes x 3 grids, y and (without noise) dx.
-  assert "BITWISE 72" in result.stdout
+  assert _run_bitwise(PAU_CASES, _PAU_BITWISE) == 72
 
 
 def test_noisy_threads_are_the_baseline_cpu_computation_bitwise():
   """y and dx, noise included (dp is summed in another order)."""
-  script = f"CASES = {NOISY_CASES!r}\n" + _NOISY_BITWISE
-  env = dict(os.environ, TF_APPROX_ISA="default", TF_CPP_MIN_LOG_LEVEL="3")
-  result = subprocess.run([sys.executable, "-c", script], env=env,
-                          capture_output=True, text=True, timeout=300,
-                          check=False)
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert "BITWISE 288" in result.stdout
+  assert _run_bitwise(NOISY_CASES, _NOISY_BITWISE) == 288
 
 
 # The approximated activations.
@@ -848,10 +834,6 @@ def test_activation_rejects_bad_arguments():
 
 
 _ACTIVATION_BITWISE = """
-import numpy as np
-from tf_approx import _native
-assert _native.selected_isa() == "default"
-model = _native.gpu_model
 rng = np.random.default_rng(0)
 count = 0
 for dtype in (np.float32, np.float64):
@@ -870,10 +852,7 @@ for dtype in (np.float32, np.float64):
                                       threads=threads),
                 _native.gradient(spec, x, x))]
       for got, want in pairs:
-        same = (got.tobytes() == want.tobytes()) or (
-            np.array_equal(np.isnan(got), np.isnan(want)) and
-            got[~np.isnan(got)].tobytes() == want[~np.isnan(want)].tobytes())
-        assert same, (dtype, attrs, blocks)
+        assert same(got, want), (dtype, attrs, blocks)
         count += 1
 print("BITWISE", count)
 """
@@ -881,10 +860,4 @@ print("BITWISE", count)
 
 def test_activation_threads_are_the_baseline_cpu_computation_bitwise():
   cases = [spec.attrs() for _, spec in sorted(ACTIVATION_CASES.items())]
-  script = f"CASES = {cases!r}\n" + _ACTIVATION_BITWISE
-  env = dict(os.environ, TF_APPROX_ISA="default", TF_CPP_MIN_LOG_LEVEL="3")
-  result = subprocess.run([sys.executable, "-c", script], env=env,
-                          capture_output=True, text=True, timeout=300,
-                          check=False)
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert f"BITWISE {2 * 2 * 3 * len(cases)}" in result.stdout
+  assert _run_bitwise(cases, _ACTIVATION_BITWISE) == 2 * 2 * 3 * len(cases)
