@@ -106,32 +106,35 @@ def read_corpus(data_path=None):
   return "\n\n".join(topics.topics[key] for key in sorted(topics.topics))
 
 
-def load_text(dataset, data_path, max_chars=None):
+def load_text(dataset, data_path, max_chars=None,
+              sequence_length=SEQUENCE_LENGTH):
   """Non-overlapping windows of the corpus: x its characters, y the next.
 
   Args:
     dataset: "pydoc", the only bundled corpus.
     data_path: a UTF-8 text file to learn instead.
     max_chars: keep only the corpus' first `max_chars` characters.
+    sequence_length: characters per window; char_rnn's SEQUENCE_LENGTH
+      unless a trainer of its own (transformer.py) says otherwise.
   """
   del dataset  # One bundled corpus.
   text = read_corpus(data_path)
   if max_chars:
     text = text[:max_chars]
-  windows = (len(text) - 1) // SEQUENCE_LENGTH
+  windows = (len(text) - 1) // sequence_length
   if windows < 1:
     raise app.UsageError(
-        f"the text has {len(text)} characters; char_rnn needs at least "
-        f"{SEQUENCE_LENGTH + 1}")
+        f"the text has {len(text)} characters; windows of {sequence_length} "
+        f"need at least {sequence_length + 1}")
   vocabulary = "".join(sorted(set(text)))
   ids = np.searchsorted(np.array(list(vocabulary)), np.array(list(text)))
   ids = ids.astype(np.int32)
-  span = windows * SEQUENCE_LENGTH
-  x = ids[:span].reshape(windows, SEQUENCE_LENGTH)
-  y = ids[1:span + 1].reshape(windows, SEQUENCE_LENGTH)
+  span = windows * sequence_length
+  x = ids[:span].reshape(windows, sequence_length)
+  y = ids[1:span + 1].reshape(windows, sequence_length)
   source = data_path or f"{TEXT_SOURCE} (standard library)"
   return Data(f"{source}: {len(text)} characters, {len(vocabulary)} distinct, "
-              f"{windows} windows of {SEQUENCE_LENGTH}", x, y,
+              f"{windows} windows of {sequence_length}", x, y,
               len(vocabulary), vocabulary)
 
 

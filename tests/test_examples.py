@@ -685,3 +685,45 @@ def test_trainers_list_the_common_flags():
   for flag in ("activation", "recurrent_activation", "epochs", "batch_size",
                "seed", "dataset", "data_path", "log_dir", "export_dir"):
     assert f"\n  --{flag}:" in result.stdout, (flag, result.stdout)
+
+
+def test_transformer_quick_profiles_trains_and_writes(tmp_path):
+  stdout = _run_example("transformer.py", "--quick", "--profile",
+                        "--activations=gelu,silu", "--seq_len=16",
+                        "--batch_size=64", "--max_chars=2000", "--epochs=1",
+                        "--profile_steps=2", f"--out_dir={tmp_path}")
+  markdown = (tmp_path / "transformer.md").read_text()
+  runs = json.loads((tmp_path / "transformer.json").read_text())
+  assert list(runs) == ["char_transformer", "digits_mixer"]
+  assert "2000 characters" in markdown and "windows of 16" in markdown
+  for name in runs:
+    section = markdown.split(f"## {name}")[1].split("\n## ")[0]
+    profile, training = section.split("### Training")
+    table = _table(profile)
+    assert list(table) == ["activation", "gelu", "silu",
+                           "linear (identity)"], section
+    assert table["activation"] == ["step (ms, median)", "vs gelu",
+                                   "share of gelu removed"]
+    assert table["gelu"][1:] == ["1.000", "0%"]
+    for label in ("silu", "linear (identity)"):
+      assert float(table[label][0]) > 0
+    assert re.search(r"gelu's share of the training step: -?\d+\.\d%",
+                     profile)
+    table = _table(training)
+    assert list(table) == ["activation", "gelu", "silu"], section
+    assert table["activation"] == [
+        "final loss", "loss ratio vs gelu", "converged", "fit (s)",
+        "epoch (s, median)", "step (ms)", "time ratio vs gelu"]
+    assert table["gelu"][1] == "1.0000" and table["gelu"][-1] == "1.000"
+    for label in ("gelu", "silu"):
+      run = runs[name]["runs"][label]
+      assert len(run["losses"]) == len(run["epoch_ends"]) == 1
+      assert np.all(np.isfinite(run["losses"]))
+      assert run["losses"][-1] == pytest.approx(float(table[label][0]),
+                                                abs=1e-4)
+      assert float(table[label][-1]) > 0
+    assert [len(t) for t in runs[name]["profile"].values()] == [2, 2, 2]
+    # "-" where, in two steps on a loaded machine, the identity was no faster.
+    assert re.search(r"- silu: removes (-?\d+\.\d%|-) of gelu's share",
+                     section)
+  assert f"Wrote {tmp_path / 'transformer.md'}" in stdout
