@@ -36,10 +36,10 @@ after a warm-up, the networks' steps interleaved, and reports the median
 step times (and the fastest), the baseline's share of its step, 1 -
 t_identity / t_exact (by the medians, and by the fastest steps, which a busy
 machine disturbs least), and for each approximation the part of that share
-it removes, (t_exact - t_approx) / (t_exact - t_identity), by the medians. The target the trainer was written for
-(issue J): the safe GELU removes at least 80% of exact GELU's share (a 10%
-share -> a step at most 0.92x the time) with a loss ratio at most 1.02 after
-the same training.
+it removes, (t_exact - t_approx) / (t_exact - t_identity), by the medians.
+The target the trainer was written for (issue J): the safe GELU removes at
+least 80% of exact GELU's share (a 10% share -> a step at most 0.92x the
+time) with a loss ratio at most 1.02 after the same training.
 
 It writes --out_dir/transformer.md and transformer.json (every run's losses
 and epoch times, every profiled step time). --quick trains shorter (a prefix
@@ -457,8 +457,8 @@ def main(argv):
     steps_per_epoch = math.ceil(len(data.x) / FLAGS.batch_size)
     table = training_table(runs, steps_per_epoch)
     print(f"\n{table}", flush=True)
-    section += ["### Training", "", f"Model: {model.count_params()} parameters.",
-                "", table, ""]
+    section += ["### Training", "",
+                f"Model: {model.count_params()} parameters.", "", table, ""]
     if removed:
       targets = target_lines(share, removed, runs, activations)
       print("\n".join(targets), flush=True)
