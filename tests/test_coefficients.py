@@ -17,7 +17,8 @@ TOOL_PATH = REPO / "tools" / "fit_coefficients.py"
 TABLE_PATH = REPO / "tf_approx" / "data" / "activation_coefficients.json"
 
 REFIT_NAMES = ["tanh_pade_4_4", "tanh_pade_5_4", "tanh_taylor_9", "sigm_pade_4_4",
-               "sigm_taylor_9", "sigm_pade_3_3", "tanh_pade_3_6"]
+               "sigm_taylor_9", "sigm_pade_3_3", "tanh_pade_3_6", "gelu_pade_5_6",
+               "gelu_pade_3_2", "silu_pade_5_4", "softplus_pade_6_4", "gelu_pade_5_4"]
 
 # Upper bounds a little above the plain-fit reference errors on [-5.5, 5.5]; the
 # parity fits reach the same values.
@@ -27,6 +28,10 @@ ERROR_BOUNDS = {
     "tanh_taylor_9": 0.08,
     "sigm_pade_4_4": 1e-4,
     "sigm_taylor_9": 5e-3,
+    # Today's activations, on the function itself over [-L, L].
+    "gelu_pade_5_6": 3e-4,
+    "silu_pade_5_4": 5e-4,
+    "softplus_pade_6_4": 3e-4,
 }
 
 
@@ -70,10 +75,9 @@ def test_refit_reproduces_table(tool, table, name):
 
 
 def test_recorded_errors_are_those_of_the_coefficients(tool, table):
-    x = tool.samples()
     for name, entry in table["functions"].items():
-        target = name.split("_")[0]
-        error = np.max(np.abs(tool.evaluate(entry, x) - tool.exact(target, x)))
+        x = tool.samples(name)
+        error = np.max(np.abs(tool.evaluate(name, entry, x) - tool.exact(name, x)))
         assert error == pytest.approx(entry["max_abs_error_samples"], rel=1e-9), name
         assert entry["max_abs_error_dense"] >= entry["max_abs_error_samples"] * (1 - 1e-9), name
 
@@ -92,8 +96,9 @@ def test_shapes_and_parity(tool, table):
         assert len(numerator) == n + 1, name
         assert len(denominator) == (1 if kind == "taylor" else m + 1), name
         assert denominator[0] == 1.0, name
-        assert entry["offset"] == (0.5 if target == "sigm" else 0.0), name
-        assert all(c == 0.0 for c in numerator[0::2]), f"{name}: numerator not odd"
+        assert entry["offset"] == (0.5 if target in ("sigm", "gelu", "silu") else 0.0), name
+        odd_powers = numerator[1::2] if target == "softplus" else numerator[0::2]
+        assert all(c == 0.0 for c in odd_powers), f"{name}: numerator of the wrong parity"
         assert all(c == 0.0 for c in denominator[1::2]), f"{name}: denominator not even"
         assert all(np.float32(c) == c for c in numerator + denominator), f"{name}: not float32"
 
@@ -107,7 +112,27 @@ def test_denominators_have_no_real_root(table):
 
 
 def test_denominators_positive_on_dense_grid(tool, table):
-    x = np.concatenate([tool.dense_grid(), np.geomspace(5.5, 1e6, 10001)])
     for name, entry in table["functions"].items():
+        x = np.concatenate([tool.dense_grid(name), np.geomspace(5.5, 1e6, 10001)])
         q = np.polynomial.polynomial.polyval(x, entry["denominator"])
         assert np.all(q > 0), name
+
+
+def test_modern_ranges_match_the_package():
+    # The script keeps its own copy (importing the package loads TensorFlow).
+    from tf_approx import activations  # pylint: disable=g-import-not-at-top
+    assert _load_tool().MODERN_RANGES == activations.MODERN_RANGES
+
+
+@pytest.mark.parametrize("function", ["gelu", "silu", "softplus"])
+def test_modern_fits_meet_the_asymptote_at_the_range_end(tool, table, function):
+    # The `_clamp` names switch to the asymptote (0 below, x above) at +-L: the fits are made
+    # to meet it there, so the value is continuous up to the float32 rounding of the
+    # coefficients (a plain least-squares fit would leave a jump of its error at L, ~1e-4).
+    edge = tool.MODERN_RANGES[function]
+    for name, entry in table["functions"].items():
+        if not name.startswith(function + "_"):
+            continue
+        above, below = tool.evaluate(name, entry, np.array([edge, -edge]))
+        assert abs(above - edge) < 1e-5 * edge, name
+        assert abs(below) < 1e-5 * edge, name

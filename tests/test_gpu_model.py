@@ -23,6 +23,7 @@ the bound is SCALE_EPS units times the sum of the terms' magnitudes
 (measured at most 0.1).
 """
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -714,8 +715,16 @@ ACTIVATION_CASES = {
     for name in ("tanh_pade_4_4", "tanh_pade_4_4_clamp", "sigm_pade_5_6",
                  "sigm_fastexp_512", "sigm_fastexp_2", "tanh_taylor_15",
                  "serp", "tanh_hard", "sigm_hard", "word2vec_sigmoid",
-                 "ultra_fast_sigmoid")
+                 "ultra_fast_sigmoid", "gelu_pade_5_6", "gelu_pade_5_6_clamp",
+                 "silu_pade_5_4_clamp", "silu_fastexp_1024_clamp",
+                 "mish_fastexp_1024_clamp", "softplus_pade_6_4_clamp",
+                 "elu_fastexp_512", "selu_fastexp_512_clamp")
 }
+# SiLU with beta (the input scale of the form) and a clipped form.
+ACTIVATION_CASES["silu_pade_5_4_clamp_beta"] = activations.spec(
+    "silu_pade_5_4_clamp", beta=1.702)
+ACTIVATION_CASES["gelu_pade_7_4_clip"] = dataclasses.replace(
+    activations.spec("gelu_pade_7_4"), clip=(-3.0, 4.0))
 # Without parity (the general Horner form) and clipped, with an offset.
 ACTIVATION_CASES["rational_clip"] = ActivationSpec(
     kind="rational", numerator=(0.5, 1.0, 0.1, 0.02),
@@ -748,6 +757,8 @@ def _rounding_magnitude(spec, x, dy=None):
   for the other kinds, whose errors scale with the result."""
   if spec.kind != "rational":
     return None
+  if spec.has_form:
+    return _form_rounding_magnitude(spec, x, dy)
   x = np.asarray(x, np.float64)
   if spec.clip is not None:
     x = np.clip(x, *spec.clip)
@@ -766,6 +777,29 @@ def _rounding_magnitude(spec, x, dy=None):
     grad = (poly(np.abs(slope(a)), ax) + f * poly(np.abs(slope(b)), ax) +
             np.abs(poly(slope(b), x)) * value + df * poly(np.abs(b), ax)) / q
     return np.abs(np.asarray(dy, np.float64)) * grad
+
+
+def _form_rounding_magnitude(spec, x, dy=None):
+  """The same for a form around a rational g: g's at u = input_scale x,
+  times |x| for a product (value), or of g + s x g' (gradient), times
+  |output_scale|, plus the form's own terms."""
+  inner = dataclasses.replace(spec, product=False, input_scale=1.0,
+                              output_scale=1.0, slope=0.0, below=None,
+                              above=None)
+  x = np.asarray(x, np.float64)
+  if spec.clip is not None:
+    x = np.clip(x, *spec.clip)
+  with np.errstate(all="ignore"):
+    u = x * spec.input_scale
+    ax, s = np.abs(x), abs(spec.input_scale)
+    value = _rounding_magnitude(inner, u)
+    if dy is None:
+      total = (ax * value if spec.product else value) + abs(spec.slope) * ax
+    else:
+      grad = _rounding_magnitude(inner, u, np.ones_like(u))
+      total = (value + ax * s * grad) if spec.product else s * grad
+      total = np.abs(np.asarray(dy, np.float64)) * (total + abs(spec.slope))
+    return abs(spec.output_scale) * total
 
 
 def _spec(name):

@@ -442,8 +442,21 @@ def _saved_model_cases(user_rational):
       keras.layers.Activation(user_rational),
       keras.layers.Dense(1),
   ])
+  # Today's activations: forms (x R(x), lines, scales) and an argument.
+  modern = keras.Sequential([
+      keras.Input((FEATURES,)),
+      keras.layers.Dense(UNITS, activation="gelu_pade_5_6_clamp"),
+      keras.layers.Activation(
+          tf_approx.activations.get("silu_pade_5_4_clamp", beta=1.702)),
+      keras.layers.Dense(UNITS, activation="mish_fastexp_1024_clamp"),
+      keras.layers.Dense(UNITS, activation="softplus_pade_6_4_clamp"),
+      keras.layers.Dense(UNITS, activation=tf_approx.activations.get(
+          "elu_fastexp_512_clamp", alpha=0.5)),
+      keras.layers.Dense(1, activation="selu_fastexp_512"),
+  ])
   return {"names": (names, _data("lstm", seed=1)[0]),
-          "user_rational": (user, _data("dense", seed=1)[0])}
+          "user_rational": (user, _data("dense", seed=1)[0]),
+          "modern": (modern, _data("dense", seed=1)[0])}
 
 
 def _json_output(completed):
@@ -471,7 +484,7 @@ def fresh_process_results(saved, run_python):
 
 
 @pytest.mark.parametrize("fmt", ["keras", "saved_model"])
-@pytest.mark.parametrize("key", ["names", "user_rational"])
+@pytest.mark.parametrize("key", ["names", "user_rational", "modern"])
 def test_fresh_process_loads_same_predictions(fmt, key, saved,
                                               fresh_process_results):
   loaded = fresh_process_results[f"{fmt}/{key}"]

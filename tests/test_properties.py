@@ -49,6 +49,7 @@ Examples are derandomized so CI runs the same ones every time;
 TF_APPROX_PROPERTY_SCALE=10 runs ten times as many for a longer search.
 """
 
+import dataclasses
 import fractions
 import math
 import os
@@ -348,10 +349,60 @@ def activation_cases(draw):
   return name, dtype, x, as_name, draw(SEEDS)
 
 
+def _inner_parts(spec, x, dtype):
+  """The form's g, g' (the twin's, float64) at u = input_scale x, and the
+  bounds (in units of eps) of g and g' by the kind's rule, for the form's
+  (see `_form_bound`)."""
+  inner = dataclasses.replace(spec, product=False, input_scale=1.0,
+                              output_scale=1.0, slope=0.0, below=None,
+                              above=None)
+  with np.errstate(all="ignore"):
+    u = np.asarray(x, np.float64) * spec.input_scale
+  u_tensor = tf.constant(u, tf.float64)
+  with tf.GradientTape() as tape:
+    tape.watch(u_tensor)
+    g = activation_reference.activation(u_tensor, inner)
+  dg = tape.gradient(g, u_tensor).numpy()
+  g = g.numpy()
+  with np.errstate(all="ignore"):
+    if inner.kind == "rational":
+      return g, dg, _rational_bound(inner, u, g), _rational_bound(
+          inner, u, g, np.ones_like(u), dg)
+    condition = np.minimum(_fastexp_condition(inner, u), 1 / _eps(dtype))
+    return g, dg, C * (1 + np.abs(g)) * condition, C * np.abs(dg) * condition
+
+
+def _form_bound(spec, x, dtype, gradient=False):
+  """The bound (in units of eps) of a form's y (or f') from its g's: |x|
+  times g's for a product (g + s x g' for f'), times |output_scale|, and a
+  few roundings of the form's own operations. 0 beyond the lines, which the
+  kernel and the twin compute alike."""
+  g, dg, g_bound, dg_bound = _inner_parts(spec, x, dtype)
+  scale = abs(spec.output_scale)
+  with np.errstate(all="ignore"):
+    ax = np.abs(x)
+    if not gradient:
+      value = np.abs(g) * (ax if spec.product else 1)
+      bound = scale * ((ax if spec.product else 1) * g_bound + C * value) + (
+          C * abs(spec.slope) * ax)
+    else:
+      s = abs(spec.input_scale)
+      term = s * ax * np.abs(dg) if spec.product else s * np.abs(dg)
+      bound = scale * (
+          (g_bound if spec.product else 0) + C * (np.abs(g) + term) +
+          (ax * s * dg_bound if spec.product else s * dg_bound))
+    for line, beyond in ((spec.below, np.less), (spec.above, np.greater)):
+      if line is not None:
+        bound = np.where(beyond(x, line[0]), 0.0, bound)
+  return bound
+
+
 def _activation_bound(spec, x, y, dtype):
   eps = _eps(dtype)
   general = ACTIVATION_TOLERANCE[dtype] * (1 + np.abs(y)) + _output_rounding(
       dtype, y)
+  if spec.has_form:
+    return general + eps * _form_bound(spec, x, dtype)
   if spec.kind == "rational":
     return general + eps * _rational_bound(spec, x, y)
   if spec.kind == "fastexp_sigmoid":
@@ -385,7 +436,10 @@ def test_activation_matches_twin(case):
   dxs, dxt, dys = _numpy(dx), _numpy(dx_twin), _numpy(dy)
   gbound = ACTIVATION_GRADIENT_TOLERANCE[dtype] * (
       np.abs(dys) + np.abs(dxt)) + _output_rounding(dtype, dxt)
-  if spec.kind == "rational":
+  if spec.has_form:
+    gbound = gbound + _eps(dtype) * np.abs(dys) * _form_bound(
+        spec, xs, dtype, gradient=True)
+  elif spec.kind == "rational":
     gbound = gbound + _eps(dtype) * _rational_bound(spec, xs, yt, dys, dxt)
   elif spec.kind == "fastexp_sigmoid":
     with np.errstate(all="ignore"):

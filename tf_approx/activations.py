@@ -6,6 +6,16 @@ so on. Every name exists as a plain (faithful) version and, for the tanh and
 sigmoid families, a `_clamp` version that clips its input to the range where
 the approximation is meaningful.
 
+Today's activations have their own families (docs/accuracy.md): GELU (the
+erf form), SiLU/Swish, Mish, softplus, ELU and SELU, as `gelu_pade_<n>_<m>`,
+`silu_pade_<n>_<m>`, `silu_fastexp_<2^k>`, `mish_fastexp_<2^k>`,
+`softplus_pade_<n>_<m>`, `elu_fastexp_<2^k>` and `selu_fastexp_<2^k>`. Their
+`_clamp` versions take the function's exact asymptotes beyond the range
+(GELU, SiLU, Mish and softplus: 0 below, x above; ELU: -alpha), continuous
+in value at the switch. SiLU's beta and ELU's alpha are arguments:
+`get("silu_pade_5_4_clamp", beta=1.702)`. None of them is a Keras name:
+`gelu`, `silu`, `swish`, `mish`, `softplus`, `elu` and `selu` stay Keras' own.
+
     >>> import keras, tf_approx
     >>> layer = keras.layers.Activation("tanh_pade_4_4")
     >>> f = tf_approx.activations.get("sigm_fastexp_512_clamp")
@@ -68,6 +78,43 @@ RENAMED = {"hard_tanh": "tanh_hard", "hard_sigmoid": "sigm_hard"}
 # The paper's recommendations (its Table 1).
 SAFE = ("tanh_pade_4_4", "sigm_fastexp_512")
 RANGED = ("serp", "sigm_fastexp_2")
+
+# Today's activations. The fitted families are least-squares fits on
+# [-range, range] (tools/fit_coefficients.py), the factor of x R(x) with
+# weights |x|, each made to meet the exact asymptote at the range's end;
+# their `_clamp` names switch to the asymptotes there.
+MODERN_RANGES = {"gelu": 5.0, "silu": 12.0, "softplus": 10.0}
+_MODERN_PADE = re.compile(r"(gelu|silu|softplus)_pade_([1-9]\d*)_([1-9]\d*)")
+_MODERN_FASTEXP = re.compile(r"(silu|mish|elu|selu)_fastexp_([1-9]\d*)")
+# SELU's constants (Klambauer et al., 2017), as Keras and TensorFlow use them.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+# The arguments each function takes, with their defaults.
+ARGUMENTS = {"silu": {"beta": 1.0}, "elu": {"alpha": 1.0}}
+
+# Measured picks for today's activations (docs/accuracy.md; the paper's rule
+# made explicit, and checked by tests/test_modern_activations.py): `safe` is
+# the cheapest of its family within 1e-3 of the function on [-8, 8] and
+# within 1e-3 of max(1, |f|) beyond (its `_clamp` name, which takes the exact
+# asymptotes); `ranged` the cheapest within 1e-2 on [-4, 4] (plain name).
+# Cost: the number of multiply-adds of Horner's rule in x^2 (rationals), or
+# of squarings (fastexp).
+MODERN_SAFE = {
+    "gelu": "gelu_pade_5_6_clamp",
+    "silu": "silu_pade_5_4_clamp",
+    "mish": "mish_fastexp_1024_clamp",
+    "softplus": "softplus_pade_6_4_clamp",
+    "elu": "elu_fastexp_512_clamp",
+    "selu": "selu_fastexp_512_clamp",
+}
+MODERN_RANGED = {
+    "gelu": "gelu_pade_3_2",
+    "silu": "silu_pade_3_4",
+    "mish": "mish_fastexp_64",
+    "softplus": "softplus_pade_4_4",
+    "elu": "elu_fastexp_32",
+    "selu": "selu_fastexp_64",
+}
 
 _user_specs = {}
 
@@ -132,8 +179,75 @@ def _fitted(name):
                         offset=entry["offset"])
 
 
+def _modern(name, arguments):
+  """(spec, clamped spec) for a name of today's activations, or None."""
+  if match := _MODERN_PADE.fullmatch(name):
+    function, n, m = match[1], int(match[2]), int(match[3])
+    if n not in PADE_DEGREES or m not in PADE_DEGREES:
+      return None
+    entry = _coefficient_table()[name]
+    ratio = dict(numerator=entry["numerator"], denominator=entry["denominator"],
+                 offset=entry["offset"])
+    edge = MODERN_RANGES[function]
+    if function == "softplus":
+      spec = ActivationSpec(**ratio, slope=0.5)
+    else:
+      beta = arguments.get("beta", 1.0)
+      spec = ActivationSpec(**ratio, product=True, input_scale=beta)
+      edge /= beta
+    return spec, dataclasses.replace(spec, below=(-edge, 0.0, 0.0),
+                                     above=(edge, 1.0, 0.0))
+  if match := _MODERN_FASTEXP.fullmatch(name):
+    function, n = match[1], int(match[2])
+    k = n.bit_length() - 1
+    if n != 2**k or k not in FASTEXP_SQUARINGS:
+      return None
+    if function == "silu":
+      beta = arguments["beta"]
+      spec = ActivationSpec(kind="fastexp_sigmoid", squarings=k, product=True,
+                            input_scale=beta)
+      return spec, dataclasses.replace(spec, below=(-n / beta, 0.0, 0.0),
+                                       above=(n / beta, 1.0, 0.0))
+    if function == "mish":
+      spec = ActivationSpec(kind="fastexp_mish", squarings=k, product=True)
+      return spec, dataclasses.replace(spec, below=(-n, 0.0, 0.0))
+    alpha, scale = ((arguments["alpha"], 1.0) if function == "elu" else
+                    (SELU_ALPHA, SELU_SCALE))
+    spec = ActivationSpec(kind="fastexp_expm1", squarings=k,
+                          output_scale=scale * alpha, above=(0.0, scale, 0.0))
+    return spec, dataclasses.replace(spec, below=(-n, 0.0, -scale * alpha))
+  return None
+
+
+def _function_of(name):
+  """The function a built-in name approximates ('gelu', 'tanh', ...)."""
+  return name.split("_", 1)[0]
+
+
+def _check_arguments(name, arguments):
+  """The arguments `name` takes, defaults filled in.
+
+  Raises:
+    ValueError: an argument `name` does not take, or a bad value.
+  """
+  allowed = ARGUMENTS.get(_function_of(name), {})
+  unknown = sorted(set(arguments) - set(allowed))
+  if unknown:
+    takes = ", ".join(f"`{a}`" for a in allowed) or "no arguments"
+    raise ValueError(f"{name!r} takes {takes}, not `{unknown[0]}`")
+  result = dict(allowed)
+  for key, value in arguments.items():
+    value = float(value)
+    if not np.isfinite(value) or (key == "beta" and not value > 0):
+      raise ValueError(f"`{key}` of {name!r} must be "
+                       f"{'positive and ' if key == 'beta' else ''}finite, "
+                       f"got {value}")
+    result[key] = value
+  return result
+
+
 def _parse(name):
-  """Returns (spec, clip range) for a built-in name, or None."""
+  """Returns (spec, clip range) for a built-in name of the paper's, or None."""
   for fixed, spec in _FIXED.items():
     if name == fixed:
       return spec, SERP_RANGE if fixed in _CLAMPABLE_FIXED else None
@@ -157,6 +271,14 @@ def _parse(name):
   return None
 
 
+def _modern_names():
+  names = [f"{fn}_pade_{n}_{m}" for fn in MODERN_RANGES for n in PADE_DEGREES
+           for m in PADE_DEGREES]
+  names += [f"{fn}_fastexp_{2**k}" for fn in ("silu", "mish", "elu", "selu")
+            for k in FASTEXP_SQUARINGS]
+  return names + [name + _CLAMP for name in names]
+
+
 def _builtin_names():
   names = []
   for levels in CONT_LEVELS:
@@ -167,7 +289,8 @@ def _builtin_names():
   names += [f"sigm_fastexp_{2**k}" for k in FASTEXP_SQUARINGS]
   names += list(_CLAMPABLE_FIXED)
   clamped = [name + _CLAMP for name in names]
-  return names + clamped + [n for n in _FIXED if n not in _CLAMPABLE_FIXED]
+  return (names + clamped + [n for n in _FIXED if n not in _CLAMPABLE_FIXED] +
+          _modern_names())
 
 
 def names():
@@ -175,10 +298,18 @@ def names():
   return _builtin_names() + sorted(_user_specs)
 
 
+def _builtin_spec(name, arguments=None):
+  arguments = _check_arguments(name, arguments or {})
+  return _cached_builtin_spec(name, tuple(sorted(arguments.items())))
+
+
 @functools.cache
-def _builtin_spec(name):
+def _cached_builtin_spec(name, arguments):
   base, clamp = (name[:-len(_CLAMP)], True) if name.endswith(_CLAMP) else (
       name, False)
+  modern = _modern(base, dict(arguments))
+  if modern is not None:
+    return modern[1] if clamp else modern[0]
   parsed = _parse(base)
   if parsed is None or (clamp and parsed[1] is None):
     return None
@@ -188,15 +319,23 @@ def _builtin_spec(name):
   return spec
 
 
-def spec(name):
+def spec(name, **arguments):
   """The `ActivationSpec` behind a name.
 
+  Args:
+    name: a built-in or registered name (`names()`).
+    **arguments: the function's arguments (`ARGUMENTS`): `beta` for the
+      SiLU names, `alpha` for the ELU names.
+
   Raises:
-    ValueError: unknown name or index out of range, with close names.
+    ValueError: unknown name or index out of range, with close names; an
+      argument the name does not take, or a bad value.
   """
   if name in _user_specs:
+    if arguments:
+      raise ValueError(f"{name!r} takes no arguments, got {arguments}")
     return _user_specs[name]
-  result = _builtin_spec(name) if isinstance(name, str) else None
+  result = _builtin_spec(name, arguments) if isinstance(name, str) else None
   if result is None:
     if name in RENAMED:
       hint = (f" tf_approx's {name} is now {RENAMED[name]!r}; {name!r} is "
@@ -209,7 +348,10 @@ def spec(name):
         "tanh_cont_n (n 1-8), tanh_taylor_n / sigm_taylor_n (n 1-15), "
         "tanh_pade_n_m / sigm_pade_n_m (n, m 1-8), sigm_fastexp_n "
         "(n = 2, 4, ..., 4096), serp, each with a _clamp variant; "
-        "ultra_fast_sigmoid, word2vec_sigmoid, tanh_hard, sigm_hard.")
+        "ultra_fast_sigmoid, word2vec_sigmoid, tanh_hard, sigm_hard; "
+        "gelu_pade_n_m, silu_pade_n_m, softplus_pade_n_m (n, m 1-8), "
+        "silu_fastexp_n, mish_fastexp_n, elu_fastexp_n, selu_fastexp_n "
+        "(n = 2, ..., 4096), each with a _clamp variant.")
   return result
 
 
@@ -218,28 +360,34 @@ class Approximation:
   """An approximated activation function, callable on tensors.
 
   Instances are what `get(name)` and `keras.activations.get(name)` return.
-  Built-in names serialize by name; registered functions also store their
-  coefficients, so a `.keras` file loads without registering them again.
+  Built-in names serialize by name (and arguments); registered functions
+  also store their coefficients, so a `.keras` file loads without
+  registering them again.
 
   Args:
     name: the function's name.
     spec: its `ActivationSpec` as a dict of fields; only for functions that
       are not built in (see `register_rational`).
+    arguments: the function's arguments (`ARGUMENTS`), e.g. `{"beta": 2.0}`
+      for a SiLU name.
   """
 
-  def __init__(self, name, spec=None):  # pylint: disable=redefined-outer-name
+  def __init__(self, name, spec=None, arguments=None):  # pylint: disable=redefined-outer-name
     self.name = name
     self.__name__ = name
+    self.arguments = dict(arguments or {})
     # A registered name's spec is looked up once; a stored one wins, so that
     # a loaded model does not depend on what this process registered.
     self.spec = (ActivationSpec(**_tuple_fields(spec)) if spec else
-                 _spec_by_name(name))
+                 _spec_by_name(name, **self.arguments))
 
   def __call__(self, x):
     return activation_ops.activation(x, self.spec, name=self.name)
 
   def get_config(self):
     config = {"name": self.name}
+    if self.arguments:
+      config["arguments"] = dict(self.arguments)
     if self.name not in _builtin_name_set():
       config["spec"] = dataclasses.asdict(self.spec)
     return config
@@ -251,7 +399,8 @@ class Approximation:
     return cls(**config)
 
   def __repr__(self):
-    return f"<tf_approx activation {self.name}>"
+    arguments = "".join(f", {k}={v}" for k, v in sorted(self.arguments.items()))
+    return f"<tf_approx activation {self.name}{arguments}>"
 
   def __eq__(self, other):
     return isinstance(other, Approximation) and (
@@ -273,10 +422,16 @@ def _builtin_name_set():
   return frozenset(_builtin_names())
 
 
-def get(name):
-  """Returns the activation function called `name` (see `names()`)."""
-  spec(name)  # raises ValueError with suggestions
-  return Approximation(name)
+def get(name, **arguments):
+  """Returns the activation function called `name` (see `names()`).
+
+  Args:
+    name: a built-in or registered name.
+    **arguments: the function's arguments (`ARGUMENTS`): SiLU's `beta`
+      (`x * sigmoid(beta * x)`, default 1), ELU's `alpha` (default 1).
+  """
+  spec(name, **arguments)  # raises ValueError with suggestions
+  return Approximation(name, arguments=arguments)
 
 
 def _keras_table():

@@ -52,6 +52,16 @@ def _activation_cases(native):
       ("word2vec", native.Spec(kind="word2vec_sigmoid")),
       ("hard_tanh", native.Spec(kind="hard_tanh")),
       ("hard_sigmoid", native.Spec(kind="hard_sigmoid")),
+      # The forms of today's activations: x R(u) with lines, exp - 1 and
+      # Mish's factor.
+      ("product_lines", native.Spec(**rational, offset=0.5, product=True,
+                                    input_scale=1.5, below=[-4.0, 0.0, 0.0],
+                                    above=[4.0, 1.0, 0.0])),
+      ("expm1", native.Spec(kind="fastexp_expm1", squarings=9,
+                            output_scale=1.5, above=[0.0, 1.0, 0.0],
+                            below=[-512.0, 0.0, -1.5])),
+      ("mish", native.Spec(kind="fastexp_mish", squarings=10, product=True,
+                           slope=0.25)),
   ]
 
 

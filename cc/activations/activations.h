@@ -33,12 +33,28 @@ enum class Kind : int {
   kWord2VecSigmoid = 3,   // word2vec's 1000-entry table
   kHardTanh = 4,          // clip(x, -1, 1)
   kHardSigmoid = 5,       // clip(x / 4 + 1/2, 0, 1)
+  kFastExpExpm1 = 6,      // (1 + x/n)^n - 1, n = 2^squarings (for ELU)
+  kFastExpMish = 7,       // tanh(softplus(x)) with exp(x) ~ (1 + x/n)^n
 };
 
 // Up to degree 15: tanh_taylor_15 is the largest polynomial name (docs/accuracy.md).
 constexpr int kMaxCoefficients = 16;
 constexpr int kMaxSquarings = 12;  // sigm_fastexp_4096
 constexpr int kWord2VecTableSize = 1000;
+
+// A line y = slope x + intercept that replaces the function beyond `at`: an
+// asymptote (GELU's 0 and x), or a piece of the formula (ELU's x for x > 0).
+template <typename S>
+struct Line {
+  bool active = false;
+  S at = 0, slope = 0, intercept = 0;
+
+  // Slope 0 gives the intercept even at x = +-inf (not inf * 0).
+  template <typename V>
+  TFA_INLINE V Value(V x) const {
+    return slope == S(0) ? Splat<V>(intercept) : x * slope + intercept;
+  }
+};
 
 // Everything a kernel needs to evaluate one function. Plain data, so that it
 // can be passed by value to a CUDA kernel (whose launcher points `table` at
@@ -68,6 +84,18 @@ struct Params {
   S clip_lo = 0;
   S clip_hi = 0;
   const float* table = nullptr;  // word2vec: kWord2VecTableSize entries
+  // The form around the kind's function g, for the functions that are x times
+  // a sigmoid-like factor (GELU, SiLU, Mish), have a linear part (softplus)
+  // or a scale (ELU, SELU), with u = input_scale x:
+  //   y = output_scale (product ? x g(u) : g(u)) + slope x,
+  // replaced by the line `below` for x < below.at and by `above` for
+  // x > above.at where they are active. `form` is false when all of this is
+  // y = g(x); FormFn evaluates it (the kinds above kHardSigmoid and the
+  // rationals and fastexp sigmoids only). `far` is in units of x.
+  bool form = false;
+  bool product = false;
+  S input_scale = 1, output_scale = 1, slope = 0;
+  Line<S> below, above;
 };
 
 // Horner evaluation of c[0] + c[1] x + ... and of its derivative.
@@ -136,12 +164,22 @@ struct RationalFn {
   // f' = (P' - f Q') / Q, one division, no Q^2 that could overflow early.
   template <typename V>
   TFA_INLINE V Derivative(V x) const {
+    V value, derivative;
+    ValueAndDerivative(x, &value, &derivative);
+    return derivative;
+  }
+
+  // f (as P/Q through one reciprocal, so Value may differ in the last bit)
+  // and f', for FormFn's x g(x).
+  template <typename V>
+  TFA_INLINE void ValueAndDerivative(V x, V* value, V* derivative) const {
     V num, dnum, den, dden;
     HornerWithDerivative(p.num, p.num_len, x, &num, &dnum);
     HornerWithDerivative(p.den, p.den_len, x, &den, &dden);
     V r = Splat<V, S>(1) / den;
     V ratio = num * r;
-    return (dnum - ratio * dden) * r;
+    *value = ratio + p.offset;
+    *derivative = (dnum - ratio * dden) * r;
   }
 
   TFA_INLINE bool IsFar(S x) const { return Abs(x) > p.far; }
@@ -234,13 +272,21 @@ struct ParityRationalFn : RationalFn<S> {
 
   template <typename V>
   TFA_INLINE V Derivative(V x) const {
+    V value, derivative;
+    ValueAndDerivative(x, &value, &derivative);
+    return derivative;
+  }
+
+  template <typename V>
+  TFA_INLINE void ValueAndDerivative(V x, V* value, V* derivative) const {
     V z = x * x;
     V num, dnum, den, dden;
     Expand(p.num_sq, Shape::NumLen(p), Shape::NumShift(p), x, z, &num, &dnum);
     Expand(p.den_sq, Shape::DenLen(p), Shape::DenShift(p), x, z, &den, &dden);
     V r = Splat<V, S>(1) / den;
     V ratio = num * r;
-    return (dnum - ratio * dden) * r;
+    *value = ratio + p.offset;
+    *derivative = (dnum - ratio * dden) * r;
   }
 
   // P = x^s c(z) and P' = s c(z) + 2 x^(s+1) c'(z), for s in {0, 1}.
@@ -259,15 +305,40 @@ struct ParityRationalFn : RationalFn<S> {
   }
 };
 
+// e = b^n and power = b^(n-1), n = 2^squarings, by squarings: b^(n-1) is the
+// product of the squares b, b^2, b^4, ... formed on the way.
+template <typename V>
+TFA_INLINE void RaiseBySquaring(V b, int squarings, V* e, V* power) {
+  V p = Splat<V>(ScalarOfT<V>(1));
+  for (int i = 0; i < squarings; ++i) {
+    p = p * b;
+    b = b * b;
+  }
+  *e = b;
+  *power = p;
+}
+
 // sigmoid(x) = 1 / (1 + exp(-x)) with exp(-x) ~ e = b^n, b = 1 - x/n, taken by
-// `squarings` squarings. f' = b^(n-1) / (1 + e)^2, and b^(n-1) is the product
-// of the squares b, b^2, b^4, ... formed on the way. kSquarings > 0 fixes the
+// `squarings` squarings. f' = b^(n-1) / (1 + e)^2. kSquarings > 0 fixes the
 // count at compile time (the CPU kernels' common ones); 0 reads p.squarings.
+// The fastexp kinds share the count and 1/n.
 template <typename S, int kSquarings = 0>
-struct FastExpSigmoidFn {
+struct FastExpFn {
   static constexpr bool kHasFar = false;
   static constexpr bool kVectorizable = true;
   const Params<S>& p;
+
+  TFA_INLINE int Squarings() const {
+    return kSquarings > 0 ? kSquarings : p.squarings;
+  }
+  TFA_INLINE S InverseN() const { return S(1) / S(1 << Squarings()); }
+  TFA_INLINE bool IsFar(S) const { return false; }
+};
+
+template <typename S, int kSquarings = 0>
+struct FastExpSigmoidFn : FastExpFn<S, kSquarings> {
+  using FastExpFn<S, kSquarings>::InverseN;
+  using FastExpFn<S, kSquarings>::Squarings;
 
   template <typename V>
   TFA_INLINE V Value(V x) const {
@@ -278,23 +349,97 @@ struct FastExpSigmoidFn {
 
   template <typename V>
   TFA_INLINE V Derivative(V x) const {
-    V e = Splat<V, S>(1) - x * InverseN();
-    V power = Splat<V, S>(1);  // b^(n-1)
-    for (int i = 0; i < Squarings(); ++i) {
-      power = power * e;
-      e = e * e;
-    }
-    V r = Splat<V, S>(1) / (Splat<V, S>(1) + e);
-    // e = inf (x far below -n): the true value underflows; inf * 0 would not.
-    return e == std::numeric_limits<S>::infinity() ? Splat<V, S>(0)
-                                                   : power * r * r;
+    V value, derivative;
+    ValueAndDerivative(x, &value, &derivative);
+    return derivative;
   }
 
-  TFA_INLINE int Squarings() const {
-    return kSquarings > 0 ? kSquarings : p.squarings;
+  template <typename V>
+  TFA_INLINE void ValueAndDerivative(V x, V* value, V* derivative) const {
+    V e, power;  // b^n, b^(n-1)
+    RaiseBySquaring(Splat<V, S>(1) - x * InverseN(), Squarings(), &e, &power);
+    V r = Splat<V, S>(1) / (Splat<V, S>(1) + e);
+    *value = r;
+    // e = inf (x far below -n): the true value underflows; inf * 0 would not.
+    *derivative = e == std::numeric_limits<S>::infinity() ? Splat<V, S>(0)
+                                                          : power * r * r;
   }
-  TFA_INLINE S InverseN() const { return S(1) / S(1 << Squarings()); }
-  TFA_INLINE bool IsFar(S) const { return false; }
+
+  TFA_INLINE S ValueFar(S x) const { return Value(x); }
+  TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
+};
+
+// exp(x) - 1 with exp(x) ~ e = b^n, b = 1 + x/n (ELU's negative side); f' =
+// b^(n-1). Below x = -n the base is negative (inherent; ELU's `_clamp` names
+// take the asymptote there, where e = 0 meets it).
+template <typename S, int kSquarings = 0>
+struct FastExpExpm1Fn : FastExpFn<S, kSquarings> {
+  using FastExpFn<S, kSquarings>::InverseN;
+  using FastExpFn<S, kSquarings>::Squarings;
+
+  template <typename V>
+  TFA_INLINE V Value(V x) const {
+    V e, power;
+    RaiseBySquaring(Splat<V, S>(1) + x * InverseN(), Squarings(), &e, &power);
+    return e - S(1);
+  }
+
+  template <typename V>
+  TFA_INLINE V Derivative(V x) const {
+    V e, power;
+    RaiseBySquaring(Splat<V, S>(1) + x * InverseN(), Squarings(), &e, &power);
+    return power;
+  }
+
+  template <typename V>
+  TFA_INLINE void ValueAndDerivative(V x, V* value, V* derivative) const {
+    V e;
+    RaiseBySquaring(Splat<V, S>(1) + x * InverseN(), Squarings(), &e,
+                    derivative);
+    *value = e - S(1);
+  }
+
+  TFA_INLINE S ValueFar(S x) const { return Value(x); }
+  TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
+};
+
+// Mish's factor tanh(softplus(x)) = m / (m + 2), m = e (e + 2), with exp(x) ~
+// e = b^n, b = 1 + x/n. Written 1 / (1 + 2/m), which is 1 where m overflows
+// and keeps its relative precision where e is tiny. f' = 4 (e + 1) b^(n-1) /
+// (m + 2)^2. Below x = -n the base is negative (inherent; the `_clamp` names
+// take the asymptote there, where e = 0 meets it).
+template <typename S, int kSquarings = 0>
+struct FastExpMishFn : FastExpFn<S, kSquarings> {
+  using FastExpFn<S, kSquarings>::InverseN;
+  using FastExpFn<S, kSquarings>::Squarings;
+
+  template <typename V>
+  TFA_INLINE V Value(V x) const {
+    V e, power;
+    RaiseBySquaring(Splat<V, S>(1) + x * InverseN(), Squarings(), &e, &power);
+    return Splat<V, S>(1) / (Splat<V, S>(1) + S(2) / (e * (e + S(2))));
+  }
+
+  template <typename V>
+  TFA_INLINE V Derivative(V x) const {
+    V value, derivative;
+    ValueAndDerivative(x, &value, &derivative);
+    return derivative;
+  }
+
+  template <typename V>
+  TFA_INLINE void ValueAndDerivative(V x, V* value, V* derivative) const {
+    V e, power;
+    RaiseBySquaring(Splat<V, S>(1) + x * InverseN(), Squarings(), &e, &power);
+    V m = e * (e + S(2));
+    *value = Splat<V, S>(1) / (Splat<V, S>(1) + S(2) / m);
+    V r = Splat<V, S>(1) / (m + S(2));
+    // e = inf: f' underflows; inf * 0 would not.
+    *derivative = e == std::numeric_limits<S>::infinity()
+                      ? Splat<V, S>(0)
+                      : S(4) * (e + S(1)) * r * (power * r);
+  }
+
   TFA_INLINE S ValueFar(S x) const { return Value(x); }
   TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
 };
@@ -403,6 +548,75 @@ struct HardFn {
   TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
 };
 
+// p's form around the function g of a kind (see Params): value, derivative,
+// and the far path of g's in units of x.
+template <typename S, typename G>
+struct FormFn {
+  static constexpr bool kHasFar = G::kHasFar;
+  static constexpr bool kVectorizable = G::kVectorizable;
+  G g;
+  const Params<S>& p;
+
+  template <typename V>
+  TFA_INLINE V Value(V x) const {
+    return Outer(x, g.Value(x * p.input_scale));
+  }
+
+  template <typename V>
+  TFA_INLINE V Derivative(V x) const {
+    V gu, dgu;
+    g.ValueAndDerivative(x * p.input_scale, &gu, &dgu);
+    return OuterDerivative(x, gu, dgu);
+  }
+
+  TFA_INLINE bool IsFar(S x) const { return Abs(x) > p.far; }
+  TFA_INLINE S ValueFar(S x) const {
+    return Outer(x, g.ValueFar(x * p.input_scale));
+  }
+  TFA_INLINE S DerivativeFar(S x) const {
+    const S u = x * p.input_scale;
+    return OuterDerivative(x, g.ValueFar(u), g.DerivativeFar(u));
+  }
+
+  // x a, and 0 where a is 0 (at x = +-inf too: the limit of x g(x) where g
+  // decays, rather than inf * 0).
+  template <typename V>
+  static TFA_INLINE V Times(V x, V a) {
+    return a == S(0) ? Splat<V, S>(0) : x * a;
+  }
+
+  template <typename V>
+  TFA_INLINE V Outer(V x, V gu) const {
+    V y = (p.product ? Times(x, gu) : gu) * p.output_scale;
+    if (p.slope != S(0)) y = y + x * p.slope;
+    if (p.below.active) y = x < p.below.at ? p.below.Value(x) : y;
+    if (p.above.active) y = x > p.above.at ? p.above.Value(x) : y;
+    return y;
+  }
+
+  // (x g(s x))' = g + s x g'; the lines' slopes beyond them.
+  template <typename V>
+  TFA_INLINE V OuterDerivative(V x, V gu, V dgu) const {
+    V d = dgu * p.input_scale;
+    if (p.product) d = gu + Times(x, d);
+    d = d * p.output_scale;
+    if (p.slope != S(0)) d = d + p.slope;
+    if (p.below.active) d = x < p.below.at ? Splat<V>(p.below.slope) : d;
+    if (p.above.active) d = x > p.above.at ? Splat<V>(p.above.slope) : d;
+    return d;
+  }
+};
+
+// Calls fn(g), or fn(FormFn{g}) where p has a form.
+template <typename S, typename G, typename Fn>
+TFA_INLINE void VisitForm(const Params<S>& p, const G& g, Fn&& fn) {
+  if (p.form) {
+    fn(FormFn<S, G>{g, p});
+  } else {
+    fn(g);
+  }
+}
+
 // Calls fn(functor) with the functor of p.kind, so that loops are compiled
 // once per kind rather than switching per element. (Its argument is p rather
 // than the kind: the functor reads p.)
@@ -411,13 +625,19 @@ TFA_INLINE void VisitKind(const Params<S>& p, Fn&& fn) {
   switch (p.kind) {
     case Kind::kRational:
       if (p.parity) {
-        fn(ParityRationalFn<S>{{p}});
+        VisitForm(p, ParityRationalFn<S>{{p}}, fn);
       } else {
-        fn(RationalFn<S>{p});
+        VisitForm(p, RationalFn<S>{p}, fn);
       }
       break;
     case Kind::kFastExpSigmoid:
-      fn(FastExpSigmoidFn<S>{p});
+      VisitForm(p, FastExpSigmoidFn<S>{{p}}, fn);
+      break;
+    case Kind::kFastExpExpm1:
+      VisitForm(p, FastExpExpm1Fn<S>{{p}}, fn);
+      break;
+    case Kind::kFastExpMish:
+      VisitForm(p, FastExpMishFn<S>{{p}}, fn);
       break;
     case Kind::kUltraFastSigmoid:
       fn(UltraFastSigmoidFn<S>{p});
@@ -475,8 +695,15 @@ inline bool ParseKind(const char* name, Kind* kind) {
       {"ultra_fast_sigmoid", Kind::kUltraFastSigmoid},
       {"word2vec_sigmoid", Kind::kWord2VecSigmoid},
       {"hard_tanh", Kind::kHardTanh},
-      {"hard_sigmoid", Kind::kHardSigmoid}};
+      {"hard_sigmoid", Kind::kHardSigmoid},
+      {"fastexp_expm1", Kind::kFastExpExpm1},
+      {"fastexp_mish", Kind::kFastExpMish}};
   return ParseName(name, kNames, kind);
+}
+
+inline bool IsFastExp(Kind kind) {
+  return kind == Kind::kFastExpSigmoid || kind == Kind::kFastExpExpm1 ||
+         kind == Kind::kFastExpMish;
 }
 
 // Largest power of two R such that Horner sums of |c_i| i R^i stay far below
@@ -564,13 +791,62 @@ inline const char* InitParams(Kind kind, const double* num, int num_len,
       if (p->far > z_limit) p->far = z_limit;
     }
   }
-  if (kind == Kind::kFastExpSigmoid) {
+  if (IsFastExp(kind)) {
     if (squarings < 1 || squarings > kMaxSquarings)
       return "`squarings` must be in [1, 12] (n = 2 ... 4096)";
     p->squarings = squarings;
   }
   if (kind == Kind::kWord2VecSigmoid && table == nullptr)
     return "word2vec_sigmoid needs its table";
+  return nullptr;
+}
+
+// Sets p's form (see Params) after InitParams: `below` and `above` are empty
+// or {at, slope, intercept}.
+template <typename S>
+inline const char* InitForm(bool product, double input_scale,
+                            double output_scale, double slope,
+                            const double* below, int below_len,
+                            const double* above, int above_len, Params<S>* p) {
+  auto finite = [](double v) { return std::isfinite(v); };
+  if (!finite(input_scale)) return "`input_scale` must be finite";
+  if (!finite(output_scale)) return "`output_scale` must be finite";
+  if (!finite(slope)) return "`slope` must be finite";
+  Line<S>* lines[2] = {&p->below, &p->above};
+  const double* values[2] = {below, above};
+  const int lengths[2] = {below_len, above_len};
+  for (int i = 0; i < 2; ++i) {
+    if (lengths[i] == 0) continue;
+    if (lengths[i] != 3) {
+      return i == 0 ? "`below` must be empty or [at, slope, intercept]"
+                    : "`above` must be empty or [at, slope, intercept]";
+    }
+    for (int j = 0; j < 3; ++j) {
+      if (!finite(values[i][j]))
+        return i == 0 ? "`below` must be finite" : "`above` must be finite";
+    }
+    *lines[i] = Line<S>{true, static_cast<S>(values[i][0]),
+                        static_cast<S>(values[i][1]),
+                        static_cast<S>(values[i][2])};
+  }
+  if (p->below.active && p->above.active && !(p->below.at <= p->above.at))
+    return "`below`'s point must not exceed `above`'s";
+  p->product = product;
+  p->input_scale = static_cast<S>(input_scale);
+  p->output_scale = static_cast<S>(output_scale);
+  p->slope = static_cast<S>(slope);
+  p->form = product || input_scale != 1 || output_scale != 1 || slope != 0 ||
+            p->below.active || p->above.active;
+  if (p->form && p->kind != Kind::kRational && !IsFastExp(p->kind)) {
+    return "`product`, `input_scale`, `output_scale`, `slope`, `below` and "
+           "`above` apply to the kinds 'rational' and 'fastexp_*' only";
+  }
+  // The far path's radius, in units of x.
+  if (p->form && p->kind == Kind::kRational) {
+    const S scale = Abs(p->input_scale);
+    const S largest = std::numeric_limits<S>::max();
+    p->far = p->far < largest * scale ? p->far / scale : largest;
+  }
   return nullptr;
 }
 

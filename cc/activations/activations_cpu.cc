@@ -66,10 +66,14 @@ constexpr int64_t kBlock = 512;
 // Whether a block can hold an input beyond p.far that reaches the fast form.
 // Not when the clip range lies within p.far: such inputs are clipped first
 // (forward) or have a zero gradient.
+// Nor when both lines of p's form lie within p.far: beyond them the far
+// path's value is replaced (the fast form's inf or NaN there is not).
 template <typename F, bool kClip, typename S>
 TFA_INLINE bool MayBeFar(const Params<S>& p) {
   return F::kHasFar &&
-         !(kClip && Abs(p.clip_lo) <= p.far && Abs(p.clip_hi) <= p.far);
+         !(kClip && Abs(p.clip_lo) <= p.far && Abs(p.clip_hi) <= p.far) &&
+         !(p.form && p.below.active && p.above.active &&
+           Abs(p.below.at) <= p.far && Abs(p.above.at) <= p.far);
 }
 
 // Whether any of x[0, n) has |x| > far (NaN does not count); n is a multiple
@@ -158,14 +162,14 @@ TFA_INLINE void VisitCpuKind(const Params<S>& p, Fn&& fn) {
     using Odd12 = FixedShape<1, 1, 2, 0>;
     using Odd23 = FixedShape<2, 1, 3, 0>;
     using Odd34 = FixedShape<3, 1, 4, 0>;
-    if (p.kind == Kind::kRational) {
+    if (p.kind == Kind::kRational && !p.form) {
       if (Odd12::Matches(p)) return fn(ParityRationalFn<S, Odd12>{{p}});
       if (Odd23::Matches(p)) return fn(ParityRationalFn<S, Odd23>{{p}});
       if (Odd34::Matches(p)) return fn(ParityRationalFn<S, Odd34>{{p}});
     }
-    if (p.kind == Kind::kFastExpSigmoid) {
-      if (p.squarings == 1) return fn(FastExpSigmoidFn<S, 1>{p});
-      if (p.squarings == 9) return fn(FastExpSigmoidFn<S, 9>{p});
+    if (p.kind == Kind::kFastExpSigmoid && !p.form) {
+      if (p.squarings == 1) return fn(FastExpSigmoidFn<S, 1>{{p}});
+      if (p.squarings == 9) return fn(FastExpSigmoidFn<S, 9>{{p}});
     }
   }
   VisitKind(p, fn);

@@ -52,6 +52,15 @@ void ReadParams(OpKernelConstruction* ctx, act::Params<C>* params) {
   OP_REQUIRES_OK(ctx, ctx->GetAttr("clip", &clip));
   OP_REQUIRES_OK(ctx, ctx->GetAttr("clip_min", &clip_min));
   OP_REQUIRES_OK(ctx, ctx->GetAttr("clip_max", &clip_max));
+  bool product;
+  float input_scale, output_scale, slope;
+  std::vector<float> below, above;
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("product", &product));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("input_scale", &input_scale));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("output_scale", &output_scale));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("slope", &slope));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("below", &below));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("above", &above));
   act::Kind parsed = act::Kind::kRational;
   OP_REQUIRES(ctx, act::ParseKind(kind.c_str(), &parsed),
               absl::InvalidArgumentError(absl::StrCat(
@@ -70,6 +79,13 @@ void ReadParams(OpKernelConstruction* ctx, act::Params<C>* params) {
       parsed, num.data(), static_cast<int>(num.size()), den.data(),
       static_cast<int>(den.size()), offset, squarings, clip, clip_min, clip_max,
       act::Word2VecTable(), params);
+  if (error == nullptr) {
+    std::vector<double> lo(below.begin(), below.end());
+    std::vector<double> hi(above.begin(), above.end());
+    error = act::InitForm(product, input_scale, output_scale, slope,
+                          lo.data(), static_cast<int>(lo.size()), hi.data(),
+                          static_cast<int>(hi.size()), params);
+  }
   OP_REQUIRES(
       ctx, error == nullptr,
       absl::InvalidArgumentError(absl::StrCat(

@@ -1,4 +1,4 @@
-// Op registrations for the approximated activations (Gibbs et al., Approximating Activation Functions).
+// Op registrations for the approximated activations (Timmons and Rice, Approximating Activation Functions).
 //
 // One forward op and one gradient op serve every approximation: the function
 // is chosen by attrs (kind + coefficients), so a user-registered rational runs
@@ -16,14 +16,21 @@ using ::tensorflow::shape_inference::InferenceContext;
   Attr("T: {half, bfloat16, float, double}")                             \
       .Attr(                                                             \
           "kind: {'rational', 'fastexp_sigmoid', 'ultra_fast_sigmoid', " \
-          "'word2vec_sigmoid', 'hard_tanh', 'hard_sigmoid'}")            \
+          "'word2vec_sigmoid', 'hard_tanh', 'hard_sigmoid', "             \
+          "'fastexp_expm1', 'fastexp_mish'}")                            \
       .Attr("numerator: list(float) = [1.0]")                            \
       .Attr("denominator: list(float) = [1.0]")                          \
       .Attr("offset: float = 0.0")                                       \
       .Attr("squarings: int = 0")                                        \
       .Attr("clip: bool = false")                                        \
       .Attr("clip_min: float = 0.0")                                     \
-      .Attr("clip_max: float = 0.0")
+      .Attr("clip_max: float = 0.0")                                     \
+      .Attr("product: bool = false")                                     \
+      .Attr("input_scale: float = 1.0")                                  \
+      .Attr("output_scale: float = 1.0")                                 \
+      .Attr("slope: float = 0.0")                                        \
+      .Attr("below: list(float) = []")                                   \
+      .Attr("above: list(float) = []")
 
 REGISTER_OP("TfApprox>Activation")
     .Input("x: T")
@@ -36,8 +43,13 @@ Applies an approximated activation function elementwise.
 kind selects the family: 'rational' computes numerator(x) / denominator(x) +
 offset (coefficients in ascending powers); 'fastexp_sigmoid' computes
 1 / (1 + (1 - x/n)^n) with n = 2^squarings; the others are the fixed
-comparators of the same names. With clip, x is first clipped to
-[clip_min, clip_max]. Half types are computed in float32.
+comparators of the same names; 'fastexp_expm1' computes (1 + x/n)^n - 1 and
+'fastexp_mish' tanh(softplus(x)) with exp(x) ~ (1 + x/n)^n. With clip, x is
+first clipped to [clip_min, clip_max]. The form attrs put the kind's function
+g in y = output_scale * (product ? x * g(u) : g(u)) + slope * x, u =
+input_scale * x, replaced by the line slope * x + intercept below `below`'s
+point and above `above`'s ([at, slope, intercept]; empty: none). Half types
+are computed in float32.
 )doc");
 
 REGISTER_OP("TfApprox>ActivationGrad")

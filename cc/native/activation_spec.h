@@ -23,6 +23,12 @@ struct ActivationSpec {
   bool clip = false;
   double clip_min = 0;
   double clip_max = 0;
+  bool product = false;
+  double input_scale = 1;
+  double output_scale = 1;
+  double slope = 0;
+  std::vector<double> below;
+  std::vector<double> above;
 
   static activations::Kind ParseKind(const std::string& name) {
     activations::Kind kind;
@@ -40,6 +46,12 @@ struct ActivationSpec {
         ParseKind(kind), numerator.data(), static_cast<int>(numerator.size()),
         denominator.data(), static_cast<int>(denominator.size()), offset,
         squarings, clip, clip_min, clip_max, activations::Word2VecTable(), &p);
+    if (error == nullptr) {
+      error = activations::InitForm(
+          product, input_scale, output_scale, slope, below.data(),
+          static_cast<int>(below.size()), above.data(),
+          static_cast<int>(above.size()), &p);
+    }
     if (error != nullptr) throw pybind11::value_error(error);
     return p;
   }

@@ -139,7 +139,7 @@ void ThrowIfFailed(const char* error) {
 }
 
 // The approximated activations. `spec` is any object with the attributes of
-// _native.Spec (kind, numerator, ..., clip_max), such as a _native.Spec.
+// _native.Spec (kind, numerator, ..., above), such as a _native.Spec.
 ActivationSpec SpecOf(const py::object& spec) {
   ActivationSpec s;
   s.kind = spec.attr("kind").cast<std::string>();
@@ -150,6 +150,12 @@ ActivationSpec SpecOf(const py::object& spec) {
   s.clip = spec.attr("clip").cast<bool>();
   s.clip_min = spec.attr("clip_min").cast<double>();
   s.clip_max = spec.attr("clip_max").cast<double>();
+  s.product = spec.attr("product").cast<bool>();
+  s.input_scale = spec.attr("input_scale").cast<double>();
+  s.output_scale = spec.attr("output_scale").cast<double>();
+  s.slope = spec.attr("slope").cast<double>();
+  s.below = spec.attr("below").cast<std::vector<double>>();
+  s.above = spec.attr("above").cast<std::vector<double>>();
   return s;
 }
 

@@ -690,15 +690,14 @@ PYBIND11_MODULE(_native, m) {
       .def(py::init([](const std::string& kind, std::vector<double> numerator,
                        std::vector<double> denominator, double offset,
                        int squarings, bool clip, double clip_min,
-                       double clip_max) {
-             Spec s{kind,
-                    std::move(numerator),
-                    std::move(denominator),
-                    offset,
-                    squarings,
-                    clip,
-                    clip_min,
-                    clip_max};
+                       double clip_max, bool product, double input_scale,
+                       double output_scale, double slope,
+                       std::vector<double> below, std::vector<double> above) {
+             Spec s{kind,      std::move(numerator), std::move(denominator),
+                    offset,    squarings,            clip,
+                    clip_min,  clip_max,             product,
+                    input_scale, output_scale,       slope,
+                    std::move(below), std::move(above)};
              s.ToParams<double>();  // validate now, not at first use
              return s;
            }),
@@ -707,7 +706,11 @@ PYBIND11_MODULE(_native, m) {
            py::arg("denominator") = std::vector<double>{1.0},
            py::arg("offset") = 0.0, py::arg("squarings") = 0,
            py::arg("clip") = false, py::arg("clip_min") = 0.0,
-           py::arg("clip_max") = 0.0)
+           py::arg("clip_max") = 0.0, py::arg("product") = false,
+           py::arg("input_scale") = 1.0, py::arg("output_scale") = 1.0,
+           py::arg("slope") = 0.0,
+           py::arg("below") = std::vector<double>{},
+           py::arg("above") = std::vector<double>{})
       .def_readonly("kind", &Spec::kind)
       .def_readonly("numerator", &Spec::numerator)
       .def_readonly("denominator", &Spec::denominator)
@@ -715,7 +718,13 @@ PYBIND11_MODULE(_native, m) {
       .def_readonly("squarings", &Spec::squarings)
       .def_readonly("clip", &Spec::clip)
       .def_readonly("clip_min", &Spec::clip_min)
-      .def_readonly("clip_max", &Spec::clip_max);
+      .def_readonly("clip_max", &Spec::clip_max)
+      .def_readonly("product", &Spec::product)
+      .def_readonly("input_scale", &Spec::input_scale)
+      .def_readonly("output_scale", &Spec::output_scale)
+      .def_readonly("slope", &Spec::slope)
+      .def_readonly("below", &Spec::below)
+      .def_readonly("above", &Spec::above);
   m.def("forward", &Forward<float>, py::arg("spec"), py::arg("x"));
   m.def("forward", &Forward<double>, py::arg("spec"), py::arg("x"),
         "y = f(x) elementwise, float32 or float64.");

@@ -19,7 +19,11 @@ from tf_approx.ops.common import twin_gradient
 from tf_approx.reference import activations as reference
 
 KINDS = ("rational", "fastexp_sigmoid", "ultra_fast_sigmoid",
-         "word2vec_sigmoid", "hard_tanh", "hard_sigmoid")
+         "word2vec_sigmoid", "hard_tanh", "hard_sigmoid", "fastexp_expm1",
+         "fastexp_mish")
+FASTEXP_KINDS = ("fastexp_sigmoid", "fastexp_expm1", "fastexp_mish")
+# The kinds a form (product, scales, slope, lines) can wrap.
+FORM_KINDS = ("rational",) + FASTEXP_KINDS
 MAX_COEFFICIENTS = 16
 MAX_SQUARINGS = 12
 
@@ -34,15 +38,26 @@ def _float32(values):
 class ActivationSpec:
   """What one approximation computes; the attrs of the activation ops.
 
+  The kind's function g is evaluated at `u = input_scale * x` and put in the
+  form `y = output_scale * (x * g(u) if product else g(u)) + slope * x`,
+  replaced by the line `y = s * x + c` below `below = (at, s, c)` and above
+  `above` (each optional). That expresses x R(x) (GELU, SiLU, Mish), a
+  linear part (softplus), a scale (ELU, SELU) and the exact asymptotes the
+  `_clamp` names take beyond their range.
+
   Attributes:
     kind: one of `KINDS`. 'rational' computes
       `numerator(x) / denominator(x) + offset` (coefficients in ascending
       powers of x); 'fastexp_sigmoid' computes `1 / (1 + (1 - x/n)^n)` with
-      `n = 2**squarings`; the other kinds are fixed functions.
+      `n = 2**squarings`; 'fastexp_expm1' `(1 + x/n)^n - 1` (exp(x) - 1);
+      'fastexp_mish' `tanh(softplus(x))` with exp(x) as `(1 + x/n)^n`; the
+      other kinds are fixed functions.
     numerator, denominator: rational coefficients, at most 16 each.
     offset: constant added to the rational.
     squarings: fastexp's k, 1 to 12.
     clip: `(lo, hi)` to clip the input to before evaluation, or None.
+    product, input_scale, output_scale, slope, below, above: the form
+      (rational and fastexp kinds only).
   """
   kind: str = "rational"
   numerator: tuple = (1.0,)
@@ -50,6 +65,12 @@ class ActivationSpec:
   offset: float = 0.0
   squarings: int = 0
   clip: tuple = None
+  product: bool = False
+  input_scale: float = 1.0
+  output_scale: float = 1.0
+  slope: float = 0.0
+  below: tuple = None
+  above: tuple = None
 
   def __post_init__(self):
     check_choice(self.kind, KINDS, "kind")
@@ -66,9 +87,10 @@ class ActivationSpec:
           raise ValueError(f"`{arg}` must be finite, got {values}")
       if not any(self.denominator):
         raise ValueError("`denominator` must not be all zeros")
-    if self.kind == "fastexp_sigmoid":
+    if self.kind in FASTEXP_KINDS:
       object.__setattr__(self, "squarings", check_int(
           self.squarings, "squarings", 1, MAX_SQUARINGS))
+    self._check_form()
     if self.clip is not None:
       lo, hi = _float32(self.clip)
       if not lo <= hi:
@@ -81,7 +103,44 @@ class ActivationSpec:
         kind=self.kind, numerator=list(self.numerator),
         denominator=list(self.denominator), offset=self.offset,
         squarings=self.squarings, clip=self.clip is not None, clip_min=lo,
-        clip_max=hi))
+        clip_max=hi, product=self.product, input_scale=self.input_scale,
+        output_scale=self.output_scale, slope=self.slope,
+        below=list(self.below or ()), above=list(self.above or ())))
+
+  def _check_form(self):
+    if not isinstance(self.product, (bool, np.bool_)):
+      raise TypeError(f"`product` must be a bool, got {self.product!r}")
+    object.__setattr__(self, "product", bool(self.product))
+    for arg in ("input_scale", "output_scale", "slope"):
+      value = _float32([getattr(self, arg)])[0]
+      if not np.isfinite(value):
+        raise ValueError(f"`{arg}` must be finite, got {getattr(self, arg)}")
+      object.__setattr__(self, arg, value)
+    for arg in ("below", "above"):
+      line = getattr(self, arg)
+      if line is None or len(line) == 0:  # pylint: disable=g-explicit-length-test
+        object.__setattr__(self, arg, None)
+        continue
+      line = _float32(line)
+      if len(line) != 3 or not all(np.isfinite(line)):
+        raise ValueError(f"`{arg}` must be None or finite (at, slope, "
+                         f"intercept), got {getattr(self, arg)}")
+      object.__setattr__(self, arg, line)
+    if (self.below is not None and self.above is not None and
+        not self.below[0] <= self.above[0]):
+      raise ValueError(f"`below`'s point {self.below[0]} must not exceed "
+                       f"`above`'s {self.above[0]}")
+    if self.has_form and self.kind not in FORM_KINDS:
+      raise ValueError(
+          "`product`, `input_scale`, `output_scale`, `slope`, `below` and "
+          f"`above` apply to the kinds {FORM_KINDS} only, not {self.kind!r}")
+
+  @property
+  def has_form(self):
+    """Whether the form differs from y = g(x)."""
+    return (self.product or self.input_scale != 1 or self.output_scale != 1
+            or self.slope != 0 or self.below is not None or
+            self.above is not None)
 
   def attrs(self):
     """The op attrs, as keyword arguments of the generated wrappers."""
@@ -89,13 +148,17 @@ class ActivationSpec:
 
   @classmethod
   def from_attrs(cls, kind, numerator, denominator, offset, squarings, clip,
-                 clip_min, clip_max):
+                 clip_min, clip_max, product=False, input_scale=1.0,
+                 output_scale=1.0, slope=0.0, below=(), above=()):
     """Inverse of `attrs`, e.g. from a graph op's attributes."""
     if isinstance(kind, bytes):
       kind = kind.decode()
     return cls(kind=kind, numerator=numerator, denominator=denominator,
                offset=offset, squarings=squarings,
-               clip=(clip_min, clip_max) if clip else None)
+               clip=(clip_min, clip_max) if clip else None, product=product,
+               input_scale=input_scale, output_scale=output_scale,
+               slope=slope, below=tuple(below) or None,
+               above=tuple(above) or None)
 
 
 ATTR_NAMES = tuple(ActivationSpec().attrs())

@@ -110,8 +110,22 @@ def _scale_by_power(value, x, k):
   return value
 
 
-def _rational(spec, x):
-  """P(x) / Q(x) + offset, in the kernel's two forms, value and derivative.
+def _with_gradient(parts):
+  """The function whose value and derivative `parts(x)` returns, as one
+  custom gradient: dx = dy f'(x). `parts` returns the derivative as a
+  function, called in the gradient only (so that a graph without the
+  gradient does not hold its ops)."""
+
+  @tf.custom_gradient
+  def f(x):
+    y, derivative = parts(x)
+    return y, lambda dy: dy * derivative()
+
+  return f
+
+
+def _rational_parts(spec, x):
+  """P(x) / Q(x) + offset and its derivative, in the kernel's two forms.
 
   Up to the kernel's radius `far` Horner's form, f' = (P' - f Q') / Q (one
   division: no Q^2 to overflow early); beyond it, with t = 1/x and k = deg P
@@ -122,53 +136,116 @@ def _rational(spec, x):
   num, den = _trimmed(spec.numerator), _trimmed(spec.denominator)
   far = _far_radius(num, den, x.dtype)
   k = len(num) - len(den)
+  is_far = tf.abs(x) > far
+  # Each form at a harmless argument where the other one is selected.
+  near_x = tf.where(is_far, tf.zeros_like(x), x)
+  t = 1.0 / tf.where(is_far, x, tf.ones_like(x))
+  p, dp = _horner(num, near_x, derivative=True)
+  q, dq = _horner(den, near_x, derivative=True)
+  pt, dpt = _horner(num[::-1], t, derivative=True)
+  qt, dqt = _horner(den[::-1], t, derivative=True)
+  ratio_t = pt / qt
+  y = tf.where(is_far, _scale_by_power(ratio_t, x, k), p / q) + spec.offset
 
-  @tf.custom_gradient
-  def rational(x):
-    is_far = tf.abs(x) > far
-    # Each form at a harmless argument where the other one is selected.
-    near_x = tf.where(is_far, tf.zeros_like(x), x)
-    t = 1.0 / tf.where(is_far, x, tf.ones_like(x))
-    p, dp = _horner(num, near_x, derivative=True)
-    q, dq = _horner(den, near_x, derivative=True)
-    pt, dpt = _horner(num[::-1], t, derivative=True)
-    qt, dqt = _horner(den[::-1], t, derivative=True)
-    ratio = p / q
-    ratio_t = pt / qt
-    y = tf.where(is_far, _scale_by_power(ratio_t, x, k), ratio) + spec.offset
+  def derivative():
+    r = 1.0 / q  # the kernel's rounding: one division
+    near = (dp - p * r * dq) * r
+    far_slope = _scale_by_power(
+        k * ratio_t - t * ((dpt - ratio_t * dqt) / qt), x, k - 1)
+    return tf.where(is_far, far_slope, near)
 
-    def grad(dy):
-      r = 1.0 / q  # the kernel's rounding: one division
-      near = (dp - p * r * dq) * r
-      far_slope = _scale_by_power(
-          k * ratio_t - t * ((dpt - ratio_t * dqt) / qt), x, k - 1)
-      return dy * tf.where(is_far, far_slope, near)
+  return y, derivative
 
-    return y, grad
 
-  return rational(x)
+def _raise_by_squaring(b, squarings):
+  """b^n and b^(n-1), n = 2^squarings, as the kernel forms them."""
+  power = tf.ones_like(b)  # b^(n-1), the product of b, b^2, b^4, ...
+  for _ in range(squarings):
+    power = power * b
+    b = b * b
+  return b, power
+
+
+def _zero_where_inf(e, value):
+  """value, and 0 where e = inf (f' underflows there; inf * 0 would not)."""
+  return tf.where(tf.equal(e, np.inf), tf.zeros_like(value), value)
+
+
+def _fastexp_sigmoid_parts(spec, x):
+  """1 / (1 + e), e = b^n, b = 1 - x/n; f' = b^(n-1) / (1 + e)^2."""
+  e, power = _raise_by_squaring(1.0 - x / float(2**spec.squarings),
+                                spec.squarings)
+  r = 1.0 / (1.0 + e)
+  return r, lambda: _zero_where_inf(e, power * r * r)
+
+
+def _fastexp_expm1_parts(spec, x):
+  """e - 1, e = b^n, b = 1 + x/n; f' = b^(n-1)."""
+  e, power = _raise_by_squaring(1.0 + x / float(2**spec.squarings),
+                                spec.squarings)
+  return e - 1.0, lambda: power
+
+
+def _fastexp_mish_parts(spec, x):
+  """tanh(softplus(x)) = 1 / (1 + 2/m), m = e (e + 2), e = b^n, b = 1 + x/n;
+  f' = 4 (e + 1) b^(n-1) / (m + 2)^2."""
+  e, power = _raise_by_squaring(1.0 + x / float(2**spec.squarings),
+                                spec.squarings)
+  m = e * (e + 2.0)
+  r = 1.0 / (m + 2.0)
+  return 1.0 / (1.0 + 2.0 / m), lambda: _zero_where_inf(
+      e, 4.0 * (e + 1.0) * r * (power * r))
+
+
+_PARTS = {
+    "rational": _rational_parts,
+    "fastexp_sigmoid": _fastexp_sigmoid_parts,
+    "fastexp_expm1": _fastexp_expm1_parts,
+    "fastexp_mish": _fastexp_mish_parts,
+}
+
+
+def _rational(spec, x):
+  return _with_gradient(lambda x: _rational_parts(spec, x))(x)
 
 
 def _fastexp_sigmoid(spec, x):
-  """1 / (1 + e), e = b^n, b = 1 - x/n; f' = b^(n-1) / (1 + e)^2."""
+  return _with_gradient(lambda x: _fastexp_sigmoid_parts(spec, x))(x)
 
-  @tf.custom_gradient
-  def sigmoid(x):
-    e = 1.0 - x / float(2**spec.squarings)
-    power = tf.ones_like(e)  # b^(n-1), the product of b, b^2, b^4, ...
-    for _ in range(spec.squarings):
-      power = power * e
-      e = e * e
-    r = 1.0 / (1.0 + e)
 
-    def grad(dy):
-      # e = inf (|x| far beyond n): f' underflows; inf * 0 would not.
-      d = tf.where(tf.equal(e, np.inf), tf.zeros_like(e), power * r * r)
-      return dy * d
+def _times(x, a):
+  """x a, and 0 where a is 0 (the kernel's: not inf * 0 at x = +-inf)."""
+  return tf.where(tf.equal(a, 0.0), tf.zeros_like(a), x * a)
 
-    return r, grad
 
-  return sigmoid(x)
+def _form_parts(spec, x):
+  """The form around the kind's g (see ActivationSpec), value and derivative,
+  in the kernel's order of operations."""
+  g, g_derivative = _PARTS[spec.kind](spec, spec.input_scale * x)
+  y = (_times(x, g) if spec.product else g) * spec.output_scale
+  if spec.slope != 0:
+    y = y + x * spec.slope
+  lines = [(line, beyond(x, line[0]))
+           for line, beyond in ((spec.below, tf.less), (spec.above, tf.greater))
+           if line is not None]
+  for (_, slope, intercept), outside in lines:
+    value = (tf.fill(tf.shape(x), tf.constant(intercept, x.dtype))
+             if slope == 0 else x * slope + intercept)
+    y = tf.where(outside, value, y)
+
+  def derivative():
+    d = g_derivative() * spec.input_scale
+    if spec.product:
+      d = g + _times(x, d)
+    d = d * spec.output_scale
+    if spec.slope != 0:
+      d = d + spec.slope
+    for (_, slope, _), outside in lines:
+      d = tf.where(outside, tf.fill(tf.shape(x), tf.constant(slope, x.dtype)),
+                   d)
+    return d
+
+  return y, derivative
 
 
 def _ultra_fast_sigmoid(spec, x):
@@ -232,6 +309,12 @@ _FUNCTIONS = {
     "word2vec_sigmoid": _word2vec_sigmoid,
     "hard_tanh": _hard_tanh,
     "hard_sigmoid": _hard_sigmoid,
+    "fastexp_expm1":
+        lambda spec, x: _with_gradient(
+            lambda x: _fastexp_expm1_parts(spec, x))(x),
+    "fastexp_mish":
+        lambda spec, x: _with_gradient(
+            lambda x: _fastexp_mish_parts(spec, x))(x),
 }
 
 
@@ -253,5 +336,8 @@ def activation(x, spec):
     x = tf.cast(x, tf.float32)
   if spec.clip is not None:
     x = tf.clip_by_value(x, *spec.clip)
-  y = _FUNCTIONS[spec.kind](spec, x)
+  if spec.has_form:
+    y = _with_gradient(lambda x: _form_parts(spec, x))(x)
+  else:
+    y = _FUNCTIONS[spec.kind](spec, x)
   return tf.cast(y, dtype) if dtype in _HALF_TYPES else y
