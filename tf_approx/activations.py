@@ -542,6 +542,207 @@ def register_continued_fraction(name, denominators, *, clip=None,
                            overwrite=overwrite)
 
 
+# The grid `fit` measures the error on the range with.
+FIT_DENSE_POINTS = 200001
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+  """What `fit` fitted, registered and measured.
+
+  Attributes:
+    name: the registered name.
+    function: the registered `Approximation` (the plain fit).
+    spec: its `ActivationSpec`.
+    clamp_name, clamp_function, clamp_spec: `name + "_clamp"`, which takes
+      the asymptotes beyond the range; None without `asymptotes`.
+    numerator, denominator, offset, slope, product: the fitted form,
+      `y = (x g(x) if product else g(x)) + slope x`, `g = offset + P / Q`
+      (coefficients ascending in x, float32).
+    parity: the parity P / Q was fitted with (None, 'odd' or 'even').
+    method: how the rational was fitted (`tf_approx.fitting.RationalFit`).
+    range: the fit range `(lo, hi)`.
+    max_error_range: max |approximation - fn| on a dense grid of the range
+      (`FIT_DENSE_POINTS` points), the registered op run in float64.
+    max_error_range_float32: the same, the op run in float32 on the grid
+      rounded to float32 (fn evaluated at the rounded points).
+    argmax_range: where `max_error_range` occurs.
+    switch_gaps: with asymptotes, `{"below": gap, "above": gap}`: the jump
+      in value of the clamped function where it switches to each line
+      (float64 op; 0 up to rounding at the matched end).
+    max_error_all_float32, argmax_all_float32: with `sweep=True`, the max
+      error over every non-NaN float32 (absolute on the range, relative to
+      max(1, |fn|) beyond) of the clamped function if any, else the plain
+      one, and where it occurs; None otherwise.
+  """
+  name: str
+  function: object
+  spec: ActivationSpec
+  clamp_name: str
+  clamp_function: object
+  clamp_spec: ActivationSpec
+  numerator: tuple
+  denominator: tuple
+  offset: float
+  slope: float
+  product: bool
+  parity: str
+  method: str
+  range: tuple
+  max_error_range: float
+  max_error_range_float32: float
+  argmax_range: float
+  switch_gaps: dict = None
+  max_error_all_float32: float = None
+  argmax_all_float32: float = None
+
+  def __str__(self):
+    lines = [f"{self.name}: {self.method}, parity {self.parity}, "
+             f"{'product' if self.product else 'plain'} form, on "
+             f"[{self.range[0]:g}, {self.range[1]:g}]",
+             f"  max error on the range: {self.max_error_range:.3e} "
+             f"(float64 op, at x = {self.argmax_range:.6g}), "
+             f"{self.max_error_range_float32:.3e} (float32 op)"]
+    if self.switch_gaps:
+      lines.append("  jumps at the switch to the asymptotes: " + ", ".join(
+          f"{k} {v:.2e}" for k, v in self.switch_gaps.items()))
+    if self.max_error_all_float32 is not None:
+      lines.append(
+          f"  max error over all float32 ({self.clamp_name or self.name}): "
+          f"{self.max_error_all_float32:.3e} at x = "
+          f"{self.argmax_all_float32:.6g}")
+    return "\n".join(lines)
+
+
+def _op_values(function, x, dtype):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return function(tf.constant(x, dtype)).numpy().astype(np.float64)
+
+
+def fit(fn, name, *, kind="pade", orders=(4, 4), range=(-5.5, 5.5),  # pylint: disable=redefined-builtin
+        form="plain", parity="auto", asymptotes=None, samples=5000,
+        sweep=False, overwrite=False):
+  """Fits an approximation of `fn` by the paper's method and registers it.
+
+  Timmons and Rice's least squares on `samples` uniform points of `range`,
+  with tf_approx's rules (`tf_approx.fitting`): the target's parity, no real
+  poles, weights |x| for the product form, and the fit meeting the
+  asymptote at the range's end. The result runs on the same native kernels
+  as the built-in names, is usable by `name` wherever Keras takes an
+  activation, and `.keras` files store its coefficients.
+
+  The approximation is `y = g(x) + slope x` (`form="plain"`) or
+  `y = x g(x)` (`form="product"`, for a function that is x times a
+  sigmoid-like factor such as GELU or SiLU: the factor `fn(x) / x` is
+  fitted with weights |x|, so the least squares are the function's own),
+  with `g = offset + P(x) / Q(x)`. With `parity="auto"` the samples decide:
+  `fn` (the factor, in product form) odd around a constant c
+  (`f(x) + f(-x) = 2c`) is fitted as `c` + odd P/Q, even plus a line
+  (`f(x) - f(-x) = 2sx`, softplus) as `s x` + even P/Q, else without parity.
+
+  Args:
+    fn: a numpy-vectorised function of float64 arrays, finite on `range`
+      (it is also evaluated at -x, where it may be NaN).
+    name: the name to register: an identifier that is not a tf_approx
+      built-in name and, unless `overwrite`, neither a Keras activation
+      (`gelu`, `relu`, ...) nor registered before. With `asymptotes`,
+      `name + "_clamp"` is registered too, under the same rules.
+    kind: 'pade' (a rational, `orders=(m, n)`: P of degree m, Q of degree
+      n >= 1) or 'taylor' (a polynomial, `orders=n` or `(n,)`); degrees up
+      to 15. In product form they are the factor's.
+    orders: the degrees (above).
+    range: `(lo, hi)`: the fit range, where the error is measured.
+    form: 'plain' or 'product' (above).
+    parity: 'auto', None, 'odd' or 'even' (above; 'odd' / 'even' impose it).
+    asymptotes: optional `{"below": (slope, intercept), "above": (slope,
+      intercept)}` (either or both): the lines `fn` follows beyond the range.
+      Then `name + "_clamp"` switches to them below lo and above hi, and the
+      fit is made to meet the line at hi (at lo with only "below"); with the
+      matching parity it meets the other too (`switch_gaps` says).
+    samples: the number of uniform fit samples (the paper's 5000).
+    sweep: also measure the error over every non-NaN float32 through the
+      native kernel (`max_error_all_float32`): minutes.
+    overwrite: replace a Keras activation or a registered name of the same
+      name, in this process.
+
+  Returns:
+    A `FitResult` (`print` it for a summary).
+
+  Raises:
+    ValueError: a bad argument (the message names it), a name that is
+      taken, or `fn` not finite on the range.
+    ImportError: scipy is missing (`pip install scipy`), for kind 'pade'.
+
+  Example:
+    >>> import numpy as np, keras, tf_approx
+    >>> r = tf_approx.activations.fit(
+    ...     np.arctan, "arctan_pade_3_4", orders=(3, 4), range=(-6, 6))
+    >>> print(r.max_error_range)
+    >>> layer = keras.layers.Activation("arctan_pade_3_4")
+    >>> gelu = lambda x: x * scipy.special.ndtr(x)
+    >>> r = tf_approx.activations.fit(
+    ...     gelu, "my_gelu", orders=(5, 6), range=(-5, 5), form="product",
+    ...     asymptotes={"below": (0, 0), "above": (1, 0)})
+    >>> r.clamp_function  # my_gelu_clamp: 0 below -5, x above 5
+  """
+  # Imported here: fitting's scipy is optional, and only `fit` needs it.
+  from tf_approx import fitting  # pylint: disable=g-import-not-at-top
+
+  clamp_name = None
+  if asymptotes is not None:
+    clamp_name = f"{name}{_CLAMP}" if isinstance(name, str) else name
+  _check_new_name(name, overwrite)
+  fitted = fitting.fit_function(
+      fn, kind=kind, orders=orders, fit_range=range, form=form, parity=parity,
+      asymptotes=asymptotes, samples=samples)
+  lo, hi = fitting.check_range(range)
+  plain = ActivationSpec(**fitted.fields())
+  clamped = None
+  if asymptotes is not None:
+    lines = fitting.check_asymptotes(asymptotes)
+    clamped = dataclasses.replace(
+        plain,
+        below=None if lines["below"] is None else (lo, *lines["below"]),
+        above=None if lines["above"] is None else (hi, *lines["above"]))
+    _check_new_name(clamp_name, overwrite)
+  function = _register(name, plain, overwrite)
+  clamp_function = (None if clamped is None else
+                    _register(clamp_name, clamped, overwrite))
+
+  grid = np.linspace(lo, hi, FIT_DENSE_POINTS)
+  grid32 = grid.astype(np.float32).astype(np.float64)
+  errors = {}
+  for key, points, dtype in (("float64", grid, "float64"),
+                             ("float32", grid32, "float32")):
+    errors[key] = fitting.function_error(
+        points, _op_values(function, points, dtype),
+        fitting.values(fn, points), lo, hi)
+  i = int(np.nanargmax(errors["float64"]))
+  gaps = None
+  if clamped is not None:
+    gaps = {}
+    for side, at in (("below", lo), ("above", hi)):
+      line = getattr(clamped, side)
+      if line is not None:
+        value = _op_values(function, np.array([at]), "float64")[0]
+        gaps[side] = abs(value - (line[1] * at + line[2]))
+  swept = {}
+  if sweep:
+    target = clamped if clamped is not None else plain
+    result = fitting.sweep_float32(target.attrs(), fn, lo, hi)
+    swept = dict(max_error_all_float32=result["max_error"],
+                 argmax_all_float32=result["argmax"])
+  return FitResult(
+      name=name, function=function, spec=plain, clamp_name=clamp_name,
+      clamp_function=clamp_function, clamp_spec=clamped,
+      numerator=plain.numerator, denominator=plain.denominator,
+      offset=plain.offset, slope=plain.slope, product=plain.product,
+      parity=fitted.parity, method=fitted.rational.method, range=(lo, hi),
+      max_error_range=float(errors["float64"][i]),
+      max_error_range_float32=float(np.nanmax(errors["float32"])),
+      argmax_range=float(grid[i]), switch_gaps=gaps, **swept)
+
+
 def _register_builtins_with_keras():
   """Adds every built-in name to Keras, none that Keras already has.
 

@@ -213,3 +213,318 @@ def fit_rational(x, target, num_degree, den_degree, *, parity=None,
       if real_poles(denominator).size == 0:
         return RationalFit(numerator, denominator, method + suffix)
   raise AssertionError("Q = 1 has no pole")
+
+
+# ---------------------------------------------------------------------------
+# Fitting a function given as a numpy callable (tf_approx.activations.fit).
+
+KINDS = ("pade", "taylor")
+FORMS = ("plain", "product")
+# Degrees of P and Q: the activation op takes at most 16 coefficients each.
+MAX_DEGREE = 15
+# A function counts as odd around c (even plus a line) when its samples
+# satisfy it to this much of max(1, max |f|): float64 rounding, not shape.
+SYMMETRY_TOLERANCE = 1e-9
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionFit:
+  """A fitted function in the activation op's form.
+
+  The approximation is `y = x g(x) + slope x` (product form) or
+  `y = g(x) + slope x` (plain), with `g = offset + P / Q`.
+
+  Attributes:
+    rational: the fitted `RationalFit` P / Q.
+    offset, slope, product: the rest of the form.
+    parity: None, 'odd' or 'even': the parity P / Q was fitted with.
+    match: None, or `(x0, y0)`: the point of the function's asymptote the
+      fit meets exactly (before float32 rounding).
+  """
+  rational: RationalFit
+  offset: float
+  slope: float
+  product: bool
+  parity: str
+  match: tuple
+
+  def fields(self):
+    """The `ActivationSpec` fields of the plain (unclamped) approximation."""
+    return dict(numerator=self.rational.numerator,
+                denominator=self.rational.denominator, offset=self.offset,
+                product=self.product, slope=self.slope)
+
+  def __call__(self, x):
+    """The approximation in float64 (unclamped)."""
+    x = np.asarray(x, np.float64)
+    g = self.offset + self.rational(x)
+    return (x * g if self.product else g) + self.slope * x
+
+
+def _require_scipy():
+  try:
+    import scipy  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError as e:
+    raise ImportError(
+        "fitting a rational needs scipy: `pip install scipy` (or "
+        "`pip install tf_approx[fit]`)") from e
+
+
+def values(fn, x, what=None):
+  """fn(x) as float64 of x's shape."""
+  with np.errstate(all="ignore"):
+    y = np.asarray(fn(x), np.float64)
+  if y.shape != x.shape:
+    y = np.broadcast_to(y, x.shape)
+  if what is not None and not np.all(np.isfinite(y)):
+    bad = x[~np.isfinite(y)][0]
+    raise ValueError(f"`fn` must be finite on {what}, got {fn(np.array([bad]))}"
+                     f" at x = {bad}")
+  return y
+
+
+def symmetry(x, t, t_mirror, allow_slope=True):
+  """`(parity, offset, slope)` of a target from its values at x and -x.
+
+  'odd' when `t - offset` is odd (`t(x) + t(-x)` constant, e.g. tanh, the
+  sigmoid with offset 1/2); 'even' when `t - slope x` is even (`t(x) - t(-x)`
+  linear, e.g. softplus with slope 1/2; slope 0 unless `allow_slope`); None
+  otherwise. Within `SYMMETRY_TOLERANCE` of max(1, max |t|). The offset and
+  slope are least-squares estimates whatever the parity found (0 without
+  mirrored values).
+  """
+  ok = np.isfinite(t_mirror)
+  x, t, t_mirror = x[ok], t[ok], t_mirror[ok]
+  if x.size == 0:
+    return None, 0.0, 0.0
+  tolerance = SYMMETRY_TOLERANCE * max(1.0, float(np.max(np.abs(t))))
+  even_part = 0.5 * (t + t_mirror)
+  odd_part = 0.5 * (t - t_mirror)
+  offset = float(np.mean(even_part))
+  slope = float(x @ odd_part / (x @ x)) if allow_slope and np.any(x) else 0.0
+  if np.max(np.abs(even_part - offset)) <= tolerance:
+    return "odd", offset, slope
+  if np.max(np.abs(odd_part - slope * x)) <= tolerance:
+    return "even", offset, slope
+  return None, offset, slope
+
+
+def _orders(kind, orders):
+  """(num_degree, den_degree) from `kind` and `orders`."""
+  if kind not in KINDS:
+    raise ValueError(f"`kind` must be one of {KINDS}, got {kind!r}")
+  if isinstance(orders, (int, np.integer)):
+    orders = (orders,)
+  try:
+    degrees = tuple(int(d) for d in orders)
+    if degrees != tuple(orders):
+      raise TypeError
+  except (TypeError, ValueError):
+    raise ValueError(f"`orders` must be integers, got {orders!r}") from None
+  expected = 2 if kind == "pade" else 1
+  if len(degrees) != expected:
+    raise ValueError(
+        f"`orders` of kind {kind!r} must be "
+        f"{'(m, n): P and Q degrees' if kind == 'pade' else 'n or (n,)'}, "
+        f"got {orders!r}")
+  low = (0, 1) if kind == "pade" else (0,)
+  for degree, least in zip(degrees, low):
+    if not least <= degree <= MAX_DEGREE:
+      raise ValueError(f"`orders` must be in {least}..{MAX_DEGREE}, got "
+                       f"{orders!r}")
+  return degrees if kind == "pade" else (degrees[0], 0)
+
+
+def _line(asymptotes, side):
+  line = asymptotes.get(side)
+  if line is None:
+    return None
+  try:
+    slope, intercept = (float(v) for v in line)
+  except (TypeError, ValueError):
+    raise ValueError(f"`asymptotes['{side}']` must be (slope, intercept), "
+                     f"got {line!r}") from None
+  if not (np.isfinite(slope) and np.isfinite(intercept)):
+    raise ValueError(f"`asymptotes['{side}']` must be finite, got {line!r}")
+  return slope, intercept
+
+
+def check_asymptotes(asymptotes):
+  """`{'below': (slope, intercept) or None, 'above': ...}`, validated."""
+  if asymptotes is None:
+    return None
+  if not isinstance(asymptotes, dict) or not asymptotes or (
+      set(asymptotes) - {"below", "above"}):
+    raise ValueError("`asymptotes` must be a dict with keys 'below' and/or "
+                     f"'above', got {asymptotes!r}")
+  lines = {side: _line(asymptotes, side) for side in ("below", "above")}
+  if lines["below"] is None and lines["above"] is None:
+    raise ValueError("`asymptotes` must give 'below' or 'above'")
+  return lines
+
+
+def check_range(fit_range):
+  try:
+    lo, hi = (float(v) for v in fit_range)
+  except (TypeError, ValueError):
+    raise ValueError(f"`range` must be (lo, hi), got {fit_range!r}") from None
+  if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+    raise ValueError(f"`range` must be finite with lo < hi, got {fit_range!r}")
+  return lo, hi
+
+
+def fit_function(fn, *, kind="pade", orders=(4, 4), fit_range=(-5.5, 5.5),
+                 form="plain", parity="auto", asymptotes=None, samples=5000):
+  """Fits `fn` by the module's rules; see `tf_approx.activations.fit`.
+
+  Returns:
+    A `FunctionFit`.
+  """
+  if not callable(fn):
+    raise TypeError(f"`fn` must be callable, got {fn!r}")
+  num_degree, den_degree = _orders(kind, orders)
+  lo, hi = check_range(fit_range)
+  if form not in FORMS:
+    raise ValueError(f"`form` must be one of {FORMS}, got {form!r}")
+  if parity != "auto" and parity not in PARITIES:
+    raise ValueError(f"`parity` must be 'auto' or one of {PARITIES}, got "
+                     f"{parity!r}")
+  lines = check_asymptotes(asymptotes)
+  if not isinstance(samples, (int, np.integer)) or samples < max(
+      10, 2 * (num_degree + den_degree + 1)):
+    raise ValueError("`samples` must be an integer of at least 10 and twice "
+                     f"the coefficients, got {samples!r}")
+  if den_degree:
+    _require_scipy()
+
+  product = form == "product"
+  x = np.linspace(lo, hi, int(samples))
+  if product:
+    x = x[x != 0.0]  # weight |x| = 0 there, and f / x undefined
+  y = values(fn, x, f"`range` {(lo, hi)}")
+  y_mirror = values(fn, -x, None)
+  if product:
+    t, t_mirror = y / x, y_mirror / -x
+  else:
+    t, t_mirror = y, y_mirror
+  # The op's slope adds slope x outside the product: a product form's R
+  # cannot take a line (that would be slope x^2).
+  found, offset, slope = symmetry(x, t, t_mirror, allow_slope=not product)
+  if parity == "auto":
+    parity = found
+  offset = offset if parity == "odd" else 0.0
+  slope = slope if parity == "even" else 0.0
+  return fit_form(x, t - offset - slope * x, num_degree, den_degree,
+                  parity=parity, product=product, offset=offset, slope=slope,
+                  match=meeting_point(lines, lo, hi))
+
+
+def meeting_point(asymptotes, lo, hi):
+  """`(x0, y0)`: where a fit meets its asymptotes, or None.
+
+  At hi on the 'above' line if given, else at lo on the 'below' line (of
+  `check_asymptotes`' dict); None without asymptotes or at x0 = 0 (where an
+  odd P / Q or a product is fixed).
+  """
+  if asymptotes is None:
+    return None
+  side = "above" if asymptotes.get("above") is not None else "below"
+  x0 = hi if side == "above" else lo
+  line_slope, intercept = asymptotes[side]
+  return None if x0 == 0.0 else (x0, line_slope * x0 + intercept)
+
+
+def fit_form(x, target, num_degree, den_degree, *, parity=None,
+             product=False, offset=0.0, slope=0.0, match=None):
+  """Fits `y = (x g(x) if product else g(x)) + slope x`, `g = offset + P/Q`.
+
+  Args:
+    x: the samples (1-D float64; in product form without 0).
+    target: the values P / Q is fitted to at x: the function with the form's
+      known parts taken off, `(y - slope x) / x - offset` (product) or
+      `y - slope x - offset`. (Callers compute it in the most accurate way
+      they have: `tanh(x / 2) / 2` for the sigmoid's `y - 1/2`.)
+    num_degree, den_degree, parity: as in `fit_rational`.
+    product, offset, slope: the form.
+    match: None, or `(x0, y0)` (x0 != 0): the function's value the fit must
+      take at x0 (`meeting_point`).
+
+  Returns:
+    A `FunctionFit`; in product form fitted with weights |x|, so that the
+    least squares are those of the function.
+  """
+  rational_match = None
+  if match is not None:
+    x0, y0 = match
+    rational_match = (x0, (y0 / x0 if product else y0) - offset - slope * x0)
+  fitted = fit_rational(x, target, num_degree, den_degree, parity=parity,
+                        weight=np.abs(x) if product else None,
+                        match=rational_match)
+  return FunctionFit(rational=fitted, offset=offset, slope=slope,
+                     product=product, parity=parity, match=match)
+
+
+def function_error(x, approx, exact, lo, hi):
+  """The error measure of `tf_approx.activations.fit` at each x.
+
+  Absolute on [lo, hi], relative to max(1, |f|) beyond; 0 where the values
+  agree exactly (±inf included), inf where the approximation is NaN or
+  misses an infinite f, NaN where f itself is NaN (no reference).
+  """
+  with np.errstate(all="ignore"):
+    error = np.abs(approx - exact)
+    inside = (x >= lo) & (x <= hi)
+    error = np.where(inside, error, error / np.maximum(1.0, np.abs(exact)))
+    error[approx == exact] = 0.0
+    error[(np.isnan(approx) | np.isinf(exact)) & (approx != exact)] = np.inf
+    error[np.isnan(exact)] = np.nan
+  return error
+
+
+# The non-NaN float32 bit patterns: +0 .. +inf and -0 .. -inf.
+FLOAT32_SEGMENTS = ((0x00000000, 0x7F800001), (0x80000000, 0xFF800001))
+
+
+def sweep_float32(attrs, fn, lo, hi, *, bits=None, chunk=1 << 22):
+  """Max error of an approximation over every non-NaN float32.
+
+  Pushes every non-NaN float32 (or the bit patterns in `bits`) through the
+  native kernel (`tf_approx._native.forward`, the C++ code the op runs on the
+  CPU) in chunks of `chunk` inputs, against `fn` in float64 on the same
+  inputs, with the measure of `function_error`. About 4.3e9 inputs: minutes.
+
+  Args:
+    attrs: the `ActivationSpec.attrs()` of the approximation.
+    fn: the numpy-vectorised function approximated.
+    lo, hi: the range on which the error is absolute.
+    bits: optional `(first, stop)`: only the bit patterns in [first, stop)
+      (as uint32), intersected with the non-NaN ones (for tests).
+    chunk: inputs per chunk (memory is a few tens of bytes per input).
+
+  Returns:
+    dict with `max_error` (NaN if no input had a reference value), `argmax`
+    (the input where it occurs), `inputs` (how many were swept) and
+    `reference_nan` (inputs where fn is NaN, left out).
+  """
+  from tf_approx import _native  # pylint: disable=g-import-not-at-top
+  spec = _native.Spec(**attrs)
+  first, stop = (0, 1 << 32) if bits is None else (int(bits[0]), int(bits[1]))
+  best, where, count, reference_nan = -1.0, np.nan, 0, 0
+  for seg_lo, seg_hi in FLOAT32_SEGMENTS:
+    start, end = max(seg_lo, first), min(seg_hi, stop)
+    for begin in range(start, end, chunk):
+      x = np.arange(begin, min(begin + chunk, end), dtype=np.uint32).view(
+          np.float32)
+      approx = _native.forward(spec, x).astype(np.float64)
+      x64 = x.astype(np.float64)
+      error = function_error(x64, approx, values(fn, x64, None), lo, hi)
+      nan = np.isnan(error)
+      reference_nan += int(nan.sum())
+      count += x.size
+      if nan.all():
+        continue
+      i = int(np.nanargmax(error))
+      if error[i] > best:
+        best, where = float(error[i]), float(x64[i])
+  return {"max_error": best if best >= 0 else np.nan, "argmax": where,
+          "inputs": count, "reference_nan": reference_nan}

@@ -27,9 +27,10 @@ tf_approx/activations.py (beyond it the `_clamp` names take the exact asymptotes
   R(L) = L / 2 (it meets x at L and 0 at -L).
 
 Rationals are fitted by linearised least squares, then refined on the true residual
-(tf_approx/fitting.py, which `tf_approx.activations.fit` uses too). Q is even, so it has a real
-root iff `Q(sqrt(z))`, a polynomial in `z = x^2`, has a root `z >= 0`. A refined fit with such a
-pole falls back to the linearised fit; when that has a pole too, the top free denominator
+(tf_approx/fitting.py: `fit_form`, the step `tf_approx.activations.fit` ends in too; this script
+passes it targets computed the most accurate way, e.g. the sigmoid's odd part through tanh). Q
+is even, so it has a real root iff `Q(sqrt(z))`, a polynomial in `z = x^2`, has a root `z >= 0`.
+A refined fit with such a pole falls back to the linearised fit; when that has a pole too, the top free denominator
 coefficient is fixed at 0 and both fits are repeated, down to `Q = 1` if need be. Why that is the
 pole-free least-squares fit: Q(0) = 1, so a negative top coefficient always gives a root z > 0;
 pole-free fits therefore have it >= 0, and for each of the 24 [n/m] of the paper's families whose
@@ -81,6 +82,9 @@ PADE_DEGREES = range(1, 9)
 MODERN_RANGES = {"gelu": 5.0, "silu": 12.0, "softplus": 10.0}
 
 DEFAULT_OUTPUT = REPO / "tf_approx" / "data" / "activation_coefficients.json"
+
+# Today's activations tend to 0 below the range and to x above it.
+ASYMPTOTES = {"below": (0.0, 0.0), "above": (1.0, 0.0)}
 
 _NAME = re.compile(r"^(tanh|sigm)_(?:taylor_(\d+)|pade_(\d+)_(\d+))$")
 _MODERN_NAME = re.compile(r"^(gelu|silu|softplus)_pade_(\d+)_(\d+)$")
@@ -222,17 +226,16 @@ def fit(name):
     x = samples(name)
     if target in ("tanh", "sigm"):
         t, offset = _odd_part(target, x)
-        result = fitting.fit_rational(x, t, n, m, parity="odd", scale=SCALE)
-        return _entry(name, result, offset)
-    edge = MODERN_RANGES[target]
+        result = fitting.fit_form(x, t, n, m, parity="odd", offset=offset)
+        return _entry(name, result.rational, offset)
+    match = fitting.meeting_point(ASYMPTOTES, *fit_range(name))
     if target == "softplus":
         t = np.logaddexp(0.5 * x, -0.5 * x)
-        result = fitting.fit_rational(x, t, n, m, parity="even", match=(edge, edge / 2))
-        return _entry(name, result, 0.0)
+        result = fitting.fit_form(x, t, n, m, parity="even", slope=0.5, match=match)
+        return _entry(name, result.rational, 0.0)
     t = 0.5 * special.erf(x / np.sqrt(2)) if target == "gelu" else 0.5 * np.tanh(0.5 * x)
-    result = fitting.fit_rational(x, t, n, m, parity="odd", weight=np.abs(x),
-                                  match=(edge, 0.5))
-    return _entry(name, result, 0.5)
+    result = fitting.fit_form(x, t, n, m, parity="odd", product=True, offset=0.5, match=match)
+    return _entry(name, result.rational, 0.5)
 
 
 def fit_all():
