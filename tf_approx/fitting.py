@@ -278,8 +278,8 @@ def values(fn, x, what=None):
     y = np.broadcast_to(y, x.shape)
   if what is not None and not np.all(np.isfinite(y)):
     bad = x[~np.isfinite(y)][0]
-    raise ValueError(f"`fn` must be finite on {what}, got {fn(np.array([bad]))}"
-                     f" at x = {bad}")
+    raise ValueError(f"`fn` must be finite on {what}, got "
+                     f"{y[~np.isfinite(y)][0]} at x = {bad}")
   return y
 
 

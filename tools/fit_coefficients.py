@@ -28,17 +28,17 @@ tf_approx/activations.py (beyond it the `_clamp` names take the exact asymptotes
 
 Rationals are fitted by linearised least squares, then refined on the true residual
 (tf_approx/fitting.py: `fit_form`, the step `tf_approx.activations.fit` ends in too; this script
-passes it targets computed the most accurate way, e.g. the sigmoid's odd part through tanh). Q
-is even, so it has a real root iff `Q(sqrt(z))`, a polynomial in `z = x^2`, has a root `z >= 0`.
-A refined fit with such a pole falls back to the linearised fit; when that has a pole too, the top free denominator
-coefficient is fixed at 0 and both fits are repeated, down to `Q = 1` if need be. Why that is the
-pole-free least-squares fit: Q(0) = 1, so a negative top coefficient always gives a root z > 0;
-pole-free fits therefore have it >= 0, and for each of the 24 [n/m] of the paper's families whose
-fit has a pole (tanh and sigmoid [1/4], [1/5], [1/8], [3/6], [3/7], [5/8] and their [n+1/m]
-twins) a bounded multi-start fit with it >= 0 converged to it = 0 (checked when the table was
-made). These poles lie beyond the fit range (tanh [1/4]: |x| = 9.2) and come from Q outgrowing P
-there. Such entries are marked `rational-ls-refined-reduced` (or `-linearised-reduced`) and
-listed by `main`.
+passes it targets computed the most accurate way, e.g. the sigmoid's odd part through tanh). Q is
+even, so it has a real root iff `Q(sqrt(z))`, a polynomial in `z = x^2`, has a root `z >= 0`. A
+refined fit with such a pole falls back to the linearised fit; when that has a pole too, the top
+free denominator coefficient is fixed at 0 and both fits are repeated, down to `Q = 1` if need be.
+Why that is the pole-free least-squares fit: Q(0) = 1, so a negative top coefficient always gives a
+root z > 0; pole-free fits therefore have it >= 0, and for each of the 24 [n/m] of the paper's
+families whose fit has a pole (tanh and sigmoid [1/4], [1/5], [1/8], [3/6], [3/7], [5/8] and their
+[n+1/m] twins) a bounded multi-start fit with it >= 0 converged to it = 0 (checked when the table
+was made). These poles lie beyond the fit range (tanh [1/4]: |x| = 9.2) and come from Q outgrowing P
+there. Such entries are marked `rational-ls-refined-reduced` (or `-linearised-reduced`) and listed
+by `main`.
 
 Coefficients are stored rounded to float32 (the op attributes that carry them are float32); the
 recorded max errors are those of the rounded coefficients, evaluated in float64, on the function
