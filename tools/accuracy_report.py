@@ -542,6 +542,58 @@ def _machine():
           f"{_native.selected_isa()}")
 
 
+# Hand-written, kept in the generated report.
+FITTING_SECTION = '''## Fitting your own approximation
+
+`tf_approx.activations.fit` applies the paper's method (least squares on
+uniform samples of a range, Timmons and Rice, section 3) with tf_approx's
+rules (`tf_approx/fitting.py`: the target's parity, no real poles, weights
+|x| for x R(x), the fit meeting the asymptote at the range's end) to any
+numpy-vectorised function, measures it and registers it natively, so an
+activation this project never heard of runs on the same kernels as the
+built-in names:
+
+```python
+import numpy as np, keras, tf_approx
+from scipy import special
+
+r = tf_approx.activations.fit(np.arctan, "arctan_pade_3_4", orders=(3, 4),
+                              range=(-6, 6))
+print(r)  # method, parity, max error on the range (float64 and float32 op)
+layer = keras.layers.Activation("arctan_pade_3_4")
+
+# x times a sigmoid-like factor: fit the factor with weights |x|, and switch
+# to the asymptotes 0 and x beyond the range (registers my_gelu_clamp too).
+r = tf_approx.activations.fit(
+    lambda x: x * special.ndtr(x), "my_gelu", orders=(5, 6), range=(-5, 5),
+    form="product", asymptotes={"below": (0, 0), "above": (1, 0)},
+    sweep=True)  # also over every float32: minutes
+```
+
+- `kind="pade"` fits `P / Q` of degrees `orders=(m, n)`, `kind="taylor"` a
+  polynomial of degree `orders=n` (up to 15).
+- The form is `g(x) + slope x` (`form="plain"`) or `x g(x)`
+  (`form="product"`), `g = offset + P / Q`. With `parity="auto"` the
+  samples decide: a function odd around a constant c is fitted as c plus an
+  odd P / Q (tanh, sigmoid), one that is even plus a line as that line plus
+  an even P / Q (softplus), anything else without parity.
+- Errors are measured on the function itself: absolute on the range (a
+  dense grid of 200001 points, the registered op run in float64 and in
+  float32), and with `sweep=True` over every non-NaN float32 through the
+  native kernel, absolute on the range and relative to max(1, |f|) beyond
+  (the clamped variant's, if any). The sweep evaluates the function in
+  float64 on chunks of 2^22 inputs; it takes minutes.
+- Names follow the rule of `register_rational`: no tf_approx built-in name,
+  and no Keras activation (`gelu`, `relu`, ...) or earlier registration
+  unless `overwrite=True`. Models store the coefficients, so `.keras` files
+  load without fitting again.
+- The coefficient table of the built-in fitted families
+  (`tools/fit_coefficients.py`) goes through the same fit
+  (`tf_approx.fitting.fit_form`); `fit(np.tanh, ..., orders=(4, 4))`
+  reproduces `tanh_pade_4_4`, and the GELU example above `gelu_pade_5_6`.
+- Needs scipy (`pip install tf_approx[fit]`).'''
+
+
 def write_markdown(path, results, figures, exhaustive, command, seconds):
   """Writes the report to `path`."""
   if exhaustive:
@@ -589,6 +641,8 @@ def write_markdown(path, results, figures, exhaustive, command, seconds):
       "## Table",
       "",
       *table_rows(results),
+      "",
+      *FITTING_SECTION.splitlines(),
       "",
       "## Figures",
       "",
