@@ -127,6 +127,14 @@ DRIVER = textwrap.dedent("""
         for base in ("tanh", "sigmoid", "relu"):
           record(f"gaaf/{base}/{tag}",
                  lambda v, base=base: ops.gaaf(v, base=base), x(), [])
+        # Today's activations (the forms around a rational and fastexp),
+        # seeded on their own: added after the others were recorded.
+        seed(f"modern/{tag}")
+        for name in ("gelu_pade_5_6_clamp", "silu_pade_5_4_clamp",
+                     "mish_fastexp_1024_clamp", "softplus_pade_6_4_clamp",
+                     "selu_fastexp_512_clamp", "gelu_pade_5_6"):
+          record(f"activation/{name}/{tag}",
+                 lambda v, name=name: ops.activation(v, name), x(), [])
       seed(f"transforms/{kind}/{dtype}")
       for d, n_in, units, rows in ((8, 5, 12, 3), (64, 64, 64, 9)):
         blocks = -(-units // d)

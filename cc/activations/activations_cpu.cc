@@ -154,7 +154,7 @@ TFA_INLINE void BackwardLoop(const F& f, const Params<S>& p, const S* x,
 // Like VisitKind, with compile-time shapes for the float32 functions the
 // paper recommends and their relatives (serp and tanh_cont_2: [1/2];
 // tanh_pade_4_4, sigm_pade_4_4, tanh_cont_4: [3/4]; [5/6]; fastexp n = 2 and
-// 512), whose loops then unroll fully. Each shape multiplies the loops
+// 512) and for today's safe picks, whose loops then unroll fully. Each shape multiplies the loops
 // compiled (and build time), so double and other shapes share RuntimeShape.
 template <typename S, typename Fn>
 TFA_INLINE void VisitCpuKind(const Params<S>& p, Fn&& fn) {
@@ -162,10 +162,23 @@ TFA_INLINE void VisitCpuKind(const Params<S>& p, Fn&& fn) {
     using Odd12 = FixedShape<1, 1, 2, 0>;
     using Odd23 = FixedShape<2, 1, 3, 0>;
     using Odd34 = FixedShape<3, 1, 4, 0>;
+    // Today's safe picks (a form around the rational): gelu_pade_5_6,
+    // silu_pade_5_4, softplus_pade_6_4.
+    using Odd34Form = FixedShape<3, 1, 4, 0>;
+    using Odd33Form = FixedShape<3, 1, 3, 0>;
+    using Even43Form = FixedShape<4, 0, 3, 0>;
     if (p.kind == Kind::kRational && !p.form) {
       if (Odd12::Matches(p)) return fn(ParityRationalFn<S, Odd12>{{p}});
       if (Odd23::Matches(p)) return fn(ParityRationalFn<S, Odd23>{{p}});
       if (Odd34::Matches(p)) return fn(ParityRationalFn<S, Odd34>{{p}});
+    }
+    if (p.kind == Kind::kRational && p.form) {
+      if (Odd34Form::Matches(p))
+        return VisitForm(p, ParityRationalFn<S, Odd34Form>{{p}}, fn);
+      if (Odd33Form::Matches(p))
+        return VisitForm(p, ParityRationalFn<S, Odd33Form>{{p}}, fn);
+      if (Even43Form::Matches(p))
+        return VisitForm(p, ParityRationalFn<S, Even43Form>{{p}}, fn);
     }
     if (p.kind == Kind::kFastExpSigmoid && !p.form) {
       if (p.squarings == 1) return fn(FastExpSigmoidFn<S, 1>{{p}});
