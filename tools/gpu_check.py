@@ -20,6 +20,7 @@ check or a sanitizer fails.
 
 import argparse
 import concurrent.futures
+import json
 import os
 import runpy
 import shutil
@@ -272,6 +273,40 @@ ACTIVATION_CASES = {
 }
 
 
+def _fitted(name):
+  """A fitted name's rational from the package's table (no TensorFlow here)."""
+  path = Path(__file__).resolve().parents[1] / "tf_approx" / "data" / (
+      "activation_coefficients.json")
+  entry = json.loads(path.read_text())["functions"][name]
+  return dict(kind="rational", numerator=entry["numerator"],
+              denominator=entry["denominator"], offset=entry["offset"])
+
+
+# Today's activations' safe picks: the forms (x R(x), slope, lines, scales)
+# around a rational and the fastexp kinds, as tf_approx.activations builds
+# them.
+_SELU = 1.6732632423543772 * 1.0507009873554805
+ACTIVATION_CASES.update({
+    "gelu_pade_5_6_clamp": dict(_fitted("gelu_pade_5_6"), product=True,
+                                below=[-5.0, 0.0, 0.0], above=[5.0, 1.0, 0.0]),
+    "silu_pade_5_4_clamp beta 1.702": dict(
+        _fitted("silu_pade_5_4"), product=True, input_scale=1.702,
+        below=[-12 / 1.702, 0.0, 0.0], above=[12 / 1.702, 1.0, 0.0]),
+    "softplus_pade_6_4_clamp": dict(_fitted("softplus_pade_6_4"), slope=0.5,
+                                    below=[-10.0, 0.0, 0.0],
+                                    above=[10.0, 1.0, 0.0]),
+    "silu_fastexp_1024_clamp": dict(kind="fastexp_sigmoid", squarings=10,
+                                    product=True, below=[-1024.0, 0.0, 0.0],
+                                    above=[1024.0, 1.0, 0.0]),
+    "mish_fastexp_1024_clamp": dict(kind="fastexp_mish", squarings=10,
+                                    product=True, below=[-1024.0, 0.0, 0.0]),
+    "selu_fastexp_512_clamp": dict(kind="fastexp_expm1", squarings=9,
+                                   output_scale=_SELU,
+                                   above=[0.0, 1.0507009873554805, 0.0],
+                                   below=[-512.0, 0.0, -_SELU]),
+})
+
+
 def check_activations(native, harness, size):
   """[(case, max error in units of the bound)] for every dtype and kind."""
   results = []
@@ -363,6 +398,11 @@ def _error(got, want, dtype):
   """The largest |got - want| in units of the tests' bound (<= 1 passes);
   inf where NaN or infinities differ."""
   got = np.asarray(got, np.float64)
+  if dtype == "float16":
+    # What the op stores: float32 results beyond float16's range are inf
+    # (SELU's 1.05 x at x = 65504).
+    with np.errstate(over="ignore"):
+      want = np.asarray(want, np.float16)
   want = np.asarray(want, np.float64)
   if not np.array_equal(np.isnan(got), np.isnan(want)):
     return np.inf
