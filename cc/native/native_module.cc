@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "cc/acdc/acdc_cpu.h"
@@ -99,24 +100,96 @@ float FromOrdinal(int64_t o) {
   return f;
 }
 
-// The target in float64. Where the float64 value is known without calling
-// tanh or exp it is returned directly: for |x| < 2^-28 (x, or 1/2 + x/4: the
-// next terms are below half an ulp) and where the target saturates (1 -
-// tanh(20) and 1 - sigmoid(40) are below 2^-54; sigmoid(-746) is below half
-// the smallest subnormal). About 85% of the floats lie there, and the calls
-// were most of a sweep's time.
-template <bool kTanh>
-double Reference(float x) {
-  const double xd = x, a = std::fabs(xd);
-  if (kTanh) {
-    if (a < 0x1p-28) return xd;
-    if (a > 20) return xd > 0 ? 1.0 : -1.0;
-    return std::tanh(xd);
+// The functions a sweep measures against. tanh and sigmoid are the paper's;
+// the others are today's activations (ELU with alpha 1, SELU with Klambauer
+// et al.'s constants).
+enum class Reference { kTanh, kSigmoid, kGelu, kSilu, kMish, kSoftplus, kElu,
+                       kSelu };
+
+constexpr const char* kReferenceNames[] = {
+    "tanh", "sigmoid", "gelu", "silu", "mish", "softplus", "elu", "selu"};
+
+Reference ParseReference(const std::string& name) {
+  std::string known;
+  for (int i = 0; i < 8; ++i) {
+    if (name == kReferenceNames[i]) return static_cast<Reference>(i);
+    known += std::string(i ? ", '" : "'") + kReferenceNames[i] + "'";
   }
-  if (a < 0x1p-28) return 0.5 + 0.25 * xd;
-  if (xd > 40) return 1.0;
-  if (xd < -746) return 0.0;
-  return 1.0 / (1.0 + std::exp(-xd));
+  throw py::value_error("`reference` must be one of " + known + ", got '" +
+                        name + "'");
+}
+
+// Today's activations are measured as their picks are made: absolute error
+// on [lo, hi], beyond it relative to max(1, |f|) (x R(x) multiplies R's
+// error by |x|; where f tends to 0 the error stays absolute). tanh and
+// sigmoid keep the absolute error everywhere (|f| <= 1 there, so the two
+// measures agree anyway).
+constexpr bool RelativeBeyond(Reference r) {
+  return r != Reference::kTanh && r != Reference::kSigmoid;
+}
+
+// log(1 + e^x) without overflow or cancellation.
+double Softplus(double x) {
+  return std::log1p(std::exp(-std::fabs(x))) + std::max(x, 0.0);
+}
+
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
+
+// The target in float64. Where the float64 value is known without calling
+// tanh, exp, erfc, ... it is returned directly: for |x| < 2^-28 (the first
+// terms of the series; the next are below half an ulp) and where the target
+// saturates (1 - tanh(20) and 1 - sigmoid(40) are below 2^-54; sigmoid(-746)
+// is below half the smallest subnormal; 1 - Phi(10) < 2^-53 and
+// 40 Phi(-40) underflows; e^-40 is below half an ulp of -1 and of 40). About
+// 85% of the floats lie there, and the calls were most of a sweep's time.
+template <Reference R>
+double ReferenceValue(float x) {
+  const double xd = x, a = std::fabs(xd);
+  switch (R) {
+    case Reference::kTanh:
+      if (a < 0x1p-28) return xd;
+      if (a > 20) return xd > 0 ? 1.0 : -1.0;
+      return std::tanh(xd);
+    case Reference::kSigmoid:
+      if (a < 0x1p-28) return 0.5 + 0.25 * xd;
+      if (xd > 40) return 1.0;
+      if (xd < -746) return 0.0;
+      return 1.0 / (1.0 + std::exp(-xd));
+    case Reference::kGelu:  // x Phi(x), Phi through erfc for the tails
+      if (a < 0x1p-28) return xd * (0.5 + 0.3989422804014327 * xd);
+      if (xd > 10) return xd;
+      if (xd < -40) return 0.0;
+      return 0.5 * xd * std::erfc(-xd * 0.70710678118654752440);
+    case Reference::kSilu: {  // x sigmoid(x)
+      if (a < 0x1p-28) return xd * (0.5 + 0.25 * xd);
+      if (xd > 40) return xd;
+      if (xd < -750) return 0.0;
+      if (xd >= 0) return xd / (1.0 + std::exp(-xd));
+      const double e = std::exp(xd);
+      return xd * e / (1.0 + e);
+    }
+    case Reference::kMish:  // x tanh(softplus(x)); tanh(log 2) = 0.6
+      if (a < 0x1p-28) return xd * (0.6 + 0.32 * xd);
+      if (xd > 20) return xd;
+      if (xd < -750) return 0.0;
+      return xd * std::tanh(Softplus(xd));
+    case Reference::kSoftplus:
+      if (a < 0x1p-28) return 0.69314718055994530942 + 0.5 * xd;
+      if (xd > 40) return xd;
+      if (xd < -746) return 0.0;
+      return Softplus(xd);
+    case Reference::kElu:
+    case Reference::kSelu: {
+      const double scale = R == Reference::kSelu ? kSeluScale : 1.0;
+      const double alpha = R == Reference::kSelu ? kSeluAlpha : 1.0;
+      if (xd > 0) return scale * xd;
+      if (a < 0x1p-28) return scale * alpha * (xd + 0.5 * xd * xd);
+      if (xd < -40) return -scale * alpha;
+      return scale * alpha * std::expm1(xd);
+    }
+  }
+  return 0.0;
 }
 
 struct SweepPart {
@@ -131,7 +204,7 @@ struct SweepPart {
   double max_value = -std::numeric_limits<double>::infinity();
 };
 
-template <bool kTanh>
+template <Reference R>
 SweepPart SweepRange(const act::Params<float>& p, double lo, double hi,
                      int64_t begin, int64_t end) {
   constexpr int64_t kChunk = 1 << 14;
@@ -157,12 +230,15 @@ SweepPart SweepRange(const act::Params<float>& p, double lo, double hi,
       part.min_value = std::min<double>(part.min_value, yi);
       part.max_value = std::max<double>(part.max_value, yi);
       if (std::isinf(xi)) continue;
-      const double error = std::fabs(yi - Reference<kTanh>(xi));
+      const double f = ReferenceValue<R>(xi);
+      const bool inside = xi >= lo && xi <= hi;
+      double error = std::fabs(yi - f);
+      if (RelativeBeyond(R) && !inside) error /= std::max(1.0, std::fabs(f));
       if (error > part.max_error) {
         part.max_error = error;
         part.max_error_x = xi;
       }
-      if (xi >= lo && xi <= hi && error > part.range_error) {
+      if (inside && error > part.range_error) {
         part.range_error = error;
         part.range_error_x = xi;
       }
@@ -172,10 +248,27 @@ SweepPart SweepRange(const act::Params<float>& p, double lo, double hi,
   return part;
 }
 
+// fn(std::integral_constant<Reference, ref>()): the reference chosen once,
+// outside the loops, which are compiled for each.
+template <typename Fn>
+auto WithReference(Reference ref, Fn&& fn) {
+  using R = Reference;
+  switch (ref) {
+    case R::kTanh: return fn(std::integral_constant<R, R::kTanh>());
+    case R::kSigmoid: return fn(std::integral_constant<R, R::kSigmoid>());
+    case R::kGelu: return fn(std::integral_constant<R, R::kGelu>());
+    case R::kSilu: return fn(std::integral_constant<R, R::kSilu>());
+    case R::kMish: return fn(std::integral_constant<R, R::kMish>());
+    case R::kSoftplus: return fn(std::integral_constant<R, R::kSoftplus>());
+    case R::kElu: return fn(std::integral_constant<R, R::kElu>());
+    case R::kSelu: return fn(std::integral_constant<R, R::kSelu>());
+  }
+  throw std::logic_error("unknown reference");
+}
+
 py::dict SweepFloat32(const Spec& spec, const std::string& reference, double lo,
                       double hi, int threads) {
-  if (reference != "tanh" && reference != "sigmoid")
-    throw py::value_error("`reference` must be 'tanh' or 'sigmoid'");
+  const Reference ref = ParseReference(reference);
   const act::Params<float> p = spec.ToParams<float>();
   threads = std::max(1, threads);
   std::vector<SweepPart> parts(threads);
@@ -187,9 +280,9 @@ py::dict SweepFloat32(const Spec& spec, const std::string& reference, double lo,
       const int64_t begin = -kInfBits + total * t / threads;
       const int64_t end = -kInfBits + total * (t + 1) / threads;
       workers.emplace_back([&, t, begin, end] {
-        parts[t] = reference == "tanh"
-                       ? SweepRange<true>(p, lo, hi, begin, end)
-                       : SweepRange<false>(p, lo, hi, begin, end);
+        parts[t] = WithReference(ref, [&](auto r) {
+          return SweepRange<decltype(r)::value>(p, lo, hi, begin, end);
+        });
       });
     }
     for (auto& w : workers) w.join();
@@ -249,7 +342,22 @@ py::dict SweepFloat32(const Spec& spec, const std::string& reference, double lo,
   result["value_at_neg_inf"] = out[0];
   result["value_at_pos_inf"] = out[1];
   result["inputs"] = 2 * kInfBits + 1;
+  result["relative_beyond"] = RelativeBeyond(ref);
   return result;
+}
+
+// The reference function at float32 inputs, in float64: for tests.
+Array<double> ReferenceAt(const std::string& reference, Array<float> x) {
+  const Reference ref = ParseReference(reference);
+  Array<double> y(x.request().shape);
+  const float* in = x.data();
+  double* out = y.mutable_data();
+  WithReference(ref, [&](auto r) {
+    for (py::ssize_t i = 0; i < x.size(); ++i)
+      out[i] = ReferenceValue<decltype(r)::value>(in[i]);
+    return 0;
+  });
+  return y;
 }
 
 
@@ -737,8 +845,14 @@ PYBIND11_MODULE(_native, m) {
         py::arg("threads") =
             static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
         "Evaluates f at every non-NaN float32 (2^32 - 2^24 inputs) and "
-        "reports the error against tanh or sigmoid, NaN/inf behaviour and "
-        "monotonicity.");
+        "reports the error against `reference` ('tanh', 'sigmoid', 'gelu', "
+        "'silu', 'mish', 'softplus', 'elu' or 'selu', in float64), NaN/inf "
+        "behaviour and monotonicity. The error is absolute for tanh and "
+        "sigmoid; for the others absolute on [lo, hi] and relative to "
+        "max(1, |f|) beyond (`relative_beyond` in the result).");
+  m.def("sweep_reference", &ReferenceAt, py::arg("reference"), py::arg("x"),
+        "The float64 reference `sweep_float32` measures against, at float32 "
+        "inputs `x`.");
   m.def("fast_walsh_hadamard_", &FastWalshHadamardInPlace<float>,
         py::arg("x").noconvert(), py::arg("normalize") = false);
   m.def("fast_walsh_hadamard_", &FastWalshHadamardInPlace<double>,
