@@ -149,7 +149,7 @@ def test_modern_only_splices_its_section(tmp_path):
     import accuracy_report  # pylint: disable=g-import-not-at-top
   finally:
     sys.path.pop(0)
-  section = markdown[len(existing):].split("\n")
+  section = markdown[len(existing) + 1:].split("\n")
   accuracy_report.splice_section(tmp_path / "accuracy.md", section)
   assert (tmp_path / "accuracy.md").read_text(encoding="utf-8") == markdown
   assert markdown.startswith(existing)
