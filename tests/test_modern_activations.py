@@ -238,3 +238,15 @@ def test_bad_form_attrs_name_the_argument():
   with pytest.raises(tf.errors.InvalidArgumentError, match="product"):
     library.tf_approx_activation(tf.zeros([2]), kind="hard_tanh",
                                  product=True)
+
+
+def test_selu_overflows_only_where_selu_does():
+  # Its x > 0 slope is a float32 attr: rounded to nearest (above the exact
+  # scale) it overflowed for x in (max / scale_f32, max / scale].
+  largest = np.finfo(np.float32).max
+  x = np.float32(largest / activations.SELU_SCALE) * np.array(
+      [1.0, 1.0 - 2**-23, 1.0 - 2**-22], np.float32)
+  y = _apply("selu_fastexp_512_clamp", x, tf.float32)
+  exact = activations.SELU_SCALE * x.astype(np.float64)
+  assert np.all(np.isfinite(y[exact <= largest])), y
+  np.testing.assert_allclose(y, exact, rtol=1e-6)

@@ -89,6 +89,11 @@ _MODERN_FASTEXP = re.compile(r"(silu|mish|elu|selu)_fastexp_([1-9]\d*)")
 # SELU's constants (Klambauer et al., 2017), as Keras and TensorFlow use them.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
+# SELU's slope for x > 0 as a float32 attr: rounded down (float32's nearest
+# is above it), so that scale x overflows only where the exact SELU does.
+_SELU_SLOPE = float(np.float32(SELU_SCALE) if float(np.float32(SELU_SCALE))
+                    <= SELU_SCALE else np.nextafter(np.float32(SELU_SCALE),
+                                                    np.float32(0)))
 # The arguments each function takes, with their defaults.
 ARGUMENTS = {"silu": {"beta": 1.0}, "elu": {"alpha": 1.0}}
 
@@ -211,10 +216,11 @@ def _modern(name, arguments):
     if function == "mish":
       spec = ActivationSpec(kind="fastexp_mish", squarings=k, product=True)
       return spec, dataclasses.replace(spec, below=(-n, 0.0, 0.0))
-    alpha, scale = ((arguments["alpha"], 1.0) if function == "elu" else
-                    (SELU_ALPHA, SELU_SCALE))
+    alpha, scale, slope = ((arguments["alpha"], 1.0, 1.0)
+                           if function == "elu" else
+                           (SELU_ALPHA, SELU_SCALE, _SELU_SLOPE))
     spec = ActivationSpec(kind="fastexp_expm1", squarings=k,
-                          output_scale=scale * alpha, above=(0.0, scale, 0.0))
+                          output_scale=scale * alpha, above=(0.0, slope, 0.0))
     return spec, dataclasses.replace(spec, below=(-n, 0.0, -scale * alpha))
   return None
 

@@ -1030,16 +1030,20 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   if FLAGS.all and FLAGS.names:
     raise app.UsageError("--all and --names are exclusive")
-  if FLAGS.modern_only and (FLAGS.all or FLAGS.names):
-    raise app.UsageError("--modern_only takes neither --all nor --names")
+  if FLAGS.modern_only and FLAGS.all:
+    raise app.UsageError("--modern_only does not take --all")
+  if FLAGS.modern_only and not all(is_modern(n) for n in FLAGS.names or ()):
+    raise app.UsageError("--modern_only --names takes today's activations "
+                         "only (gelu_*, silu_*, mish_*, softplus_*, elu_*, "
+                         "selu_*)")
   command = _command(sys.argv)
   output_dir = Path(FLAGS.output_dir)
   output_dir.mkdir(parents=True, exist_ok=True)
   path = output_dir / "accuracy.md"
   start = time.monotonic()
   if FLAGS.modern_only:
-    lines = measure_modern(modern_names(), FLAGS.dense_only, FLAGS.threads,
-                           output_dir, command, start)
+    lines = measure_modern(FLAGS.names or modern_names(), FLAGS.dense_only,
+                           FLAGS.threads, output_dir, command, start)
     splice_section(path, lines)
     print(f"wrote the section {MODERN_HEADING!r} of {path}")
     return

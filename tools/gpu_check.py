@@ -302,7 +302,7 @@ ACTIVATION_CASES.update({
                                     product=True, below=[-1024.0, 0.0, 0.0]),
     "selu_fastexp_512_clamp": dict(kind="fastexp_expm1", squarings=9,
                                    output_scale=_SELU,
-                                   above=[0.0, 1.0507009873554805, 0.0],
+                                   above=[0.0, 1.0507009029388428, 0.0],
                                    below=[-512.0, 0.0, -_SELU]),
 })
 
