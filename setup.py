@@ -176,6 +176,12 @@ def _native_sources():
   return sources
 
 
+def _headers():
+  """Every header under cc/: each library's sources include some of them."""
+  return [os.path.join(root, name) for root, _, names in os.walk("cc")
+          for name in names if name.endswith(".h")]
+
+
 class BuildExt(build_ext):
   """Compiles the op library with the flags of the installed TensorFlow."""
 
@@ -189,6 +195,9 @@ class BuildExt(build_ext):
 
     self._cuda = _cuda_config(tf.test.is_built_with_cuda(), tf.__version__)
     for ext in list(self.extensions):
+      # A changed header (the math of a family) rebuilds the libraries;
+      # setuptools compares only the sources otherwise.
+      ext.depends = list(ext.depends) + _headers()
       if ext.name == GPU_EXTENSION and self._cuda is None:
         # A GPU library left from an earlier build would still be loaded.
         self.extensions.remove(ext)
@@ -230,9 +239,8 @@ class BuildExt(build_ext):
     if not os.path.exists(stamp) or open(stamp, encoding="utf-8").read() != text:
       with open(stamp, "w", encoding="utf-8") as f:
         f.write(text)
-    headers = [os.path.join(root, name) for root, _, names in os.walk("cc")
-               for name in names if name.endswith(".h")]
-    ext.depends = list(ext.depends) + headers + [stamp] + _cuda_sources()
+    headers = _headers()
+    ext.depends = list(ext.depends) + [stamp] + _cuda_sources()
     objects = []
     for source in _cuda_sources():
       target = os.path.join(self.build_temp, source + ".o")

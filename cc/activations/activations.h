@@ -318,11 +318,11 @@ TFA_INLINE void RaiseBySquaring(V b, int squarings, V* e, V* power) {
   *power = p;
 }
 
-// sigmoid(x) = 1 / (1 + exp(-x)) with exp(-x) ~ e = b^n, b = 1 - x/n, taken by
-// `squarings` squarings. f' = b^(n-1) / (1 + e)^2. kSquarings > 0 fixes the
-// count at compile time (the CPU kernels' common ones); 0 reads p.squarings.
-// The fastexp kinds share the count and 1/n.
-template <typename S, int kSquarings = 0>
+// The fastexp kinds: exp(+-x) ~ e = b^n, b = 1 +- x/n, taken by `squarings`
+// squarings. kSquarings > 0 fixes the count at compile time (the CPU
+// kernels' common ones); 0 reads p.squarings. Each kind F defines Value and
+// ValueAndDerivative; this base derives the rest from them.
+template <typename S, int kSquarings, typename F>
 struct FastExpFn {
   static constexpr bool kHasFar = false;
   static constexpr bool kVectorizable = true;
@@ -332,26 +332,40 @@ struct FastExpFn {
     return kSquarings > 0 ? kSquarings : p.squarings;
   }
   TFA_INLINE S InverseN() const { return S(1) / S(1 << Squarings()); }
+
+  // e = (1 + x/n)^n ~ exp(x), and power = (1 + x/n)^(n-1).
+  template <typename V>
+  TFA_INLINE void RisingPower(V x, V* e, V* power) const {
+    RaiseBySquaring(Splat<V, S>(1) + x * InverseN(), Squarings(), e, power);
+  }
+
+  template <typename V>
+  TFA_INLINE V Derivative(V x) const {
+    V value, derivative;
+    static_cast<const F&>(*this).ValueAndDerivative(x, &value, &derivative);
+    return derivative;
+  }
+
   TFA_INLINE bool IsFar(S) const { return false; }
+  TFA_INLINE S ValueFar(S x) const {
+    return static_cast<const F&>(*this).Value(x);
+  }
+  TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
 };
 
+// sigmoid(x) = 1 / (1 + exp(-x)) with exp(-x) ~ e = b^n, b = 1 - x/n; f' =
+// b^(n-1) / (1 + e)^2.
 template <typename S, int kSquarings = 0>
-struct FastExpSigmoidFn : FastExpFn<S, kSquarings> {
-  using FastExpFn<S, kSquarings>::InverseN;
-  using FastExpFn<S, kSquarings>::Squarings;
+struct FastExpSigmoidFn
+    : FastExpFn<S, kSquarings, FastExpSigmoidFn<S, kSquarings>> {
+  using FastExpFn<S, kSquarings, FastExpSigmoidFn>::InverseN;
+  using FastExpFn<S, kSquarings, FastExpSigmoidFn>::Squarings;
 
   template <typename V>
   TFA_INLINE V Value(V x) const {
     V e = Splat<V, S>(1) - x * InverseN();
     for (int i = 0; i < Squarings(); ++i) e = e * e;
     return Splat<V, S>(1) / (Splat<V, S>(1) + e);
-  }
-
-  template <typename V>
-  TFA_INLINE V Derivative(V x) const {
-    V value, derivative;
-    ValueAndDerivative(x, &value, &derivative);
-    return derivative;
   }
 
   template <typename V>
@@ -364,43 +378,29 @@ struct FastExpSigmoidFn : FastExpFn<S, kSquarings> {
     *derivative = e == std::numeric_limits<S>::infinity() ? Splat<V, S>(0)
                                                           : power * r * r;
   }
-
-  TFA_INLINE S ValueFar(S x) const { return Value(x); }
-  TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
 };
 
 // exp(x) - 1 with exp(x) ~ e = b^n, b = 1 + x/n (ELU's negative side); f' =
 // b^(n-1). Below x = -n the base is negative (inherent; ELU's `_clamp` names
 // take the asymptote there, where e = 0 meets it).
 template <typename S, int kSquarings = 0>
-struct FastExpExpm1Fn : FastExpFn<S, kSquarings> {
-  using FastExpFn<S, kSquarings>::InverseN;
-  using FastExpFn<S, kSquarings>::Squarings;
+struct FastExpExpm1Fn
+    : FastExpFn<S, kSquarings, FastExpExpm1Fn<S, kSquarings>> {
+  using FastExpFn<S, kSquarings, FastExpExpm1Fn>::RisingPower;
 
   template <typename V>
   TFA_INLINE V Value(V x) const {
     V e, power;
-    RaiseBySquaring(Splat<V, S>(1) + x * InverseN(), Squarings(), &e, &power);
+    RisingPower(x, &e, &power);
     return e - S(1);
-  }
-
-  template <typename V>
-  TFA_INLINE V Derivative(V x) const {
-    V e, power;
-    RaiseBySquaring(Splat<V, S>(1) + x * InverseN(), Squarings(), &e, &power);
-    return power;
   }
 
   template <typename V>
   TFA_INLINE void ValueAndDerivative(V x, V* value, V* derivative) const {
     V e;
-    RaiseBySquaring(Splat<V, S>(1) + x * InverseN(), Squarings(), &e,
-                    derivative);
+    RisingPower(x, &e, derivative);
     *value = e - S(1);
   }
-
-  TFA_INLINE S ValueFar(S x) const { return Value(x); }
-  TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
 };
 
 // Mish's factor tanh(softplus(x)) = m / (m + 2), m = e (e + 2), with exp(x) ~
@@ -409,28 +409,20 @@ struct FastExpExpm1Fn : FastExpFn<S, kSquarings> {
 // (m + 2)^2. Below x = -n the base is negative (inherent; the `_clamp` names
 // take the asymptote there, where e = 0 meets it).
 template <typename S, int kSquarings = 0>
-struct FastExpMishFn : FastExpFn<S, kSquarings> {
-  using FastExpFn<S, kSquarings>::InverseN;
-  using FastExpFn<S, kSquarings>::Squarings;
+struct FastExpMishFn : FastExpFn<S, kSquarings, FastExpMishFn<S, kSquarings>> {
+  using FastExpFn<S, kSquarings, FastExpMishFn>::RisingPower;
 
   template <typename V>
   TFA_INLINE V Value(V x) const {
     V e, power;
-    RaiseBySquaring(Splat<V, S>(1) + x * InverseN(), Squarings(), &e, &power);
+    RisingPower(x, &e, &power);
     return Splat<V, S>(1) / (Splat<V, S>(1) + S(2) / (e * (e + S(2))));
-  }
-
-  template <typename V>
-  TFA_INLINE V Derivative(V x) const {
-    V value, derivative;
-    ValueAndDerivative(x, &value, &derivative);
-    return derivative;
   }
 
   template <typename V>
   TFA_INLINE void ValueAndDerivative(V x, V* value, V* derivative) const {
     V e, power;
-    RaiseBySquaring(Splat<V, S>(1) + x * InverseN(), Squarings(), &e, &power);
+    RisingPower(x, &e, &power);
     V m = e * (e + S(2));
     *value = Splat<V, S>(1) / (Splat<V, S>(1) + S(2) / m);
     V r = Splat<V, S>(1) / (m + S(2));
@@ -439,9 +431,6 @@ struct FastExpMishFn : FastExpFn<S, kSquarings> {
                       ? Splat<V, S>(0)
                       : S(4) * (e + S(1)) * r * (power * r);
   }
-
-  TFA_INLINE S ValueFar(S x) const { return Value(x); }
-  TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
 };
 
 // Theano's ultra_fast_sigmoid (theano/tensor/nnet/sigm.py), constants verbatim:
