@@ -103,6 +103,12 @@ FLOOR = SCALE
 # for the composite twins, whose own ops it rewrites in a model too.
 SINGLE_OP_GRAPPLER = {"arithmetic_optimization": False}
 
+def _fwd_bwd_speedup(baseline):
+  """value(ours, baselines): the baseline's fwd+bwd time / ours."""
+  return lambda ours, base: common.speedup(base[baseline]["fwd_bwd"],
+                                           ours["fwd_bwd"])
+
+
 # (size, what, value(ours, baselines), passes(value)[, families]);
 # baselines maps "tf", "relu", "floor", "deep_copy", "composite" (and for
 # GELU "tf_tanh_form") to their rows. Without families a target is the
@@ -128,21 +134,13 @@ TARGETS = (
      lambda ours, base: common.speedup(base["composite"]["fwd"], ours["fwd"]),
      lambda v: v >= 10.0),
     (1 << 16, "forward+backward >= 6x faster than {tf_fn} (1 thread)",
-     lambda ours, base: common.speedup(base["tf"]["fwd_bwd"],
-                                       ours["fwd_bwd"]),
-     lambda v: v >= 6.0, ("gelu",), 1),
+     _fwd_bwd_speedup("tf"), lambda v: v >= 6.0, ("gelu",), 1),
     (1 << 16, "forward+backward >= 3x faster than its tanh form (1 thread)",
-     lambda ours, base: common.speedup(base["tf_tanh_form"]["fwd_bwd"],
-                                       ours["fwd_bwd"]),
-     lambda v: v >= 3.0, ("gelu",), 1),
+     _fwd_bwd_speedup("tf_tanh_form"), lambda v: v >= 3.0, ("gelu",), 1),
     (1 << 16, "forward+backward >= 3x faster than {tf_fn} (1 thread)",
-     lambda ours, base: common.speedup(base["tf"]["fwd_bwd"],
-                                       ours["fwd_bwd"]),
-     lambda v: v >= 3.0, ("silu",), 1),
+     _fwd_bwd_speedup("tf"), lambda v: v >= 3.0, ("silu",), 1),
     (1 << 16, "forward+backward >= 5x faster than {tf_fn} (1 thread)",
-     lambda ours, base: common.speedup(base["tf"]["fwd_bwd"],
-                                       ours["fwd_bwd"]),
-     lambda v: v >= 5.0, ("softplus",), 1),
+     _fwd_bwd_speedup("tf"), lambda v: v >= 5.0, ("softplus",), 1),
     (1 << 24, "forward time <= 1.2x that of x * s",
      lambda ours, base: ours["fwd"] / base["floor"]["fwd"],
      lambda v: v <= 1.2, MODERN),

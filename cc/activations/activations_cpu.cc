@@ -162,23 +162,22 @@ TFA_INLINE void VisitCpuKind(const Params<S>& p, Fn&& fn) {
     using Odd12 = FixedShape<1, 1, 2, 0>;
     using Odd23 = FixedShape<2, 1, 3, 0>;
     using Odd34 = FixedShape<3, 1, 4, 0>;
-    // Today's safe picks (a form around the rational): gelu_pade_5_6,
-    // silu_pade_5_4, softplus_pade_6_4.
-    using Odd34Form = FixedShape<3, 1, 4, 0>;
-    using Odd33Form = FixedShape<3, 1, 3, 0>;
-    using Even43Form = FixedShape<4, 0, 3, 0>;
+    // Today's safe picks (a form around the rational): gelu_pade_5_6
+    // (Odd34), silu_pade_5_4, softplus_pade_6_4.
+    using Odd33 = FixedShape<3, 1, 3, 0>;
+    using Even43 = FixedShape<4, 0, 3, 0>;
     if (p.kind == Kind::kRational && !p.form) {
       if (Odd12::Matches(p)) return fn(ParityRationalFn<S, Odd12>{{p}});
       if (Odd23::Matches(p)) return fn(ParityRationalFn<S, Odd23>{{p}});
       if (Odd34::Matches(p)) return fn(ParityRationalFn<S, Odd34>{{p}});
     }
     if (p.kind == Kind::kRational && p.form) {
-      if (Odd34Form::Matches(p))
-        return VisitForm(p, ParityRationalFn<S, Odd34Form>{{p}}, fn);
-      if (Odd33Form::Matches(p))
-        return VisitForm(p, ParityRationalFn<S, Odd33Form>{{p}}, fn);
-      if (Even43Form::Matches(p))
-        return VisitForm(p, ParityRationalFn<S, Even43Form>{{p}}, fn);
+      if (Odd34::Matches(p))
+        return VisitForm(p, ParityRationalFn<S, Odd34>{{p}}, fn);
+      if (Odd33::Matches(p))
+        return VisitForm(p, ParityRationalFn<S, Odd33>{{p}}, fn);
+      if (Even43::Matches(p))
+        return VisitForm(p, ParityRationalFn<S, Even43>{{p}}, fn);
     }
     if (p.kind == Kind::kFastExpSigmoid && !p.form) {
       if (p.squarings == 1) return fn(FastExpSigmoidFn<S, 1>{{p}});
