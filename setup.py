@@ -33,7 +33,8 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 # One list per family: the same names at every level (README, Layout).
-FAMILIES = ["activations", "pau", "fastfood", "acdc", "noisy", "gaaf"]
+FAMILIES = ["activations", "pau", "fastfood", "acdc", "noisy", "gaaf",
+            "recurrent"]
 
 COMMON_FLAGS = ["-O3", "-Wno-psabi", "-fvisibility=hidden", "-DNDEBUG"]
 

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "cc/activations/activations.h"
+#include "cc/activations/activations_attrs.h"
 #include "cc/common/device.h"
 #include "cc/common/kernel_util.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -40,56 +41,8 @@ namespace act = ::tf_approx::activations;
 template <typename C>
 void ReadParams(OpKernelConstruction* ctx, act::Params<C>* params) {
   std::string kind;
-  std::vector<float> numerator, denominator;
-  float offset, clip_min, clip_max;
-  int squarings;
-  bool clip;
   OP_REQUIRES_OK(ctx, ctx->GetAttr("kind", &kind));
-  OP_REQUIRES_OK(ctx, ctx->GetAttr("numerator", &numerator));
-  OP_REQUIRES_OK(ctx, ctx->GetAttr("denominator", &denominator));
-  OP_REQUIRES_OK(ctx, ctx->GetAttr("offset", &offset));
-  OP_REQUIRES_OK(ctx, ctx->GetAttr("squarings", &squarings));
-  OP_REQUIRES_OK(ctx, ctx->GetAttr("clip", &clip));
-  OP_REQUIRES_OK(ctx, ctx->GetAttr("clip_min", &clip_min));
-  OP_REQUIRES_OK(ctx, ctx->GetAttr("clip_max", &clip_max));
-  bool product;
-  float input_scale, output_scale, slope;
-  std::vector<float> below, above;
-  OP_REQUIRES_OK(ctx, ctx->GetAttr("product", &product));
-  OP_REQUIRES_OK(ctx, ctx->GetAttr("input_scale", &input_scale));
-  OP_REQUIRES_OK(ctx, ctx->GetAttr("output_scale", &output_scale));
-  OP_REQUIRES_OK(ctx, ctx->GetAttr("slope", &slope));
-  OP_REQUIRES_OK(ctx, ctx->GetAttr("below", &below));
-  OP_REQUIRES_OK(ctx, ctx->GetAttr("above", &above));
-  act::Kind parsed = act::Kind::kRational;
-  OP_REQUIRES(ctx, act::ParseKind(kind.c_str(), &parsed),
-              absl::InvalidArgumentError(absl::StrCat(
-                  "tf_approx activation: unknown `kind` '", kind, "'")));
-  OP_REQUIRES(
-      ctx,
-      parsed != act::Kind::kRational ||
-          (!numerator.empty() && !denominator.empty()),
-      absl::InvalidArgumentError(absl::StrCat(
-          "tf_approx activation: `numerator` and `denominator` must "
-          "be non-empty, got ",
-          numerator.size(), " and ", denominator.size(), " coefficients")));
-  std::vector<double> num(numerator.begin(), numerator.end());
-  std::vector<double> den(denominator.begin(), denominator.end());
-  const char* error = act::InitParams(
-      parsed, num.data(), static_cast<int>(num.size()), den.data(),
-      static_cast<int>(den.size()), offset, squarings, clip, clip_min, clip_max,
-      act::Word2VecTable(), params);
-  if (error == nullptr) {
-    std::vector<double> lo(below.begin(), below.end());
-    std::vector<double> hi(above.begin(), above.end());
-    error = act::InitForm(product, input_scale, output_scale, slope,
-                          lo.data(), static_cast<int>(lo.size()), hi.data(),
-                          static_cast<int>(hi.size()), params);
-  }
-  OP_REQUIRES(
-      ctx, error == nullptr,
-      absl::InvalidArgumentError(absl::StrCat(
-          "tf_approx activation (kind '", kind, "'): ", error ? error : "")));
+  ReadActivationParams(ctx, "", kind, params);
 }
 
 namespace functor {

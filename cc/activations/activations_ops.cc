@@ -4,6 +4,7 @@
 // is chosen by attrs (kind + coefficients), so a user-registered rational runs
 // on the same kernels and a SavedModel carries its coefficients in the graph.
 #include "absl/status/status.h"
+#include "cc/activations/activations_attrs.h"
 #include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -12,25 +13,10 @@ namespace tf_approx {
 
 using ::tensorflow::shape_inference::InferenceContext;
 
-#define TFA_ACTIVATION_ATTRS                                             \
-  Attr("T: {half, bfloat16, float, double}")                             \
-      .Attr(                                                             \
-          "kind: {'rational', 'fastexp_sigmoid', 'ultra_fast_sigmoid', " \
-          "'word2vec_sigmoid', 'hard_tanh', 'hard_sigmoid', "             \
-          "'fastexp_expm1', 'fastexp_mish'}")                            \
-      .Attr("numerator: list(float) = [1.0]")                            \
-      .Attr("denominator: list(float) = [1.0]")                          \
-      .Attr("offset: float = 0.0")                                       \
-      .Attr("squarings: int = 0")                                        \
-      .Attr("clip: bool = false")                                        \
-      .Attr("clip_min: float = 0.0")                                     \
-      .Attr("clip_max: float = 0.0")                                     \
-      .Attr("product: bool = false")                                     \
-      .Attr("input_scale: float = 1.0")                                  \
-      .Attr("output_scale: float = 1.0")                                 \
-      .Attr("slope: float = 0.0")                                        \
-      .Attr("below: list(float) = []")                                   \
-      .Attr("above: list(float) = []")
+#define TFA_ACTIVATION_ATTRS                              \
+  Attr("T: {half, bfloat16, float, double}")              \
+      .Attr("kind: {" TFA_ACTIVATION_KINDS "}")           \
+      .TFA_ACTIVATION_FORM_ATTRS("")
 
 REGISTER_OP("TfApprox>Activation")
     .Input("x: T")

@@ -1,0 +1,102 @@
+// The math of the fused recurrent layers, written once: an LSTM (Hochreiter
+// and Schmidhuber; Keras' formulation and weight layout) whose functions are
+// the exact tanh and sigmoid or any approximation of the activations family
+// (Timmons and Rice, Approximating Activation Functions).
+//
+// One step of an example, units u, gates in Keras' order i, f, c, o:
+//   z = x_t + h W_h                     (x_t = input W + b, computed before)
+//   i = ra(z_i), f = ra(z_f), g = a(z_c), o = ra(z_o)
+//   c = f c_prev + i g,  h = o a(c)
+// with a the activation and ra the recurrent activation. Steps t >= length
+// of an example are masked: h and c are carried unchanged. The backward pass
+// recomputes the gates from the saved z and c, and uses the derivative of
+// each function as implemented (the approximation's own, not the exact one's).
+//
+// Every elementwise function is a template over V, a scalar or a GCC vector
+// (cc/common/lanes.h). No TensorFlow includes: shared by the CPU kernels and
+// the native module.
+#ifndef TF_APPROX_CC_RECURRENT_RECURRENT_H_
+#define TF_APPROX_CC_RECURRENT_RECURRENT_H_
+
+#include <cstdint>
+
+#include "cc/activations/activations.h"
+#include "cc/common/dispatch.h"
+#include "cc/common/lanes.h"
+#include "cc/common/platform.h"
+#include "cc/common/vector_math.h"
+
+namespace tf_approx {
+namespace recurrent {
+
+// How one of a layer's functions is computed.
+enum class Function : int {
+  kTanh,           // exact (cc/common/vector_math.h: a few ulps)
+  kSigmoid,        // exact
+  kApproximation,  // an activations::Params
+};
+
+template <typename S>
+struct FunctionOf {
+  Function function = Function::kTanh;
+  activations::Params<S> approximation;  // kApproximation only
+};
+
+// The exact functions and their derivatives from their values.
+template <typename V>
+TFA_INLINE V ExactValue(Function f, V x) {
+  return f == Function::kTanh ? Tanh(x) : Sigmoid(x);
+}
+
+template <typename V>
+TFA_INLINE V ExactDerivativeFromValue(Function f, V y) {
+  return f == Function::kTanh ? 1 - y * y : y * (1 - y);
+}
+
+// One LSTM sequence: x [time, batch, 4 units], the kernels [units, 4 units],
+// states [batch, units]; `lengths` [batch], each in [0, time].
+template <typename S>
+struct LstmProblem {
+  int64_t time = 0;
+  int64_t batch = 0;
+  int64_t units = 0;
+  bool reverse = false;  // steps t = time - 1 down to 0
+  FunctionOf<S> activation;
+  FunctionOf<S> recurrent_activation;
+  const int32_t* lengths = nullptr;
+
+  int64_t Gates() const { return 4 * units; }
+  // The time index of the s-th step taken.
+  int64_t StepTime(int64_t s) const { return reverse ? time - 1 - s : s; }
+  // The time index of the step before the one at t (-1: the initial state).
+  int64_t PreviousTime(int64_t t) const {
+    if (reverse) return t + 1 < time ? t + 1 : -1;
+    return t - 1;
+  }
+  bool Active(int64_t t, int64_t b) const { return t < lengths[b]; }
+};
+
+// The cell state from the activated gates.
+template <typename V>
+TFA_INLINE V CellState(V i, V f, V g, V c_prev) {
+  return f * c_prev + i * g;
+}
+
+// The backward step of one unit: given dc (the cell state's gradient, the
+// output's already included) and dh, the gradients of the gates' activated
+// values (each multiplied by its function's derivative afterwards) and of the
+// previous cell state.
+template <typename V>
+TFA_INLINE void GateGradients(V dh, V dc, V i, V f, V g, V a_c, V c_prev,
+                              V* di, V* df, V* dg, V* d_o, V* dc_prev) {
+  *di = dc * g;
+  *df = dc * c_prev;
+  *dg = dc * i;
+  *d_o = dh * a_c;
+  *dc_prev = dc * f;
+}
+
+}  // namespace recurrent
+}  // namespace tf_approx
+
+#endif  // TF_APPROX_CC_RECURRENT_RECURRENT_H_

@@ -1,0 +1,191 @@
+// Kernels of TfApprox>Lstm and TfApprox>LstmGrad: validate the attrs and
+// shapes, allocate the outputs and scratch, and run the sequence on the CPU
+// loops (recurrent_cpu.cc). CPU only: on a GPU the layer runs Keras' cuDNN
+// path or the composite twin (tf_approx/layers/recurrent.py).
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "cc/activations/activations_attrs.h"
+#include "cc/common/kernel_util.h"
+#include "cc/recurrent/recurrent.h"
+#include "cc/recurrent/recurrent_cpu.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/tensor.h"
+#include "tensorflow/core/framework/tensor_shape.h"
+
+namespace tf_approx {
+namespace {
+
+using ::tensorflow::OpKernel;
+using ::tensorflow::OpKernelConstruction;
+using ::tensorflow::OpKernelContext;
+using ::tensorflow::Tensor;
+using ::tensorflow::TensorShape;
+
+constexpr char kOp[] = "tf_approx lstm";
+
+// One of the layer's functions from the attrs behind `prefix`.
+template <typename S>
+void ReadFunction(OpKernelConstruction* ctx, const std::string& prefix,
+                  recurrent::FunctionOf<S>* f) {
+  std::string kind;
+  OP_REQUIRES_OK(ctx, ctx->GetAttr(prefix + "kind", &kind));
+  if (kind == "tanh") {
+    f->function = recurrent::Function::kTanh;
+  } else if (kind == "sigmoid") {
+    f->function = recurrent::Function::kSigmoid;
+  } else {
+    f->function = recurrent::Function::kApproximation;
+    ReadActivationParams(ctx, prefix, kind, &f->approximation);
+  }
+}
+
+template <typename S>
+void ReadProblem(OpKernelConstruction* ctx, recurrent::LstmProblem<S>* p) {
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("reverse", &p->reverse));
+  ReadFunction(ctx, "activation_", &p->activation);
+  if (!ctx->status().ok()) return;
+  ReadFunction(ctx, "recurrent_activation_", &p->recurrent_activation);
+}
+
+absl::Status CheckShape(const Tensor& t, const char* name,
+                        const TensorShape& want) {
+  if (t.shape() == want) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(kOp, ": `", name, "` must have shape ", want.DebugString(),
+                   ", got ", t.shape().DebugString()));
+}
+
+// Validates x, the kernel, the states and lengths (inputs x, kernel, h0, c0
+// and lengths of ctx) and sets p's sizes and lengths.
+template <typename S>
+absl::Status CheckInputs(OpKernelContext* ctx, int x_index, int kernel_index,
+                         int h0_index, int c0_index, int lengths_index,
+                         recurrent::LstmProblem<S>* p) {
+  const Tensor& x = ctx->input(x_index);
+  const Tensor& kernel = ctx->input(kernel_index);
+  if (kernel.dims() != 2 || kernel.dim_size(1) != 4 * kernel.dim_size(0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        kOp, ": `recurrent_kernel` must have shape [units, 4 units], got ",
+        kernel.shape().DebugString()));
+  }
+  if (x.dims() != 3) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kOp, ": `x` must have shape [time, batch, 4 units], got ",
+                     x.shape().DebugString()));
+  }
+  p->time = x.dim_size(0);
+  p->batch = x.dim_size(1);
+  p->units = kernel.dim_size(0);
+  TF_RETURN_IF_ERROR(
+      CheckShape(x, "x", TensorShape({p->time, p->batch, 4 * p->units})));
+  const TensorShape state({p->batch, p->units});
+  TF_RETURN_IF_ERROR(CheckShape(ctx->input(h0_index), "h0", state));
+  TF_RETURN_IF_ERROR(CheckShape(ctx->input(c0_index), "c0", state));
+  const Tensor& lengths = ctx->input(lengths_index);
+  TF_RETURN_IF_ERROR(CheckShape(lengths, "lengths", TensorShape({p->batch})));
+  const auto values = lengths.flat<int32_t>();
+  for (int64_t b = 0; b < p->batch; ++b) {
+    if (values(b) < 0 || values(b) > p->time) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          kOp, ": `lengths` must be in [0, time = ", p->time, "], got ",
+          values(b), " at index ", b));
+    }
+  }
+  p->lengths = values.data();
+  return absl::OkStatus();
+}
+
+template <typename S>
+class LstmOp : public OpKernel {
+ public:
+  explicit LstmOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    ReadProblem(ctx, &problem_);
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    recurrent::LstmProblem<S> p = problem_;
+    OP_REQUIRES_OK(ctx, CheckInputs(ctx, 0, 1, 2, 3, 4, &p));
+    const int64_t time = p.time, batch = p.batch, units = p.units;
+    Tensor *outputs, *h, *c, *gates, *cells;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {time, batch, units},
+                                             &outputs));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, {batch, units}, &h));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, {batch, units}, &c));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, {time, batch, 4 * units},
+                                             &gates));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(4, {time, batch, units},
+                                             &cells));
+    Tensor scratch;
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(
+                            ::tensorflow::DataTypeToEnum<S>::value,
+                            {recurrent::LstmForwardScratch(p)}, &scratch));
+    recurrent::LstmForward(
+        p, ctx->input(0).flat<S>().data(), ctx->input(1).flat<S>().data(),
+        ctx->input(2).flat<S>().data(), ctx->input(3).flat<S>().data(),
+        outputs->flat<S>().data(), h->flat<S>().data(), c->flat<S>().data(),
+        gates->flat<S>().data(), cells->flat<S>().data(),
+        scratch.flat<S>().data());
+  }
+
+ private:
+  recurrent::LstmProblem<S> problem_;
+};
+
+template <typename S>
+class LstmGradOp : public OpKernel {
+ public:
+  explicit LstmGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    ReadProblem(ctx, &problem_);
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    recurrent::LstmProblem<S> p = problem_;
+    // Inputs: d_outputs, dh, dc, recurrent_kernel, h0, c0, lengths,
+    // outputs, gates, cells.
+    OP_REQUIRES_OK(ctx, CheckInputs(ctx, 8, 3, 4, 5, 6, &p));
+    const TensorShape sequence({p.time, p.batch, p.units});
+    const TensorShape state({p.batch, p.units});
+    OP_REQUIRES_OK(ctx, CheckShape(ctx->input(0), "d_outputs", sequence));
+    OP_REQUIRES_OK(ctx, CheckShape(ctx->input(1), "dh", state));
+    OP_REQUIRES_OK(ctx, CheckShape(ctx->input(2), "dc", state));
+    OP_REQUIRES_OK(ctx, CheckShape(ctx->input(7), "outputs", sequence));
+    OP_REQUIRES_OK(ctx, CheckShape(ctx->input(9), "cells", sequence));
+    Tensor *dx, *d_kernel, *dh0, *dc0;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, ctx->input(8).shape(), &dx));
+    OP_REQUIRES_OK(ctx,
+                   ctx->allocate_output(1, ctx->input(3).shape(), &d_kernel));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, state, &dh0));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, state, &dc0));
+    Tensor scratch;
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(
+                            ::tensorflow::DataTypeToEnum<S>::value,
+                            {recurrent::LstmBackwardScratch(p)}, &scratch));
+    auto in = [ctx](int i) { return ctx->input(i).flat<S>().data(); };
+    recurrent::LstmBackward(p, in(0), in(1), in(2), in(3), in(4), in(5), in(7),
+                            in(8), in(9), dx->flat<S>().data(),
+                            d_kernel->flat<S>().data(), dh0->flat<S>().data(),
+                            dc0->flat<S>().data(), scratch.flat<S>().data());
+  }
+
+ private:
+  recurrent::LstmProblem<S> problem_;
+};
+
+#define TFA_REGISTER(S)                                                 \
+  REGISTER_KERNEL_BUILDER(                                              \
+      Name("TfApprox>Lstm").Device(::tensorflow::DEVICE_CPU)            \
+          .TypeConstraint<S>("T"),                                      \
+      LstmOp<S>);                                                       \
+  REGISTER_KERNEL_BUILDER(                                              \
+      Name("TfApprox>LstmGrad").Device(::tensorflow::DEVICE_CPU)        \
+          .TypeConstraint<S>("T"),                                      \
+      LstmGradOp<S>);
+TFA_REGISTER(float)
+TFA_REGISTER(double)
+#undef TFA_REGISTER
+
+}  // namespace
+}  // namespace tf_approx
