@@ -112,7 +112,9 @@ def check_arguments(x, recurrent_kernel, h0, c0, lengths):
   tensors = {"x": x}
   for arg, value in (("recurrent_kernel", recurrent_kernel), ("h0", h0),
                      ("c0", c0)):
-    value = tf.convert_to_tensor(value, dtype_hint=x.dtype)
+    # A dtype hint would silently cast a numpy array of another float type.
+    value = (tf.convert_to_tensor(value) if hasattr(value, "dtype") else
+             tf.convert_to_tensor(value, dtype_hint=x.dtype))
     if value.dtype != x.dtype:
       raise TypeError(f"`{arg}` must have x's dtype {x.dtype.name}, got "
                       f"{value.dtype.name}")
