@@ -388,3 +388,35 @@ def test_op_argument_errors_name_the_argument(change, match):
                           lengths=[5, 5, 5]))
   with pytest.raises((ValueError, TypeError), match=match):
     tf_approx.ops.recurrent.lstm(**arguments)
+
+
+class _AttrsOnly:
+  """What the registered gradient reads of an op: its attrs (strings as
+  bytes, as graph ops return them)."""
+
+  def __init__(self, attrs):
+    self.attrs = attrs
+
+  def get_attr(self, name):
+    value = self.attrs.get(name)
+    if value is None:  # an attr the wrapper left at the op's default
+      value = tf_approx.ops.ActivationSpec().attrs()[
+          name.split("activation_", 1)[1]]
+    return value.encode() if isinstance(value, str) else value
+
+
+@pytest.mark.parametrize("functions", [EXACT, APPROXIMATED,
+                                       ("tanh_pade_4_4", "sigmoid")])
+def test_op_attrs_round_trip(functions):
+  from tf_approx.ops import recurrent  # pylint: disable=g-import-not-at-top
+  attrs = recurrent.lstm_attrs(*functions)
+  for prefix, function in zip(("activation_", "recurrent_activation_"),
+                              functions):
+    names = {k[len(prefix):] for k in attrs if k.startswith(prefix)}
+    if function in EXACT:
+      assert attrs[prefix + "kind"] == function and names == {"kind"}
+    else:
+      assert names == set(tf_approx.ops.activations.ATTR_NAMES)
+  expected = tuple(f if f in EXACT else tf_approx.activations.spec(f)
+                   for f in functions)
+  assert recurrent.activations_of(_AttrsOnly(attrs)) == expected

@@ -108,9 +108,9 @@ class LSTM(keras.layers.Layer):
       `Embedding(mask_zero=True)`. Only right-padded masks are supported:
       a mask with a False step before a True one raises InvalidArgumentError
       when run (not under XLA, which drops assertions: there such a mask
-      is read as its count of True steps). Masked steps carry h and c; their outputs are the last
-      output before them (zeros where there is none, or with
-      `zero_output_for_mask`), as in Keras' LSTM on the CPU.
+      is read as its count of True steps). Masked steps carry h and c;
+      their outputs are the last output before them (zeros where there is
+      none, or with `zero_output_for_mask`), as in Keras' LSTM on the CPU.
     training: whether dropout applies.
 
   Output: [batch, time, units] with return_sequences, else [batch, units];
