@@ -70,182 +70,237 @@ TFA_INLINE void ApplyGradient(const FunctionOf<S>& f, const S* x, const S* y,
   });
 }
 
-// The activated gates of every row from z: ra on all four, then a on g.
+// d's scratch, cut up.
 template <typename S>
-TFA_INLINE void ActivateGates(const LstmProblem<S>& p, const S* z, S* act) {
-  const int64_t units = p.units, gates = p.Gates();
-  Apply(p.recurrent_activation, z, act, p.batch * gates);
-  for (int64_t b = 0; b < p.batch; ++b) {
-    const int64_t g = b * gates + 2 * units;
-    Apply(p.activation, z + g, act + g, units);
+struct Scratch {
+  S* kernel_t;   // [4 units, units]
+  S* act;        // [batch, 4 units]: the activated gates
+  S* gate_grad;  // [batch, 4 units]
+  S* a_c;        // [batch, units]: a(c)
+  S* tmp;        // [batch, units]
+  S* dc_t;       // [batch, units]
+  S* dh_new;     // [batch, units]
+  S* h_prev_t;   // [units, time * batch]: each step's h_prev, transposed
+
+  Scratch(const LstmProblem<S>& p, S* base) {
+    const int64_t state = p.batch * p.units, gates = p.batch * p.Gates();
+    kernel_t = base;
+    act = kernel_t + p.units * p.Gates();
+    gate_grad = act + gates;
+    a_c = gate_grad + gates;
+    tmp = a_c + state;
+    dc_t = tmp + state;
+    dh_new = dc_t + state;
+    h_prev_t = dh_new + state;
+  }
+};
+
+// The activated gates of row b's units [begin, end) from z: ra on i, f and
+// o, a on g.
+template <typename S>
+TFA_INLINE void ActivateGates(const LstmProblem<S>& p, const S* z, S* act,
+                              int64_t begin, int64_t end) {
+  const int64_t units = p.units, n = end - begin;
+  for (int k = 0; k < 4; ++k) {
+    const int64_t col = k * units + begin;
+    Apply(k == 2 ? p.activation : p.recurrent_activation, z + col, act + col,
+          n);
   }
 }
 
 template <typename S>
-TFA_INLINE void ForwardImpl(const LstmProblem<S>& p, const S* x,
-                            const S* kernel, const S* h0, const S* c0,
-                            S* outputs, S* h, S* c, S* gates, S* cells,
-                            S* scratch) {
+TFA_INLINE void ForwardStepImpl(const LstmProblem<S>& p,
+                                const LstmData<S>& d, int64_t step,
+                                int64_t begin, int64_t end) {
   const int64_t batch = p.batch, units = p.units, width = p.Gates();
-  const int64_t state = batch * units;
-  S* act = scratch;              // [batch, 4 units]
-  S* a_c = act + batch * width;  // [batch, units]
-  for (int64_t s = 0; s < p.time; ++s) {
-    const int64_t t = p.StepTime(s), prev = p.PreviousTime(t);
-    const S* h_prev = prev < 0 ? h0 : outputs + prev * state;
-    const S* c_prev = prev < 0 ? c0 : cells + prev * state;
-    S* z = gates + t * batch * width;
-    S* c_t = cells + t * state;
-    S* h_t = outputs + t * state;
-    std::memcpy(z, x + t * batch * width, sizeof(S) * batch * width);
-    gemm::Multiply(h_prev, units, kernel, width, z, width, batch, units,
-                   width, /*accumulate=*/true);
-    ActivateGates(p, z, act);
+  const int64_t state = batch * units, n = end - begin;
+  const Scratch<S> w(p, d.scratch);
+  const int64_t t = p.StepTime(step), prev = p.PreviousTime(t);
+  const S* h_prev = prev < 0 ? d.h0 : d.outputs + prev * state;
+  const S* c_prev = prev < 0 ? d.c0 : d.cells + prev * state;
+  S* z = d.gates + t * batch * width;
+  const S* x = d.x + t * batch * width;
+  S* c_t = d.cells + t * state;
+  S* h_t = d.outputs + t * state;
+  for (int k = 0; k < 4; ++k) {
+    const int64_t col = k * units + begin;
     for (int64_t b = 0; b < batch; ++b) {
-      const S* a = act + b * width;
-      const S* cp = c_prev + b * units;
-      S* cb = c_t + b * units;
-      Elementwise<S>(units, [&](int64_t u, auto v) TFA_LAMBDA_INLINE {
-        using V = decltype(v);
-        StoreAs(cb + u, CellState(LoadAs<V>(a + u), LoadAs<V>(a + units + u),
-                                  LoadAs<V>(a + 2 * units + u),
-                                  LoadAs<V>(cp + u)));
-      });
+      std::memcpy(z + b * width + col, x + b * width + col, sizeof(S) * n);
     }
-    Apply(p.activation, c_t, a_c, state);
-    for (int64_t b = 0; b < batch; ++b) {
-      const S* o = act + b * width + 3 * units;
-      const S* ac = a_c + b * units;
-      S* hb = h_t + b * units;
-      Elementwise<S>(units, [&](int64_t u, auto v) TFA_LAMBDA_INLINE {
-        using V = decltype(v);
-        StoreAs(hb + u, LoadAs<V>(o + u) * LoadAs<V>(ac + u));
-      });
-      if (!p.Active(t, b)) {
-        std::memcpy(hb, h_prev + b * units, sizeof(S) * units);
-        std::memcpy(c_t + b * units, c_prev + b * units, sizeof(S) * units);
-      }
-    }
+    gemm::Multiply(h_prev, units, d.kernel + col, width, z + col, width,
+                   batch, units, n, /*accumulate=*/true);
   }
-  const int64_t last = p.time == 0 ? -1 : p.StepTime(p.time - 1);
-  std::memcpy(h, last < 0 ? h0 : outputs + last * state, sizeof(S) * state);
-  std::memcpy(c, last < 0 ? c0 : cells + last * state, sizeof(S) * state);
-}
-
-template <typename S>
-TFA_INLINE void BackwardImpl(const LstmProblem<S>& p, const S* d_outputs,
-                             const S* dh_in, const S* dc_in, const S* kernel,
-                             const S* h0, const S* c0, const S* outputs,
-                             const S* gates, const S* cells, S* dx,
-                             S* d_kernel, S* dh0, S* dc0, S* scratch) {
-  const int64_t batch = p.batch, units = p.units, width = p.Gates();
-  const int64_t state = batch * units, steps = p.time * batch;
-  S* kernel_t = scratch;                // [4 units, units]
-  S* act = kernel_t + width * units;    // [batch, 4 units]
-  S* gate_grad = act + batch * width;   // [batch, 4 units]
-  S* a_c = gate_grad + batch * width;   // [batch, units]
-  S* dh = a_c + state;                  // [batch, units]
-  S* dc = dh + state;                   // [batch, units]
-  S* tmp = dc + state;                  // [batch, units]
-  S* dc_t = tmp + state;                // [batch, units]
-  S* h_prev_t = dc_t + state;           // [units, time * batch]
-  for (int64_t u = 0; u < units; ++u) {
-    for (int64_t j = 0; j < width; ++j) {
-      kernel_t[j * units + u] = kernel[u * width + j];
-    }
-  }
-  std::memcpy(dh, dh_in, sizeof(S) * state);
-  std::memcpy(dc, dc_in, sizeof(S) * state);
-  for (int64_t s = p.time - 1; s >= 0; --s) {
-    const int64_t t = p.StepTime(s), prev = p.PreviousTime(t);
-    const S* h_prev = prev < 0 ? h0 : outputs + prev * state;
-    const S* c_prev = prev < 0 ? c0 : cells + prev * state;
-    const S* z = gates + t * batch * width;
-    const S* c_here = cells + t * state;
-    S* dz = dx + t * batch * width;
-    const S* dy = d_outputs + t * state;
-    Elementwise<S>(state, [&](int64_t i, auto v) TFA_LAMBDA_INLINE {
+  for (int64_t b = 0; b < batch; ++b) {
+    S* a = w.act + b * width;
+    ActivateGates(p, z + b * width, a, begin, end);
+    const S* cp = c_prev + b * units;
+    S* cb = c_t + b * units;
+    Elementwise<S>(n, [&](int64_t j, auto v) TFA_LAMBDA_INLINE {
       using V = decltype(v);
-      StoreAs(dh + i, LoadAs<V>(dh + i) + LoadAs<V>(dy + i));
+      const int64_t u = begin + j;
+      StoreAs(cb + u, CellState(LoadAs<V>(a + u), LoadAs<V>(a + units + u),
+                                LoadAs<V>(a + 2 * units + u),
+                                LoadAs<V>(cp + u)));
     });
-    ActivateGates(p, z, act);
-    Apply(p.activation, c_here, a_c, state);
-    for (int64_t b = 0; b < batch; ++b) {
-      const S* o = act + b * width + 3 * units;
-      Elementwise<S>(units, [&](int64_t u, auto v) TFA_LAMBDA_INLINE {
-        using V = decltype(v);
-        const int64_t i = b * units + u;
-        StoreAs(tmp + i, LoadAs<V>(dh + i) * LoadAs<V>(o + u));
-      });
+    S* ac = w.a_c + b * units;
+    Apply(p.activation, cb + begin, ac + begin, n);
+    S* hb = h_t + b * units;
+    Elementwise<S>(n, [&](int64_t j, auto v) TFA_LAMBDA_INLINE {
+      using V = decltype(v);
+      const int64_t u = begin + j;
+      StoreAs(hb + u, LoadAs<V>(a + 3 * units + u) * LoadAs<V>(ac + u));
+    });
+    if (!p.Active(t, b)) {
+      std::memcpy(hb + begin, h_prev + b * units + begin, sizeof(S) * n);
+      std::memcpy(cb + begin, cp + begin, sizeof(S) * n);
     }
-    // dc_t = dc + dh o a'(c).
-    ApplyGradient(p.activation, c_here, a_c, tmp, dc_t, state);
-    for (int64_t b = 0; b < batch; ++b) {
-      const S* a = act + b * width;
-      S* gg = gate_grad + b * width;
-      const bool active = p.Active(t, b);
-      Elementwise<S>(units, [&](int64_t u, auto v) TFA_LAMBDA_INLINE {
-        using V = decltype(v);
-        const int64_t i = b * units + u;
-        const V dc_total = LoadAs<V>(dc_t + i) + LoadAs<V>(dc + i);
-        V di, df, dg, d_o, dc_prev;
-        GateGradients(LoadAs<V>(dh + i), dc_total, LoadAs<V>(a + u),
-                      LoadAs<V>(a + units + u), LoadAs<V>(a + 2 * units + u),
-                      LoadAs<V>(a_c + i), LoadAs<V>(c_prev + i), &di, &df,
-                      &dg, &d_o, &dc_prev);
-        StoreAs(gg + u, di);
-        StoreAs(gg + units + u, df);
-        StoreAs(gg + 2 * units + u, dg);
-        StoreAs(gg + 3 * units + u, d_o);
-        if (active) StoreAs(dc + i, dc_prev);
-      });
+  }
+}
+
+template <typename S>
+TFA_INLINE void BackwardBeginImpl(const LstmProblem<S>& p,
+                                  const LstmData<S>& d, int64_t begin,
+                                  int64_t end) {
+  const int64_t units = p.units, width = p.Gates();
+  const Scratch<S> w(p, d.scratch);
+  for (int64_t u = begin; u < end; ++u) {
+    for (int64_t j = 0; j < width; ++j) {
+      w.kernel_t[j * units + u] = d.kernel[u * width + j];
     }
-    ApplyGradient(p.recurrent_activation, z, act, gate_grad, dz,
-                  batch * width);
-    for (int64_t b = 0; b < batch; ++b) {
-      const int64_t g = b * width + 2 * units;
-      ApplyGradient(p.activation, z + g, act + g, gate_grad + g, dz + g,
-                    units);
-      if (!p.Active(t, b)) std::fill(dz + b * width, dz + (b + 1) * width, S(0));
-    }
-    // dh_prev = dz W_h^T; masked rows carry dh (and dc, above).
-    gemm::Multiply(dz, width, kernel_t, units, tmp, units, batch, width, units,
-                   /*accumulate=*/false);
-    for (int64_t b = 0; b < batch; ++b) {
-      if (p.Active(t, b)) {
-        std::memcpy(dh + b * units, tmp + b * units, sizeof(S) * units);
-      }
-    }
-    // Column t * batch + b of h_prev_t: the state this step multiplied.
-    for (int64_t b = 0; b < batch; ++b) {
-      for (int64_t u = 0; u < units; ++u) {
-        h_prev_t[u * steps + t * batch + b] = h_prev[b * units + u];
+  }
+}
+
+template <typename S>
+TFA_INLINE void BackwardGatesImpl(const LstmProblem<S>& p,
+                                  const LstmData<S>& d, int64_t step,
+                                  int64_t begin, int64_t end) {
+  const int64_t batch = p.batch, units = p.units, width = p.Gates();
+  const int64_t state = batch * units, n = end - begin;
+  const int64_t steps = p.time * batch;
+  const Scratch<S> w(p, d.scratch);
+  const int64_t t = p.StepTime(step), prev = p.PreviousTime(t);
+  const S* h_prev = prev < 0 ? d.h0 : d.outputs + prev * state;
+  const S* c_prev = prev < 0 ? d.c0 : d.cells + prev * state;
+  const S* z = d.gates + t * batch * width;
+  const S* c_here = d.cells + t * state;
+  const S* dy = d.d_outputs + t * state;
+  S* dz = d.dx + t * batch * width;
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t row = b * units;
+    S* dh = d.dh + row;
+    S* dc = d.dc + row;
+    const S* a = w.act + b * width;
+    S* ac = w.a_c + row;
+    S* tmp = w.tmp + row;
+    S* dc_t = w.dc_t + row;
+    S* gg = w.gate_grad + b * width;
+    const S* cp = c_prev + row;
+    ActivateGates(p, z + b * width, w.act + b * width, begin, end);
+    Apply(p.activation, c_here + row + begin, ac + begin, n);
+    Elementwise<S>(n, [&](int64_t j, auto v) TFA_LAMBDA_INLINE {
+      using V = decltype(v);
+      const int64_t u = begin + j;
+      const V dh_total = LoadAs<V>(dh + u) + LoadAs<V>(dy + row + u);
+      StoreAs(dh + u, dh_total);
+      StoreAs(tmp + u, dh_total * LoadAs<V>(a + 3 * units + u));
+    });
+    // dc_t = dh o a'(c), then the gate gradients.
+    ApplyGradient(p.activation, c_here + row + begin, ac + begin, tmp + begin,
+                  dc_t + begin, n);
+    const bool active = p.Active(t, b);
+    Elementwise<S>(n, [&](int64_t j, auto v) TFA_LAMBDA_INLINE {
+      using V = decltype(v);
+      const int64_t u = begin + j;
+      const V dc_total = LoadAs<V>(dc_t + u) + LoadAs<V>(dc + u);
+      V di, df, dg, d_o, dc_prev;
+      GateGradients(LoadAs<V>(dh + u), dc_total, LoadAs<V>(a + u),
+                    LoadAs<V>(a + units + u), LoadAs<V>(a + 2 * units + u),
+                    LoadAs<V>(ac + u), LoadAs<V>(cp + u), &di, &df, &dg, &d_o,
+                    &dc_prev);
+      StoreAs(gg + u, di);
+      StoreAs(gg + units + u, df);
+      StoreAs(gg + 2 * units + u, dg);
+      StoreAs(gg + 3 * units + u, d_o);
+      if (active) StoreAs(dc + u, dc_prev);
+    });
+    S* dzb = dz + b * width;
+    for (int k = 0; k < 4; ++k) {
+      const int64_t col = k * units + begin;
+      if (active) {
+        ApplyGradient(k == 2 ? p.activation : p.recurrent_activation,
+                      z + b * width + col, a + col, gg + col, dzb + col, n);
+      } else {
+        std::fill(dzb + col, dzb + col + n, S(0));
       }
     }
   }
-  std::memcpy(dh0, dh, sizeof(S) * state);
-  std::memcpy(dc0, dc, sizeof(S) * state);
+  // Column t * batch + b of h_prev_t: the state this step multiplied.
+  for (int64_t u = begin; u < end; ++u) {
+    for (int64_t b = 0; b < batch; ++b) {
+      w.h_prev_t[u * steps + t * batch + b] = h_prev[b * units + u];
+    }
+  }
+}
+
+template <typename S>
+TFA_INLINE void BackwardStateImpl(const LstmProblem<S>& p,
+                                  const LstmData<S>& d, int64_t step,
+                                  int64_t begin, int64_t end) {
+  const int64_t batch = p.batch, units = p.units, width = p.Gates();
+  const int64_t n = end - begin;
+  const Scratch<S> w(p, d.scratch);
+  const int64_t t = p.StepTime(step);
+  const S* dz = d.dx + t * batch * width;
+  // dh_prev = dz W_h^T; masked rows carry dh.
+  gemm::Multiply(dz, width, w.kernel_t + begin, units, w.dh_new + begin,
+                 units, batch, width, n, /*accumulate=*/false);
+  for (int64_t b = 0; b < batch; ++b) {
+    if (p.Active(t, b)) {
+      std::memcpy(d.dh + b * units + begin, w.dh_new + b * units + begin,
+                  sizeof(S) * n);
+    }
+  }
+}
+
+template <typename S>
+TFA_INLINE void KernelGradientImpl(const LstmProblem<S>& p,
+                                   const LstmData<S>& d, int64_t begin,
+                                   int64_t end) {
+  const int64_t width = p.Gates(), steps = p.time * p.batch;
+  const Scratch<S> w(p, d.scratch);
   // d W_h = sum over steps of h_prev^T dz: one product over all of them.
-  gemm::Multiply(h_prev_t, steps, dx, width, d_kernel, width, units, steps,
-                 width, /*accumulate=*/false);
+  gemm::Multiply(w.h_prev_t + begin * steps, steps, d.dx, width,
+                 d.d_kernel + begin * width, width, end - begin, steps, width,
+                 /*accumulate=*/false);
 }
 
 }  // namespace
 
 #define TFA_ENTRY_POINTS(S)                                                   \
-  TFA_CPU_CLONES void LstmForward(const LstmProblem<S>& p, const S* x,        \
-                                  const S* kernel, const S* h0, const S* c0,  \
-                                  S* outputs, S* h, S* c, S* gates, S* cells, \
-                                  S* scratch) {                               \
-    ForwardImpl(p, x, kernel, h0, c0, outputs, h, c, gates, cells, scratch);  \
+  TFA_CPU_CLONES void LstmForwardStep(const LstmProblem<S>& p,                \
+                                      const LstmData<S>& d, int64_t step,     \
+                                      int64_t begin, int64_t end) {           \
+    ForwardStepImpl(p, d, step, begin, end);                                  \
   }                                                                           \
-  TFA_CPU_CLONES void LstmBackward(                                           \
-      const LstmProblem<S>& p, const S* d_outputs, const S* dh, const S* dc,  \
-      const S* kernel, const S* h0, const S* c0, const S* outputs,            \
-      const S* gates, const S* cells, S* dx, S* d_kernel, S* dh0, S* dc0,     \
-      S* scratch) {                                                           \
-    BackwardImpl(p, d_outputs, dh, dc, kernel, h0, c0, outputs, gates, cells, \
-                 dx, d_kernel, dh0, dc0, scratch);                            \
+  TFA_CPU_CLONES void LstmBackwardBegin(const LstmProblem<S>& p,              \
+                                        const LstmData<S>& d, int64_t begin,  \
+                                        int64_t end) {                        \
+    BackwardBeginImpl(p, d, begin, end);                                      \
+  }                                                                           \
+  TFA_CPU_CLONES void LstmBackwardGates(const LstmProblem<S>& p,              \
+                                        const LstmData<S>& d, int64_t step,   \
+                                        int64_t begin, int64_t end) {         \
+    BackwardGatesImpl(p, d, step, begin, end);                                \
+  }                                                                           \
+  TFA_CPU_CLONES void LstmBackwardState(const LstmProblem<S>& p,              \
+                                        const LstmData<S>& d, int64_t step,   \
+                                        int64_t begin, int64_t end) {         \
+    BackwardStateImpl(p, d, step, begin, end);                                \
+  }                                                                           \
+  TFA_CPU_CLONES void LstmKernelGradient(const LstmProblem<S>& p,             \
+                                         const LstmData<S>& d, int64_t begin, \
+                                         int64_t end) {                       \
+    KernelGradientImpl(p, d, begin, end);                                     \
   }
 TFA_FOR_EACH_CPU_TYPE(TFA_ENTRY_POINTS)
 #undef TFA_ENTRY_POINTS

@@ -15,46 +15,75 @@
 namespace tf_approx {
 namespace recurrent {
 
-// Scratch elements LstmForward and LstmBackward need.
+// The tensors of one LSTM sequence (see TfApprox>Lstm and TfApprox>LstmGrad):
+// x [time, batch, 4 units], kernel [units, 4 units], h0 and c0 [batch, units];
+// the forward pass writes outputs [time, batch, units] (the carried h at
+// masked steps), gates [time, batch, 4 units] (z) and cells [time, batch,
+// units] (c); the backward pass reads them with the gradients d_outputs, dh
+// and dc (dh and dc are updated in place, step by step, and end as the
+// gradients of h0 and c0) and writes dx [time, batch, 4 units] (the gradient
+// of z, 0 at masked steps) and d_kernel.
 template <typename S>
-int64_t LstmForwardScratch(const LstmProblem<S>& p) {
-  return p.batch * p.Gates() + p.batch * p.units;
-}
+struct LstmData {
+  const S* x = nullptr;
+  const S* kernel = nullptr;
+  const S* h0 = nullptr;
+  const S* c0 = nullptr;
+  S* outputs = nullptr;
+  S* gates = nullptr;
+  S* cells = nullptr;
+  const S* d_outputs = nullptr;
+  S* dh = nullptr;
+  S* dc = nullptr;
+  S* dx = nullptr;
+  S* d_kernel = nullptr;
+  S* scratch = nullptr;  // LstmScratch(p) elements
+};
 
+// Scratch elements of the forward and backward passes.
 template <typename S>
-int64_t LstmBackwardScratch(const LstmProblem<S>& p) {
+int64_t LstmScratch(const LstmProblem<S>& p) {
   return p.units * p.Gates() + 2 * p.batch * p.Gates() +
-         5 * p.batch * p.units + p.units * p.time * p.batch;
+         4 * p.batch * p.units + p.units * p.time * p.batch;
 }
 
-// The forward pass. In: x [time, batch, 4 units], kernel [units, 4 units], h0
-// and c0 [batch, units]. Out: outputs [time, batch, units] (the carried h at
-// masked steps), h and c [batch, units] (the states after the last step),
-// gates [time, batch, 4 units] (z) and cells [time, batch, units] (c), saved
-// for LstmBackward.
-void LstmForward(const LstmProblem<float>& p, const float* x,
-                 const float* kernel, const float* h0, const float* c0,
-                 float* outputs, float* h, float* c, float* gates,
-                 float* cells, float* scratch);
-void LstmForward(const LstmProblem<double>& p, const double* x,
-                 const double* kernel, const double* h0, const double* c0,
-                 double* outputs, double* h, double* c, double* gates,
-                 double* cells, double* scratch);
+// Units are split among threads in blocks of kUnitBlock: a step's work for
+// units [begin, end) touches only their columns, so the calls for disjoint
+// ranges may run at once, and each result is the same for any split.
+constexpr int64_t kUnitBlock = 16;
 
-// The backward pass from the gradients of outputs, h and c and what the
-// forward pass saved: dx [time, batch, 4 units] (the gradient of z at every
-// step, 0 at masked steps), d_kernel [units, 4 units], dh0 and dc0.
-void LstmBackward(const LstmProblem<float>& p, const float* d_outputs,
-                  const float* dh, const float* dc, const float* kernel,
-                  const float* h0, const float* c0, const float* outputs,
-                  const float* gates, const float* cells, float* dx,
-                  float* d_kernel, float* dh0, float* dc0, float* scratch);
-void LstmBackward(const LstmProblem<double>& p, const double* d_outputs,
-                  const double* dh, const double* dc, const double* kernel,
-                  const double* h0, const double* c0, const double* outputs,
-                  const double* gates, const double* cells, double* dx,
-                  double* d_kernel, double* dh0, double* dc0,
-                  double* scratch);
+// The forward pass's step `step` (its s-th step: time index p.StepTime(s))
+// for units [begin, end).
+void LstmForwardStep(const LstmProblem<float>& p, const LstmData<float>& d,
+                     int64_t step, int64_t begin, int64_t end);
+void LstmForwardStep(const LstmProblem<double>& p, const LstmData<double>& d,
+                     int64_t step, int64_t begin, int64_t end);
+
+// Before the backward pass: d's scratch copy of the kernel's transpose, rows
+// [begin, end) of the kernel.
+void LstmBackwardBegin(const LstmProblem<float>& p, const LstmData<float>& d,
+                       int64_t begin, int64_t end);
+void LstmBackwardBegin(const LstmProblem<double>& p, const LstmData<double>& d,
+                       int64_t begin, int64_t end);
+
+// The backward pass's step through the gates for units [begin, end): dx of
+// the step's columns of those units, and dc.
+void LstmBackwardGates(const LstmProblem<float>& p, const LstmData<float>& d,
+                       int64_t step, int64_t begin, int64_t end);
+void LstmBackwardGates(const LstmProblem<double>& p, const LstmData<double>& d,
+                       int64_t step, int64_t begin, int64_t end);
+
+// Then dh for units [begin, end): dx W_h^T (needs every unit's dx).
+void LstmBackwardState(const LstmProblem<float>& p, const LstmData<float>& d,
+                       int64_t step, int64_t begin, int64_t end);
+void LstmBackwardState(const LstmProblem<double>& p, const LstmData<double>& d,
+                       int64_t step, int64_t begin, int64_t end);
+
+// After every step: rows [begin, end) of d_kernel.
+void LstmKernelGradient(const LstmProblem<float>& p, const LstmData<float>& d,
+                        int64_t begin, int64_t end);
+void LstmKernelGradient(const LstmProblem<double>& p,
+                        const LstmData<double>& d, int64_t begin, int64_t end);
 
 }  // namespace recurrent
 }  // namespace tf_approx

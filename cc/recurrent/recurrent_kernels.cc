@@ -2,6 +2,9 @@
 // shapes, allocate the outputs and scratch, and run the sequence on the CPU
 // loops (recurrent_cpu.cc). CPU only: on a GPU the layer runs Keras' cuDNN
 // path or the composite twin (tf_approx/layers/recurrent.py).
+#define EIGEN_USE_THREADS
+
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -14,6 +17,7 @@
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/framework/tensor_shape.h"
+#include "unsupported/Eigen/CXX11/Tensor"
 
 namespace tf_approx {
 namespace {
@@ -98,6 +102,29 @@ absl::Status CheckInputs(OpKernelContext* ctx, int x_index, int kernel_index,
   return absl::OkStatus();
 }
 
+// Runs fn(begin, end) over the units in blocks of recurrent::kUnitBlock on the
+// intra-op pool: one step's work (a [batch, units] x [units, 4 units] product
+// and the cells), times `steps`. Every split gives the same results.
+template <typename S, typename Fn>
+void ForUnits(OpKernelContext* ctx, const recurrent::LstmProblem<S>& p,
+              Fn&& fn, int64_t steps = 1) {
+  constexpr int64_t kBlock = recurrent::kUnitBlock;
+  const int64_t blocks = (p.units + kBlock - 1) / kBlock;
+  // Cycles per block: its share of the product at ~32 flops per cycle, and
+  // ~30 per element of the cells.
+  const double cycles = static_cast<double>(steps) * p.batch * kBlock *
+                        (8.0 * p.units / 32 + 30);
+  const Eigen::TensorOpCost cost(0, 0, cycles);
+  auto& device = ctx->eigen_device<Eigen::ThreadPoolDevice>();
+  if (blocks <= 1 || device.numThreads() <= 1) {
+    fn(0, p.units);
+    return;
+  }
+  device.parallelFor(blocks, cost, [&](Eigen::Index first, Eigen::Index last) {
+    fn(first * kBlock, std::min<int64_t>(p.units, last * kBlock));
+  });
+}
+
 template <typename S>
 class LstmOp : public OpKernel {
  public:
@@ -121,13 +148,28 @@ class LstmOp : public OpKernel {
     Tensor scratch;
     OP_REQUIRES_OK(ctx, ctx->allocate_temp(
                             ::tensorflow::DataTypeToEnum<S>::value,
-                            {recurrent::LstmForwardScratch(p)}, &scratch));
-    recurrent::LstmForward(
-        p, ctx->input(0).flat<S>().data(), ctx->input(1).flat<S>().data(),
-        ctx->input(2).flat<S>().data(), ctx->input(3).flat<S>().data(),
-        outputs->flat<S>().data(), h->flat<S>().data(), c->flat<S>().data(),
-        gates->flat<S>().data(), cells->flat<S>().data(),
-        scratch.flat<S>().data());
+                            {recurrent::LstmScratch(p)}, &scratch));
+    recurrent::LstmData<S> d;
+    d.x = ctx->input(0).flat<S>().data();
+    d.kernel = ctx->input(1).flat<S>().data();
+    d.h0 = ctx->input(2).flat<S>().data();
+    d.c0 = ctx->input(3).flat<S>().data();
+    d.outputs = outputs->flat<S>().data();
+    d.gates = gates->flat<S>().data();
+    d.cells = cells->flat<S>().data();
+    d.scratch = scratch.flat<S>().data();
+    for (int64_t s = 0; s < time; ++s) {
+      ForUnits(ctx, p, [&](int64_t begin, int64_t end) {
+        recurrent::LstmForwardStep(p, d, s, begin, end);
+      });
+    }
+    // The states after the last step taken (the initial ones if none).
+    const int64_t last = time == 0 ? -1 : p.StepTime(time - 1);
+    const int64_t state = batch * units;
+    std::copy_n(last < 0 ? d.h0 : d.outputs + last * state, state,
+                h->flat<S>().data());
+    std::copy_n(last < 0 ? d.c0 : d.cells + last * state, state,
+                c->flat<S>().data());
   }
 
  private:
@@ -162,12 +204,38 @@ class LstmGradOp : public OpKernel {
     Tensor scratch;
     OP_REQUIRES_OK(ctx, ctx->allocate_temp(
                             ::tensorflow::DataTypeToEnum<S>::value,
-                            {recurrent::LstmBackwardScratch(p)}, &scratch));
+                            {recurrent::LstmScratch(p)}, &scratch));
     auto in = [ctx](int i) { return ctx->input(i).flat<S>().data(); };
-    recurrent::LstmBackward(p, in(0), in(1), in(2), in(3), in(4), in(5), in(7),
-                            in(8), in(9), dx->flat<S>().data(),
-                            d_kernel->flat<S>().data(), dh0->flat<S>().data(),
-                            dc0->flat<S>().data(), scratch.flat<S>().data());
+    recurrent::LstmData<S> d;
+    d.d_outputs = in(0);
+    d.kernel = in(3);
+    d.h0 = in(4);
+    d.c0 = in(5);
+    d.outputs = const_cast<S*>(in(7));
+    d.gates = const_cast<S*>(in(8));
+    d.cells = const_cast<S*>(in(9));
+    d.dh = dh0->flat<S>().data();
+    d.dc = dc0->flat<S>().data();
+    d.dx = dx->flat<S>().data();
+    d.d_kernel = d_kernel->flat<S>().data();
+    d.scratch = scratch.flat<S>().data();
+    // dh and dc start as the given gradients and end as dh0 and dc0.
+    std::copy_n(in(1), p.batch * p.units, d.dh);
+    std::copy_n(in(2), p.batch * p.units, d.dc);
+    ForUnits(ctx, p, [&](int64_t begin, int64_t end) {
+      recurrent::LstmBackwardBegin(p, d, begin, end);
+    });
+    for (int64_t s = p.time - 1; s >= 0; --s) {
+      ForUnits(ctx, p, [&](int64_t begin, int64_t end) {
+        recurrent::LstmBackwardGates(p, d, s, begin, end);
+      });
+      ForUnits(ctx, p, [&](int64_t begin, int64_t end) {
+        recurrent::LstmBackwardState(p, d, s, begin, end);
+      });
+    }
+    ForUnits(ctx, p, [&](int64_t begin, int64_t end) {
+      recurrent::LstmKernelGradient(p, d, begin, end);
+    }, p.time);
   }
 
  private:
