@@ -220,3 +220,44 @@ def test_bad_activation_attrs_name_the_attr():
   with pytest.raises((tf.errors.InvalidArgumentError, ValueError, TypeError),
                      match="activation_kind"):
     _lib().tf_approx_lstm(x, kernel, h0, c0, lengths, activation_kind="relu")
+
+
+@pytest.mark.parametrize("attrs,functions", [
+    ({}, ("tanh", "sigmoid")),
+    (APPROX, "approx"),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_native_module_matches_op_for_any_split(attrs, functions, dtype):
+  """The TF-free steps give the op's bits, whatever the split of the units.
+
+  The op splits the units among its threads in blocks; every element keeps
+  one summation order, so the d_kernel a thread count gives is the same.
+  """
+  from tf_approx import _native  # pylint: disable=g-import-not-at-top
+  lib = _lib()
+  x, kernel, h0, c0 = _problem(time=5, batch=4, units=37, dtype=dtype)
+  lengths = np.array([5, 3, 0, 1], np.int32)
+  if functions == "approx":
+    # The op's float attrs are float32: the same coefficients here.
+    f32 = lambda values: [float(np.float32(v)) for v in values]
+    functions = (_native.Spec(kind="rational",
+                              numerator=f32(APPROX["activation_numerator"]),
+                              denominator=f32(APPROX["activation_denominator"])),
+                 "sigmoid")
+  outputs, _, _, gates, cells = lib.tf_approx_lstm(
+      x, kernel, h0, c0, lengths, reverse=True, **attrs)
+  rng = np.random.default_rng(3)
+  d_outputs = rng.normal(size=outputs.shape).astype(dtype)
+  dh, dc = (rng.normal(size=h0.shape).astype(dtype) for _ in range(2))
+  want = lib.tf_approx_lstm_grad(d_outputs, dh, dc, kernel, h0, c0, lengths,
+                                 outputs, gates, cells, reverse=True, **attrs)
+  for block in (0, 16, 5):
+    got = _native.lstm(x, kernel, h0, c0, lengths, *functions, reverse=True,
+                       unit_block=block)
+    for g, w in zip(got, (outputs, gates, cells)):
+      np.testing.assert_array_equal(g, w.numpy())
+    got = _native.lstm_grad(d_outputs, dh, dc, kernel, h0, c0, lengths,
+                            outputs.numpy(), gates.numpy(), cells.numpy(),
+                            *functions, reverse=True, unit_block=block)
+    for g, w in zip(got, want):
+      np.testing.assert_array_equal(g, w.numpy())

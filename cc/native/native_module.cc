@@ -27,6 +27,7 @@
 #include "cc/native/gpu_model.h"
 #include "cc/noisy/noisy_cpu.h"
 #include "cc/pau/pau_cpu.h"
+#include "cc/recurrent/recurrent_cpu.h"
 
 namespace py = pybind11;
 namespace act = tf_approx::activations;
@@ -600,6 +601,156 @@ Array<S> GaafGrad(Array<S> dy, Array<S> x, const std::string& base,
   return dx;
 }
 
+// The fused LSTM. A function is "tanh" or "sigmoid" (exact) or a Spec.
+template <typename S>
+tf_approx::recurrent::FunctionOf<S> LstmFunction(const py::object& f) {
+  namespace rec = tf_approx::recurrent;
+  rec::FunctionOf<S> out;
+  if (py::isinstance<py::str>(f)) {
+    const std::string name = f.cast<std::string>();
+    Require(name == "tanh" || name == "sigmoid",
+            "lstm: a function is 'tanh', 'sigmoid' or a Spec");
+    out.function = name == "tanh" ? rec::Function::kTanh
+                                  : rec::Function::kSigmoid;
+  } else {
+    out.function = rec::Function::kApproximation;
+    out.approximation = f.cast<const Spec&>().ToParams<S>();
+  }
+  return out;
+}
+
+template <typename S>
+tf_approx::recurrent::LstmProblem<S> MakeLstm(
+    const Array<S>& x, const Array<S>& kernel, const Array<S>& h0,
+    const Array<S>& c0, const py::array_t<int32_t, py::array::c_style |
+                                                       py::array::forcecast>&
+                            lengths,
+    const py::object& activation, const py::object& recurrent_activation,
+    bool reverse) {
+  tf_approx::recurrent::LstmProblem<S> p;
+  Require(x.ndim() == 3 && kernel.ndim() == 2 &&
+              kernel.shape(1) == 4 * kernel.shape(0) &&
+              x.shape(2) == kernel.shape(1),
+          "lstm: `x` must be [time, batch, 4 units], `kernel` [units, 4 units]");
+  p.time = x.shape(0);
+  p.batch = x.shape(1);
+  p.units = kernel.shape(0);
+  Require(h0.size() == p.batch * p.units && c0.size() == p.batch * p.units,
+          "lstm: `h0` and `c0` must be [batch, units]");
+  Require(lengths.size() == p.batch, "lstm: `lengths` must be [batch]");
+  for (int64_t b = 0; b < p.batch; ++b) {
+    Require(lengths.data()[b] >= 0 && lengths.data()[b] <= p.time,
+            "lstm: `lengths` must be in [0, time]");
+  }
+  p.lengths = lengths.data();
+  p.reverse = reverse;
+  p.activation = LstmFunction<S>(activation);
+  p.recurrent_activation = LstmFunction<S>(recurrent_activation);
+  return p;
+}
+
+// Calls fn(begin, end) for the units in blocks of `block` units (0: all at
+// once), one after another: what the op's threads do, on this thread.
+template <typename S, typename Fn>
+void ForUnitBlocks(const tf_approx::recurrent::LstmProblem<S>& p,
+                   int64_t block, Fn&& fn) {
+  if (block <= 0) block = p.units;
+  for (int64_t begin = 0; begin < p.units; begin += block) {
+    fn(begin, std::min(p.units, begin + block));
+  }
+  if (p.units == 0) fn(0, 0);
+}
+
+template <typename S>
+py::tuple Lstm(Array<S> x, Array<S> kernel, Array<S> h0, Array<S> c0,
+               py::array_t<int32_t, py::array::c_style | py::array::forcecast>
+                   lengths,
+               py::object activation, py::object recurrent_activation,
+               bool reverse, int64_t unit_block) {
+  namespace rec = tf_approx::recurrent;
+  const auto p = MakeLstm<S>(x, kernel, h0, c0, lengths, activation,
+                             recurrent_activation, reverse);
+  Array<S> outputs({p.time, p.batch, p.units});
+  Array<S> gates({p.time, p.batch, 4 * p.units});
+  Array<S> cells({p.time, p.batch, p.units});
+  std::vector<S> scratch(rec::LstmScratch(p));
+  rec::LstmData<S> d;
+  d.x = x.data();
+  d.kernel = kernel.data();
+  d.h0 = h0.data();
+  d.c0 = c0.data();
+  d.outputs = outputs.mutable_data();
+  d.gates = gates.mutable_data();
+  d.cells = cells.mutable_data();
+  d.scratch = scratch.data();
+  {
+    py::gil_scoped_release release;
+    for (int64_t s = 0; s < p.time; ++s) {
+      ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
+        rec::LstmForwardStep(p, d, s, begin, end);
+      });
+    }
+  }
+  return py::make_tuple(outputs, gates, cells);
+}
+
+template <typename S>
+py::tuple LstmGrad(Array<S> d_outputs, Array<S> dh, Array<S> dc,
+                   Array<S> kernel, Array<S> h0, Array<S> c0,
+                   py::array_t<int32_t, py::array::c_style |
+                                            py::array::forcecast>
+                       lengths,
+                   Array<S> outputs, Array<S> gates, Array<S> cells,
+                   py::object activation, py::object recurrent_activation,
+                   bool reverse, int64_t unit_block) {
+  namespace rec = tf_approx::recurrent;
+  const auto p = MakeLstm<S>(gates, kernel, h0, c0, lengths, activation,
+                             recurrent_activation, reverse);
+  const int64_t state = p.batch * p.units, sequence = p.time * state;
+  Require(d_outputs.size() == sequence && outputs.size() == sequence &&
+              cells.size() == sequence && dh.size() == state &&
+              dc.size() == state,
+          "lstm gradient: the shapes do not match the forward pass's");
+  Array<S> dx({p.time, p.batch, 4 * p.units});
+  Array<S> d_kernel({p.units, 4 * p.units});
+  Array<S> dh0({p.batch, p.units});
+  Array<S> dc0({p.batch, p.units});
+  std::copy_n(dh.data(), state, dh0.mutable_data());
+  std::copy_n(dc.data(), state, dc0.mutable_data());
+  std::vector<S> scratch(rec::LstmScratch(p));
+  rec::LstmData<S> d;
+  d.d_outputs = d_outputs.data();
+  d.kernel = kernel.data();
+  d.h0 = h0.data();
+  d.c0 = c0.data();
+  d.outputs = const_cast<S*>(outputs.data());
+  d.gates = const_cast<S*>(gates.data());
+  d.cells = const_cast<S*>(cells.data());
+  d.dh = dh0.mutable_data();
+  d.dc = dc0.mutable_data();
+  d.dx = dx.mutable_data();
+  d.d_kernel = d_kernel.mutable_data();
+  d.scratch = scratch.data();
+  {
+    py::gil_scoped_release release;
+    ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
+      rec::LstmBackwardBegin(p, d, begin, end);
+    });
+    for (int64_t s = p.time - 1; s >= 0; --s) {
+      ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
+        rec::LstmBackwardGates(p, d, s, begin, end);
+      });
+      ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
+        rec::LstmBackwardState(p, d, s, begin, end);
+      });
+    }
+    ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
+      rec::LstmKernelGradient(p, d, begin, end);
+    });
+  }
+  return py::make_tuple(dx, d_kernel, dh0, dc0);
+}
+
 // Fastfood: s, g, b and permutation [blocks, d], blocks = ceil(units / d).
 template <typename S>
 tf_approx::fastfood::Problem<S> MakeFastfood(
@@ -785,6 +936,19 @@ void DefineFamilies(py::module_& m) {
         py::arg("bias"), "TfApprox>Acdc's CPU loop.");
   m.def("acdc_grad", &AcdcGrad<S>, py::arg("dy"), py::arg("x"), py::arg("a"),
         py::arg("d"), "TfApprox>AcdcGrad's CPU loop: (dx, da, dd, dbias).");
+  m.def("lstm", &Lstm<S>, py::arg("x"), py::arg("kernel"), py::arg("h0"),
+        py::arg("c0"), py::arg("lengths"), py::arg("activation") = "tanh",
+        py::arg("recurrent_activation") = "sigmoid",
+        py::arg("reverse") = false, py::arg("unit_block") = 0,
+        "TfApprox>Lstm's CPU steps, units in blocks of `unit_block` (0: "
+        "all): (outputs, gates, cells).");
+  m.def("lstm_grad", &LstmGrad<S>, py::arg("d_outputs"), py::arg("dh"),
+        py::arg("dc"), py::arg("kernel"), py::arg("h0"), py::arg("c0"),
+        py::arg("lengths"), py::arg("outputs"), py::arg("gates"),
+        py::arg("cells"), py::arg("activation") = "tanh",
+        py::arg("recurrent_activation") = "sigmoid",
+        py::arg("reverse") = false, py::arg("unit_block") = 0,
+        "TfApprox>LstmGrad's CPU steps: (dx, d_kernel, dh0, dc0).");
   m.def("dct", &Dct<S>, py::arg("x"), py::arg("inverse") = false,
         "TfApprox>Dct's CPU loop: orthonormal DCT-II (inverse: DCT-III).");
 }

@@ -12,31 +12,40 @@ namespace tf_approx {
 namespace recurrent {
 namespace {
 
-// V's elements at p: a vector, or the scalar of a loop tail.
-template <typename V, typename S>
-TFA_INLINE V LoadAs(const S* p) {
-  if constexpr (std::is_same_v<V, S>) {
-    return *p;
-  } else {
-    return Load(p);
-  }
+// Which lanes of a vector at i exist: all, or the first `count` (the tail of
+// a row). Tails take the same vector operations as the rest, so an element's
+// bits do not depend on where a thread's range of units begins or ends.
+struct Whole {};
+struct Part {
+  int64_t count;
+};
+
+template <typename S>
+TFA_INLINE Vec<S> LoadLanes(const S* p, Whole) {
+  return Load(p);
 }
 
-template <typename V, typename S>
-TFA_INLINE void StoreAs(S* p, V v) {
-  if constexpr (std::is_same_v<V, S>) {
-    *p = v;
-  } else {
-    Store(p, v);
-  }
+template <typename S>
+TFA_INLINE Vec<S> LoadLanes(const S* p, Part part) {
+  return gemm::LoadPart(p, part.count);
 }
 
-// body(i, V{}) for i in [0, n): vectors, then a scalar tail.
+template <typename S>
+TFA_INLINE void StoreLanes(S* p, Vec<S> v, Whole) {
+  Store(p, v);
+}
+
+template <typename S>
+TFA_INLINE void StoreLanes(S* p, Vec<S> v, Part part) {
+  gemm::StorePart(p, v, part.count);
+}
+
+// body(i, lanes) for the vectors at i in [0, n).
 template <typename S, typename Body>
 TFA_INLINE void Elementwise(int64_t n, Body&& body) {
   int64_t i = 0;
-  for (; i + kLanes<S> <= n; i += kLanes<S>) body(i, Vec<S>{});
-  for (; i < n; ++i) body(i, S{});
+  for (; i + kLanes<S> <= n; i += kLanes<S>) body(i, Whole{});
+  if (i < n) body(i, Part{n - i});
 }
 
 // y = f(x) for n elements.
@@ -47,9 +56,9 @@ TFA_INLINE void Apply(const FunctionOf<S>& f, const S* x, S* y, int64_t n) {
     return;
   }
   const Function exact = f.function;
-  Elementwise<S>(n, [&](int64_t i, auto v) TFA_LAMBDA_INLINE {
-    using V = decltype(v);
-    StoreAs(y + i, ExactValue(exact, LoadAs<V>(x + i)));
+  Elementwise<S>(n, [&](int64_t i, auto lanes) TFA_LAMBDA_INLINE {
+    using V = Vec<S>;
+    StoreLanes(y + i, ExactValue(exact, LoadLanes(x + i, lanes)), lanes);
   });
 }
 
@@ -63,10 +72,10 @@ TFA_INLINE void ApplyGradient(const FunctionOf<S>& f, const S* x, const S* y,
     return;
   }
   const Function exact = f.function;
-  Elementwise<S>(n, [&](int64_t i, auto v) TFA_LAMBDA_INLINE {
-    using V = decltype(v);
-    StoreAs(dx + i, LoadAs<V>(dy + i) *
-                        ExactDerivativeFromValue(exact, LoadAs<V>(y + i)));
+  Elementwise<S>(n, [&](int64_t i, auto lanes) TFA_LAMBDA_INLINE {
+    using V = Vec<S>;
+    StoreLanes(dx + i, LoadLanes(dy + i, lanes) *
+                        ExactDerivativeFromValue(exact, LoadLanes(y + i, lanes)), lanes);
   });
 }
 
@@ -135,20 +144,20 @@ TFA_INLINE void ForwardStepImpl(const LstmProblem<S>& p,
     ActivateGates(p, z + b * width, a, begin, end);
     const S* cp = c_prev + b * units;
     S* cb = c_t + b * units;
-    Elementwise<S>(n, [&](int64_t j, auto v) TFA_LAMBDA_INLINE {
-      using V = decltype(v);
+    Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
+      using V = Vec<S>;
       const int64_t u = begin + j;
-      StoreAs(cb + u, CellState(LoadAs<V>(a + u), LoadAs<V>(a + units + u),
-                                LoadAs<V>(a + 2 * units + u),
-                                LoadAs<V>(cp + u)));
+      StoreLanes(cb + u, CellState(LoadLanes(a + u, lanes), LoadLanes(a + units + u, lanes),
+                                LoadLanes(a + 2 * units + u, lanes),
+                                LoadLanes(cp + u, lanes)), lanes);
     });
     S* ac = w.a_c + b * units;
     Apply(p.activation, cb + begin, ac + begin, n);
     S* hb = h_t + b * units;
-    Elementwise<S>(n, [&](int64_t j, auto v) TFA_LAMBDA_INLINE {
-      using V = decltype(v);
+    Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
+      using V = Vec<S>;
       const int64_t u = begin + j;
-      StoreAs(hb + u, LoadAs<V>(a + 3 * units + u) * LoadAs<V>(ac + u));
+      StoreLanes(hb + u, LoadLanes(a + 3 * units + u, lanes) * LoadLanes(ac + u, lanes), lanes);
     });
     if (!p.Active(t, b)) {
       std::memcpy(hb + begin, h_prev + b * units + begin, sizeof(S) * n);
@@ -197,31 +206,31 @@ TFA_INLINE void BackwardGatesImpl(const LstmProblem<S>& p,
     const S* cp = c_prev + row;
     ActivateGates(p, z + b * width, w.act + b * width, begin, end);
     Apply(p.activation, c_here + row + begin, ac + begin, n);
-    Elementwise<S>(n, [&](int64_t j, auto v) TFA_LAMBDA_INLINE {
-      using V = decltype(v);
+    Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
+      using V = Vec<S>;
       const int64_t u = begin + j;
-      const V dh_total = LoadAs<V>(dh + u) + LoadAs<V>(dy + row + u);
-      StoreAs(dh + u, dh_total);
-      StoreAs(tmp + u, dh_total * LoadAs<V>(a + 3 * units + u));
+      const V dh_total = LoadLanes(dh + u, lanes) + LoadLanes(dy + row + u, lanes);
+      StoreLanes(dh + u, dh_total, lanes);
+      StoreLanes(tmp + u, dh_total * LoadLanes(a + 3 * units + u, lanes), lanes);
     });
     // dc_t = dh o a'(c), then the gate gradients.
     ApplyGradient(p.activation, c_here + row + begin, ac + begin, tmp + begin,
                   dc_t + begin, n);
     const bool active = p.Active(t, b);
-    Elementwise<S>(n, [&](int64_t j, auto v) TFA_LAMBDA_INLINE {
-      using V = decltype(v);
+    Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
+      using V = Vec<S>;
       const int64_t u = begin + j;
-      const V dc_total = LoadAs<V>(dc_t + u) + LoadAs<V>(dc + u);
+      const V dc_total = LoadLanes(dc_t + u, lanes) + LoadLanes(dc + u, lanes);
       V di, df, dg, d_o, dc_prev;
-      GateGradients(LoadAs<V>(dh + u), dc_total, LoadAs<V>(a + u),
-                    LoadAs<V>(a + units + u), LoadAs<V>(a + 2 * units + u),
-                    LoadAs<V>(ac + u), LoadAs<V>(cp + u), &di, &df, &dg, &d_o,
+      GateGradients(LoadLanes(dh + u, lanes), dc_total, LoadLanes(a + u, lanes),
+                    LoadLanes(a + units + u, lanes), LoadLanes(a + 2 * units + u, lanes),
+                    LoadLanes(ac + u, lanes), LoadLanes(cp + u, lanes), &di, &df, &dg, &d_o,
                     &dc_prev);
-      StoreAs(gg + u, di);
-      StoreAs(gg + units + u, df);
-      StoreAs(gg + 2 * units + u, dg);
-      StoreAs(gg + 3 * units + u, d_o);
-      if (active) StoreAs(dc + u, dc_prev);
+      StoreLanes(gg + u, di, lanes);
+      StoreLanes(gg + units + u, df, lanes);
+      StoreLanes(gg + 2 * units + u, dg, lanes);
+      StoreLanes(gg + 3 * units + u, d_o, lanes);
+      if (active) StoreLanes(dc + u, dc_prev, lanes);
     });
     S* dzb = dz + b * width;
     for (int k = 0; k < 4; ++k) {
