@@ -170,6 +170,40 @@ def cases(native):
                  native.acdc(x, a, d_, bias), *native.acdc_grad(dy, x, a, d_),
                  native.dct(x, inverse=False), native.dct(x, inverse=True)))
 
+    # The fused LSTM: sizes with empty axes, tails of a vector of units, and
+    # masks (lengths 0 to time); exact and approximated functions, both
+    # directions, every unit at once and in blocks (the op's thread split).
+    for time, batch, units in ((0, 2, 3), (3, 0, 3), (2, 3, 0), (1, 1, 1),
+                               (4, 3, 17), (3, 7, 33)):
+      x = _inputs(dtype, (time, batch, 4 * units), rng)
+      kernel = (0.3 * rng.normal(size=(units, 4 * units))).astype(dtype)
+      h0, c0 = (rng.normal(size=(batch, units)).astype(dtype)
+                for _ in range(2))
+      lengths = rng.integers(0, time + 1, size=batch).astype(np.int32)
+      dy = rng.normal(size=(time, batch, units)).astype(dtype)
+      dh, dc = (rng.normal(size=(batch, units)).astype(dtype)
+                for _ in range(2))
+      approx = native.Spec(kind="rational", numerator=[0, 1, 0, 0.1],
+                           denominator=[1, 0, 0.43])
+      gates = native.Spec(kind="fastexp_sigmoid", squarings=9)
+      for functions in (("tanh", "sigmoid"), (approx, gates)):
+        for reverse in (False, True):
+          for block in (0, 16):
+            name = "exact" if functions[0] == "tanh" else "approx"
+
+            def lstm(x=x, kernel=kernel, h0=h0, c0=c0, lengths=lengths,
+                     dy=dy, dh=dh, dc=dc, functions=functions,
+                     reverse=reverse, block=block):
+              outputs, z, cells = native.lstm(x, kernel, h0, c0, lengths,
+                                              *functions, reverse, block)
+              return (outputs, z, cells,
+                      *native.lstm_grad(dy, dh, dc, kernel, h0, c0, lengths,
+                                        outputs, z, cells, *functions,
+                                        reverse, block))
+
+            yield (f"lstm/{name}/{reverse}/{block}/{dt}/"
+                   f"{time}x{batch}x{units}", lstm)
+
 
 def run(native):
   """Runs every case; returns {name: [arrays]}."""
