@@ -227,7 +227,12 @@ def test_bad_activation_attrs_name_the_attr():
     (APPROX, "approx"),
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_native_module_matches_op_for_any_split(attrs, functions, dtype):
+# The second size is large enough for the op to split its steps among the
+# intra-op threads (two under pytest on two cores; one step's product over
+# 3 MFLOP).
+@pytest.mark.parametrize("batch,units", [(4, 37), (64, 101)])
+def test_native_module_matches_op_for_any_split(attrs, functions, dtype,
+                                                 batch, units):
   """The TF-free steps give the op's bits, whatever the split of the units.
 
   The op splits the units among its threads in blocks; every element keeps
@@ -235,8 +240,8 @@ def test_native_module_matches_op_for_any_split(attrs, functions, dtype):
   """
   from tf_approx import _native  # pylint: disable=g-import-not-at-top
   lib = _lib()
-  x, kernel, h0, c0 = _problem(time=5, batch=4, units=37, dtype=dtype)
-  lengths = np.array([5, 3, 0, 1], np.int32)
+  x, kernel, h0, c0 = _problem(time=5, batch=batch, units=units, dtype=dtype)
+  lengths = np.random.default_rng(1).integers(0, 6, batch).astype(np.int32)
   if functions == "approx":
     # The op's float attrs are float32: the same coefficients here.
     f32 = lambda values: [float(np.float32(v)) for v in values]

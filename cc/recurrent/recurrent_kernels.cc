@@ -102,27 +102,41 @@ absl::Status CheckInputs(OpKernelContext* ctx, int x_index, int kernel_index,
   return absl::OkStatus();
 }
 
-// Runs fn(begin, end) over the units in blocks of recurrent::kUnitBlock on the
-// intra-op pool: one step's work (a [batch, units] x [units, 4 units] product
-// and the cells), times `steps`. Every split gives the same results.
+// Runs fn(begin, end) for ranges of the units, one per intra-op thread (each
+// a whole number of recurrent::kUnitBlock), or for all units on the calling
+// thread where one step's product (`flops`) is too small to share. Every split
+// gives the same results.
 template <typename S, typename Fn>
 void ForUnits(OpKernelContext* ctx, const recurrent::LstmProblem<S>& p,
-              Fn&& fn, int64_t steps = 1) {
+              double flops, Fn&& fn) {
   constexpr int64_t kBlock = recurrent::kUnitBlock;
-  const int64_t blocks = (p.units + kBlock - 1) / kBlock;
-  // Cycles per block: its share of the product at ~32 flops per cycle, and
-  // ~30 per element of the cells.
-  const double cycles = static_cast<double>(steps) * p.batch * kBlock *
-                        (8.0 * p.units / 32 + 30);
-  const Eigen::TensorOpCost cost(0, 0, cycles);
+  // About 30 µs of one core's work: below it, handing half to another thread
+  // costs about what it saves.
+  constexpr double kMinParallelFlops = 3e6;
   auto& device = ctx->eigen_device<Eigen::ThreadPoolDevice>();
-  if (blocks <= 1 || device.numThreads() <= 1) {
+  const int64_t blocks = (p.units + kBlock - 1) / kBlock;
+  const int64_t shards = std::min<int64_t>(device.numThreads(), blocks);
+  if (shards <= 1 || flops < kMinParallelFlops) {
     fn(0, p.units);
     return;
   }
-  device.parallelFor(blocks, cost, [&](Eigen::Index first, Eigen::Index last) {
-    fn(first * kBlock, std::min<int64_t>(p.units, last * kBlock));
-  });
+  // Each index a shard: a cost that makes Eigen schedule them one by one.
+  const Eigen::TensorOpCost per_shard(0, 0, 1e9);
+  device.parallelFor(shards, per_shard,
+                     [&](Eigen::Index first, Eigen::Index last) {
+                       for (Eigen::Index shard = first; shard < last; ++shard) {
+                         const int64_t begin = blocks * shard / shards * kBlock;
+                         const int64_t end = std::min<int64_t>(
+                             p.units, blocks * (shard + 1) / shards * kBlock);
+                         fn(begin, end);
+                       }
+                     });
+}
+
+// Flops of one step's product, [batch, units] x [units, 4 units].
+template <typename S>
+double StepFlops(const recurrent::LstmProblem<S>& p) {
+  return 8.0 * p.batch * p.units * p.units;
 }
 
 template <typename S>
@@ -159,7 +173,7 @@ class LstmOp : public OpKernel {
     d.cells = cells->flat<S>().data();
     d.scratch = scratch.flat<S>().data();
     for (int64_t s = 0; s < time; ++s) {
-      ForUnits(ctx, p, [&](int64_t begin, int64_t end) {
+      ForUnits(ctx, p, StepFlops(p), [&](int64_t begin, int64_t end) {
         recurrent::LstmForwardStep(p, d, s, begin, end);
       });
     }
@@ -222,20 +236,21 @@ class LstmGradOp : public OpKernel {
     // dh and dc start as the given gradients and end as dh0 and dc0.
     std::copy_n(in(1), p.batch * p.units, d.dh);
     std::copy_n(in(2), p.batch * p.units, d.dc);
-    ForUnits(ctx, p, [&](int64_t begin, int64_t end) {
+    ForUnits(ctx, p, 0, [&](int64_t begin, int64_t end) {
       recurrent::LstmBackwardBegin(p, d, begin, end);
     });
     for (int64_t s = p.time - 1; s >= 0; --s) {
-      ForUnits(ctx, p, [&](int64_t begin, int64_t end) {
+      ForUnits(ctx, p, StepFlops(p), [&](int64_t begin, int64_t end) {
         recurrent::LstmBackwardGates(p, d, s, begin, end);
       });
-      ForUnits(ctx, p, [&](int64_t begin, int64_t end) {
+      ForUnits(ctx, p, StepFlops(p), [&](int64_t begin, int64_t end) {
         recurrent::LstmBackwardState(p, d, s, begin, end);
       });
     }
-    ForUnits(ctx, p, [&](int64_t begin, int64_t end) {
-      recurrent::LstmKernelGradient(p, d, begin, end);
-    }, p.time);
+    ForUnits(ctx, p, StepFlops(p) * p.time,
+             [&](int64_t begin, int64_t end) {
+               recurrent::LstmKernelGradient(p, d, begin, end);
+             });
   }
 
  private:
