@@ -19,7 +19,10 @@ Rows, with the recurrent layers swapped:
   (activation tanh_pade_4_4, recurrent_activation sigm_fastexp_512);
 * `keras.layers.LSTM` with the safe picks, for comparison;
 * the matmul floor: the same model's matmuls alone, with their gradients and
-  Adam on the same weights (see `FloorRecurrent`);
+  Adam on the same weights (see `FloorRecurrent`), and below it those
+  matmuls as independent MatMul ops and nothing else (`step_matmuls`), which
+  shows what the floor's own glue (bias adds, slices, embedding, loss, Adam)
+  costs;
 * the same for GRU(128) (`keras.layers.GRU`, `tf_approx.layers.GRU`, a floor
   with three gates);
 * LSTM(512) at batch 128, Keras against tf_approx (exact), to show how the

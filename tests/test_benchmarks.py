@@ -139,7 +139,7 @@ def test_recurrent_benchmark_reports_every_row():
               "keras.layers.LSTM, safe picks", "tf_approx.layers.LSTM",
               "tf_approx.layers.LSTM, safe picks", "keras.layers.GRU",
               "keras.layers.GRU, safe picks", "tf_approx.layers.GRU",
-              "matmul floor"):
+              "matmul floor", "its matmuls alone"):
     assert row in table, table
   for column in ("ms per step (median)", "ms (fastest)",
                  "÷ keras.layers.LSTM", "÷ keras.layers.GRU", "÷ floor"):
@@ -149,6 +149,7 @@ def test_recurrent_benchmark_reports_every_row():
                   "2 x LSTM(16), batch 4, 5 characters, 1 thread(s)",
                   "Targets"):
     assert heading in table, table
+  assert "matmul FLOPs per step (forward and backward): " in table, table
   for target in ("fused LSTM (exact) time / Keras LSTM time <= 0.65",
                  "fused LSTM (exact) time / matmul floor <= 1.3",
                  "fused LSTM safe picks time / fused LSTM exact time <= 1.0",
