@@ -42,12 +42,18 @@ the fused GRU <= 0.65x Keras' GRU.
     python benchmarks/recurrent.py                  # the full run
     python benchmarks/recurrent.py --markdown       # for BENCHMARKS.md
     python benchmarks/recurrent.py --quick --threads=1
+
+The script imports the installed tf_approx (its own folder, not the
+checkout, is first on sys.path); the report names the one it timed. To time
+a checkout's package instead, put the checkout first: `PYTHONPATH=. python
+benchmarks/recurrent.py`.
 """
 
 import shlex
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from absl import app
 from absl import flags
@@ -402,7 +408,8 @@ def run_child():
   # independent ops of a step (a matmul's two gradients) may overlap.
   tf.config.threading.set_intra_op_parallelism_threads(FLAGS.child_threads)
   tf.config.threading.set_inter_op_parallelism_threads(FLAGS.child_threads)
-  results = {"isa": tf_approx.selected_isa(), "cases": {}, "params": {}}
+  results = {"isa": tf_approx.selected_isa(), "cases": {}, "params": {},
+             "tf_approx": str(Path(tf_approx.__file__).parent)}
   for case, _, units, batch in cases():
     common.progress(f"threads={FLAGS.child_threads} {case}")
     samples, params = measure_case(case, units, batch)
@@ -494,6 +501,7 @@ def notes(first, machine):
   lines = [
       f"command: `{command}`",
       *machine,
+      f"tf_approx: {first['tf_approx']}",
       f"kernel ISA: {first['isa']}; TensorFlow {first['tf_version']}, "
       f"Keras {keras.__version__}; "
       f"TF_ENABLE_ONEDNN_OPTS={common.onednn_setting()}",

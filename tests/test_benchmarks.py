@@ -19,10 +19,15 @@ MODERN = "gelu_pade_5_6_clamp"
 
 
 def run_benchmark(script, *args):
+  # A script's sys.path[0] is its own folder: without the checkout on
+  # PYTHONPATH it would import whichever tf_approx is installed (e.g. an
+  # editable install of another checkout), not the one under test.
+  path = os.pathsep.join(p for p in (str(BENCHMARKS.parent),
+                                     os.environ.get("PYTHONPATH")) if p)
   return subprocess.run(
       [sys.executable, str(BENCHMARKS / script), *args],
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), capture_output=True,
-      text=True, timeout=TIMEOUT_S, check=False)
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=path),
+      capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
 
 
 def test_activations_benchmark_reports_every_name():
@@ -155,7 +160,9 @@ def test_recurrent_benchmark_reports_every_row():
                  "fused LSTM safe picks time / fused LSTM exact time <= 1.0",
                  "fused GRU (exact) time / Keras GRU time <= 0.65"):
     assert target in table, table
-  # A tf_approx layer this checkout lacks is "not available", never timed.
+  # A tf_approx layer this checkout lacks is "not available", never timed;
+  # one it has is timed.
+  assert f"tf_approx: {Path(tf_approx.__file__).parent}" in table, table
   for name in ("LSTM", "GRU"):
-    if not hasattr(tf_approx.layers, name):
-      assert f"not available (tf_approx.layers.{name} missing)" in table
+    missing = f"not available (tf_approx.layers.{name} missing)"
+    assert (missing in table) != hasattr(tf_approx.layers, name), table
