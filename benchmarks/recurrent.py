@@ -168,15 +168,24 @@ class FloorRecurrent(keras.layers.Layer):
 
   With the same weights as the layer (kernel [features, gates * units],
   recurrent kernel [units, gates * units], bias), it runs the input
-  projection of all steps as one matmul, and the recurrent products h W_h
-  of all steps as one [time * batch, units] x [units, gates * units] matmul:
-  the same FLOPs as the per-step products (and their gradients: dH = dZ
-  W_h^T, dW_h = H^T dZ), in fewer, larger and so faster matmuls, which makes
-  this floor a little lower than a per-step recurrence could reach. "h" is a
-  slice of the projection (there are no gate activations and no cell), so
-  the only other ops are bias adds, an add, slices and reshapes.
-  `recurrent_bias`: a second bias on the recurrent product, as Keras' GRU
-  has (reset_after=True), so that Adam updates as many weights.
+  projection of all steps as one matmul P = X W + b, and the recurrent
+  products of all steps as one [time * batch, units] x [units, gates * units]
+  matmul Z = H W_h: the same FLOPs as the per-step products, in larger and
+  so faster matmuls, which makes this floor a little lower than a per-step
+  recurrence could reach. There are no gates and no cell: H is P's first
+  `units` columns and the output Z's.
+
+  Its gradient (`tf.custom_gradient`) is the four matmuls a recurrent
+  layer's backward needs, dX = dZ W^T, dW = X^T dZ, dH = dZ W_h^T,
+  dW_h = H^T dZ, plus db = the sum of dZ over rows, with dZ the upstream
+  gradient tiled to the gates' width (one write of [time * batch, gates *
+  units], as any backward writes the gates' gradient). Autodiff of the
+  slices would instead zero-fill and copy that width twice (StridedSliceGrad,
+  ~15% of the floor on one thread here), work no recurrent layer needs. dH
+  has no consumer (in a real layer it flows into the previous step's dZ),
+  so 2^-100 times its sum is added to db to keep it from being pruned.
+  `recurrent_bias`: a second bias on Z, as Keras' GRU has
+  (reset_after=True), so that Adam updates as many weights.
   """
 
   def __init__(self, units, gates, recurrent_bias=False, **kwargs):
@@ -201,13 +210,31 @@ class FloorRecurrent(keras.layers.Layer):
   def call(self, x):
     batch, time_steps = tf.shape(x)[0], tf.shape(x)[1]
     flat = tf.reshape(x, [-1, x.shape[-1]])
-    projection = tf.matmul(flat, self.kernel) + self.bias
-    h = projection[:, -self.units:]
-    recurrent = tf.matmul(h, self.recurrent_kernel)
-    if self.recurrent_bias is not None:
-      recurrent += self.recurrent_bias
-    z = projection + recurrent
-    return tf.reshape(z[:, -self.units:], [batch, time_steps, self.units])
+    weights = [tf.convert_to_tensor(w) for w in (
+        self.kernel, self.recurrent_kernel, self.bias, self.recurrent_bias)
+               if w is not None]
+    y = self._matmuls(flat, *weights)
+    return tf.reshape(y, [batch, time_steps, self.units])
+
+  @tf.custom_gradient
+  def _matmuls(self, x, kernel, recurrent_kernel, bias, *recurrent_bias):
+    units = self.units
+    h = (tf.matmul(x, kernel) + bias)[:, :units]
+    z = tf.matmul(h, recurrent_kernel)
+    if recurrent_bias:
+      z += recurrent_bias[0]
+
+    def grad(dy):
+      dz = tf.tile(dy, [1, self.gates])
+      dh = tf.matmul(dz, recurrent_kernel, transpose_b=True)
+      db = (tf.reduce_sum(dz, 0) +
+            common.FOLD_SCALE * tf.reduce_sum(dh))
+      return (tf.matmul(dz, kernel, transpose_b=True),
+              tf.matmul(x, dz, transpose_a=True),
+              tf.matmul(h, dz, transpose_a=True), db,
+              *([db] if recurrent_bias else []))
+
+    return z[:, :units], grad
 
 
 class CharRNN(keras.Model):
@@ -523,9 +550,11 @@ def notes(first, machine):
       "matmul, the recurrent products h W_h of all steps batched into one "
       "[time*batch, units] x [units, gates*units] matmul (the FLOPs of the "
       "per-step products in larger, faster matmuls, so a slightly lower "
-      "floor), with their gradients, plus bias adds, slices, the embedding, "
-      "Dense, loss and Adam; 'its matmuls alone': the same matmuls, forward "
-      "and backward, as independent MatMul ops and nothing else",
+      "floor), their gradients as the four matmuls of a recurrent backward "
+      "(custom gradient, the upstream gradient tiled to the gates' width), "
+      "plus bias adds, slices, the embedding, Dense, loss and Adam; 'its "
+      "matmuls alone': the same matmuls, forward and backward, as "
+      "independent MatMul ops and nothing else",
       "÷ columns: this row's median / the baseline's (below 1 is faster)",
   ]
   if missing:

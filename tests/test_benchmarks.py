@@ -135,9 +135,11 @@ def test_char_rnn_benchmark_reports_steps_and_profile():
 
 def test_recurrent_benchmark_reports_every_row():
   # Tiny layers and few characters: the rows, tables and targets, not times.
+  # The LSTM(512) case (the same rows as the LSTM's) is left out: its traces
+  # would take the test over 30 s.
   result = run_benchmark("recurrent.py", "--quick", "--threads=1",
                          "--batch=4", "--chars=5", "--units=8",
-                         "--scaling_units=16", "--scaling_batch=4")
+                         "--scaling=false")
   assert result.returncode == 0, result.stderr[-4000:]
   table = result.stdout
   for row in ("keras.layers.LSTM", "tf.raw_ops.BlockLSTMV2 layer",
@@ -151,9 +153,9 @@ def test_recurrent_benchmark_reports_every_row():
     assert column in table, table
   for heading in ("CharRNN, 2 x LSTM(8), batch 4, 5 characters, 1 thread(s)",
                   "CharRNN, 2 x GRU(8), batch 4, 5 characters, 1 thread(s)",
-                  "2 x LSTM(16), batch 4, 5 characters, 1 thread(s)",
                   "Targets"):
     assert heading in table, table
+  assert "\n2 x LSTM(" not in table, table
   assert "matmul FLOPs per step (forward and backward): " in table, table
   for target in ("fused LSTM (exact) time / Keras LSTM time <= 0.65",
                  "fused LSTM (exact) time / matmul floor <= 1.3",
