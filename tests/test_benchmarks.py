@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import tf_approx
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 TIMEOUT_S = 180
 ACTIVATION_NAMES = ["tanh_pade_4_4", "serp", "sigm_fastexp_512",
@@ -17,10 +19,15 @@ MODERN = "gelu_pade_5_6_clamp"
 
 
 def run_benchmark(script, *args):
+  # A script's sys.path[0] is its own folder: without the checkout on
+  # PYTHONPATH it would import whichever tf_approx is installed (e.g. an
+  # editable install of another checkout), not the one under test.
+  path = os.pathsep.join(p for p in (str(BENCHMARKS.parent),
+                                     os.environ.get("PYTHONPATH")) if p)
   return subprocess.run(
       [sys.executable, str(BENCHMARKS / script), *args],
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), capture_output=True,
-      text=True, timeout=TIMEOUT_S, check=False)
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=path),
+      capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
 
 
 def test_activations_benchmark_reports_every_name():
@@ -124,3 +131,40 @@ def test_char_rnn_benchmark_reports_steps_and_profile():
     assert column in report, report
   assert "1 intra-op and inter-op thread(s)" in report, report
   assert "Target: sigm_fastexp_512 / tanh_pade_4_4 step time <= 0.9x" in report
+
+
+def test_recurrent_benchmark_reports_every_row():
+  # Tiny layers and few characters: the rows, tables and targets, not times.
+  # The LSTM(512) case (the same rows as the LSTM's) is left out: its traces
+  # would take the test over 30 s.
+  result = run_benchmark("recurrent.py", "--quick", "--threads=1",
+                         "--batch=4", "--chars=5", "--units=8",
+                         "--scaling=false")
+  assert result.returncode == 0, result.stderr[-4000:]
+  table = result.stdout
+  for row in ("keras.layers.LSTM", "tf.raw_ops.BlockLSTMV2 layer",
+              "keras.layers.LSTM, safe picks", "tf_approx.layers.LSTM",
+              "tf_approx.layers.LSTM, safe picks", "keras.layers.GRU",
+              "keras.layers.GRU, safe picks", "tf_approx.layers.GRU",
+              "matmul floor", "its matmuls alone"):
+    assert row in table, table
+  for column in ("ms per step (median)", "ms (fastest)",
+                 "÷ keras.layers.LSTM", "÷ keras.layers.GRU", "÷ floor"):
+    assert column in table, table
+  for heading in ("CharRNN, 2 x LSTM(8), batch 4, 5 characters, 1 thread(s)",
+                  "CharRNN, 2 x GRU(8), batch 4, 5 characters, 1 thread(s)",
+                  "Targets"):
+    assert heading in table, table
+  assert "\n2 x LSTM(" not in table, table
+  assert "matmul FLOPs per step (forward and backward): " in table, table
+  for target in ("fused LSTM (exact) time / Keras LSTM time <= 0.65",
+                 "fused LSTM (exact) time / matmul floor <= 1.3",
+                 "fused LSTM safe picks time / fused LSTM exact time <= 1.0",
+                 "fused GRU (exact) time / Keras GRU time <= 0.65"):
+    assert target in table, table
+  # A tf_approx layer this checkout lacks is "not available", never timed;
+  # one it has is timed.
+  assert f"tf_approx: {Path(tf_approx.__file__).parent}" in table, table
+  for name in ("LSTM", "GRU"):
+    missing = f"not available (tf_approx.layers.{name} missing)"
+    assert (missing in table) != hasattr(tf_approx.layers, name), table
