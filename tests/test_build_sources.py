@@ -62,11 +62,11 @@ def test_new_family_in_setup_py_only_is_caught(build_sources, copy_of_repo):
   for kind in ("ops", "kernels", "cpu"):
     (family / f"newfam_{kind}.cc").write_text('#include "cc/newfam/newfam.h"\n')
   (family / "newfam.h").write_text("")
-  _edit(copy_of_repo / "setup.py", '"gaaf"]', '"gaaf", "newfam"]')
+  _edit(copy_of_repo / "setup.py", '"recurrent"]', '"recurrent", "newfam"]')
   problems = build_sources.differences(copy_of_repo)
   assert any("FAMILIES" in p for p in problems), problems
   assert any("cc/newfam/newfam_kernels.cc" in p for p in problems), problems
-  _edit(copy_of_repo / "BUILD", '"gaaf"]', '"gaaf", "newfam"]')
+  _edit(copy_of_repo / "BUILD", '"recurrent"]', '"recurrent", "newfam"]')
   assert build_sources.differences(copy_of_repo) == []
 
 

@@ -736,12 +736,10 @@ py::tuple LstmGrad(Array<S> d_outputs, Array<S> dh, Array<S> dc,
     ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
       rec::LstmBackwardBegin(p, d, begin, end);
     });
-    for (int64_t s = p.time - 1; s >= 0; --s) {
+    for (int64_t s = p.time; s >= 0; --s) {
       ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
-        rec::LstmBackwardGates(p, d, s, begin, end);
-      });
-      ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
-        rec::LstmBackwardState(p, d, s, begin, end);
+        if (s < p.time) rec::LstmBackwardState(p, d, s, begin, end);
+        if (s > 0) rec::LstmBackwardGates(p, d, s - 1, begin, end);
       });
     }
     ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {

@@ -239,12 +239,13 @@ class LstmGradOp : public OpKernel {
     ForUnits(ctx, p, 0, [&](int64_t begin, int64_t end) {
       recurrent::LstmBackwardBegin(p, d, begin, end);
     });
-    for (int64_t s = p.time - 1; s >= 0; --s) {
+    // Step s's dh for a range of units needs every unit's dz of step s, but
+    // step s - 1's gates for that range need only that range's dh: one
+    // parallel region per step, each finishing a step and starting the next.
+    for (int64_t s = p.time; s >= 0; --s) {
       ForUnits(ctx, p, StepFlops(p), [&](int64_t begin, int64_t end) {
-        recurrent::LstmBackwardGates(p, d, s, begin, end);
-      });
-      ForUnits(ctx, p, StepFlops(p), [&](int64_t begin, int64_t end) {
-        recurrent::LstmBackwardState(p, d, s, begin, end);
+        if (s < p.time) recurrent::LstmBackwardState(p, d, s, begin, end);
+        if (s > 0) recurrent::LstmBackwardGates(p, d, s - 1, begin, end);
       });
     }
     ForUnits(ctx, p, StepFlops(p) * p.time,
