@@ -263,6 +263,21 @@ def test_keras_file_round_trip(tmp_path):
   _assert_close(loaded(x), expected, atol=0, rtol=0)
 
 
+def test_keras_file_and_export_load_in_fresh_process(
+    assert_reloads_in_fresh_process):
+  """A fresh process that imports only tf_approx loads both formats."""
+  keras.utils.set_random_seed(15)
+  model = keras.Sequential([
+      keras.Input((TIME, FEATURES)), keras.layers.Masking(),
+      keras.layers.Bidirectional(tf_approx.layers.LSTM(
+          UNITS, activation="tanh_pade_4_4",
+          recurrent_activation="sigm_fastexp_512", return_sequences=True)),
+      tf_approx.layers.LSTM(UNITS), keras.layers.Dense(2)])
+  x = _masked_inputs((5, 2, 3))
+  model.compile("adam", "mse")
+  model.fit(x, np.zeros((len(x), 2), np.float32), epochs=1, verbose=0)
+  assert_reloads_in_fresh_process({"lstm": model}, x)
+
 def test_fit_trains():
   keras.utils.set_random_seed(15)
   model = keras.Sequential([

@@ -5,7 +5,11 @@
 #define EIGEN_USE_THREADS
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <thread>
 #include <string>
 
 #include "absl/status/status.h"
@@ -102,35 +106,83 @@ absl::Status CheckInputs(OpKernelContext* ctx, int x_index, int kernel_index,
   return absl::OkStatus();
 }
 
-// Runs fn(begin, end) for ranges of the units, one per intra-op thread (each
-// a whole number of recurrent::kUnitBlock), or for all units on the calling
-// thread where one step's product (`flops`) is too small to share. Every split
-// gives the same results.
+// Runs `phases` phases, each fn(phase, begin, end) for ranges of the units
+// [begin, end) that cover them; a phase starts once every range of the one
+// before has finished. With one range per intra-op thread (whole blocks of
+// recurrent::kUnitBlock units) where a phase's product (`flops`) is worth
+// sharing, else all units on the calling thread.
+//
+// The tasks (phase, range) are claimed in order from one counter by the
+// calling thread and by helpers scheduled on the intra-op pool, and a task
+// waits (spinning, then yielding) until the phase before it is done. A
+// helper that starts late takes the next task, or none: no thread ever waits
+// for a task nobody has claimed, so the calling thread alone finishes the
+// sequence when the pool is busy. A step's hand-off is then one atomic
+// increment rather than a pool task per step (which measured about as slow
+// as the step's work: a sleeping worker wakes in tens of µs on a VM).
+// Every split gives the same results.
+struct PhaseTasks {
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> done{0};
+  int64_t total = 0;
+  int64_t ranges = 1;
+  std::function<void(int64_t)> run;  // runs task `id`
+
+  void Work() {
+    for (;;) {
+      const int64_t id = next.fetch_add(1, std::memory_order_relaxed);
+      if (id >= total) return;
+      WaitFor(id / ranges * ranges);
+      run(id);
+      done.fetch_add(1, std::memory_order_release);
+    }
+  }
+
+  // Until `count` tasks are done.
+  void WaitFor(int64_t count) const {
+    for (int spins = 0; done.load(std::memory_order_acquire) < count;
+         ++spins) {
+      if (spins < 2000) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+};
+
 template <typename S, typename Fn>
-void ForUnits(OpKernelContext* ctx, const recurrent::LstmProblem<S>& p,
-              double flops, Fn&& fn) {
+void RunPhases(OpKernelContext* ctx, const recurrent::LstmProblem<S>& p,
+               int64_t phases, double flops, Fn&& fn) {
   constexpr int64_t kBlock = recurrent::kUnitBlock;
-  // About 30 µs of one core's work: below it, handing half to another thread
-  // costs about what it saves.
+  // About 30 µs of one core's work: below it a split saves too little.
   constexpr double kMinParallelFlops = 3e6;
-  auto& device = ctx->eigen_device<Eigen::ThreadPoolDevice>();
+  const auto* threads = ctx->device()->tensorflow_cpu_worker_threads();
   const int64_t blocks = (p.units + kBlock - 1) / kBlock;
-  const int64_t shards = std::min<int64_t>(device.numThreads(), blocks);
-  if (shards <= 1 || flops < kMinParallelFlops) {
-    fn(0, p.units);
+  const int64_t ranges =
+      flops < kMinParallelFlops
+          ? 1
+          : std::max<int64_t>(1, std::min<int64_t>(threads->num_threads,
+                                                   blocks));
+  if (ranges == 1) {
+    for (int64_t phase = 0; phase < phases; ++phase) fn(phase, 0, p.units);
     return;
   }
-  // Each index a shard: a cost that makes Eigen schedule them one by one.
-  const Eigen::TensorOpCost per_shard(0, 0, 1e9);
-  device.parallelFor(shards, per_shard,
-                     [&](Eigen::Index first, Eigen::Index last) {
-                       for (Eigen::Index shard = first; shard < last; ++shard) {
-                         const int64_t begin = blocks * shard / shards * kBlock;
-                         const int64_t end = std::min<int64_t>(
-                             p.units, blocks * (shard + 1) / shards * kBlock);
-                         fn(begin, end);
-                       }
-                     });
+  auto tasks = std::make_shared<PhaseTasks>();
+  tasks->total = phases * ranges;
+  tasks->ranges = ranges;
+  tasks->run = [&fn, &p, blocks, ranges](int64_t id) {
+    const int64_t r = id % ranges;
+    fn(id / ranges, blocks * r / ranges * kBlock,
+       std::min<int64_t>(p.units, blocks * (r + 1) / ranges * kBlock));
+  };
+  for (int64_t helper = 1; helper < ranges; ++helper) {
+    threads->workers->Schedule([tasks] { tasks->Work(); });
+  }
+  tasks->Work();
+  tasks->WaitFor(tasks->total);
 }
 
 // Flops of one step's product, [batch, units] x [units, 4 units].
@@ -172,11 +224,10 @@ class LstmOp : public OpKernel {
     d.gates = gates->flat<S>().data();
     d.cells = cells->flat<S>().data();
     d.scratch = scratch.flat<S>().data();
-    for (int64_t s = 0; s < time; ++s) {
-      ForUnits(ctx, p, StepFlops(p), [&](int64_t begin, int64_t end) {
-        recurrent::LstmForwardStep(p, d, s, begin, end);
-      });
-    }
+    RunPhases(ctx, p, time, StepFlops(p),
+              [&](int64_t s, int64_t begin, int64_t end) {
+                recurrent::LstmForwardStep(p, d, s, begin, end);
+              });
     // The states after the last step taken (the initial ones if none).
     const int64_t last = time == 0 ? -1 : p.StepTime(time - 1);
     const int64_t state = batch * units;
@@ -236,22 +287,27 @@ class LstmGradOp : public OpKernel {
     // dh and dc start as the given gradients and end as dh0 and dc0.
     std::copy_n(in(1), p.batch * p.units, d.dh);
     std::copy_n(in(2), p.batch * p.units, d.dc);
-    ForUnits(ctx, p, 0, [&](int64_t begin, int64_t end) {
-      recurrent::LstmBackwardBegin(p, d, begin, end);
-    });
-    // Step s's dh for a range of units needs every unit's dz of step s, but
-    // step s - 1's gates for that range need only that range's dh: one
-    // parallel region per step, each finishing a step and starting the next.
-    for (int64_t s = p.time; s >= 0; --s) {
-      ForUnits(ctx, p, StepFlops(p), [&](int64_t begin, int64_t end) {
-        if (s < p.time) recurrent::LstmBackwardState(p, d, s, begin, end);
-        if (s > 0) recurrent::LstmBackwardGates(p, d, s - 1, begin, end);
-      });
-    }
-    ForUnits(ctx, p, StepFlops(p) * p.time,
-             [&](int64_t begin, int64_t end) {
-               recurrent::LstmKernelGradient(p, d, begin, end);
-             });
+    // Phase 0 transposes the kernel; phase i in [1, time + 1] finishes step
+    // s = time + 1 - i (its dh for a range of units needs every unit's dz of
+    // step s) and starts step s - 1 (whose gates for the range need only the
+    // range's dh); the last phase is the kernel's gradient.
+    const int64_t time = p.time;
+    RunPhases(ctx, p, time + 3, StepFlops(p),
+              [&](int64_t phase, int64_t begin, int64_t end) {
+                if (phase == 0) {
+                  recurrent::LstmBackwardBegin(p, d, begin, end);
+                } else if (phase == time + 2) {
+                  recurrent::LstmKernelGradient(p, d, begin, end);
+                } else {
+                  const int64_t s = time + 1 - phase;
+                  if (s < time) {
+                    recurrent::LstmBackwardState(p, d, s, begin, end);
+                  }
+                  if (s > 0) {
+                    recurrent::LstmBackwardGates(p, d, s - 1, begin, end);
+                  }
+                }
+              });
   }
 
  private:
