@@ -215,7 +215,57 @@ TFA_INLINE void BackwardImpl(const Params<S>& p, const S* x, const S* dy, S* dx,
   });
 }
 
+// Forward and Backward on `rows` rows of n elements at leading dimensions
+// ld*: one dispatch of the kind for them all (the recurrent layers' gates are
+// columns of a [batch, 4 units] matrix).
+template <typename S>
+TFA_INLINE void ForwardRowsImpl(const Params<S>& p, const S* x, int64_t ldx,
+                                S* y, int64_t ldy, int64_t rows, int64_t n) {
+  const Params<S> copy = p;
+  VisitCpuKind(copy, [&](const auto& f) TFA_LAMBDA_INLINE {
+    for (int64_t r = 0; r < rows; ++r) {
+      if (p.clip) {
+        ForwardLoop<true>(f, p, x + r * ldx, y + r * ldy, n);
+      } else {
+        ForwardLoop<false>(f, p, x + r * ldx, y + r * ldy, n);
+      }
+    }
+  });
+}
+
+template <typename S>
+TFA_INLINE void BackwardRowsImpl(const Params<S>& p, const S* x, int64_t ldx,
+                                 const S* dy, int64_t lddy, S* dx,
+                                 int64_t lddx, int64_t rows, int64_t n) {
+  const Params<S> copy = p;
+  VisitCpuKind(copy, [&](const auto& f) TFA_LAMBDA_INLINE {
+    for (int64_t r = 0; r < rows; ++r) {
+      if (p.clip) {
+        BackwardLoop<true>(f, p, x + r * ldx, dy + r * lddy, dx + r * lddx, n);
+      } else {
+        BackwardLoop<false>(f, p, x + r * ldx, dy + r * lddy, dx + r * lddx,
+                            n);
+      }
+    }
+  });
+}
+
 }  // namespace
+
+#define TFA_ROWS_ENTRY_POINTS(S)                                            \
+  TFA_CPU_CLONES void ForwardRows(const Params<S>& p, const S* x,           \
+                                  int64_t ldx, S* y, int64_t ldy,           \
+                                  int64_t rows, int64_t n) {                \
+    ForwardRowsImpl(p, x, ldx, y, ldy, rows, n);                            \
+  }                                                                         \
+  TFA_CPU_CLONES void BackwardRows(const Params<S>& p, const S* x,          \
+                                   int64_t ldx, const S* dy, int64_t lddy,  \
+                                   S* dx, int64_t lddx, int64_t rows,       \
+                                   int64_t n) {                             \
+    BackwardRowsImpl(p, x, ldx, dy, lddy, dx, lddx, rows, n);               \
+  }
+TFA_FOR_EACH_CPU_TYPE(TFA_ROWS_ENTRY_POINTS)
+#undef TFA_ROWS_ENTRY_POINTS
 
 #define TFA_ENTRY_POINTS(S)                                                \
   TFA_CPU_CLONES void Forward(const Params<S>& p, const S* x, S* y,        \

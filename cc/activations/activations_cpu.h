@@ -23,6 +23,19 @@ void Backward(const Params<float>& p, const float* x, const float* dy,
 void Backward(const Params<double>& p, const double* x, const double* dy,
               double* dx, int64_t n);
 
+// Forward and Backward on `rows` rows of n elements, row r of x at
+// x + r * ldx (and so on): y[r][i] = f(x[r][i]), dx[r][i] = dy[r][i] f'(x[r][i]).
+void ForwardRows(const Params<float>& p, const float* x, int64_t ldx,
+                 float* y, int64_t ldy, int64_t rows, int64_t n);
+void ForwardRows(const Params<double>& p, const double* x, int64_t ldx,
+                 double* y, int64_t ldy, int64_t rows, int64_t n);
+void BackwardRows(const Params<float>& p, const float* x, int64_t ldx,
+                  const float* dy, int64_t lddy, float* dx, int64_t lddx,
+                  int64_t rows, int64_t n);
+void BackwardRows(const Params<double>& p, const double* x, int64_t ldx,
+                  const double* dy, int64_t lddy, double* dx, int64_t lddx,
+                  int64_t rows, int64_t n);
+
 }  // namespace activations
 }  // namespace tf_approx
 

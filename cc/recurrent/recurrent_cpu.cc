@@ -48,35 +48,48 @@ TFA_INLINE void Elementwise(int64_t n, Body&& body) {
   if (i < n) body(i, Part{n - i});
 }
 
-// y = f(x) for n elements.
+// y = f(x) on `rows` rows of n elements, row r at x + r * ldx and
+// y + r * ldy: one call of the approximation's loops for them all.
 template <typename S>
-TFA_INLINE void Apply(const FunctionOf<S>& f, const S* x, S* y, int64_t n) {
+TFA_INLINE void Apply(const FunctionOf<S>& f, const S* x, int64_t ldx, S* y,
+                      int64_t ldy, int64_t rows, int64_t n) {
   if (f.function == Function::kApproximation) {
-    activations::Forward(f.approximation, x, y, n);
+    activations::ForwardRows(f.approximation, x, ldx, y, ldy, rows, n);
     return;
   }
   const Function exact = f.function;
-  Elementwise<S>(n, [&](int64_t i, auto lanes) TFA_LAMBDA_INLINE {
-    using V = Vec<S>;
-    StoreLanes(y + i, ExactValue(exact, LoadLanes(x + i, lanes)), lanes);
-  });
+  for (int64_t r = 0; r < rows; ++r) {
+    const S* xr = x + r * ldx;
+    S* yr = y + r * ldy;
+    Elementwise<S>(n, [&](int64_t i, auto lanes) TFA_LAMBDA_INLINE {
+      StoreLanes(yr + i, ExactValue(exact, LoadLanes(xr + i, lanes)), lanes);
+    });
+  }
 }
 
-// dx = dy f'(x) for n elements; y = f(x) (what the exact functions' derivatives
-// are computed from).
+// dx = dy f'(x) on rows as Apply's (all four with leading dimension ld);
+// y = f(x), what the exact functions' derivatives are computed from.
 template <typename S>
-TFA_INLINE void ApplyGradient(const FunctionOf<S>& f, const S* x, const S* y,
-                              const S* dy, S* dx, int64_t n) {
+TFA_INLINE void ApplyGradient(const FunctionOf<S>& f, const S* x,
+                              const S* y, const S* dy, S* dx, int64_t ld,
+                              int64_t rows, int64_t n) {
   if (f.function == Function::kApproximation) {
-    activations::Backward(f.approximation, x, dy, dx, n);
+    activations::BackwardRows(f.approximation, x, ld, dy, ld, dx, ld, rows,
+                              n);
     return;
   }
   const Function exact = f.function;
-  Elementwise<S>(n, [&](int64_t i, auto lanes) TFA_LAMBDA_INLINE {
-    using V = Vec<S>;
-    StoreLanes(dx + i, LoadLanes(dy + i, lanes) *
-                        ExactDerivativeFromValue(exact, LoadLanes(y + i, lanes)), lanes);
-  });
+  for (int64_t r = 0; r < rows; ++r) {
+    const S* yr = y + r * ld;
+    const S* dyr = dy + r * ld;
+    S* dxr = dx + r * ld;
+    Elementwise<S>(n, [&](int64_t i, auto lanes) TFA_LAMBDA_INLINE {
+      StoreLanes(dxr + i,
+                 LoadLanes(dyr + i, lanes) *
+                     ExactDerivativeFromValue(exact, LoadLanes(yr + i, lanes)),
+                 lanes);
+    });
+  }
 }
 
 // d's scratch, cut up.
@@ -104,16 +117,16 @@ struct Scratch {
   }
 };
 
-// The activated gates of row b's units [begin, end) from z: ra on i, f and
-// o, a on g.
+// The activated gates of units [begin, end) of every row from z: ra on i, f
+// and o, a on g.
 template <typename S>
 TFA_INLINE void ActivateGates(const LstmProblem<S>& p, const S* z, S* act,
                               int64_t begin, int64_t end) {
-  const int64_t units = p.units, n = end - begin;
+  const int64_t units = p.units, width = p.Gates();
   for (int k = 0; k < 4; ++k) {
     const int64_t col = k * units + begin;
-    Apply(k == 2 ? p.activation : p.recurrent_activation, z + col, act + col,
-          n);
+    Apply(k == 2 ? p.activation : p.recurrent_activation, z + col, width,
+          act + col, width, p.batch, end - begin);
   }
 }
 
@@ -139,29 +152,35 @@ TFA_INLINE void ForwardStepImpl(const LstmProblem<S>& p,
     gemm::Multiply(h_prev, units, d.kernel + col, width, z + col, width,
                    batch, units, n, /*accumulate=*/true);
   }
+  ActivateGates(p, z, w.act, begin, end);
   for (int64_t b = 0; b < batch; ++b) {
-    S* a = w.act + b * width;
-    ActivateGates(p, z + b * width, a, begin, end);
+    const S* a = w.act + b * width;
     const S* cp = c_prev + b * units;
     S* cb = c_t + b * units;
     Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
-      using V = Vec<S>;
       const int64_t u = begin + j;
-      StoreLanes(cb + u, CellState(LoadLanes(a + u, lanes), LoadLanes(a + units + u, lanes),
-                                LoadLanes(a + 2 * units + u, lanes),
-                                LoadLanes(cp + u, lanes)), lanes);
+      StoreLanes(cb + u,
+                 CellState(LoadLanes(a + u, lanes),
+                           LoadLanes(a + units + u, lanes),
+                           LoadLanes(a + 2 * units + u, lanes),
+                           LoadLanes(cp + u, lanes)),
+                 lanes);
     });
-    S* ac = w.a_c + b * units;
-    Apply(p.activation, cb + begin, ac + begin, n);
+  }
+  Apply(p.activation, c_t + begin, units, w.a_c + begin, units, batch, n);
+  for (int64_t b = 0; b < batch; ++b) {
+    const S* o = w.act + b * width + 3 * units;
+    const S* ac = w.a_c + b * units;
     S* hb = h_t + b * units;
     Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
-      using V = Vec<S>;
       const int64_t u = begin + j;
-      StoreLanes(hb + u, LoadLanes(a + 3 * units + u, lanes) * LoadLanes(ac + u, lanes), lanes);
+      StoreLanes(hb + u, LoadLanes(o + u, lanes) * LoadLanes(ac + u, lanes),
+                 lanes);
     });
     if (!p.Active(t, b)) {
       std::memcpy(hb + begin, h_prev + b * units + begin, sizeof(S) * n);
-      std::memcpy(cb + begin, cp + begin, sizeof(S) * n);
+      std::memcpy(c_t + b * units + begin, c_prev + b * units + begin,
+                  sizeof(S) * n);
     }
   }
 }
@@ -194,53 +213,61 @@ TFA_INLINE void BackwardGatesImpl(const LstmProblem<S>& p,
   const S* c_here = d.cells + t * state;
   const S* dy = d.d_outputs + t * state;
   S* dz = d.dx + t * batch * width;
+  ActivateGates(p, z, w.act, begin, end);
+  Apply(p.activation, c_here + begin, units, w.a_c + begin, units, batch, n);
   for (int64_t b = 0; b < batch; ++b) {
     const int64_t row = b * units;
     S* dh = d.dh + row;
+    const S* o = w.act + b * width + 3 * units;
+    S* tmp = w.tmp + row;
+    Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
+      const int64_t u = begin + j;
+      const Vec<S> dh_total =
+          LoadLanes(dh + u, lanes) + LoadLanes(dy + row + u, lanes);
+      StoreLanes(dh + u, dh_total, lanes);
+      StoreLanes(tmp + u, dh_total * LoadLanes(o + u, lanes), lanes);
+    });
+  }
+  // dc_t = dh o a'(c), then the gate gradients.
+  ApplyGradient(p.activation, c_here + begin, w.a_c + begin, w.tmp + begin,
+                w.dc_t + begin, units, batch, n);
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t row = b * units;
+    const S* dh = d.dh + row;
     S* dc = d.dc + row;
     const S* a = w.act + b * width;
-    S* ac = w.a_c + row;
-    S* tmp = w.tmp + row;
-    S* dc_t = w.dc_t + row;
-    S* gg = w.gate_grad + b * width;
+    const S* ac = w.a_c + row;
+    const S* dc_t = w.dc_t + row;
     const S* cp = c_prev + row;
-    ActivateGates(p, z + b * width, w.act + b * width, begin, end);
-    Apply(p.activation, c_here + row + begin, ac + begin, n);
-    Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
-      using V = Vec<S>;
-      const int64_t u = begin + j;
-      const V dh_total = LoadLanes(dh + u, lanes) + LoadLanes(dy + row + u, lanes);
-      StoreLanes(dh + u, dh_total, lanes);
-      StoreLanes(tmp + u, dh_total * LoadLanes(a + 3 * units + u, lanes), lanes);
-    });
-    // dc_t = dh o a'(c), then the gate gradients.
-    ApplyGradient(p.activation, c_here + row + begin, ac + begin, tmp + begin,
-                  dc_t + begin, n);
+    S* gg = w.gate_grad + b * width;
     const bool active = p.Active(t, b);
     Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
       using V = Vec<S>;
       const int64_t u = begin + j;
       const V dc_total = LoadLanes(dc_t + u, lanes) + LoadLanes(dc + u, lanes);
       V di, df, dg, d_o, dc_prev;
-      GateGradients(LoadLanes(dh + u, lanes), dc_total, LoadLanes(a + u, lanes),
-                    LoadLanes(a + units + u, lanes), LoadLanes(a + 2 * units + u, lanes),
-                    LoadLanes(ac + u, lanes), LoadLanes(cp + u, lanes), &di, &df, &dg, &d_o,
-                    &dc_prev);
+      GateGradients(LoadLanes(dh + u, lanes), dc_total,
+                    LoadLanes(a + u, lanes), LoadLanes(a + units + u, lanes),
+                    LoadLanes(a + 2 * units + u, lanes),
+                    LoadLanes(ac + u, lanes), LoadLanes(cp + u, lanes), &di,
+                    &df, &dg, &d_o, &dc_prev);
       StoreLanes(gg + u, di, lanes);
       StoreLanes(gg + units + u, df, lanes);
       StoreLanes(gg + 2 * units + u, dg, lanes);
       StoreLanes(gg + 3 * units + u, d_o, lanes);
       if (active) StoreLanes(dc + u, dc_prev, lanes);
     });
-    S* dzb = dz + b * width;
+  }
+  for (int k = 0; k < 4; ++k) {
+    const int64_t col = k * units + begin;
+    ApplyGradient(k == 2 ? p.activation : p.recurrent_activation, z + col,
+                  w.act + col, w.gate_grad + col, dz + col, width, batch, n);
+  }
+  for (int64_t b = 0; b < batch; ++b) {
+    if (p.Active(t, b)) continue;
     for (int k = 0; k < 4; ++k) {
-      const int64_t col = k * units + begin;
-      if (active) {
-        ApplyGradient(k == 2 ? p.activation : p.recurrent_activation,
-                      z + b * width + col, a + col, gg + col, dzb + col, n);
-      } else {
-        std::fill(dzb + col, dzb + col + n, S(0));
-      }
+      S* dzb = dz + b * width + k * units + begin;
+      std::fill(dzb, dzb + n, S(0));
     }
   }
   // Column t * batch + b of h_prev_t: the state this step multiplied.
