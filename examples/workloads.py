@@ -17,7 +17,12 @@ Keras, one `Workload` each, used by `convnet.py`, `autoencoder.py`,
                (`activation` and `recurrent_activation` under test) and
                Dense(vocabulary) on logits, predicting every next character
                of 50-character windows; cross-entropy. An Embedding(32)
-               replaces Flux's one-hot input.
+               replaces Flux's one-hot input. The LSTMs are tf_approx's
+               fused layer (`tf_approx.layers.LSTM`: one op per layer for
+               the whole sequence) or Keras' own (`keras.layers.LSTM`: a
+               dozen small ops per step, whose overhead dwarfs the
+               activations); `lstm` picks, "fused" by default. Both have the
+               same weights and compute the same function.
 
 Images are scikit-learn's bundled digits, resized to 28x28 so the networks
 are MNIST's, or MNIST itself. Text is the Python reference's help topics,
@@ -36,12 +41,14 @@ import numpy as np
 import tensorflow as tf
 
 import common
-import tf_approx  # pylint: disable=unused-import  (makes the names known to Keras)
+import tf_approx  # also makes its activation names known to Keras
 
 IMAGE_SIZE = 28
 TEXT_SOURCE = "pydoc_data.topics"
 SEQUENCE_LENGTH = 50
 LSTM_UNITS = 128
+# char_rnn's LSTM implementations (the trainer's --lstm), the default first.
+LSTMS = ("fused", "keras")
 EMBEDDING_SIZE = 32
 CODE_SIZE = 32
 
@@ -160,15 +167,38 @@ def build_autoencoder(data, activation, recurrent_activation=None):
   ], name="autoencoder")
 
 
-def build_char_rnn(data, activation, recurrent_activation):
-  """The character LSTM of the module docstring, on logits."""
-  lstms = [
-      # cuDNN would run only the tanh/sigmoid run, and only on GPU: every
-      # run takes the same path, or the times compare implementations.
-      keras.layers.LSTM(LSTM_UNITS, activation=activation,
-                        recurrent_activation=recurrent_activation,
-                        return_sequences=True, use_cudnn=False)
-      for _ in range(2)]
+def _lstm_layer(lstm, activation, recurrent_activation):
+  """One LSTM(LSTM_UNITS) of char_rnn, returning every step, as `lstm` says.
+  """
+  if lstm == "fused":
+    try:
+      return tf_approx.layers.LSTM(LSTM_UNITS, activation=activation,
+                                   recurrent_activation=recurrent_activation,
+                                   return_sequences=True)
+    except (ValueError, TypeError) as e:
+      raise ValueError(f"{e} (the fused LSTM takes tanh, sigmoid and "
+                       f"tf_approx's activations; lstm='keras' takes any "
+                       f"Keras activation)") from None
+  if lstm == "keras":
+    # cuDNN would run only the tanh/sigmoid run, and only on GPU: every
+    # run takes the same path, or the times compare implementations.
+    return keras.layers.LSTM(LSTM_UNITS, activation=activation,
+                             recurrent_activation=recurrent_activation,
+                             return_sequences=True, use_cudnn=False)
+  raise ValueError(f"lstm must be one of {LSTMS}, got {lstm!r}")
+
+
+def build_char_rnn(data, activation, recurrent_activation, lstm=LSTMS[0]):
+  """The character LSTM of the module docstring, on logits.
+
+  Args:
+    data: the text's `Data`.
+    activation, recurrent_activation: the LSTMs'.
+    lstm: "fused" (`tf_approx.layers.LSTM`) or "keras" (`keras.layers.LSTM`
+      without cuDNN); the same weights either way.
+  """
+  lstms = [_lstm_layer(lstm, activation, recurrent_activation)
+           for _ in range(2)]
   return keras.Sequential([
       keras.Input((None,), dtype="int32"),
       keras.layers.Embedding(data.outputs, EMBEDDING_SIZE),
@@ -184,7 +214,8 @@ class Workload:
   Attributes:
     name: the trainer's name, e.g. "convnet".
     load: (dataset, data_path) -> Data.
-    build: (data, activation, recurrent_activation) -> an uncompiled model.
+    build: (data, activation, recurrent_activation) -> an uncompiled model;
+      a recurrent workload's also takes `lstm` (one of LSTMS).
     loss: a Keras loss (stateless, so runs share it).
     learning_rate: Adam's.
     epochs, batch_size: the trainer's defaults.
@@ -208,9 +239,19 @@ class Workload:
   def recurrent(self):
     return self.recurrent_activation is not None
 
-  def compiled(self, data, activation, recurrent_activation=None):
-    """The network with these activations, compiled to train."""
-    model = self.build(data, activation, recurrent_activation)
+  def compiled(self, data, activation, recurrent_activation=None, lstm=None):
+    """The network with these activations, compiled to train.
+
+    `lstm`: a recurrent workload's LSTM implementation, one of LSTMS (None:
+    the first, "fused"); other workloads take None only.
+    """
+    if self.recurrent:
+      model = self.build(data, activation, recurrent_activation,
+                         lstm or LSTMS[0])
+    elif lstm is not None:
+      raise ValueError(f"lstm={lstm!r}: {self.name} has no recurrent layers")
+    else:
+      model = self.build(data, activation, recurrent_activation)
     model.compile(
         optimizer=keras.optimizers.Adam(self.learning_rate), loss=self.loss,
         # XLA, on by default with a GPU, would swap tf_approx's native ops
@@ -363,6 +404,13 @@ def define_flags(workload):
     flags.DEFINE_integer("sample_length", 300,
                          "Characters to generate after training.",
                          lower_bound=0)
+    flags.DEFINE_enum(
+        "lstm", LSTMS[0], LSTMS,
+        "The LSTM layers: fused is tf_approx.layers.LSTM (one op per layer "
+        "for the whole sequence; tanh, sigmoid and tf_approx's "
+        "activations), keras is keras.layers.LSTM without cuDNN (a dozen "
+        "small ops per step; any Keras activation). Same weights, same "
+        "function.")
   # absl.logging defines --log_dir for log files it writes only when told
   # to; the trainers take it, as trainers conventionally do, for TensorBoard.
   flags.FLAGS["log_dir"].help = (
@@ -393,13 +441,20 @@ def main_for(workload):
     if recurrent is not None and not workload.recurrent:
       raise app.UsageError(f"--recurrent_activation: {workload.name} has no "
                            f"recurrent layers")
+    lstm = FLAGS.lstm if workload.recurrent else None
     data = load(workload)
     print(f"Data: {data.description}")
     common.fresh_start(FLAGS.seed)
-    model = workload.compiled(data, FLAGS.activation, recurrent)
+    try:
+      model = workload.compiled(data, FLAGS.activation, recurrent, lstm)
+    except ValueError as e:
+      if lstm is None:
+        raise
+      raise app.UsageError(f"--lstm={lstm}: {e}") from None
     print(f"Model: {common.describe_model(model)}")
     activations = FLAGS.activation + (
-        f", recurrent_activation {recurrent}" if recurrent else "")
+        f", recurrent_activation {recurrent}" if recurrent else "") + (
+            f", {lstm} LSTM" if lstm else "")
     print(f"Training {workload.name} with activation {activations}: "
           f"{FLAGS.epochs} epochs of batch size {FLAGS.batch_size}, seed "
           f"{FLAGS.seed}", flush=True)

@@ -613,10 +613,12 @@ def test_char_rnn_trains_samples_and_exports(tmp_path, run_python):
   sample = stdout.split("Sample (temperature 0.5):\n")[1].split("\n\n")[0]
   assert sample.startswith("The ") and len(sample) == 44
   activation, loss, _, _ = _summary(stdout, "char_rnn")
-  assert activation == "tanh_pade_4_4, recurrent_activation sigm_fastexp_512"
+  # --lstm=fused by default: the activations run inside the fused op.
+  assert activation == ("tanh_pade_4_4, recurrent_activation "
+                        "sigm_fastexp_512, fused LSTM")
   assert np.isfinite(loss)
   vocabulary = int(re.search(r"2551 characters, (\d+) distinct", stdout)[1])
-  _assert_serves(run_python, export_dir, "TfApprox>Activation",
+  _assert_serves(run_python, export_dir, "TfApprox>Lstm",
                  shape=(2, 50), dtype="int32", expected=(2, 50, vocabulary))
 
 
@@ -624,8 +626,11 @@ def test_char_rnn_learns_a_users_text(tmp_path):
   text = tmp_path / "mine.txt"
   text.write_text("abcab" * 200, encoding="utf-8")
   stdout = _run_example("char_rnn.py", "--epochs=3", f"--data_path={text}",
-                        "--sample_length=10", "--batch_size=4")
+                        "--sample_length=10", "--batch_size=4", "--lstm=keras")
   assert f"{text}: 1000 characters, 3 distinct, 19 windows of 50" in stdout
+  activation, loss, _, _ = _summary(stdout, "char_rnn")
+  assert activation == "tanh, recurrent_activation sigmoid, keras LSTM"
+  assert np.isfinite(loss)
   sample = stdout.split("Sample (temperature 0.5):\n")[1].split("\n")[0]
   assert set(sample[4:]) <= set("abc")
 
@@ -637,6 +642,14 @@ def test_trainers_refuse_bad_flags():
       "autoencoder.py", "--activation=tanh_pade_4_44")
   assert "Did you mean: sigm_fastexp_512" in _run_refused(
       "char_rnn.py", "--recurrent_activation=sigm_fastexp_511")
+  assert "--lstm=cudnn: value should be one of <fused|keras>" in (
+      _run_refused("char_rnn.py", "--lstm=cudnn"))
+  # Only char_rnn has LSTMs; only the keras one takes relu.
+  assert "Unknown command line flag 'lstm'" in _run_refused(
+      "convnet.py", "--lstm=keras")
+  stderr = _run_refused("char_rnn.py", "--activation=relu", "--max_chars=51")
+  assert "--lstm=fused: `activation`: Unknown tf_approx activation" in stderr
+  assert "lstm='keras' takes any Keras activation" in stderr
 
 
 def test_reproduce_table1_quick_writes_table_and_figures(tmp_path):
@@ -679,11 +692,84 @@ def test_reproduce_table1_quick_writes_table_and_figures(tmp_path):
                                             abs=1e-4)
 
 
+# reproduce_table1.py's CharRNN tables from made-up runs (training them takes
+# a minute): the fused LSTM's rows and Keras', each against its own
+# sigmoid / tanh, and the two against each other.
+_TABLE1_CHAR_RNN = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from absl import flags
+import reproduce_table1 as t1
+import workloads
+flags.FLAGS(["reproduce_table1.py", "--quick"])
+fused, keras_rows = t1.PAPER["char_rnn"]
+print("full", len(fused), len(keras_rows), fused[0].label, keras_rows[0].label)
+groups = [[t1.Result(row) for row in group if row.quick]
+          for group in t1.PAPER["char_rnn"]]
+for result in (r for group in groups for r in group):
+  baseline = result.row.pair == "sigmoid / tanh"
+  seconds = (2.0 if result.row.lstm == "fused" else 4.0) * (
+      1.0 if baseline else 0.8)
+  loss = 3.2 if baseline else 3.04
+  result.runs.append(workloads.Training(
+      4.5, [3.5, loss], [seconds / 2, seconds], seconds, 100))
+functions = {f for group in groups for r in group for f in r.row.functions}
+errors = {f: t1.max_error(f) for f in functions}
+eligible = t1.candidates({"char_rnn": groups})
+print(t1.workload_table(groups, errors, t1.verdicts(groups, eligible, errors)))
+print(t1.target_report(groups))
+print(t1.lstm_table(groups))
+"""
+
+
+def test_reproduce_table1_char_rnn_rows_on_both_lstms(run_python):
+  result = run_python(_TABLE1_CHAR_RNN, EXAMPLES)
+  assert result.returncode == 0, result.stderr[-5000:]
+  stdout = result.stdout
+  # The full run: the paper's 19 rows and the _clamp one; no relu on the
+  # fused layer.
+  assert stdout.startswith("full 19 20 fused: sigmoid / tanh keras: relu / "
+                           "relu\n"), stdout
+  ours, theirs = stdout.split("\n| recurrent / activation ")
+  table = _table(ours)
+  # --quick: the picks on the fused layer, the target's two rows on Keras'.
+  assert list(table) == [
+      "LSTM: recurrent / activation", "fused: sigmoid / tanh",
+      "fused: sigm_fastexp_2 / serp", "fused: sigm_fastexp_512 / "
+      "tanh_pade_4_4", "fused: sigm_fastexp_512 / serp_clamp",
+      "fused: sigm_fastexp_512_clamp / tanh_pade_4_4_clamp",
+      "keras: sigmoid / tanh", "keras: sigm_fastexp_512 / tanh_pade_4_4"
+  ], stdout
+  # Each layer against its own sigmoid / tanh (loss rel, time rel, epoch
+  # rel), not against the other layer's.
+  for lstm in ("fused", "keras"):
+    assert table[f"{lstm}: sigmoid / tanh"][1:5:2] == ["1.000", "1.000"]
+    assert table[f"{lstm}: sigmoid / tanh"][4] == "1.000"
+    target = table[f"{lstm}: sigm_fastexp_512 / tanh_pade_4_4"]
+    assert target[1] == "0.950" and target[3:5] == ["0.800", "0.800"]
+    assert target[9] == "1.002"  # the paper's numbers beside both
+  verdicts = [cells[7] for cells in list(table.values())[1:]]
+  assert verdicts.count("safe") == 2, verdicts  # one per layer
+  assert ("CharRNN on the fused LSTM (tf_approx.layers.LSTM) with the safe "
+          "picks (sigm_fastexp_512 / tanh_pade_4_4) against sigmoid / tanh: "
+          "training time ratio 0.800") in stdout
+  assert "CharRNN on the Keras LSTM (keras.layers.LSTM, no cuDNN)" in stdout
+  comparison = _table("| recurrent / activation " + theirs)
+  assert comparison == {
+      "recurrent / activation": ["loss fused / Keras", "≤ 1.02",
+                                 "time fused / Keras (range)",
+                                 "epoch fused / Keras"],
+      "sigmoid / tanh": ["1.000", "met", "0.500", "0.500"],
+      "sigm_fastexp_512 / tanh_pade_4_4": ["1.000", "met", "0.500",
+                                           "0.500"]}, stdout
+
+
 def test_trainers_list_the_common_flags():
   # --helpshort exits with status 1 after printing the trainer's key flags.
   result = _run("char_rnn.py", "--helpshort")
-  for flag in ("activation", "recurrent_activation", "epochs", "batch_size",
-               "seed", "dataset", "data_path", "log_dir", "export_dir"):
+  for flag in ("activation", "recurrent_activation", "lstm", "epochs",
+               "batch_size", "seed", "dataset", "data_path", "log_dir",
+               "export_dir"):
     assert f"\n  --{flag}:" in result.stdout, (flag, result.stdout)
 
 
