@@ -644,9 +644,7 @@ def test_trainers_refuse_bad_flags():
       "char_rnn.py", "--recurrent_activation=sigm_fastexp_511")
   assert "--lstm=cudnn: value should be one of <fused|keras>" in (
       _run_refused("char_rnn.py", "--lstm=cudnn"))
-  # Only char_rnn has LSTMs; only the keras one takes relu.
-  assert "Unknown command line flag 'lstm'" in _run_refused(
-      "convnet.py", "--lstm=keras")
+  # Only the keras LSTM takes relu.
   stderr = _run_refused("char_rnn.py", "--activation=relu", "--max_chars=51")
   assert "--lstm=fused: `activation`: Unknown tf_approx activation" in stderr
   assert "lstm='keras' takes any Keras activation" in stderr
