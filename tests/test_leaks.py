@@ -55,6 +55,11 @@ def _cases():
                                             training=True),
           _variables(rng, [5, 3], [3])),
       "gaaf": (ops.gaaf, _variables(rng, [5, 3])),
+      # x [time 4, batch 2, 4 units], the kernel, h0, c0; lengths as a mask.
+      "lstm": (lambda x, k, h, c: ops.lstm(
+          x, k, h, c, tf.constant([4, 2]), activation=spec,
+          recurrent_activation="sigmoid"),
+               _variables(rng, [4, 2, 12], [3, 12], [2, 3], [2, 3])),
   }
 
 
