@@ -144,10 +144,12 @@ TFA_INLINE void ForwardStepImpl(const LstmProblem<S>& p,
   const S* x = d.x + t * batch * width;
   S* c_t = d.cells + t * state;
   S* h_t = d.outputs + t * state;
+  // Copies are std::copy_n, not memcpy: with no units a scratch pointer may
+  // be null, which memcpy may not take even for 0 bytes.
   for (int k = 0; k < 4; ++k) {
     const int64_t col = k * units + begin;
     for (int64_t b = 0; b < batch; ++b) {
-      std::memcpy(z + b * width + col, x + b * width + col, sizeof(S) * n);
+      std::copy_n(x + b * width + col, n, z + b * width + col);
     }
     gemm::Multiply(h_prev, units, d.kernel + col, width, z + col, width,
                    batch, units, n, /*accumulate=*/true);
@@ -178,9 +180,8 @@ TFA_INLINE void ForwardStepImpl(const LstmProblem<S>& p,
                  lanes);
     });
     if (!p.Active(t, b)) {
-      std::memcpy(hb + begin, h_prev + b * units + begin, sizeof(S) * n);
-      std::memcpy(c_t + b * units + begin, c_prev + b * units + begin,
-                  sizeof(S) * n);
+      std::copy_n(h_prev + b * units + begin, n, hb + begin);
+      std::copy_n(c_prev + b * units + begin, n, c_t + b * units + begin);
     }
   }
 }
@@ -292,8 +293,7 @@ TFA_INLINE void BackwardStateImpl(const LstmProblem<S>& p,
                  units, batch, width, n, /*accumulate=*/false);
   for (int64_t b = 0; b < batch; ++b) {
     if (p.Active(t, b)) {
-      std::memcpy(d.dh + b * units + begin, w.dh_new + b * units + begin,
-                  sizeof(S) * n);
+      std::copy_n(w.dh_new + b * units + begin, n, d.dh + b * units + begin);
     }
   }
 }
