@@ -91,7 +91,9 @@ def build(data, config):
   """The char_rnn model with `config` = (recurrent, activation), warm."""
   workload = workloads.WORKLOADS["char_rnn"]
   examples_common.fresh_start(0)
-  model = workload.compiled(data, config[1], config[0])
+  # Keras' LSTM: this benchmark profiles its per-step ops (issue F; the
+  # fused layer is benchmarks/recurrent.py's), with any activation (linear).
+  model = workload.compiled(data, config[1], config[0], lstm="keras")
   examples_common.warm_up(model, data.x, data.y, BATCH)
   return model
 
