@@ -190,34 +190,11 @@ TFA_INLINE void VisitCpuKind(const Params<S>& p, Fn&& fn) {
 // f is built on a copy of p, a local whose address does not escape (the
 // scalar path gets p), so that its coefficients stay in registers across the
 // stores to y: p itself could alias y as far as the compiler knows.
-template <typename S>
-TFA_INLINE void ForwardImpl(const Params<S>& p, const S* x, S* y, int64_t n) {
-  const Params<S> copy = p;
-  VisitCpuKind(copy, [&](const auto& f) TFA_LAMBDA_INLINE {
-    if (p.clip) {
-      ForwardLoop<true>(f, p, x, y, n);
-    } else {
-      ForwardLoop<false>(f, p, x, y, n);
-    }
-  });
-}
-
-template <typename S>
-TFA_INLINE void BackwardImpl(const Params<S>& p, const S* x, const S* dy, S* dx,
-                             int64_t n) {
-  const Params<S> copy = p;
-  VisitCpuKind(copy, [&](const auto& f) TFA_LAMBDA_INLINE {
-    if (p.clip) {
-      BackwardLoop<true>(f, p, x, dy, dx, n);
-    } else {
-      BackwardLoop<false>(f, p, x, dy, dx, n);
-    }
-  });
-}
-
 // Forward and Backward on `rows` rows of n elements at leading dimensions
 // ld*: one dispatch of the kind for them all (the recurrent layers' gates are
-// columns of a [batch, 4 units] matrix).
+// columns of a [batch, 4 units] matrix). The flat entry points call them for
+// one row, so that the loops are compiled once per kind and instruction set,
+// not twice (they dominate the build).
 template <typename S>
 TFA_INLINE void ForwardRowsImpl(const Params<S>& p, const S* x, int64_t ldx,
                                 S* y, int64_t ldy, int64_t rows, int64_t n) {
@@ -270,11 +247,11 @@ TFA_FOR_EACH_CPU_TYPE(TFA_ROWS_ENTRY_POINTS)
 #define TFA_ENTRY_POINTS(S)                                                \
   TFA_CPU_CLONES void Forward(const Params<S>& p, const S* x, S* y,        \
                               int64_t n) {                                 \
-    ForwardImpl(p, x, y, n);                                               \
+    ForwardRows(p, x, n, y, n, 1, n);                                      \
   }                                                                        \
   TFA_CPU_CLONES void Backward(const Params<S>& p, const S* x,             \
                                const S* dy, S* dx, int64_t n) {            \
-    BackwardImpl(p, x, dy, dx, n);                                         \
+    BackwardRows(p, x, n, dy, n, dx, n, 1, n);                             \
   }
 TFA_FOR_EACH_CPU_TYPE(TFA_ENTRY_POINTS)
 #undef TFA_ENTRY_POINTS
