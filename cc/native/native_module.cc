@@ -733,18 +733,11 @@ py::tuple LstmGrad(Array<S> d_outputs, Array<S> dh, Array<S> dc,
   d.scratch = scratch.data();
   {
     py::gil_scoped_release release;
-    ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
-      rec::LstmBackwardBegin(p, d, begin, end);
-    });
-    for (int64_t s = p.time; s >= 0; --s) {
+    for (int64_t phase = 0; phase < rec::LstmBackwardPhases(p); ++phase) {
       ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
-        if (s < p.time) rec::LstmBackwardState(p, d, s, begin, end);
-        if (s > 0) rec::LstmBackwardGates(p, d, s - 1, begin, end);
+        rec::LstmBackwardPhase(p, d, phase, begin, end);
       });
     }
-    ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
-      rec::LstmKernelGradient(p, d, begin, end);
-    });
   }
   return py::make_tuple(dx, d_kernel, dh0, dc0);
 }

@@ -85,6 +85,31 @@ void LstmKernelGradient(const LstmProblem<float>& p, const LstmData<float>& d,
 void LstmKernelGradient(const LstmProblem<double>& p,
                         const LstmData<double>& d, int64_t begin, int64_t end);
 
+// The backward pass as phases of the calls above, each for every range of
+// units, a phase after the one before has finished: phase 0 transposes the
+// kernel; phase i in [1, time + 1] finishes step s = time + 1 - i (its dh for
+// a range of units needs every unit's dz of step s) and starts step s - 1
+// (whose gates for the range need only the range's dh); the last phase is
+// the kernel's gradient.
+template <typename S>
+int64_t LstmBackwardPhases(const LstmProblem<S>& p) {
+  return p.time + 3;
+}
+
+template <typename S>
+void LstmBackwardPhase(const LstmProblem<S>& p, const LstmData<S>& d,
+                       int64_t phase, int64_t begin, int64_t end) {
+  if (phase == 0) {
+    LstmBackwardBegin(p, d, begin, end);
+  } else if (phase == p.time + 2) {
+    LstmKernelGradient(p, d, begin, end);
+  } else {
+    const int64_t s = p.time + 1 - phase;
+    if (s < p.time) LstmBackwardState(p, d, s, begin, end);
+    if (s > 0) LstmBackwardGates(p, d, s - 1, begin, end);
+  }
+}
+
 }  // namespace recurrent
 }  // namespace tf_approx
 

@@ -287,26 +287,9 @@ class LstmGradOp : public OpKernel {
     // dh and dc start as the given gradients and end as dh0 and dc0.
     std::copy_n(in(1), p.batch * p.units, d.dh);
     std::copy_n(in(2), p.batch * p.units, d.dc);
-    // Phase 0 transposes the kernel; phase i in [1, time + 1] finishes step
-    // s = time + 1 - i (its dh for a range of units needs every unit's dz of
-    // step s) and starts step s - 1 (whose gates for the range need only the
-    // range's dh); the last phase is the kernel's gradient.
-    const int64_t time = p.time;
-    RunPhases(ctx, p, time + 3, StepFlops(p),
+    RunPhases(ctx, p, recurrent::LstmBackwardPhases(p), StepFlops(p),
               [&](int64_t phase, int64_t begin, int64_t end) {
-                if (phase == 0) {
-                  recurrent::LstmBackwardBegin(p, d, begin, end);
-                } else if (phase == time + 2) {
-                  recurrent::LstmKernelGradient(p, d, begin, end);
-                } else {
-                  const int64_t s = time + 1 - phase;
-                  if (s < time) {
-                    recurrent::LstmBackwardState(p, d, s, begin, end);
-                  }
-                  if (s > 0) {
-                    recurrent::LstmBackwardGates(p, d, s - 1, begin, end);
-                  }
-                }
+                recurrent::LstmBackwardPhase(p, d, phase, begin, end);
               });
   }
 
