@@ -206,6 +206,40 @@ def cases(native):
             yield (f"lstm/{name}/{reverse}/{block}/{dt}/"
                    f"{time}x{batch}x{units}", lstm)
 
+    # The fused GRU, likewise, in both layouts (reset_after or not).
+    gru_rng = np.random.default_rng([2, np.dtype(dtype).itemsize])
+    for time, batch, units in ((0, 2, 3), (3, 0, 3), (2, 3, 0), (1, 1, 1),
+                               (4, 3, 17), (3, 7, 33)):
+      x = _inputs(dtype, (time, batch, 3 * units), gru_rng)
+      kernel = (0.3 * gru_rng.normal(size=(units, 3 * units))).astype(dtype)
+      bias = (0.1 * gru_rng.normal(size=3 * units)).astype(dtype)
+      h0 = gru_rng.normal(size=(batch, units)).astype(dtype)
+      lengths = gru_rng.integers(0, time + 1, size=batch).astype(np.int32)
+      dy = gru_rng.normal(size=(time, batch, units)).astype(dtype)
+      dh = gru_rng.normal(size=(batch, units)).astype(dtype)
+      approx = native.Spec(kind="rational", numerator=[0, 1, 0, 0.1],
+                           denominator=[1, 0, 0.43])
+      gates = native.Spec(kind="fastexp_sigmoid", squarings=9)
+      for functions in (("tanh", "sigmoid"), (approx, gates)):
+        for reset_after in (True, False):
+          for reverse in (False, True):
+            for block in (0, 16):
+              name = "exact" if functions[0] == "tanh" else "approx"
+
+              def gru(x=x, kernel=kernel, bias=bias, h0=h0, lengths=lengths,
+                      dy=dy, dh=dh, functions=functions,
+                      reset_after=reset_after, reverse=reverse, block=block):
+                outputs, pre, reset = native.gru(x, kernel, bias, h0, lengths,
+                                                 *functions, reset_after,
+                                                 reverse, block)
+                return (outputs, pre, reset,
+                        *native.gru_grad(dy, dh, kernel, h0, lengths, outputs,
+                                         pre, reset, *functions, reset_after,
+                                         reverse, block))
+
+              yield (f"gru/{name}/{reset_after}/{reverse}/{block}/{dt}/"
+                     f"{time}x{batch}x{units}", gru)
+
 
 def run(native):
   """Runs every case; returns {name: [arrays]}."""

@@ -601,15 +601,16 @@ Array<S> GaafGrad(Array<S> dy, Array<S> x, const std::string& base,
   return dx;
 }
 
-// The fused LSTM. A function is "tanh" or "sigmoid" (exact) or a Spec.
+// The fused LSTM and GRU. A function is "tanh" or "sigmoid" (exact) or a
+// Spec.
 template <typename S>
-tf_approx::recurrent::FunctionOf<S> LstmFunction(const py::object& f) {
+tf_approx::recurrent::FunctionOf<S> RecurrentFunction(const py::object& f) {
   namespace rec = tf_approx::recurrent;
   rec::FunctionOf<S> out;
   if (py::isinstance<py::str>(f)) {
     const std::string name = f.cast<std::string>();
     Require(name == "tanh" || name == "sigmoid",
-            "lstm: a function is 'tanh', 'sigmoid' or a Spec");
+            "lstm, gru: a function is 'tanh', 'sigmoid' or a Spec");
     out.function = name == "tanh" ? rec::Function::kTanh
                                   : rec::Function::kSigmoid;
   } else {
@@ -644,15 +645,15 @@ tf_approx::recurrent::LstmProblem<S> MakeLstm(
   }
   p.lengths = lengths.data();
   p.reverse = reverse;
-  p.activation = LstmFunction<S>(activation);
-  p.recurrent_activation = LstmFunction<S>(recurrent_activation);
+  p.activation = RecurrentFunction<S>(activation);
+  p.recurrent_activation = RecurrentFunction<S>(recurrent_activation);
   return p;
 }
 
 // Calls fn(begin, end) for the units in blocks of `block` units (0: all at
 // once), one after another: what the op's threads do, on this thread.
 template <typename S, typename Fn>
-void ForUnitBlocks(const tf_approx::recurrent::LstmProblem<S>& p,
+void ForUnitBlocks(const tf_approx::recurrent::Sequence<S>& p,
                    int64_t block, Fn&& fn) {
   if (block <= 0) block = p.units;
   for (int64_t begin = 0; begin < p.units; begin += block) {
@@ -740,6 +741,114 @@ py::tuple LstmGrad(Array<S> d_outputs, Array<S> dh, Array<S> dc,
     }
   }
   return py::make_tuple(dx, d_kernel, dh0, dc0);
+}
+
+template <typename S>
+tf_approx::recurrent::GruProblem<S> MakeGru(
+    const Array<S>& x, const Array<S>& kernel, const Array<S>& h0,
+    const py::array_t<int32_t, py::array::c_style | py::array::forcecast>&
+        lengths,
+    const py::object& activation, const py::object& recurrent_activation,
+    bool reset_after, bool reverse) {
+  tf_approx::recurrent::GruProblem<S> p;
+  Require(x.ndim() == 3 && kernel.ndim() == 2 &&
+              kernel.shape(1) == 3 * kernel.shape(0) &&
+              x.shape(2) == kernel.shape(1),
+          "gru: `x` must be [time, batch, 3 units], `kernel` [units, 3 units]");
+  p.time = x.shape(0);
+  p.batch = x.shape(1);
+  p.units = kernel.shape(0);
+  Require(h0.size() == p.batch * p.units, "gru: `h0` must be [batch, units]");
+  Require(lengths.size() == p.batch, "gru: `lengths` must be [batch]");
+  for (int64_t b = 0; b < p.batch; ++b) {
+    Require(lengths.data()[b] >= 0 && lengths.data()[b] <= p.time,
+            "gru: `lengths` must be in [0, time]");
+  }
+  p.lengths = lengths.data();
+  p.reverse = reverse;
+  p.reset_after = reset_after;
+  p.activation = RecurrentFunction<S>(activation);
+  p.recurrent_activation = RecurrentFunction<S>(recurrent_activation);
+  return p;
+}
+
+template <typename S>
+py::tuple Gru(Array<S> x, Array<S> kernel, Array<S> bias, Array<S> h0,
+              py::array_t<int32_t, py::array::c_style | py::array::forcecast>
+                  lengths,
+              py::object activation, py::object recurrent_activation,
+              bool reset_after, bool reverse, int64_t unit_block) {
+  namespace rec = tf_approx::recurrent;
+  const auto p = MakeGru<S>(x, kernel, h0, lengths, activation,
+                            recurrent_activation, reset_after, reverse);
+  Require(bias.size() == p.Gates(), "gru: `bias` must be [3 units]");
+  Array<S> outputs({p.time, p.batch, p.units});
+  Array<S> gates({p.time, p.batch, p.Gates()});
+  Array<S> reset({p.time, p.batch, p.units});
+  std::vector<S> scratch(rec::GruScratch(p));
+  rec::GruData<S> d;
+  d.x = x.data();
+  d.kernel = kernel.data();
+  d.bias = bias.data();
+  d.h0 = h0.data();
+  d.outputs = outputs.mutable_data();
+  d.gates = gates.mutable_data();
+  d.reset = reset.mutable_data();
+  d.scratch = scratch.data();
+  {
+    py::gil_scoped_release release;
+    for (int64_t phase = 0; phase < rec::GruForwardPhases(p); ++phase) {
+      ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
+        rec::GruForwardPhase(p, d, phase, begin, end);
+      });
+    }
+  }
+  return py::make_tuple(outputs, gates, reset);
+}
+
+template <typename S>
+py::tuple GruGrad(Array<S> d_outputs, Array<S> dh, Array<S> kernel,
+                  Array<S> h0,
+                  py::array_t<int32_t, py::array::c_style |
+                                           py::array::forcecast>
+                      lengths,
+                  Array<S> outputs, Array<S> gates, Array<S> reset,
+                  py::object activation, py::object recurrent_activation,
+                  bool reset_after, bool reverse, int64_t unit_block) {
+  namespace rec = tf_approx::recurrent;
+  const auto p = MakeGru<S>(gates, kernel, h0, lengths, activation,
+                            recurrent_activation, reset_after, reverse);
+  const int64_t state = p.batch * p.units, sequence = p.time * state;
+  Require(d_outputs.size() == sequence && outputs.size() == sequence &&
+              reset.size() == sequence && dh.size() == state,
+          "gru gradient: the shapes do not match the forward pass's");
+  Array<S> dx({p.time, p.batch, p.Gates()});
+  Array<S> d_kernel({p.units, p.Gates()});
+  Array<S> d_bias({p.Gates()});
+  Array<S> dh0({p.batch, p.units});
+  std::copy_n(dh.data(), state, dh0.mutable_data());
+  std::vector<S> scratch(rec::GruScratch(p));
+  rec::GruData<S> d;
+  d.d_outputs = d_outputs.data();
+  d.kernel = kernel.data();
+  d.h0 = h0.data();
+  d.outputs = const_cast<S*>(outputs.data());
+  d.gates = const_cast<S*>(gates.data());
+  d.reset = const_cast<S*>(reset.data());
+  d.dh = dh0.mutable_data();
+  d.dx = dx.mutable_data();
+  d.d_kernel = d_kernel.mutable_data();
+  d.d_bias = d_bias.mutable_data();
+  d.scratch = scratch.data();
+  {
+    py::gil_scoped_release release;
+    for (int64_t phase = 0; phase < rec::GruBackwardPhases(p); ++phase) {
+      ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
+        rec::GruBackwardPhase(p, d, phase, begin, end);
+      });
+    }
+  }
+  return py::make_tuple(dx, d_kernel, d_bias, dh0);
 }
 
 // Fastfood: s, g, b and permutation [blocks, d], blocks = ceil(units / d).
@@ -940,6 +1049,21 @@ void DefineFamilies(py::module_& m) {
         py::arg("recurrent_activation") = "sigmoid",
         py::arg("reverse") = false, py::arg("unit_block") = 0,
         "TfApprox>LstmGrad's CPU steps: (dx, d_kernel, dh0, dc0).");
+  m.def("gru", &Gru<S>, py::arg("x"), py::arg("kernel"), py::arg("bias"),
+        py::arg("h0"), py::arg("lengths"), py::arg("activation") = "tanh",
+        py::arg("recurrent_activation") = "sigmoid",
+        py::arg("reset_after") = true, py::arg("reverse") = false,
+        py::arg("unit_block") = 0,
+        "TfApprox>Gru's CPU steps, units in blocks of `unit_block` (0: all): "
+        "(outputs, gates, reset).");
+  m.def("gru_grad", &GruGrad<S>, py::arg("d_outputs"), py::arg("dh"),
+        py::arg("kernel"), py::arg("h0"), py::arg("lengths"),
+        py::arg("outputs"), py::arg("gates"), py::arg("reset"),
+        py::arg("activation") = "tanh",
+        py::arg("recurrent_activation") = "sigmoid",
+        py::arg("reset_after") = true, py::arg("reverse") = false,
+        py::arg("unit_block") = 0,
+        "TfApprox>GruGrad's CPU steps: (dx, d_kernel, d_bias, dh0).");
   m.def("dct", &Dct<S>, py::arg("x"), py::arg("inverse") = false,
         "TfApprox>Dct's CPU loop: orthonormal DCT-II (inverse: DCT-III).");
 }

@@ -1,16 +1,26 @@
 // The math of the fused recurrent layers, written once: an LSTM (Hochreiter
-// and Schmidhuber; Keras' formulation and weight layout) whose functions are
-// the exact tanh and sigmoid or any approximation of the activations family
-// (Timmons and Rice, Approximating Activation Functions).
+// and Schmidhuber) and a GRU (Cho et al.), in Keras' formulations and weight
+// layouts, whose functions are the exact tanh and sigmoid or any
+// approximation of the activations family (Timmons and Rice, Approximating
+// Activation Functions).
 //
-// One step of an example, units u, gates in Keras' order i, f, c, o:
+// One LSTM step of an example, units u, gates in Keras' order i, f, c, o:
 //   z = x_t + h W_h                     (x_t = input W + b, computed before)
 //   i = ra(z_i), f = ra(z_f), g = a(z_c), o = ra(z_o)
 //   c = f c_prev + i g,  h = o a(c)
-// with a the activation and ra the recurrent activation. Steps t >= length
-// of an example are masked: h and c are carried unchanged. The backward pass
-// recomputes the gates from the saved z and c, and uses the derivative of
-// each function as implemented (the approximation's own, not the exact one's).
+// One GRU step, gates in Keras' order z, r, h, with reset_after (cuDNN's
+// form, Keras' default):
+//   m = h W_h + b_h
+//   z = ra(x_z + m_z), r = ra(x_r + m_r), hh = a(x_h + r m_h)
+// and without it:
+//   z = ra(x_z + h W_z + b_z), r = ra(x_r + h W_r + b_r),
+//   hh = a(x_h + (r h) W_hh + b_hh)
+// and then h = z h_prev + (1 - z) hh.
+// a is the activation and ra the recurrent activation. Steps t >= length of
+// an example are masked: the states are carried unchanged. The backward
+// passes recompute the gates from the saved pre-activations, and use the
+// derivative of each function as implemented (the approximation's own, not
+// the exact one's).
 //
 // Every elementwise function is a template over V, a scalar or a GCC vector
 // (cc/common/lanes.h). No TensorFlow includes: shared by the CPU kernels and
@@ -53,10 +63,11 @@ TFA_INLINE V ExactDerivativeFromValue(Function f, V y) {
   return f == Function::kTanh ? 1 - y * y : y * (1 - y);
 }
 
-// One LSTM sequence: x [time, batch, 4 units], the kernels [units, 4 units],
-// states [batch, units]; `lengths` [batch], each in [0, time].
+// What the layers' sequences share: the sizes, the direction, the functions
+// and the masks. States are [batch, units]; `lengths` [batch], each in
+// [0, time].
 template <typename S>
-struct LstmProblem {
+struct Sequence {
   int64_t time = 0;
   int64_t batch = 0;
   int64_t units = 0;
@@ -65,7 +76,6 @@ struct LstmProblem {
   FunctionOf<S> recurrent_activation;
   const int32_t* lengths = nullptr;
 
-  int64_t Gates() const { return 4 * units; }
   // The time index of the s-th step taken.
   int64_t StepTime(int64_t s) const { return reverse ? time - 1 - s : s; }
   // The time index of the step before the one at t (-1: the initial state).
@@ -74,6 +84,24 @@ struct LstmProblem {
     return t - 1;
   }
   bool Active(int64_t t, int64_t b) const { return t < lengths[b]; }
+};
+
+// One LSTM sequence: x [time, batch, 4 units], the kernel [units, 4 units].
+template <typename S>
+struct LstmProblem : Sequence<S> {
+  int64_t Gates() const { return 4 * this->units; }
+};
+
+// One GRU sequence: x [time, batch, 3 units], the kernel [units, 3 units],
+// the recurrent bias [3 units].
+template <typename S>
+struct GruProblem : Sequence<S> {
+  bool reset_after = true;
+
+  int64_t Gates() const { return 3 * this->units; }
+  // Without reset_after a step's candidate needs every unit's r h first: two
+  // phases, where reset_after takes one.
+  int64_t PhasesPerStep() const { return reset_after ? 1 : 2; }
 };
 
 // The cell state from the activated gates.
@@ -94,6 +122,23 @@ TFA_INLINE void GateGradients(V dh, V dc, V i, V f, V g, V a_c, V c_prev,
   *dg = dc * i;
   *d_o = dh * a_c;
   *dc_prev = dc * f;
+}
+
+// The GRU's new state from its update gate and candidate.
+template <typename V>
+TFA_INLINE V GruState(V z, V hh, V h_prev) {
+  return z * h_prev + (1 - z) * hh;
+}
+
+// The backward step of GruState: given dh, the gradients of z and hh (each
+// multiplied by its function's derivative afterwards) and the part of the
+// previous state's that does not pass through the gates.
+template <typename V>
+TFA_INLINE void GruStateGradients(V dh, V z, V hh, V h_prev, V* dz, V* dhh,
+                                  V* dh_prev) {
+  *dz = dh * (h_prev - hh);
+  *dhh = dh * (1 - z);
+  *dh_prev = dh * z;
 }
 
 }  // namespace recurrent

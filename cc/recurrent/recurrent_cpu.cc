@@ -310,6 +310,366 @@ TFA_INLINE void KernelGradientImpl(const LstmProblem<S>& p,
                  /*accumulate=*/false);
 }
 
+// The GRU's scratch, cut up.
+template <typename S>
+struct GruScratchParts {
+  S* kernel_t;   // [3 units, units]
+  S* act;        // [batch, 3 units]: z, r and hh
+  S* gate_grad;  // [batch, 3 units]
+  S* m;          // [batch, 3 units]: the recurrent products and bias
+  S* dh_direct;  // [batch, units]
+  S* d_reset;    // [batch, units]: the gradient of r h_prev
+  S* dm_h;       // [time * batch, units]: the gradient of m_h (reset_after)
+  S* h_prev_t;   // [units, time * batch]: each step's h_prev, transposed
+  S* reset_t;    // [units, time * batch]: each step's r h_prev, transposed
+
+  GruScratchParts(const GruProblem<S>& p, S* base) {
+    const int64_t state = p.batch * p.units, gates = p.batch * p.Gates();
+    const int64_t sequence = p.time * state;
+    kernel_t = base;
+    act = kernel_t + p.units * p.Gates();
+    gate_grad = act + gates;
+    m = gate_grad + gates;
+    dh_direct = m + gates;
+    d_reset = dh_direct + state;
+    dm_h = d_reset + state;
+    h_prev_t = dm_h + sequence;
+    reset_t = h_prev_t + sequence;
+  }
+};
+
+// The state a GRU step starts from.
+template <typename S>
+TFA_INLINE const S* GruPrevious(const GruProblem<S>& p, const GruData<S>& d,
+                                int64_t t) {
+  const int64_t prev = p.PreviousTime(t);
+  return prev < 0 ? d.h0 : d.outputs + prev * p.batch * p.units;
+}
+
+// m = b + h_prev W for the columns of units [begin, end) of gate blocks
+// [first, last).
+template <typename S>
+TFA_INLINE void GruRecurrentProduct(const GruProblem<S>& p,
+                                    const GruData<S>& d, const S* h,
+                                    S* m, int first, int last, int64_t begin,
+                                    int64_t end) {
+  const int64_t units = p.units, width = p.Gates(), n = end - begin;
+  for (int k = first; k < last; ++k) {
+    const int64_t col = k * units + begin;
+    for (int64_t b = 0; b < p.batch; ++b) {
+      std::copy_n(d.bias + col, n, m + b * width + col);
+    }
+    gemm::Multiply(h, units, d.kernel + col, width, m + col, width, p.batch,
+                   units, n, /*accumulate=*/true);
+  }
+}
+
+template <typename S>
+TFA_INLINE void GruForwardGatesImpl(const GruProblem<S>& p,
+                                    const GruData<S>& d, int64_t step,
+                                    int64_t begin, int64_t end) {
+  const int64_t batch = p.batch, units = p.units, width = p.Gates();
+  const int64_t n = end - begin;
+  const GruScratchParts<S> w(p, d.scratch);
+  const int64_t t = p.StepTime(step);
+  const S* h_prev = GruPrevious(p, d, t);
+  const S* x = d.x + t * batch * width;
+  S* pre = d.gates + t * batch * width;
+  S* reset = d.reset + t * batch * units;
+  GruRecurrentProduct(p, d, h_prev, w.m, 0, p.reset_after ? 3 : 2, begin,
+                      end);
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t row = b * width;
+    for (int k = 0; k < 2; ++k) {
+      const int64_t col = row + k * units + begin;
+      Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
+        StoreLanes(pre + col + j,
+                   LoadLanes(x + col + j, lanes) +
+                       LoadLanes(w.m + col + j, lanes),
+                   lanes);
+      });
+    }
+  }
+  for (int k = 0; k < 2; ++k) {
+    const int64_t col = k * units + begin;
+    Apply(p.recurrent_activation, pre + col, width, w.act + col, width, batch,
+          n);
+  }
+  // reset: m_h, and the candidate's pre-activation x_h + r m_h; or r h_prev.
+  for (int64_t b = 0; b < batch; ++b) {
+    const S* r = w.act + b * width + units;
+    const S* m_h = w.m + b * width + 2 * units;
+    const S* x_h = x + b * width + 2 * units;
+    const S* hb = h_prev + b * units;
+    S* pre_h = pre + b * width + 2 * units;
+    S* rb = reset + b * units;
+    Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
+      const int64_t u = begin + j;
+      if (p.reset_after) {
+        const Vec<S> mv = LoadLanes(m_h + u, lanes);
+        StoreLanes(rb + u, mv, lanes);
+        StoreLanes(pre_h + u,
+                   LoadLanes(x_h + u, lanes) + LoadLanes(r + u, lanes) * mv,
+                   lanes);
+      } else {
+        StoreLanes(rb + u, LoadLanes(r + u, lanes) * LoadLanes(hb + u, lanes),
+                   lanes);
+      }
+    });
+  }
+}
+
+template <typename S>
+TFA_INLINE void GruForwardStateImpl(const GruProblem<S>& p,
+                                    const GruData<S>& d, int64_t step,
+                                    int64_t begin, int64_t end) {
+  const int64_t batch = p.batch, units = p.units, width = p.Gates();
+  const int64_t n = end - begin, col = 2 * units + begin;
+  const GruScratchParts<S> w(p, d.scratch);
+  const int64_t t = p.StepTime(step);
+  const S* h_prev = GruPrevious(p, d, t);
+  const S* x = d.x + t * batch * width;
+  S* pre = d.gates + t * batch * width;
+  S* h_t = d.outputs + t * batch * units;
+  if (!p.reset_after) {
+    // x_h + ((r h_prev) W_hh + b_h), as Keras adds them.
+    for (int64_t b = 0; b < batch; ++b) {
+      std::copy_n(d.bias + col, n, w.m + b * width + col);
+    }
+    gemm::Multiply(d.reset + t * batch * units, units, d.kernel + col, width,
+                   w.m + col, width, batch, units, n, /*accumulate=*/true);
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t i = b * width + col;
+      Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
+        StoreLanes(pre + i + j,
+                   LoadLanes(x + i + j, lanes) + LoadLanes(w.m + i + j, lanes),
+                   lanes);
+      });
+    }
+  }
+  Apply(p.activation, pre + col, width, w.act + col, width, batch, n);
+  for (int64_t b = 0; b < batch; ++b) {
+    const S* z = w.act + b * width;
+    const S* hh = z + 2 * units;
+    const S* hp = h_prev + b * units;
+    S* hb = h_t + b * units;
+    if (!p.Active(t, b)) {
+      std::copy_n(hp + begin, n, hb + begin);
+      continue;
+    }
+    Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
+      const int64_t u = begin + j;
+      StoreLanes(hb + u,
+                 GruState(LoadLanes(z + u, lanes), LoadLanes(hh + u, lanes),
+                          LoadLanes(hp + u, lanes)),
+                 lanes);
+    });
+  }
+}
+
+template <typename S>
+TFA_INLINE void GruBackwardBeginImpl(const GruProblem<S>& p,
+                                     const GruData<S>& d, int64_t begin,
+                                     int64_t end) {
+  const int64_t units = p.units, width = p.Gates();
+  const GruScratchParts<S> w(p, d.scratch);
+  for (int64_t u = begin; u < end; ++u) {
+    for (int64_t j = 0; j < width; ++j) {
+      w.kernel_t[j * units + u] = d.kernel[u * width + j];
+    }
+  }
+}
+
+// Zeroes gate block k's columns of units [begin, end) of dx at masked rows.
+template <typename S>
+TFA_INLINE void ZeroMasked(const GruProblem<S>& p, int64_t t, S* dx, int k,
+                           int64_t begin, int64_t end) {
+  for (int64_t b = 0; b < p.batch; ++b) {
+    if (p.Active(t, b)) continue;
+    S* row = dx + b * p.Gates() + k * p.units;
+    std::fill(row + begin, row + end, S(0));
+  }
+}
+
+template <typename S>
+TFA_INLINE void GruBackwardGatesImpl(const GruProblem<S>& p,
+                                     const GruData<S>& d, int64_t step,
+                                     int64_t begin, int64_t end) {
+  const int64_t batch = p.batch, units = p.units, width = p.Gates();
+  const int64_t state = batch * units, n = end - begin;
+  const int64_t steps = p.time * batch;
+  const GruScratchParts<S> w(p, d.scratch);
+  const int64_t t = p.StepTime(step);
+  const S* h_prev = GruPrevious(p, d, t);
+  const S* pre = d.gates + t * batch * width;
+  const S* reset = d.reset + t * state;
+  const S* dy = d.d_outputs + t * state;
+  S* dx = d.dx + t * batch * width;
+  S* dm_h = w.dm_h + t * state;
+  for (int k = 0; k < 3; ++k) {
+    const int64_t col = k * units + begin;
+    Apply(k == 2 ? p.activation : p.recurrent_activation, pre + col, width,
+          w.act + col, width, batch, n);
+  }
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t row = b * units;
+    S* dh = d.dh + row;
+    const S* z = w.act + b * width;
+    const S* hh = z + 2 * units;
+    const S* hp = h_prev + row;
+    S* gg = w.gate_grad + b * width;
+    S* direct = w.dh_direct + row;
+    Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
+      using V = Vec<S>;
+      const int64_t u = begin + j;
+      const V dh_total =
+          LoadLanes(dh + u, lanes) + LoadLanes(dy + row + u, lanes);
+      StoreLanes(dh + u, dh_total, lanes);
+      V dz, dhh, dh_prev;
+      GruStateGradients(dh_total, LoadLanes(z + u, lanes),
+                        LoadLanes(hh + u, lanes), LoadLanes(hp + u, lanes),
+                        &dz, &dhh, &dh_prev);
+      StoreLanes(gg + u, dz, lanes);
+      StoreLanes(gg + 2 * units + u, dhh, lanes);
+      StoreLanes(direct + u, dh_prev, lanes);
+    });
+  }
+  for (int k = 0; k < 3; k += 2) {
+    const int64_t col = k * units + begin;
+    ApplyGradient(k == 2 ? p.activation : p.recurrent_activation, pre + col,
+                  w.act + col, w.gate_grad + col, dx + col, width, batch, n);
+    ZeroMasked(p, t, dx, k, begin, end);
+  }
+  if (p.reset_after) {
+    // The candidate's x_h + r m_h: dm_h = dx_h r, dr = dx_h m_h.
+    for (int64_t b = 0; b < batch; ++b) {
+      const S* r = w.act + b * width + units;
+      const S* dx_h = dx + b * width + 2 * units;
+      const S* m_h = reset + b * units;
+      S* dr = w.gate_grad + b * width + units;
+      S* dmb = dm_h + b * units;
+      Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
+        const int64_t u = begin + j;
+        const Vec<S> g = LoadLanes(dx_h + u, lanes);
+        StoreLanes(dmb + u, g * LoadLanes(r + u, lanes), lanes);
+        StoreLanes(dr + u, g * LoadLanes(m_h + u, lanes), lanes);
+      });
+    }
+    const int64_t col = units + begin;
+    ApplyGradient(p.recurrent_activation, pre + col, w.act + col,
+                  w.gate_grad + col, dx + col, width, batch, n);
+    ZeroMasked(p, t, dx, 1, begin, end);
+  }
+  // Column t * batch + b of h_prev_t: the state this step multiplied.
+  for (int64_t u = begin; u < end; ++u) {
+    for (int64_t b = 0; b < batch; ++b) {
+      w.h_prev_t[u * steps + t * batch + b] = h_prev[b * units + u];
+    }
+  }
+}
+
+template <typename S>
+TFA_INLINE void GruBackwardResetImpl(const GruProblem<S>& p,
+                                     const GruData<S>& d, int64_t step,
+                                     int64_t begin, int64_t end) {
+  const int64_t batch = p.batch, units = p.units, width = p.Gates();
+  const int64_t state = batch * units, n = end - begin;
+  const int64_t steps = p.time * batch;
+  const GruScratchParts<S> w(p, d.scratch);
+  const int64_t t = p.StepTime(step);
+  const S* h_prev = GruPrevious(p, d, t);
+  const S* pre = d.gates + t * batch * width;
+  const S* reset = d.reset + t * state;
+  S* dx = d.dx + t * batch * width;
+  // d(r h_prev) = dx_h W_hh^T (every unit's dx_h).
+  gemm::Multiply(dx + 2 * units, width, w.kernel_t + 2 * units * units + begin,
+                 units, w.d_reset + begin, units, batch, units, n,
+                 /*accumulate=*/false);
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t row = b * units;
+    const S* r = w.act + b * width + units;
+    const S* hp = h_prev + row;
+    const S* dr_h = w.d_reset + row;
+    S* dr = w.gate_grad + b * width + units;
+    S* direct = w.dh_direct + row;
+    Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
+      const int64_t u = begin + j;
+      const Vec<S> g = LoadLanes(dr_h + u, lanes);
+      StoreLanes(dr + u, g * LoadLanes(hp + u, lanes), lanes);
+      StoreLanes(direct + u,
+                 LoadLanes(direct + u, lanes) + g * LoadLanes(r + u, lanes),
+                 lanes);
+    });
+  }
+  const int64_t col = units + begin;
+  ApplyGradient(p.recurrent_activation, pre + col, w.act + col,
+                w.gate_grad + col, dx + col, width, batch, n);
+  ZeroMasked(p, t, dx, 1, begin, end);
+  // Column t * batch + b of reset_t: the r h_prev this step multiplied.
+  for (int64_t u = begin; u < end; ++u) {
+    for (int64_t b = 0; b < batch; ++b) {
+      w.reset_t[u * steps + t * batch + b] = reset[b * units + u];
+    }
+  }
+}
+
+template <typename S>
+TFA_INLINE void GruBackwardStateImpl(const GruProblem<S>& p,
+                                     const GruData<S>& d, int64_t step,
+                                     int64_t begin, int64_t end) {
+  const int64_t batch = p.batch, units = p.units, width = p.Gates();
+  const int64_t n = end - begin;
+  const GruScratchParts<S> w(p, d.scratch);
+  const int64_t t = p.StepTime(step);
+  const S* dx = d.dx + t * batch * width;
+  // dh_prev = direct + [dz, dr] W_zr^T (+ dm_h W_h^T); masked rows carry dh.
+  gemm::Multiply(dx, width, w.kernel_t + begin, units, w.dh_direct + begin,
+                 units, batch, 2 * units, n, /*accumulate=*/true);
+  if (p.reset_after) {
+    gemm::Multiply(w.dm_h + t * batch * units, units,
+                   w.kernel_t + 2 * units * units + begin, units,
+                   w.dh_direct + begin, units, batch, units, n,
+                   /*accumulate=*/true);
+  }
+  for (int64_t b = 0; b < batch; ++b) {
+    if (p.Active(t, b)) {
+      std::copy_n(w.dh_direct + b * units + begin, n,
+                  d.dh + b * units + begin);
+    }
+  }
+}
+
+template <typename S>
+TFA_INLINE void GruKernelGradientImpl(const GruProblem<S>& p,
+                                      const GruData<S>& d, int64_t begin,
+                                      int64_t end) {
+  const int64_t units = p.units, width = p.Gates(), n = end - begin;
+  const int64_t steps = p.time * p.batch;
+  const GruScratchParts<S> w(p, d.scratch);
+  // The gradient of m at every step: dx's z and r blocks, and dm_h (with
+  // reset_after) or dx's hh block, whose left factor is r h_prev.
+  const S* dm_h = p.reset_after ? w.dm_h : d.dx + 2 * units;
+  const int64_t ld_h = p.reset_after ? units : width;
+  const S* left_h = p.reset_after ? w.h_prev_t : w.reset_t;
+  S* dk = d.d_kernel + begin * width;
+  gemm::Multiply(w.h_prev_t + begin * steps, steps, d.dx, width, dk, width, n,
+                 steps, 2 * units, /*accumulate=*/false);
+  gemm::Multiply(left_h + begin * steps, steps, dm_h, ld_h, dk + 2 * units,
+                 width, n, steps, units, /*accumulate=*/false);
+  // d_bias: the sum of those over every step, in a fixed order.
+  for (int k = 0; k < 3; ++k) {
+    const S* g = k < 2 ? d.dx + k * units : dm_h;
+    const int64_t ld = k < 2 ? width : ld_h;
+    S* db = d.d_bias + k * units;
+    Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
+      const int64_t u = begin + j;
+      Vec<S> sum{};
+      for (int64_t i = 0; i < steps; ++i) sum += LoadLanes(g + i * ld + u, lanes);
+      StoreLanes(db + u, sum, lanes);
+    });
+  }
+}
+
 }  // namespace
 
 #define TFA_ENTRY_POINTS(S)                                                   \
@@ -340,6 +700,31 @@ TFA_INLINE void KernelGradientImpl(const LstmProblem<S>& p,
   }
 TFA_FOR_EACH_CPU_TYPE(TFA_ENTRY_POINTS)
 #undef TFA_ENTRY_POINTS
+
+#define TFA_GRU_STEP(S, Name)                                                \
+  TFA_CPU_CLONES void Gru##Name(const GruProblem<S>& p, const GruData<S>& d, \
+                                int64_t step, int64_t begin, int64_t end) {  \
+    Gru##Name##Impl(p, d, step, begin, end);                                 \
+  }
+#define TFA_GRU_ENTRY_POINTS(S)                                              \
+  TFA_GRU_STEP(S, ForwardGates)                                              \
+  TFA_GRU_STEP(S, ForwardState)                                              \
+  TFA_GRU_STEP(S, BackwardGates)                                             \
+  TFA_GRU_STEP(S, BackwardReset)                                             \
+  TFA_GRU_STEP(S, BackwardState)                                             \
+  TFA_CPU_CLONES void GruBackwardBegin(const GruProblem<S>& p,               \
+                                       const GruData<S>& d, int64_t begin,   \
+                                       int64_t end) {                        \
+    GruBackwardBeginImpl(p, d, begin, end);                                  \
+  }                                                                          \
+  TFA_CPU_CLONES void GruKernelGradient(const GruProblem<S>& p,              \
+                                        const GruData<S>& d, int64_t begin,  \
+                                        int64_t end) {                       \
+    GruKernelGradientImpl(p, d, begin, end);                                 \
+  }
+TFA_FOR_EACH_CPU_TYPE(TFA_GRU_ENTRY_POINTS)
+#undef TFA_GRU_ENTRY_POINTS
+#undef TFA_GRU_STEP
 
 }  // namespace recurrent
 }  // namespace tf_approx

@@ -110,6 +110,129 @@ void LstmBackwardPhase(const LstmProblem<S>& p, const LstmData<S>& d,
   }
 }
 
+// The tensors of one GRU sequence (see TfApprox>Gru and TfApprox>GruGrad):
+// x [time, batch, 3 units], kernel [units, 3 units], bias (the recurrent
+// bias) [3 units], h0 [batch, units]; the forward pass writes outputs [time,
+// batch, units] (the carried h at masked steps), gates [time, batch, 3 units]
+// (the pre-activations of z, r and hh) and reset [time, batch, units] (m_h
+// with reset_after, r h_prev without); the backward pass reads them with the
+// gradients d_outputs and dh (dh is updated in place, step by step, and ends
+// as the gradient of h0) and writes dx [time, batch, 3 units] (the gradient
+// of x, 0 at masked steps), d_kernel and d_bias.
+template <typename S>
+struct GruData {
+  const S* x = nullptr;
+  const S* kernel = nullptr;
+  const S* bias = nullptr;
+  const S* h0 = nullptr;
+  S* outputs = nullptr;
+  S* gates = nullptr;
+  S* reset = nullptr;
+  const S* d_outputs = nullptr;
+  S* dh = nullptr;
+  S* dx = nullptr;
+  S* d_kernel = nullptr;
+  S* d_bias = nullptr;
+  S* scratch = nullptr;  // GruScratch(p) elements
+};
+
+// Scratch elements of the forward and backward passes.
+template <typename S>
+int64_t GruScratch(const GruProblem<S>& p) {
+  const int64_t state = p.batch * p.units, steps = p.time * p.batch;
+  return p.units * p.Gates() + 3 * p.batch * p.Gates() + 2 * state +
+         3 * steps * p.units;
+}
+
+// The forward pass's step `step` for units [begin, end), in two parts: the
+// gates z and r (with reset_after also the candidate's recurrent product),
+// then the candidate and the new state (without reset_after this needs every
+// unit's r h_prev, so it is a phase of its own).
+void GruForwardGates(const GruProblem<float>& p, const GruData<float>& d,
+                     int64_t step, int64_t begin, int64_t end);
+void GruForwardGates(const GruProblem<double>& p, const GruData<double>& d,
+                     int64_t step, int64_t begin, int64_t end);
+void GruForwardState(const GruProblem<float>& p, const GruData<float>& d,
+                     int64_t step, int64_t begin, int64_t end);
+void GruForwardState(const GruProblem<double>& p, const GruData<double>& d,
+                     int64_t step, int64_t begin, int64_t end);
+
+// Before the backward pass: d's scratch copy of the kernel's transpose, rows
+// [begin, end) of the kernel.
+void GruBackwardBegin(const GruProblem<float>& p, const GruData<float>& d,
+                      int64_t begin, int64_t end);
+void GruBackwardBegin(const GruProblem<double>& p, const GruData<double>& d,
+                      int64_t begin, int64_t end);
+
+// The backward pass's step through the gates for units [begin, end): dx of
+// the step's columns of those units (without reset_after, those of z and hh
+// only: r's needs every unit's dx of hh, and is GruBackwardReset's).
+void GruBackwardGates(const GruProblem<float>& p, const GruData<float>& d,
+                      int64_t step, int64_t begin, int64_t end);
+void GruBackwardGates(const GruProblem<double>& p, const GruData<double>& d,
+                      int64_t step, int64_t begin, int64_t end);
+void GruBackwardReset(const GruProblem<float>& p, const GruData<float>& d,
+                      int64_t step, int64_t begin, int64_t end);
+void GruBackwardReset(const GruProblem<double>& p, const GruData<double>& d,
+                      int64_t step, int64_t begin, int64_t end);
+
+// Then dh for units [begin, end): the direct part plus the gates' gradients
+// times the kernel's transpose (needs every unit's).
+void GruBackwardState(const GruProblem<float>& p, const GruData<float>& d,
+                      int64_t step, int64_t begin, int64_t end);
+void GruBackwardState(const GruProblem<double>& p, const GruData<double>& d,
+                      int64_t step, int64_t begin, int64_t end);
+
+// After every step: rows [begin, end) of d_kernel and the columns of those
+// units of d_bias.
+void GruKernelGradient(const GruProblem<float>& p, const GruData<float>& d,
+                       int64_t begin, int64_t end);
+void GruKernelGradient(const GruProblem<double>& p, const GruData<double>& d,
+                       int64_t begin, int64_t end);
+
+// The forward pass as phases, as the LSTM's: PhasesPerStep() per step.
+template <typename S>
+int64_t GruForwardPhases(const GruProblem<S>& p) {
+  return p.time * p.PhasesPerStep();
+}
+
+template <typename S>
+void GruForwardPhase(const GruProblem<S>& p, const GruData<S>& d,
+                     int64_t phase, int64_t begin, int64_t end) {
+  const int64_t step = phase / p.PhasesPerStep();
+  if (phase % p.PhasesPerStep() == 0) GruForwardGates(p, d, step, begin, end);
+  if (p.reset_after || phase % 2 == 1) GruForwardState(p, d, step, begin, end);
+}
+
+// The backward pass as phases, as the LSTM's: phase 0 transposes the
+// kernel; then per step s, from the last, the first of its phases finishes
+// step s + 1 (its dh) and starts step s, and without reset_after a second one
+// takes r's gradient of step s; then step 0 is finished; the last phase is
+// the kernel's gradient.
+template <typename S>
+int64_t GruBackwardPhases(const GruProblem<S>& p) {
+  return p.time * p.PhasesPerStep() + 3;
+}
+
+template <typename S>
+void GruBackwardPhase(const GruProblem<S>& p, const GruData<S>& d,
+                      int64_t phase, int64_t begin, int64_t end) {
+  if (phase == 0) {
+    GruBackwardBegin(p, d, begin, end);
+  } else if (phase == GruBackwardPhases(p) - 1) {
+    GruKernelGradient(p, d, begin, end);
+  } else {
+    const int64_t done = (phase - 1) / p.PhasesPerStep();  // steps finished
+    const int64_t s = p.time - 1 - done;
+    if ((phase - 1) % p.PhasesPerStep() == 1) {
+      GruBackwardReset(p, d, s, begin, end);
+      return;
+    }
+    if (s + 1 < p.time) GruBackwardState(p, d, s + 1, begin, end);
+    if (s >= 0) GruBackwardGates(p, d, s, begin, end);
+  }
+}
+
 }  // namespace recurrent
 }  // namespace tf_approx
 

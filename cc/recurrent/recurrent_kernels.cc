@@ -1,6 +1,6 @@
-// Kernels of TfApprox>Lstm and TfApprox>LstmGrad: validate the attrs and
-// shapes, allocate the outputs and scratch, and run the sequence on the CPU
-// loops (recurrent_cpu.cc). CPU only: on a GPU the layer runs Keras' cuDNN
+// Kernels of TfApprox>Lstm, TfApprox>Gru and their gradients: validate the
+// attrs and shapes, allocate the outputs and scratch, and run the sequence on
+// the CPU loops (recurrent_cpu.cc). CPU only: on a GPU the layer runs Keras' cuDNN
 // path or the composite twin (tf_approx/layers/recurrent.py).
 #define EIGEN_USE_THREADS
 
@@ -8,9 +8,11 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -32,7 +34,8 @@ using ::tensorflow::OpKernelContext;
 using ::tensorflow::Tensor;
 using ::tensorflow::TensorShape;
 
-constexpr char kOp[] = "tf_approx lstm";
+constexpr char kLstm[] = "tf_approx lstm";
+constexpr char kGru[] = "tf_approx gru";
 
 // One of the layer's functions from the attrs behind `prefix`.
 template <typename S>
@@ -51,54 +54,77 @@ void ReadFunction(OpKernelConstruction* ctx, const std::string& prefix,
 }
 
 template <typename S>
-void ReadProblem(OpKernelConstruction* ctx, recurrent::LstmProblem<S>* p) {
+void ReadSequence(OpKernelConstruction* ctx, recurrent::Sequence<S>* p) {
   OP_REQUIRES_OK(ctx, ctx->GetAttr("reverse", &p->reverse));
   ReadFunction(ctx, "activation_", &p->activation);
   if (!ctx->status().ok()) return;
   ReadFunction(ctx, "recurrent_activation_", &p->recurrent_activation);
 }
 
-absl::Status CheckShape(const Tensor& t, const char* name,
+template <typename S>
+void ReadProblem(OpKernelConstruction* ctx, recurrent::LstmProblem<S>* p) {
+  ReadSequence(ctx, p);
+}
+
+template <typename S>
+void ReadProblem(OpKernelConstruction* ctx, recurrent::GruProblem<S>* p) {
+  ReadSequence(ctx, p);
+  if (!ctx->status().ok()) return;
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("reset_after", &p->reset_after));
+}
+
+absl::Status CheckShape(const char* op, const Tensor& t, const char* name,
                         const TensorShape& want) {
   if (t.shape() == want) return absl::OkStatus();
   return absl::InvalidArgumentError(
-      absl::StrCat(kOp, ": `", name, "` must have shape ", want.DebugString(),
+      absl::StrCat(op, ": `", name, "` must have shape ", want.DebugString(),
                    ", got ", t.shape().DebugString()));
 }
 
-// Validates x, the kernel, the states and lengths (inputs x, kernel, h0, c0
-// and lengths of ctx) and sets p's sizes and lengths.
+// The inputs of ctx that every op of a layer takes, by index.
+struct SequenceInputs {
+  int x;  // [time, batch, gates * units] (dx's shape for the gradients)
+  int kernel;  // [units, gates * units]
+  std::initializer_list<std::pair<int, const char*>> states;  // [batch, units]
+  int lengths;  // [batch]
+};
+
+// Validates a layer's inputs (`gates` gate blocks per unit) and sets p's
+// sizes and lengths.
 template <typename S>
-absl::Status CheckInputs(OpKernelContext* ctx, int x_index, int kernel_index,
-                         int h0_index, int c0_index, int lengths_index,
-                         recurrent::LstmProblem<S>* p) {
-  const Tensor& x = ctx->input(x_index);
-  const Tensor& kernel = ctx->input(kernel_index);
-  if (kernel.dims() != 2 || kernel.dim_size(1) != 4 * kernel.dim_size(0)) {
+absl::Status CheckInputs(OpKernelContext* ctx, const char* op, int gates,
+                         const SequenceInputs& in,
+                         recurrent::Sequence<S>* p) {
+  const Tensor& x = ctx->input(in.x);
+  const Tensor& kernel = ctx->input(in.kernel);
+  if (kernel.dims() != 2 ||
+      kernel.dim_size(1) != gates * kernel.dim_size(0)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        kOp, ": `recurrent_kernel` must have shape [units, 4 units], got ",
-        kernel.shape().DebugString()));
+        op, ": `recurrent_kernel` must have shape [units, ", gates,
+        " units], got ", kernel.shape().DebugString()));
   }
   if (x.dims() != 3) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kOp, ": `x` must have shape [time, batch, 4 units], got ",
-                     x.shape().DebugString()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": `x` must have shape [time, batch, ", gates, " units], got ",
+        x.shape().DebugString()));
   }
   p->time = x.dim_size(0);
   p->batch = x.dim_size(1);
   p->units = kernel.dim_size(0);
-  TF_RETURN_IF_ERROR(
-      CheckShape(x, "x", TensorShape({p->time, p->batch, 4 * p->units})));
+  TF_RETURN_IF_ERROR(CheckShape(
+      op, x, "x", TensorShape({p->time, p->batch, gates * p->units})));
   const TensorShape state({p->batch, p->units});
-  TF_RETURN_IF_ERROR(CheckShape(ctx->input(h0_index), "h0", state));
-  TF_RETURN_IF_ERROR(CheckShape(ctx->input(c0_index), "c0", state));
-  const Tensor& lengths = ctx->input(lengths_index);
-  TF_RETURN_IF_ERROR(CheckShape(lengths, "lengths", TensorShape({p->batch})));
+  for (const auto& [index, name] : in.states) {
+    TF_RETURN_IF_ERROR(CheckShape(op, ctx->input(index), name, state));
+  }
+  const Tensor& lengths = ctx->input(in.lengths);
+  TF_RETURN_IF_ERROR(
+      CheckShape(op, lengths, "lengths", TensorShape({p->batch})));
   const auto values = lengths.flat<int32_t>();
   for (int64_t b = 0; b < p->batch; ++b) {
     if (values(b) < 0 || values(b) > p->time) {
       return absl::InvalidArgumentError(absl::StrCat(
-          kOp, ": `lengths` must be in [0, time = ", p->time, "], got ",
+          op, ": `lengths` must be in [0, time = ", p->time, "], got ",
           values(b), " at index ", b));
     }
   }
@@ -154,7 +180,7 @@ struct PhaseTasks {
 };
 
 template <typename S, typename Fn>
-void RunPhases(OpKernelContext* ctx, const recurrent::LstmProblem<S>& p,
+void RunPhases(OpKernelContext* ctx, const recurrent::Sequence<S>& p,
                int64_t phases, double flops, Fn&& fn) {
   constexpr int64_t kBlock = recurrent::kUnitBlock;
   // About 30 µs of one core's work: below it a split saves too little.
@@ -185,10 +211,10 @@ void RunPhases(OpKernelContext* ctx, const recurrent::LstmProblem<S>& p,
   tasks->WaitFor(tasks->total);
 }
 
-// Flops of one step's product, [batch, units] x [units, 4 units].
-template <typename S>
-double StepFlops(const recurrent::LstmProblem<S>& p) {
-  return 8.0 * p.batch * p.units * p.units;
+// Flops of one step's product, [batch, units] x [units, gates units].
+template <typename Problem>
+double StepFlops(const Problem& p) {
+  return 2.0 * p.batch * p.units * p.Gates();
 }
 
 template <typename S>
@@ -200,7 +226,8 @@ class LstmOp : public OpKernel {
 
   void Compute(OpKernelContext* ctx) override {
     recurrent::LstmProblem<S> p = problem_;
-    OP_REQUIRES_OK(ctx, CheckInputs(ctx, 0, 1, 2, 3, 4, &p));
+    OP_REQUIRES_OK(ctx, CheckInputs(ctx, kLstm, 4,
+                                    {0, 1, {{2, "h0"}, {3, "c0"}}, 4}, &p));
     const int64_t time = p.time, batch = p.batch, units = p.units;
     Tensor *outputs, *h, *c, *gates, *cells;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {time, batch, units},
@@ -252,14 +279,16 @@ class LstmGradOp : public OpKernel {
     recurrent::LstmProblem<S> p = problem_;
     // Inputs: d_outputs, dh, dc, recurrent_kernel, h0, c0, lengths,
     // outputs, gates, cells.
-    OP_REQUIRES_OK(ctx, CheckInputs(ctx, 8, 3, 4, 5, 6, &p));
+    OP_REQUIRES_OK(ctx, CheckInputs(ctx, kLstm, 4,
+                                    {8, 3, {{1, "dh"}, {2, "dc"}, {4, "h0"},
+                                            {5, "c0"}}, 6},
+                                    &p));
     const TensorShape sequence({p.time, p.batch, p.units});
     const TensorShape state({p.batch, p.units});
-    OP_REQUIRES_OK(ctx, CheckShape(ctx->input(0), "d_outputs", sequence));
-    OP_REQUIRES_OK(ctx, CheckShape(ctx->input(1), "dh", state));
-    OP_REQUIRES_OK(ctx, CheckShape(ctx->input(2), "dc", state));
-    OP_REQUIRES_OK(ctx, CheckShape(ctx->input(7), "outputs", sequence));
-    OP_REQUIRES_OK(ctx, CheckShape(ctx->input(9), "cells", sequence));
+    OP_REQUIRES_OK(ctx,
+                   CheckShape(kLstm, ctx->input(0), "d_outputs", sequence));
+    OP_REQUIRES_OK(ctx, CheckShape(kLstm, ctx->input(7), "outputs", sequence));
+    OP_REQUIRES_OK(ctx, CheckShape(kLstm, ctx->input(9), "cells", sequence));
     Tensor *dx, *d_kernel, *dh0, *dc0;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, ctx->input(8).shape(), &dx));
     OP_REQUIRES_OK(ctx,
@@ -297,6 +326,108 @@ class LstmGradOp : public OpKernel {
   recurrent::LstmProblem<S> problem_;
 };
 
+template <typename S>
+class GruOp : public OpKernel {
+ public:
+  explicit GruOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    ReadProblem(ctx, &problem_);
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    recurrent::GruProblem<S> p = problem_;
+    // Inputs: x, recurrent_kernel, recurrent_bias, h0, lengths.
+    OP_REQUIRES_OK(ctx, CheckInputs(ctx, kGru, 3, {0, 1, {{3, "h0"}}, 4}, &p));
+    OP_REQUIRES_OK(ctx, CheckShape(kGru, ctx->input(2), "recurrent_bias",
+                                   TensorShape({p.Gates()})));
+    const int64_t time = p.time, batch = p.batch, units = p.units;
+    Tensor *outputs, *h, *gates, *reset;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {time, batch, units},
+                                             &outputs));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, {batch, units}, &h));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, ctx->input(0).shape(),
+                                             &gates));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, {time, batch, units},
+                                             &reset));
+    Tensor scratch;
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(
+                            ::tensorflow::DataTypeToEnum<S>::value,
+                            {recurrent::GruScratch(p)}, &scratch));
+    recurrent::GruData<S> d;
+    d.x = ctx->input(0).flat<S>().data();
+    d.kernel = ctx->input(1).flat<S>().data();
+    d.bias = ctx->input(2).flat<S>().data();
+    d.h0 = ctx->input(3).flat<S>().data();
+    d.outputs = outputs->flat<S>().data();
+    d.gates = gates->flat<S>().data();
+    d.reset = reset->flat<S>().data();
+    d.scratch = scratch.flat<S>().data();
+    RunPhases(ctx, p, recurrent::GruForwardPhases(p), StepFlops(p),
+              [&](int64_t phase, int64_t begin, int64_t end) {
+                recurrent::GruForwardPhase(p, d, phase, begin, end);
+              });
+    // The state after the last step taken (the initial one if none).
+    const int64_t last = time == 0 ? -1 : p.StepTime(time - 1);
+    std::copy_n(last < 0 ? d.h0 : d.outputs + last * batch * units,
+                batch * units, h->flat<S>().data());
+  }
+
+ private:
+  recurrent::GruProblem<S> problem_;
+};
+
+template <typename S>
+class GruGradOp : public OpKernel {
+ public:
+  explicit GruGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    ReadProblem(ctx, &problem_);
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    recurrent::GruProblem<S> p = problem_;
+    // Inputs: d_outputs, dh, recurrent_kernel, h0, lengths, outputs, gates,
+    // reset.
+    OP_REQUIRES_OK(ctx, CheckInputs(ctx, kGru, 3,
+                                    {6, 2, {{1, "dh"}, {3, "h0"}}, 4}, &p));
+    const TensorShape sequence({p.time, p.batch, p.units});
+    OP_REQUIRES_OK(ctx,
+                   CheckShape(kGru, ctx->input(0), "d_outputs", sequence));
+    OP_REQUIRES_OK(ctx, CheckShape(kGru, ctx->input(5), "outputs", sequence));
+    OP_REQUIRES_OK(ctx, CheckShape(kGru, ctx->input(7), "reset", sequence));
+    Tensor *dx, *d_kernel, *d_bias, *dh0;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, ctx->input(6).shape(), &dx));
+    OP_REQUIRES_OK(ctx,
+                   ctx->allocate_output(1, ctx->input(2).shape(), &d_kernel));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, {p.Gates()}, &d_bias));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, {p.batch, p.units}, &dh0));
+    Tensor scratch;
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(
+                            ::tensorflow::DataTypeToEnum<S>::value,
+                            {recurrent::GruScratch(p)}, &scratch));
+    auto in = [ctx](int i) { return ctx->input(i).flat<S>().data(); };
+    recurrent::GruData<S> d;
+    d.d_outputs = in(0);
+    d.kernel = in(2);
+    d.h0 = in(3);
+    d.outputs = const_cast<S*>(in(5));
+    d.gates = const_cast<S*>(in(6));
+    d.reset = const_cast<S*>(in(7));
+    d.dh = dh0->flat<S>().data();
+    d.dx = dx->flat<S>().data();
+    d.d_kernel = d_kernel->flat<S>().data();
+    d.d_bias = d_bias->flat<S>().data();
+    d.scratch = scratch.flat<S>().data();
+    // dh starts as the given gradient and ends as dh0.
+    std::copy_n(in(1), p.batch * p.units, d.dh);
+    RunPhases(ctx, p, recurrent::GruBackwardPhases(p), StepFlops(p),
+              [&](int64_t phase, int64_t begin, int64_t end) {
+                recurrent::GruBackwardPhase(p, d, phase, begin, end);
+              });
+  }
+
+ private:
+  recurrent::GruProblem<S> problem_;
+};
+
 #define TFA_REGISTER(S)                                                 \
   REGISTER_KERNEL_BUILDER(                                              \
       Name("TfApprox>Lstm").Device(::tensorflow::DEVICE_CPU)            \
@@ -305,7 +436,15 @@ class LstmGradOp : public OpKernel {
   REGISTER_KERNEL_BUILDER(                                              \
       Name("TfApprox>LstmGrad").Device(::tensorflow::DEVICE_CPU)        \
           .TypeConstraint<S>("T"),                                      \
-      LstmGradOp<S>);
+      LstmGradOp<S>);                                                   \
+  REGISTER_KERNEL_BUILDER(                                              \
+      Name("TfApprox>Gru").Device(::tensorflow::DEVICE_CPU)             \
+          .TypeConstraint<S>("T"),                                      \
+      GruOp<S>);                                                        \
+  REGISTER_KERNEL_BUILDER(                                              \
+      Name("TfApprox>GruGrad").Device(::tensorflow::DEVICE_CPU)         \
+          .TypeConstraint<S>("T"),                                      \
+      GruGradOp<S>);
 TFA_REGISTER(float)
 TFA_REGISTER(double)
 #undef TFA_REGISTER
