@@ -21,6 +21,7 @@ hidden. TF_APPROX_CUDA_ARCHS lists the compute capabilities to compile for
 (default 75,80,90: machine code for each and PTX for the last).
 """
 
+import concurrent.futures
 import copy
 import json
 import os
@@ -64,6 +65,7 @@ CUDA_ARCHS_ENV = "TF_APPROX_CUDA_ARCHS"
 DEFAULT_CUDA_ARCHS = "75,80,90"
 OPS_EXTENSION = "tf_approx._ops"
 GPU_EXTENSION = "tf_approx._ops_gpu"
+NATIVE_EXTENSION = "tf_approx._native"
 
 
 def _gpu_sources():
@@ -211,12 +213,52 @@ class BuildExt(build_ext):
         ext.extra_compile_args.append(
             f'-DTF_APPROX_TF_VERSION="{tf.__version__}"')
         ext.extra_link_args += tf.sysconfig.get_link_flags()
+    self._compile_shared_sources(tf.sysconfig.get_compile_flags())
     super().build_extensions()
 
+  def _compile_shared_sources(self, tf_flags):
+    """Compiles the sources both CPU libraries link, once, for both.
+
+    The op library and `_native` both take every family's CPU loops
+    (cc/<family>/<family>_cpu.cc, the heaviest files of the build) and the
+    ISA switch. They include no TensorFlow header, so one object serves both
+    libraries; only the C++ ABI follows TensorFlow's flags, in `_native` too.
+
+    Args:
+      tf_flags: the installed TensorFlow's compile flags.
+    """
+    ops = next(e for e in self.extensions if e.name == OPS_EXTENSION)
+    native = next(e for e in self.extensions if e.name == NATIVE_EXTENSION)
+    shared = [source for source in ops.sources if source in native.sources]
+    abi = [f for f in tf_flags if f.startswith("-D_GLIBCXX_USE_CXX11_ABI=")]
+    native.extra_compile_args += abi
+    flags = COMMON_FLAGS + ["-std=c++17"] + abi
+    output_dir = os.path.join(self.build_temp, "shared")
+    headers = _headers()
+
+    def compile_one(source):
+      target = self.compiler.object_filenames([source],
+                                              output_dir=output_dir)[0]
+      if (self.force or not os.path.exists(target) or
+          max(os.path.getmtime(p) for p in [source, "setup.py"] + headers) >
+          os.path.getmtime(target)):
+        self.compiler.compile([source], output_dir=output_dir,
+                              include_dirs=["."], extra_postargs=flags)
+      return target
+
+    with concurrent.futures.ThreadPoolExecutor(self.parallel) as pool:
+      objects = list(pool.map(compile_one, shared))
+    for ext in (ops, native):
+      ext.sources = [s for s in ext.sources if s not in shared]
+      ext.extra_objects = list(ext.extra_objects) + objects
+      # A changed object relinks the library.
+      ext.depends = list(ext.depends) + objects
+
   def build_extension(self, ext):
-    # Both extensions compile cc/<family>/<family>_cpu.cc and cc/common/isa.cc,
-    # with different flags, and setuptools builds them in parallel threads:
-    # one object directory each, or they would write the same object files.
+    # The extensions compile some sources of the same name with different
+    # flags (cc/common/build_info.cc, the GPU library's <family>_kernels.cc),
+    # and setuptools builds them in parallel threads: one object directory
+    # each, or they would write the same object files.
     command = copy.copy(self)
     command.build_temp = os.path.join(self.build_temp, ext.name)
     if ext.name == GPU_EXTENSION:
@@ -284,7 +326,7 @@ setup(
             language="c++",
         ),
         Extension(
-            "tf_approx._native",
+            NATIVE_EXTENSION,
             sources=_native_sources(),
             include_dirs=[".", pybind11.get_include()],
             extra_compile_args=COMMON_FLAGS + ["-std=c++17"],
