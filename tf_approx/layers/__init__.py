@@ -9,4 +9,5 @@ from tf_approx.layers.mollify import MollifiedActivation
 from tf_approx.layers.mollify import MollifyingBlock
 from tf_approx.layers.noisy import NoisyActivation
 from tf_approx.layers.pau import PAU
+from tf_approx.layers.recurrent import GRU
 from tf_approx.layers.recurrent import LSTM

@@ -9,4 +9,5 @@ from tf_approx.ops.fastfood import fastfood
 from tf_approx.ops.gaaf import gaaf
 from tf_approx.ops.noisy import noisy_activation
 from tf_approx.ops.pau import pau
+from tf_approx.ops.recurrent import gru
 from tf_approx.ops.recurrent import lstm
