@@ -24,8 +24,6 @@ APPROX = {"activation_kind": "rational",
 def _lib():
   if LIB is None:
     pytest.skip("the op library is not loaded (TF_APPROX_PY_OPS=1)")
-  if not hasattr(LIB, "tf_approx_gru"):
-    pytest.skip("NATIVE GRU OP MISSING: this build has no TfApprox>Gru")
   return LIB
 
 
@@ -261,3 +259,53 @@ def test_bad_activation_attrs_name_the_attr():
   with pytest.raises((tf.errors.InvalidArgumentError, ValueError, TypeError),
                      match="activation_kind"):
     _lib().tf_approx_gru(x, kernel, bias, h0, lengths, activation_kind="relu")
+
+
+@pytest.mark.parametrize("attrs,functions", [
+    ({}, ("tanh", "sigmoid")),
+    (APPROX, "approx"),
+])
+@pytest.mark.parametrize("reset_after", LAYOUTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+# The second size is large enough for the op to split its steps among the
+# intra-op threads (two under pytest on two cores).
+@pytest.mark.parametrize("batch,units", [(4, 37), (64, 101)])
+def test_native_module_matches_op_for_any_split(attrs, functions,
+                                                 reset_after, dtype, batch,
+                                                 units):
+  """The TF-free steps give the op's bits, whatever the split of the units.
+
+  The op splits the units among its threads in blocks; every element keeps
+  one summation order, so the d_kernel and d_bias a thread count gives are
+  the same.
+  """
+  from tf_approx import _native  # pylint: disable=g-import-not-at-top
+  lib = _lib()
+  x, kernel, bias, h0 = _problem(time=5, batch=batch, units=units,
+                                 dtype=dtype)
+  lengths = np.random.default_rng(1).integers(0, 6, batch).astype(np.int32)
+  if functions == "approx":
+    # The op's float attrs are float32: the same coefficients here.
+    f32 = lambda values: [float(np.float32(v)) for v in values]
+    functions = (_native.Spec(kind="rational",
+                              numerator=f32(APPROX["activation_numerator"]),
+                              denominator=f32(APPROX["activation_denominator"])),
+                 "sigmoid")
+  flags = dict(reset_after=reset_after, reverse=True)
+  outputs, _, gates, reset = lib.tf_approx_gru(x, kernel, bias, h0, lengths,
+                                               **flags, **attrs)
+  rng = np.random.default_rng(3)
+  d_outputs = rng.normal(size=outputs.shape).astype(dtype)
+  dh = rng.normal(size=h0.shape).astype(dtype)
+  want = lib.tf_approx_gru_grad(d_outputs, dh, kernel, h0, lengths, outputs,
+                                gates, reset, **flags, **attrs)
+  for block in (0, 16, 5):
+    got = _native.gru(x, kernel, bias, h0, lengths, *functions, **flags,
+                      unit_block=block)
+    for g, w in zip(got, (outputs, gates, reset)):
+      np.testing.assert_array_equal(g, w.numpy())
+    got = _native.gru_grad(d_outputs, dh, kernel, h0, lengths,
+                           outputs.numpy(), gates.numpy(), reset.numpy(),
+                           *functions, **flags, unit_block=block)
+    for g, w in zip(got, want):
+      np.testing.assert_array_equal(g, w.numpy())
