@@ -7,8 +7,9 @@ projection x_t W + b that the caller computes for all steps as one matmul;
 saved. `TfApprox>Gru` and `TfApprox>GruGrad` do the same for a GRU (Cho et
 al., 2014; Keras' `GRU`, both `reset_after` layouts), saving the gates'
 pre-activations and the reset product. The gates' tanh and sigmoid are exact
-or any tf_approx approximation. Inside an XLA context, or with `TF_APPROX_PY_OPS=1`, the composite twin from
-`tf_approx.reference.recurrent` runs instead.
+or any tf_approx approximation. Inside an XLA context, or with
+`TF_APPROX_PY_OPS=1`, the composite twin from `tf_approx.reference.recurrent`
+runs instead.
 """
 
 import tensorflow as tf
