@@ -156,6 +156,32 @@ DRIVER = textwrap.dedent("""
                lambda v: ops.dct(v, inverse=True),
                inputs([rows, n], dtype, special, LINEAR_SPECIAL), [])
 
+      # The fused recurrent layers, seeded on their own: added after the
+      # others were recorded. Masked steps (length 0 and partial), exact
+      # and approximated functions, units within a vector and past one.
+      seed(f"recurrent/{kind}/{dtype}")
+      lengths = tf.constant([3, 0, 2, 3], tf.int32)
+      for units in (5, 17):
+        for name, (a, ra) in (("exact", ("tanh", "sigmoid")),
+                              ("approx", ("tanh_pade_4_4",
+                                          "sigm_fastexp_512"))):
+          record(f"lstm/{name}/{units}/{kind}/{dtype}",
+                 lambda v, k, h0, c0, a=a, ra=ra: ops.lstm(
+                     v, k, h0, c0, lengths, activation=a,
+                     recurrent_activation=ra)[0],
+                 inputs([3, 4, 4 * units], dtype, special),
+                 [param([units, 4 * units], dtype, 0.3),
+                  param([4, units], dtype), param([4, units], dtype)])
+          for reset_after in (True, False):
+            record(f"gru/{name}/{reset_after}/{units}/{kind}/{dtype}",
+                   lambda v, k, b, h0, a=a, ra=ra, reset_after=reset_after: (
+                       ops.gru(v, k, b, h0, lengths, activation=a,
+                               recurrent_activation=ra,
+                               reset_after=reset_after)[0]),
+                   inputs([3, 4, 3 * units], dtype, special),
+                   [param([units, 3 * units], dtype, 0.3),
+                    param([3 * units], dtype, 0.1), param([4, units], dtype)])
+
   info = {"ops_isa": tf_approx.selected_isa()}
   if not composite:
     for name, arrays in native_cases.run(_native).items():
