@@ -60,6 +60,11 @@ def _cases():
           x, k, h, c, tf.constant([4, 2]), activation=spec,
           recurrent_activation="sigmoid"),
                _variables(rng, [4, 2, 12], [3, 12], [2, 3], [2, 3])),
+      # x [time 4, batch 2, 3 units], the kernel, the recurrent bias, h0.
+      "gru": (lambda x, k, b, h: ops.gru(
+          x, k, b, h, tf.constant([4, 2]), activation=spec,
+          recurrent_activation="sigmoid", reset_after=False),
+              _variables(rng, [4, 2, 9], [3, 9], [9], [2, 3])),
   }
 
 
