@@ -11,6 +11,8 @@ in one op (`tf_approx.ops.recurrent.lstm` / `gru`) instead of a dozen small
 ops per step. See docs/recurrent.md.
 """
 
+import importlib
+
 import keras
 import tensorflow as tf
 
@@ -55,10 +57,12 @@ class _FusedRNN(keras.layers.Layer):
 
   A subclass sets NAME (its Keras twin's name), GATES and STATES (the gate
   blocks of the kernels, the state tensors), and implements `_build_bias`,
-  `_input_bias` and `_recurrence`.
+  `_input_bias`, `_recurrence`, `_cudnn_supported` and `_cudnn_call`.
   """
 
   NAME = GATES = STATES = None
+  # What else cuDNN needs of the layer's arguments, for error messages.
+  _CUDNN_NEEDS = " and use_bias=True"
 
   def __init__(self, units, activation, recurrent_activation, use_bias,
                kernel_initializer, recurrent_initializer, bias_initializer,
@@ -236,6 +240,11 @@ class _FusedRNN(keras.layers.Layer):
       keep = keras.random.dropout(tf.ones_like(sequences[:, 0, :]),
                                   self.dropout, seed=self.seed_generator)
       sequences = sequences * keep[:, tf.newaxis, :]
+    cudnn = self._cudnn(sequences, states, mask, op_dtype)
+    if cudnn is not None:
+      last_output, outputs, states = cudnn
+      return self._finish(outputs if self.return_sequences else last_output,
+                          states, dtype)
     kernel = tf.cast(self.kernel, op_dtype)
     # Time-major before the matmul: the inputs are narrower than the gates.
     x = tf.transpose(sequences, [1, 0, 2])
@@ -248,9 +257,6 @@ class _FusedRNN(keras.layers.Layer):
     if mask is not None:
       lengths, mask = self._lengths(mask, time)
     outputs, states = self._recurrence(z, states, lengths, op_dtype)
-    if self.stateful:
-      for state, value in zip(self.states, states):
-        state.assign(tf.cast(value, state.dtype))
     if mask is not None:
       # Keras outputs, at a masked step, the output of the step processed
       # before it, zeros if there is none: after the last valid step (going
@@ -269,10 +275,54 @@ class _FusedRNN(keras.layers.Layer):
       output = states[0]
     else:
       output = outputs[-1]
+    return self._finish(output, states, dtype)
+
+  def _finish(self, output, states, dtype):
+    """Keeps a stateful layer's states; the layer's outputs in `dtype`."""
+    if self.stateful:
+      for state, value in zip(self.states, states):
+        state.assign(tf.cast(value, state.dtype))
     output, *states = (tf.cast(t, dtype) for t in (output, *states))
     if self.return_state:
       return [output, *states]
     return output
+
+  def _cudnn(self, sequences, states, mask, dtype):
+    """Keras' cuDNN path, where Keras' layer would take it.
+
+    With the exact tanh and sigmoid, `use_cudnn` 'auto' or True and the
+    layer's other arguments within cuDNN's (`_cudnn_supported`), the layer
+    runs what `keras.layers.LSTM` / `GRU` runs on a GPU: Keras' TensorFlow
+    backend's cuDNN function, which raises NotImplementedError where no GPU
+    is visible. Then, and for approximated functions, the fused op runs.
+
+    Returns:
+      (last output, outputs as Keras returns them, states), or None where
+      the fused op is to run.
+
+    Raises:
+      ValueError: `use_cudnn=True` and cuDNN cannot run this layer (as
+        Keras' layers raise).
+    """
+    if self.use_cudnn is False:
+      return None
+    exact = (self._activation == "tanh" and
+             self._recurrent_activation == "sigmoid")
+    if exact and self._cudnn_supported():
+      try:
+        # The module: the package's own `rnn` is a function of it.
+        rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+        return self._cudnn_call(rnn, sequences, states, mask, dtype)
+      except (ImportError, NotImplementedError):
+        pass
+    if self.use_cudnn is True:
+      raise ValueError(
+          "use_cudnn=True was specified, but cuDNN cannot run this "
+          f"tf_approx.layers.{self.NAME}: it needs a visible GPU, "
+          "activation='tanh', recurrent_activation='sigmoid'"
+          f"{self._CUDNN_NEEDS}. Pass use_cudnn='auto' to run the fused op "
+          "where cuDNN cannot")
+    return None
 
   def compute_output_shape(self, sequences_shape, initial_state_shape=None):
     batch, time = sequences_shape[0], sequences_shape[1]
@@ -340,6 +390,11 @@ class LSTM(_FusedRNN):
   one matmul; the recurrence is one op, `tf_approx.ops.recurrent.lstm`
   (its composite twin under XLA or `TF_APPROX_PY_OPS=1`).
 
+  On a GPU: with the exact tanh and sigmoid the layer runs Keras' cuDNN
+  path (see `use_cudnn`); with approximations it runs the op's composite
+  twin, a loop of TensorFlow ops per step as Keras' LSTM runs for functions
+  cuDNN does not have (the fused op has no CUDA kernel yet).
+
   Args:
     units: the dimension of h and c, a positive int.
     activation: a: 'tanh' (exact, the default) or any tf_approx activation
@@ -373,9 +428,10 @@ class LSTM(_FusedRNN):
       per-step graph to unroll.
     zero_output_for_mask: masked steps output zeros rather than the last
       output (Keras' RNN argument; `Bidirectional` sets it).
-    use_cudnn: accepted for compatibility ('auto', True or False) and
-      ignored: the layer always runs the fused op (this version never hands
-      off to cuDNN).
+    use_cudnn: 'auto' (default): where TensorFlow sees a GPU and the
+      functions are the exact tanh and sigmoid (and use_bias is True), run
+      Keras' cuDNN path, as keras.layers.LSTM does; True: the same, and
+      ValueError where cuDNN cannot run the layer; False: never.
 
   Call arguments:
     sequences: [batch, time, input_dim] float.
@@ -444,6 +500,18 @@ class LSTM(_FusedRNN):
   def _input_bias(self):
     return self.bias
 
+  def _cudnn_supported(self):
+    return self.use_bias
+
+  def _cudnn_call(self, rnn, sequences, states, mask, dtype):
+    return rnn.lstm(
+        sequences, *states, mask, kernel=tf.cast(self.kernel, dtype),
+        recurrent_kernel=tf.cast(self.recurrent_kernel, dtype),
+        bias=tf.cast(self.bias, dtype), activation=keras.activations.tanh,
+        recurrent_activation=keras.activations.sigmoid,
+        return_sequences=self.return_sequences,
+        go_backwards=self.go_backwards)
+
   def _recurrence(self, x, states, lengths, dtype):
     outputs, h, c = lstm(
         x, tf.cast(self.recurrent_kernel, dtype), *states, lengths,
@@ -481,6 +549,11 @@ class GRU(_FusedRNN):
   recurrence is one op, `tf_approx.ops.recurrent.gru` (its composite twin
   under XLA or `TF_APPROX_PY_OPS=1`).
 
+  On a GPU: with the exact tanh and sigmoid (and reset_after) the layer runs
+  Keras' cuDNN path (see `use_cudnn`); otherwise it runs the op's composite
+  twin, a loop of TensorFlow ops per step as Keras' GRU runs for what cuDNN
+  does not have (the fused op has no CUDA kernel yet).
+
   Args:
     units: the dimension of h, a positive int.
     activation: a: 'tanh' (exact, the default) or any tf_approx activation
@@ -515,9 +588,10 @@ class GRU(_FusedRNN):
       to h before it (False).
     zero_output_for_mask: masked steps output zeros rather than the last
       output (Keras' RNN argument; `Bidirectional` sets it).
-    use_cudnn: accepted for compatibility ('auto', True or False) and
-      ignored: the layer always runs the fused op (this version never hands
-      off to cuDNN).
+    use_cudnn: 'auto' (default): where TensorFlow sees a GPU and the
+      functions are the exact tanh and sigmoid (and use_bias and reset_after
+      are True), run Keras' cuDNN path, as keras.layers.GRU does; True: the
+      same, and ValueError where cuDNN cannot run the layer; False: never.
 
   Call arguments:
     sequences: [batch, time, input_dim] float.
@@ -578,6 +652,20 @@ class GRU(_FusedRNN):
 
   def _input_bias(self):
     return self.bias[0] if self.reset_after else self.bias
+
+  _CUDNN_NEEDS = ", use_bias=True and reset_after=True"
+
+  def _cudnn_supported(self):
+    return self.use_bias and self.reset_after
+
+  def _cudnn_call(self, rnn, sequences, states, mask, dtype):
+    return rnn.gru(
+        sequences, states[0], mask, kernel=tf.cast(self.kernel, dtype),
+        recurrent_kernel=tf.cast(self.recurrent_kernel, dtype),
+        bias=tf.cast(self.bias, dtype), activation=keras.activations.tanh,
+        recurrent_activation=keras.activations.sigmoid,
+        return_sequences=self.return_sequences,
+        go_backwards=self.go_backwards, reset_after=True)
 
   def _recurrence(self, x, states, lengths, dtype):
     if self.use_bias and self.reset_after:

@@ -7,9 +7,10 @@ projection x_t W + b that the caller computes for all steps as one matmul;
 saved. `TfApprox>Gru` and `TfApprox>GruGrad` do the same for a GRU (Cho et
 al., 2014; Keras' `GRU`, both `reset_after` layouts), saving the gates'
 pre-activations and the reset product. The gates' tanh and sigmoid are exact
-or any tf_approx approximation. Inside an XLA context, or with
-`TF_APPROX_PY_OPS=1`, the composite twin from `tf_approx.reference.recurrent`
-runs instead.
+or any tf_approx approximation. Inside an XLA context, with
+`TF_APPROX_PY_OPS=1`, or where TensorFlow sees a GPU (the ops have CPU
+kernels only), the composite twin from `tf_approx.reference.recurrent` runs
+instead.
 """
 
 import tensorflow as tf
@@ -190,6 +191,14 @@ def check_gru_arguments(x, recurrent_kernel, recurrent_bias, h0, lengths):
           lengths)
 
 
+def gpu_visible():
+  """Whether TensorFlow sees a GPU: there the fused ops, which have CPU
+  kernels only, give way to their twins, so that a model on the GPU stays
+  there (a loop of TensorFlow ops per step, as Keras' layers run for
+  functions cuDNN does not have)."""
+  return bool(tf.config.list_logical_devices("GPU"))
+
+
 def _run(op_name, twin, inputs, lengths, activation, recurrent_activation,
          reverse, name, results, **attrs):
   """The first `results` outputs of the native op `op_name` (the rest are
@@ -204,7 +213,7 @@ def _run(op_name, twin, inputs, lengths, activation, recurrent_activation,
                                             "recurrent_activation")
   reverse = bool(reverse)
   library = native_library()
-  if library is None:
+  if library is None or gpu_visible():
     return twin(*inputs, lengths, activation=activation,
                 recurrent_activation=recurrent_activation, reverse=reverse,
                 **attrs)
