@@ -4,7 +4,8 @@ Runs tools/bazel/build_offline.sh (no network needed) with a throw-away Bazel
 output base, loads the result in a fresh process, and compares it with the
 setup.py build that the tf_approx package loads: the same ops, the same values.
 Needs `bazel` on PATH (tested with Debian's bazel-bootstrap, Bazel 4.2.3); the
-cold build takes about 45 s on an idle 2-core machine (3-4 minutes when busy).
+cold build took 9 minutes on a 2-core machine beside one other busy process,
+17 in the test suite beside the sanitized build (2026-12-06).
 CI (.ci/run) installs it and sets TF_APPROX_REQUIRE_BAZEL=1, under which a
 skipped test here fails (tests/conftest.py).
 """
