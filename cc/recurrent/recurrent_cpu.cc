@@ -92,9 +92,46 @@ TFA_INLINE void ApplyGradient(const FunctionOf<S>& f, const S* x,
   }
 }
 
-// d's scratch, cut up.
+// kernel_t = the transpose of kernel [units, width], rows [begin, end) of
+// the kernel.
 template <typename S>
-struct Scratch {
+TFA_INLINE void TransposeKernel(const S* kernel, S* kernel_t, int64_t units,
+                                int64_t width, int64_t begin, int64_t end) {
+  for (int64_t u = begin; u < end; ++u) {
+    for (int64_t j = 0; j < width; ++j) {
+      kernel_t[j * units + u] = kernel[u * width + j];
+    }
+  }
+}
+
+// Columns t * batch + b of `columns` [units, time * batch], rows [begin,
+// end): a step's [batch, units] state, transposed for the kernel's gradient.
+template <typename P, typename S>
+TFA_INLINE void StoreStepColumns(const P& p, int64_t t, const S* state,
+                                 S* columns, int64_t begin, int64_t end) {
+  const int64_t steps = p.time * p.batch;
+  for (int64_t u = begin; u < end; ++u) {
+    for (int64_t b = 0; b < p.batch; ++b) {
+      columns[u * steps + t * p.batch + b] = state[b * p.units + u];
+    }
+  }
+}
+
+// Zeroes gate block k's columns of units [begin, end) of a step's dx at the
+// masked rows.
+template <typename P, typename S>
+TFA_INLINE void ZeroMasked(const P& p, int64_t t, S* dx, int k, int64_t begin,
+                           int64_t end) {
+  for (int64_t b = 0; b < p.batch; ++b) {
+    if (p.Active(t, b)) continue;
+    S* row = dx + b * p.Gates() + k * p.units;
+    std::fill(row + begin, row + end, S(0));
+  }
+}
+
+// The LSTM's scratch, cut up.
+template <typename S>
+struct LstmScratchParts {
   S* kernel_t;   // [4 units, units]
   S* act;        // [batch, 4 units]: the activated gates
   S* gate_grad;  // [batch, 4 units]
@@ -104,7 +141,7 @@ struct Scratch {
   S* dh_new;     // [batch, units]
   S* h_prev_t;   // [units, time * batch]: each step's h_prev, transposed
 
-  Scratch(const LstmProblem<S>& p, S* base) {
+  LstmScratchParts(const LstmProblem<S>& p, S* base) {
     const int64_t state = p.batch * p.units, gates = p.batch * p.Gates();
     kernel_t = base;
     act = kernel_t + p.units * p.Gates();
@@ -136,7 +173,7 @@ TFA_INLINE void ForwardStepImpl(const LstmProblem<S>& p,
                                 int64_t begin, int64_t end) {
   const int64_t batch = p.batch, units = p.units, width = p.Gates();
   const int64_t state = batch * units, n = end - begin;
-  const Scratch<S> w(p, d.scratch);
+  const LstmScratchParts<S> w(p, d.scratch);
   const int64_t t = p.StepTime(step), prev = p.PreviousTime(t);
   const S* h_prev = prev < 0 ? d.h0 : d.outputs + prev * state;
   const S* c_prev = prev < 0 ? d.c0 : d.cells + prev * state;
@@ -190,13 +227,8 @@ template <typename S>
 TFA_INLINE void BackwardBeginImpl(const LstmProblem<S>& p,
                                   const LstmData<S>& d, int64_t begin,
                                   int64_t end) {
-  const int64_t units = p.units, width = p.Gates();
-  const Scratch<S> w(p, d.scratch);
-  for (int64_t u = begin; u < end; ++u) {
-    for (int64_t j = 0; j < width; ++j) {
-      w.kernel_t[j * units + u] = d.kernel[u * width + j];
-    }
-  }
+  TransposeKernel(d.kernel, LstmScratchParts<S>(p, d.scratch).kernel_t, p.units,
+                  p.Gates(), begin, end);
 }
 
 template <typename S>
@@ -205,8 +237,7 @@ TFA_INLINE void BackwardGatesImpl(const LstmProblem<S>& p,
                                   int64_t begin, int64_t end) {
   const int64_t batch = p.batch, units = p.units, width = p.Gates();
   const int64_t state = batch * units, n = end - begin;
-  const int64_t steps = p.time * batch;
-  const Scratch<S> w(p, d.scratch);
+  const LstmScratchParts<S> w(p, d.scratch);
   const int64_t t = p.StepTime(step), prev = p.PreviousTime(t);
   const S* h_prev = prev < 0 ? d.h0 : d.outputs + prev * state;
   const S* c_prev = prev < 0 ? d.c0 : d.cells + prev * state;
@@ -264,19 +295,9 @@ TFA_INLINE void BackwardGatesImpl(const LstmProblem<S>& p,
     ApplyGradient(k == 2 ? p.activation : p.recurrent_activation, z + col,
                   w.act + col, w.gate_grad + col, dz + col, width, batch, n);
   }
-  for (int64_t b = 0; b < batch; ++b) {
-    if (p.Active(t, b)) continue;
-    for (int k = 0; k < 4; ++k) {
-      S* dzb = dz + b * width + k * units + begin;
-      std::fill(dzb, dzb + n, S(0));
-    }
-  }
-  // Column t * batch + b of h_prev_t: the state this step multiplied.
-  for (int64_t u = begin; u < end; ++u) {
-    for (int64_t b = 0; b < batch; ++b) {
-      w.h_prev_t[u * steps + t * batch + b] = h_prev[b * units + u];
-    }
-  }
+  for (int k = 0; k < 4; ++k) ZeroMasked(p, t, dz, k, begin, end);
+  // The state this step multiplied.
+  StoreStepColumns(p, t, h_prev, w.h_prev_t, begin, end);
 }
 
 template <typename S>
@@ -285,7 +306,7 @@ TFA_INLINE void BackwardStateImpl(const LstmProblem<S>& p,
                                   int64_t begin, int64_t end) {
   const int64_t batch = p.batch, units = p.units, width = p.Gates();
   const int64_t n = end - begin;
-  const Scratch<S> w(p, d.scratch);
+  const LstmScratchParts<S> w(p, d.scratch);
   const int64_t t = p.StepTime(step);
   const S* dz = d.dx + t * batch * width;
   // dh_prev = dz W_h^T; masked rows carry dh.
@@ -303,7 +324,7 @@ TFA_INLINE void KernelGradientImpl(const LstmProblem<S>& p,
                                    const LstmData<S>& d, int64_t begin,
                                    int64_t end) {
   const int64_t width = p.Gates(), steps = p.time * p.batch;
-  const Scratch<S> w(p, d.scratch);
+  const LstmScratchParts<S> w(p, d.scratch);
   // d W_h = sum over steps of h_prev^T dz: one product over all of them.
   gemm::Multiply(w.h_prev_t + begin * steps, steps, d.dx, width,
                  d.d_kernel + begin * width, width, end - begin, steps, width,
@@ -471,24 +492,8 @@ template <typename S>
 TFA_INLINE void GruBackwardBeginImpl(const GruProblem<S>& p,
                                      const GruData<S>& d, int64_t begin,
                                      int64_t end) {
-  const int64_t units = p.units, width = p.Gates();
-  const GruScratchParts<S> w(p, d.scratch);
-  for (int64_t u = begin; u < end; ++u) {
-    for (int64_t j = 0; j < width; ++j) {
-      w.kernel_t[j * units + u] = d.kernel[u * width + j];
-    }
-  }
-}
-
-// Zeroes gate block k's columns of units [begin, end) of dx at masked rows.
-template <typename S>
-TFA_INLINE void ZeroMasked(const GruProblem<S>& p, int64_t t, S* dx, int k,
-                           int64_t begin, int64_t end) {
-  for (int64_t b = 0; b < p.batch; ++b) {
-    if (p.Active(t, b)) continue;
-    S* row = dx + b * p.Gates() + k * p.units;
-    std::fill(row + begin, row + end, S(0));
-  }
+  TransposeKernel(d.kernel, GruScratchParts<S>(p, d.scratch).kernel_t,
+                  p.units, p.Gates(), begin, end);
 }
 
 template <typename S>
@@ -497,7 +502,6 @@ TFA_INLINE void GruBackwardGatesImpl(const GruProblem<S>& p,
                                      int64_t begin, int64_t end) {
   const int64_t batch = p.batch, units = p.units, width = p.Gates();
   const int64_t state = batch * units, n = end - begin;
-  const int64_t steps = p.time * batch;
   const GruScratchParts<S> w(p, d.scratch);
   const int64_t t = p.StepTime(step);
   const S* h_prev = GruPrevious(p, d, t);
@@ -560,12 +564,8 @@ TFA_INLINE void GruBackwardGatesImpl(const GruProblem<S>& p,
                   w.gate_grad + col, dx + col, width, batch, n);
     ZeroMasked(p, t, dx, 1, begin, end);
   }
-  // Column t * batch + b of h_prev_t: the state this step multiplied.
-  for (int64_t u = begin; u < end; ++u) {
-    for (int64_t b = 0; b < batch; ++b) {
-      w.h_prev_t[u * steps + t * batch + b] = h_prev[b * units + u];
-    }
-  }
+  // The state this step multiplied.
+  StoreStepColumns(p, t, h_prev, w.h_prev_t, begin, end);
 }
 
 template <typename S>
@@ -574,7 +574,6 @@ TFA_INLINE void GruBackwardResetImpl(const GruProblem<S>& p,
                                      int64_t begin, int64_t end) {
   const int64_t batch = p.batch, units = p.units, width = p.Gates();
   const int64_t state = batch * units, n = end - begin;
-  const int64_t steps = p.time * batch;
   const GruScratchParts<S> w(p, d.scratch);
   const int64_t t = p.StepTime(step);
   const S* h_prev = GruPrevious(p, d, t);
@@ -605,12 +604,8 @@ TFA_INLINE void GruBackwardResetImpl(const GruProblem<S>& p,
   ApplyGradient(p.recurrent_activation, pre + col, w.act + col,
                 w.gate_grad + col, dx + col, width, batch, n);
   ZeroMasked(p, t, dx, 1, begin, end);
-  // Column t * batch + b of reset_t: the r h_prev this step multiplied.
-  for (int64_t u = begin; u < end; ++u) {
-    for (int64_t b = 0; b < batch; ++b) {
-      w.reset_t[u * steps + t * batch + b] = reset[b * units + u];
-    }
-  }
+  // The r h_prev this step multiplied.
+  StoreStepColumns(p, t, reset, w.reset_t, begin, end);
 }
 
 template <typename S>
