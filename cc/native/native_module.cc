@@ -620,6 +620,26 @@ tf_approx::recurrent::FunctionOf<S> RecurrentFunction(const py::object& f) {
   return out;
 }
 
+// Checks `lengths` against p's sizes and sets what the layers share besides
+// them; `layer` names the layer in errors.
+template <typename S>
+void SetSequence(
+    const std::string& layer,
+    const py::array_t<int32_t, py::array::c_style | py::array::forcecast>&
+        lengths,
+    const py::object& activation, const py::object& recurrent_activation,
+    bool reverse, tf_approx::recurrent::Sequence<S>* p) {
+  Require(lengths.size() == p->batch, layer + ": `lengths` must be [batch]");
+  for (int64_t b = 0; b < p->batch; ++b) {
+    Require(lengths.data()[b] >= 0 && lengths.data()[b] <= p->time,
+            layer + ": `lengths` must be in [0, time]");
+  }
+  p->lengths = lengths.data();
+  p->reverse = reverse;
+  p->activation = RecurrentFunction<S>(activation);
+  p->recurrent_activation = RecurrentFunction<S>(recurrent_activation);
+}
+
 template <typename S>
 tf_approx::recurrent::LstmProblem<S> MakeLstm(
     const Array<S>& x, const Array<S>& kernel, const Array<S>& h0,
@@ -638,15 +658,8 @@ tf_approx::recurrent::LstmProblem<S> MakeLstm(
   p.units = kernel.shape(0);
   Require(h0.size() == p.batch * p.units && c0.size() == p.batch * p.units,
           "lstm: `h0` and `c0` must be [batch, units]");
-  Require(lengths.size() == p.batch, "lstm: `lengths` must be [batch]");
-  for (int64_t b = 0; b < p.batch; ++b) {
-    Require(lengths.data()[b] >= 0 && lengths.data()[b] <= p.time,
-            "lstm: `lengths` must be in [0, time]");
-  }
-  p.lengths = lengths.data();
-  p.reverse = reverse;
-  p.activation = RecurrentFunction<S>(activation);
-  p.recurrent_activation = RecurrentFunction<S>(recurrent_activation);
+  SetSequence("lstm", lengths, activation, recurrent_activation, reverse,
+              &p);
   return p;
 }
 
@@ -759,16 +772,8 @@ tf_approx::recurrent::GruProblem<S> MakeGru(
   p.batch = x.shape(1);
   p.units = kernel.shape(0);
   Require(h0.size() == p.batch * p.units, "gru: `h0` must be [batch, units]");
-  Require(lengths.size() == p.batch, "gru: `lengths` must be [batch]");
-  for (int64_t b = 0; b < p.batch; ++b) {
-    Require(lengths.data()[b] >= 0 && lengths.data()[b] <= p.time,
-            "gru: `lengths` must be in [0, time]");
-  }
-  p.lengths = lengths.data();
-  p.reverse = reverse;
+  SetSequence("gru", lengths, activation, recurrent_activation, reverse, &p);
   p.reset_after = reset_after;
-  p.activation = RecurrentFunction<S>(activation);
-  p.recurrent_activation = RecurrentFunction<S>(recurrent_activation);
   return p;
 }
 

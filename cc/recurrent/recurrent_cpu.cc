@@ -385,6 +385,26 @@ TFA_INLINE void GruRecurrentProduct(const GruProblem<S>& p,
   }
 }
 
+// pre = x + m for the columns of units [begin, end) of gate blocks [first,
+// last), every row.
+template <typename S>
+TFA_INLINE void GruPreActivations(const GruProblem<S>& p, const S* x,
+                                  const S* m, S* pre, int first, int last,
+                                  int64_t begin, int64_t end) {
+  const int64_t width = p.Gates();
+  for (int64_t b = 0; b < p.batch; ++b) {
+    for (int k = first; k < last; ++k) {
+      const int64_t i = b * width + k * p.units + begin;
+      Elementwise<S>(end - begin, [&](int64_t j, auto lanes)
+                                      TFA_LAMBDA_INLINE {
+        StoreLanes(pre + i + j,
+                   LoadLanes(x + i + j, lanes) + LoadLanes(m + i + j, lanes),
+                   lanes);
+      });
+    }
+  }
+}
+
 template <typename S>
 TFA_INLINE void GruForwardGatesImpl(const GruProblem<S>& p,
                                     const GruData<S>& d, int64_t step,
@@ -399,18 +419,7 @@ TFA_INLINE void GruForwardGatesImpl(const GruProblem<S>& p,
   S* reset = d.reset + t * batch * units;
   GruRecurrentProduct(p, d, h_prev, w.m, 0, p.reset_after ? 3 : 2, begin,
                       end);
-  for (int64_t b = 0; b < batch; ++b) {
-    const int64_t row = b * width;
-    for (int k = 0; k < 2; ++k) {
-      const int64_t col = row + k * units + begin;
-      Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
-        StoreLanes(pre + col + j,
-                   LoadLanes(x + col + j, lanes) +
-                       LoadLanes(w.m + col + j, lanes),
-                   lanes);
-      });
-    }
-  }
+  GruPreActivations(p, x, w.m, pre, 0, 2, begin, end);
   for (int k = 0; k < 2; ++k) {
     const int64_t col = k * units + begin;
     Apply(p.recurrent_activation, pre + col, width, w.act + col, width, batch,
@@ -454,19 +463,9 @@ TFA_INLINE void GruForwardStateImpl(const GruProblem<S>& p,
   S* h_t = d.outputs + t * batch * units;
   if (!p.reset_after) {
     // x_h + ((r h_prev) W_hh + b_h), as Keras adds them.
-    for (int64_t b = 0; b < batch; ++b) {
-      std::copy_n(d.bias + col, n, w.m + b * width + col);
-    }
-    gemm::Multiply(d.reset + t * batch * units, units, d.kernel + col, width,
-                   w.m + col, width, batch, units, n, /*accumulate=*/true);
-    for (int64_t b = 0; b < batch; ++b) {
-      const int64_t i = b * width + col;
-      Elementwise<S>(n, [&](int64_t j, auto lanes) TFA_LAMBDA_INLINE {
-        StoreLanes(pre + i + j,
-                   LoadLanes(x + i + j, lanes) + LoadLanes(w.m + i + j, lanes),
-                   lanes);
-      });
-    }
+    GruRecurrentProduct(p, d, d.reset + t * batch * units, w.m, 2, 3, begin,
+                        end);
+    GruPreActivations(p, x, w.m, pre, 2, 3, begin, end);
   }
   Apply(p.activation, pre + col, width, w.act + col, width, batch, n);
   for (int64_t b = 0; b < batch; ++b) {
