@@ -239,9 +239,7 @@ class BuildExt(build_ext):
     def compile_one(source):
       target = self.compiler.object_filenames([source],
                                               output_dir=output_dir)[0]
-      if (self.force or not os.path.exists(target) or
-          max(os.path.getmtime(p) for p in [source, "setup.py"] + headers) >
-          os.path.getmtime(target)):
+      if self._out_of_date(target, [source, "setup.py"] + headers):
         self.compiler.compile([source], output_dir=output_dir,
                               include_dirs=["."], extra_postargs=flags)
       return target
@@ -253,6 +251,12 @@ class BuildExt(build_ext):
       ext.extra_objects = list(ext.extra_objects) + objects
       # A changed object relinks the library.
       ext.depends = list(ext.depends) + objects
+
+  def _out_of_date(self, target, inputs):
+    """Whether the object `target` must be compiled again from `inputs`."""
+    return (self.force or not os.path.exists(target) or
+            max(os.path.getmtime(p) for p in inputs) >
+            os.path.getmtime(target))
 
   def build_extension(self, ext):
     # The extensions compile some sources of the same name with different
@@ -288,8 +292,7 @@ class BuildExt(build_ext):
     for source in _cuda_sources():
       target = os.path.join(self.build_temp, source + ".o")
       inputs = [source, stamp] + headers
-      if (self.force or not os.path.exists(target) or
-          max(os.path.getmtime(p) for p in inputs) > os.path.getmtime(target)):
+      if self._out_of_date(target, inputs):
         os.makedirs(os.path.dirname(target), exist_ok=True)
         command = [config["nvcc"], "-c", source, "-o", target,
                    *_nvcc_flags(config)]
