@@ -287,10 +287,9 @@ def test_native_module_matches_op_for_any_split(attrs, functions,
   if functions == "approx":
     # The op's float attrs are float32: the same coefficients here.
     f32 = lambda values: [float(np.float32(v)) for v in values]
-    functions = (_native.Spec(kind="rational",
-                              numerator=f32(APPROX["activation_numerator"]),
-                              denominator=f32(APPROX["activation_denominator"])),
-                 "sigmoid")
+    functions = (_native.Spec(
+        kind="rational", numerator=f32(APPROX["activation_numerator"]),
+        denominator=f32(APPROX["activation_denominator"])), "sigmoid")
   flags = dict(reset_after=reset_after, reverse=True)
   outputs, _, gates, reset = lib.tf_approx_gru(x, kernel, bias, h0, lengths,
                                                **flags, **attrs)

@@ -3,8 +3,9 @@
 The twins of the native `TfApprox>Lstm` and `TfApprox>Gru` ops: the oracles
 the tests compare them with, and what runs under XLA (which cannot compile
 custom ops) or with `TF_APPROX_PY_OPS=1`. One `tf.while_loop` over the
-(dynamic) time axis; the gradient is TensorFlow's autodiff through the loop. The input projection
-x_t W + b of every step is computed before, by the caller, as one matmul.
+(dynamic) time axis; the gradient is TensorFlow's autodiff through the loop.
+The input projection x_t W + b of every step is computed before, by the
+caller, as one matmul.
 """
 
 import tensorflow as tf
