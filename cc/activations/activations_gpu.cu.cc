@@ -46,17 +46,6 @@ const char* DeviceWord2VecTable(GpuStream stream, const float** table) {
   return nullptr;
 }
 
-// p as the kernels take it: its table pointer, where the kind reads one, on
-// the device.
-template <typename S>
-const char* DeviceParams(GpuStream stream, const Params<S>& p,
-                         Params<S>* device_p) {
-  *device_p = p;
-  device_p->table = nullptr;
-  if (p.kind != Kind::kWord2VecSigmoid) return nullptr;
-  return DeviceWord2VecTable(stream, &device_p->table);
-}
-
 template <typename T>
 __global__ void ForwardKernel(Params<ComputeType<T>> p, const T* x, T* y,
                               int64_t n) {
@@ -70,6 +59,15 @@ __global__ void BackwardKernel(Params<ComputeType<T>> p, const T* x,
 }
 
 }  // namespace
+
+template <typename S>
+const char* DeviceParams(GpuStream stream, const Params<S>& p,
+                         Params<S>* device_p) {
+  *device_p = p;
+  device_p->table = nullptr;
+  if (p.kind != Kind::kWord2VecSigmoid) return nullptr;
+  return DeviceWord2VecTable(stream, &device_p->table);
+}
 
 template <typename T>
 const char* LaunchForward(GpuStream stream, const Params<ComputeType<T>>& p,
@@ -100,6 +98,11 @@ TFA_INSTANTIATE(double)
 TFA_INSTANTIATE(Half)
 TFA_INSTANTIATE(BFloat16)
 #undef TFA_INSTANTIATE
+
+template const char* DeviceParams<float>(GpuStream, const Params<float>&,
+                                         Params<float>*);
+template const char* DeviceParams<double>(GpuStream, const Params<double>&,
+                                          Params<double>*);
 
 }  // namespace activations
 }  // namespace tf_approx

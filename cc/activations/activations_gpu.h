@@ -64,6 +64,14 @@ template <typename T>
 const char* LaunchBackward(GpuStream stream, const Params<ComputeType<T>>& p,
                            const T* x, const T* dy, T* dx, int64_t n);
 
+// p as kernels take it (for S = float and double): p with its table
+// pointer, where the kind reads one (word2vec_sigmoid), at the device's copy
+// of the table, which the first such call on a device fills. nullptr, or the
+// CUDA error's description. The fused recurrent layers' launchers use it too.
+template <typename S>
+const char* DeviceParams(GpuStream stream, const Params<S>& p,
+                         Params<S>* device_p);
+
 }  // namespace activations
 }  // namespace tf_approx
 

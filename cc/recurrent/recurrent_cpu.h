@@ -15,31 +15,6 @@
 namespace tf_approx {
 namespace recurrent {
 
-// The tensors of one LSTM sequence (see TfApprox>Lstm and TfApprox>LstmGrad):
-// x [time, batch, 4 units], kernel [units, 4 units], h0 and c0 [batch, units];
-// the forward pass writes outputs [time, batch, units] (the carried h at
-// masked steps), gates [time, batch, 4 units] (z) and cells [time, batch,
-// units] (c); the backward pass reads them with the gradients d_outputs, dh
-// and dc (dh and dc are updated in place, step by step, and end as the
-// gradients of h0 and c0) and writes dx [time, batch, 4 units] (the gradient
-// of z, 0 at masked steps) and d_kernel.
-template <typename S>
-struct LstmData {
-  const S* x = nullptr;
-  const S* kernel = nullptr;
-  const S* h0 = nullptr;
-  const S* c0 = nullptr;
-  S* outputs = nullptr;
-  S* gates = nullptr;
-  S* cells = nullptr;
-  const S* d_outputs = nullptr;
-  S* dh = nullptr;
-  S* dc = nullptr;
-  S* dx = nullptr;
-  S* d_kernel = nullptr;
-  S* scratch = nullptr;  // LstmScratch(p) elements
-};
-
 // Scratch elements of the forward and backward passes.
 template <typename S>
 int64_t LstmScratch(const LstmProblem<S>& p) {
@@ -85,17 +60,8 @@ void LstmKernelGradient(const LstmProblem<float>& p, const LstmData<float>& d,
 void LstmKernelGradient(const LstmProblem<double>& p,
                         const LstmData<double>& d, int64_t begin, int64_t end);
 
-// The backward pass as phases of the calls above, each for every range of
-// units, a phase after the one before has finished: phase 0 transposes the
-// kernel; phase i in [1, time + 1] finishes step s = time + 1 - i (its dh for
-// a range of units needs every unit's dz of step s) and starts step s - 1
-// (whose gates for the range need only the range's dh); the last phase is
-// the kernel's gradient.
-template <typename S>
-int64_t LstmBackwardPhases(const LstmProblem<S>& p) {
-  return p.time + 3;
-}
-
+// The backward pass's phase `phase` of LstmBackwardPhases(p) (recurrent.h)
+// for units [begin, end).
 template <typename S>
 void LstmBackwardPhase(const LstmProblem<S>& p, const LstmData<S>& d,
                        int64_t phase, int64_t begin, int64_t end) {
@@ -109,32 +75,6 @@ void LstmBackwardPhase(const LstmProblem<S>& p, const LstmData<S>& d,
     if (s > 0) LstmBackwardGates(p, d, s - 1, begin, end);
   }
 }
-
-// The tensors of one GRU sequence (see TfApprox>Gru and TfApprox>GruGrad):
-// x [time, batch, 3 units], kernel [units, 3 units], bias (the recurrent
-// bias) [3 units], h0 [batch, units]; the forward pass writes outputs [time,
-// batch, units] (the carried h at masked steps), gates [time, batch, 3 units]
-// (the pre-activations of z, r and hh) and reset [time, batch, units] (m_h
-// with reset_after, r h_prev without); the backward pass reads them with the
-// gradients d_outputs and dh (dh is updated in place, step by step, and ends
-// as the gradient of h0) and writes dx [time, batch, 3 units] (the gradient
-// of x, 0 at masked steps), d_kernel and d_bias.
-template <typename S>
-struct GruData {
-  const S* x = nullptr;
-  const S* kernel = nullptr;
-  const S* bias = nullptr;
-  const S* h0 = nullptr;
-  S* outputs = nullptr;
-  S* gates = nullptr;
-  S* reset = nullptr;
-  const S* d_outputs = nullptr;
-  S* dh = nullptr;
-  S* dx = nullptr;
-  S* d_kernel = nullptr;
-  S* d_bias = nullptr;
-  S* scratch = nullptr;  // GruScratch(p) elements
-};
 
 // Scratch elements of the forward and backward passes.
 template <typename S>
@@ -190,12 +130,8 @@ void GruKernelGradient(const GruProblem<float>& p, const GruData<float>& d,
 void GruKernelGradient(const GruProblem<double>& p, const GruData<double>& d,
                        int64_t begin, int64_t end);
 
-// The forward pass as phases, as the LSTM's: PhasesPerStep() per step.
-template <typename S>
-int64_t GruForwardPhases(const GruProblem<S>& p) {
-  return p.time * p.PhasesPerStep();
-}
-
+// The forward pass's phase `phase` of GruForwardPhases(p) (recurrent.h) for
+// units [begin, end).
 template <typename S>
 void GruForwardPhase(const GruProblem<S>& p, const GruData<S>& d,
                      int64_t phase, int64_t begin, int64_t end) {
@@ -204,16 +140,8 @@ void GruForwardPhase(const GruProblem<S>& p, const GruData<S>& d,
   if (p.reset_after || phase % 2 == 1) GruForwardState(p, d, step, begin, end);
 }
 
-// The backward pass as phases, as the LSTM's: phase 0 transposes the
-// kernel; then per step s, from the last, the first of its phases finishes
-// step s + 1 (its dh) and starts step s, and without reset_after a second one
-// takes r's gradient of step s; then step 0 is finished; the last phase is
-// the kernel's gradient.
-template <typename S>
-int64_t GruBackwardPhases(const GruProblem<S>& p) {
-  return p.time * p.PhasesPerStep() + 3;
-}
-
+// The backward pass's phase `phase` of GruBackwardPhases(p) (recurrent.h)
+// for units [begin, end).
 template <typename S>
 void GruBackwardPhase(const GruProblem<S>& p, const GruData<S>& d,
                       int64_t phase, int64_t begin, int64_t end) {

@@ -1,7 +1,12 @@
 // Kernels of TfApprox>Lstm, TfApprox>Gru and their gradients: validate the
-// attrs and shapes, allocate the outputs and scratch, and run the sequence on
-// the CPU loops (recurrent_cpu.cc). CPU only: on a GPU the layer runs Keras' cuDNN
-// path or the composite twin (tf_approx/layers/recurrent.py).
+// attrs and shapes, allocate the outputs and scratch, and run the sequence
+// with functor::Recurrent<Device, S>. Compiled twice: into the op library
+// with the CPU functor, which runs the phases of recurrent_cpu.h on the
+// intra-op pool; and with GOOGLE_CUDA=1 into the GPU kernel library with the
+// GPU functor (the recurrent_gpu.cu.cc launchers, one launch per phase).
+// `lengths` is host memory on either device: the kernels check it there.
+// (With exact tanh and sigmoid the layers hand a GPU's work to Keras' cuDNN
+// path instead: tf_approx/layers/recurrent.py.)
 #define EIGEN_USE_THREADS
 
 #include <algorithm>
@@ -18,12 +23,17 @@
 #include "absl/strings/str_cat.h"
 #include "cc/activations/activations_attrs.h"
 #include "cc/common/kernel_util.h"
+#include "cc/common/device.h"
 #include "cc/recurrent/recurrent.h"
-#include "cc/recurrent/recurrent_cpu.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/framework/tensor_shape.h"
 #include "unsupported/Eigen/CXX11/Tensor"
+#if GOOGLE_CUDA
+#include "cc/recurrent/recurrent_gpu.h"
+#else
+#include "cc/recurrent/recurrent_cpu.h"
+#endif
 
 namespace tf_approx {
 namespace {
@@ -36,6 +46,8 @@ using ::tensorflow::TensorShape;
 
 constexpr char kLstm[] = "tf_approx lstm";
 constexpr char kGru[] = "tf_approx gru";
+constexpr char kLstmGrad[] = "tf_approx lstm gradient";
+constexpr char kGruGrad[] = "tf_approx gru gradient";
 
 // One of the layer's functions from the attrs behind `prefix`.
 template <typename S>
@@ -132,6 +144,80 @@ absl::Status CheckInputs(OpKernelContext* ctx, const char* op, int gates,
   return absl::OkStatus();
 }
 
+namespace functor {
+
+// Runs a layer's passes on Device: given the problem, the tensors (d's
+// scratch holds Scratch(p) elements), writes the outputs d points to.
+template <typename Device, typename S>
+struct Recurrent;
+
+#if GOOGLE_CUDA
+template <typename S>
+struct Recurrent<GPUDevice, S> {
+  template <typename Problem>
+  static int64_t LstmScratch(const Problem& p) {
+    return recurrent::GpuLstmScratch(p);
+  }
+  template <typename Problem>
+  static int64_t GruScratch(const Problem& p) {
+    return recurrent::GpuGruScratch(p);
+  }
+
+  static absl::Status LstmForward(OpKernelContext* ctx,
+                                  const recurrent::LstmProblem<S>& p,
+                                  const recurrent::LstmData<S>& d, S* h,
+                                  S* c) {
+    Tensor lengths;
+    TF_RETURN_IF_ERROR(DeviceLengths(ctx, p, &lengths));
+    return LaunchStatus(kLstm, recurrent::LaunchLstm(
+                                   StreamOf(ctx), p, d,
+                                   lengths.flat<int32_t>().data(), h, c));
+  }
+
+  static absl::Status LstmBackward(OpKernelContext* ctx,
+                                   const recurrent::LstmProblem<S>& p,
+                                   const recurrent::LstmData<S>& d,
+                                   const S* dh, const S* dc) {
+    Tensor lengths;
+    TF_RETURN_IF_ERROR(DeviceLengths(ctx, p, &lengths));
+    return LaunchStatus(kLstmGrad,
+                        recurrent::LaunchLstmGrad(
+                            StreamOf(ctx), p, d,
+                            lengths.flat<int32_t>().data(), dh, dc));
+  }
+
+  static absl::Status GruForward(OpKernelContext* ctx,
+                                 const recurrent::GruProblem<S>& p,
+                                 const recurrent::GruData<S>& d, S* h) {
+    Tensor lengths;
+    TF_RETURN_IF_ERROR(DeviceLengths(ctx, p, &lengths));
+    return LaunchStatus(kGru, recurrent::LaunchGru(
+                                  StreamOf(ctx), p, d,
+                                  lengths.flat<int32_t>().data(), h));
+  }
+
+  static absl::Status GruBackward(OpKernelContext* ctx,
+                                  const recurrent::GruProblem<S>& p,
+                                  const recurrent::GruData<S>& d,
+                                  const S* dh) {
+    Tensor lengths;
+    TF_RETURN_IF_ERROR(DeviceLengths(ctx, p, &lengths));
+    return LaunchStatus(kGruGrad, recurrent::LaunchGruGrad(
+                                      StreamOf(ctx), p, d,
+                                      lengths.flat<int32_t>().data(), dh));
+  }
+
+ private:
+  // The device's copy of the lengths (at least one element: the launchers
+  // copy none for no batch).
+  static absl::Status DeviceLengths(OpKernelContext* ctx,
+                                    const recurrent::Sequence<S>& p,
+                                    Tensor* lengths) {
+    return ctx->allocate_temp(::tensorflow::DT_INT32,
+                              {std::max<int64_t>(1, p.batch)}, lengths);
+  }
+};
+#else
 // Runs `phases` phases, each fn(phase, begin, end) for ranges of the units
 // [begin, end) that cover them; a phase starts once every range of the one
 // before has finished. With one range per intra-op thread (whole blocks of
@@ -218,6 +304,79 @@ double StepFlops(const Problem& p) {
 }
 
 template <typename S>
+struct Recurrent<CPUDevice, S> {
+  template <typename Problem>
+  static int64_t LstmScratch(const Problem& p) {
+    return recurrent::LstmScratch(p);
+  }
+  template <typename Problem>
+  static int64_t GruScratch(const Problem& p) {
+    return recurrent::GruScratch(p);
+  }
+
+  static absl::Status LstmForward(OpKernelContext* ctx,
+                                  const recurrent::LstmProblem<S>& p,
+                                  const recurrent::LstmData<S>& d, S* h,
+                                  S* c) {
+    RunPhases(ctx, p, p.time, StepFlops(p),
+              [&](int64_t s, int64_t begin, int64_t end) {
+                recurrent::LstmForwardStep(p, d, s, begin, end);
+              });
+    CopyFinalState(p, d.h0, d.outputs, h);
+    CopyFinalState(p, d.c0, d.cells, c);
+    return absl::OkStatus();
+  }
+
+  static absl::Status LstmBackward(OpKernelContext* ctx,
+                                   const recurrent::LstmProblem<S>& p,
+                                   const recurrent::LstmData<S>& d,
+                                   const S* dh, const S* dc) {
+    std::copy_n(dh, p.batch * p.units, d.dh);
+    std::copy_n(dc, p.batch * p.units, d.dc);
+    RunPhases(ctx, p, recurrent::LstmBackwardPhases(p), StepFlops(p),
+              [&](int64_t phase, int64_t begin, int64_t end) {
+                recurrent::LstmBackwardPhase(p, d, phase, begin, end);
+              });
+    return absl::OkStatus();
+  }
+
+  static absl::Status GruForward(OpKernelContext* ctx,
+                                 const recurrent::GruProblem<S>& p,
+                                 const recurrent::GruData<S>& d, S* h) {
+    RunPhases(ctx, p, recurrent::GruForwardPhases(p), StepFlops(p),
+              [&](int64_t phase, int64_t begin, int64_t end) {
+                recurrent::GruForwardPhase(p, d, phase, begin, end);
+              });
+    CopyFinalState(p, d.h0, d.outputs, h);
+    return absl::OkStatus();
+  }
+
+  static absl::Status GruBackward(OpKernelContext* ctx,
+                                  const recurrent::GruProblem<S>& p,
+                                  const recurrent::GruData<S>& d,
+                                  const S* dh) {
+    std::copy_n(dh, p.batch * p.units, d.dh);
+    RunPhases(ctx, p, recurrent::GruBackwardPhases(p), StepFlops(p),
+              [&](int64_t phase, int64_t begin, int64_t end) {
+                recurrent::GruBackwardPhase(p, d, phase, begin, end);
+              });
+    return absl::OkStatus();
+  }
+
+ private:
+  // The state after the last step taken (the initial one if none).
+  static void CopyFinalState(const recurrent::Sequence<S>& p,
+                             const S* initial, const S* states, S* out) {
+    const int64_t last = p.time == 0 ? -1 : p.StepTime(p.time - 1);
+    const int64_t state = p.batch * p.units;
+    std::copy_n(last < 0 ? initial : states + last * state, state, out);
+  }
+};
+#endif  // GOOGLE_CUDA
+
+}  // namespace functor
+
+template <typename Device, typename S>
 class LstmOp : public OpKernel {
  public:
   explicit LstmOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -241,7 +400,7 @@ class LstmOp : public OpKernel {
     Tensor scratch;
     OP_REQUIRES_OK(ctx, ctx->allocate_temp(
                             ::tensorflow::DataTypeToEnum<S>::value,
-                            {recurrent::LstmScratch(p)}, &scratch));
+                            {Functor::LstmScratch(p)}, &scratch));
     recurrent::LstmData<S> d;
     d.x = ctx->input(0).flat<S>().data();
     d.kernel = ctx->input(1).flat<S>().data();
@@ -251,24 +410,16 @@ class LstmOp : public OpKernel {
     d.gates = gates->flat<S>().data();
     d.cells = cells->flat<S>().data();
     d.scratch = scratch.flat<S>().data();
-    RunPhases(ctx, p, time, StepFlops(p),
-              [&](int64_t s, int64_t begin, int64_t end) {
-                recurrent::LstmForwardStep(p, d, s, begin, end);
-              });
-    // The states after the last step taken (the initial ones if none).
-    const int64_t last = time == 0 ? -1 : p.StepTime(time - 1);
-    const int64_t state = batch * units;
-    std::copy_n(last < 0 ? d.h0 : d.outputs + last * state, state,
-                h->flat<S>().data());
-    std::copy_n(last < 0 ? d.c0 : d.cells + last * state, state,
-                c->flat<S>().data());
+    OP_REQUIRES_OK(ctx, Functor::LstmForward(ctx, p, d, h->flat<S>().data(),
+                                             c->flat<S>().data()));
   }
 
  private:
+  using Functor = functor::Recurrent<Device, S>;
   recurrent::LstmProblem<S> problem_;
 };
 
-template <typename S>
+template <typename Device, typename S>
 class LstmGradOp : public OpKernel {
  public:
   explicit LstmGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -298,7 +449,7 @@ class LstmGradOp : public OpKernel {
     Tensor scratch;
     OP_REQUIRES_OK(ctx, ctx->allocate_temp(
                             ::tensorflow::DataTypeToEnum<S>::value,
-                            {recurrent::LstmScratch(p)}, &scratch));
+                            {Functor::LstmScratch(p)}, &scratch));
     auto in = [ctx](int i) { return ctx->input(i).flat<S>().data(); };
     recurrent::LstmData<S> d;
     d.d_outputs = in(0);
@@ -314,19 +465,15 @@ class LstmGradOp : public OpKernel {
     d.d_kernel = d_kernel->flat<S>().data();
     d.scratch = scratch.flat<S>().data();
     // dh and dc start as the given gradients and end as dh0 and dc0.
-    std::copy_n(in(1), p.batch * p.units, d.dh);
-    std::copy_n(in(2), p.batch * p.units, d.dc);
-    RunPhases(ctx, p, recurrent::LstmBackwardPhases(p), StepFlops(p),
-              [&](int64_t phase, int64_t begin, int64_t end) {
-                recurrent::LstmBackwardPhase(p, d, phase, begin, end);
-              });
+    OP_REQUIRES_OK(ctx, Functor::LstmBackward(ctx, p, d, in(1), in(2)));
   }
 
  private:
+  using Functor = functor::Recurrent<Device, S>;
   recurrent::LstmProblem<S> problem_;
 };
 
-template <typename S>
+template <typename Device, typename S>
 class GruOp : public OpKernel {
  public:
   explicit GruOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -351,7 +498,7 @@ class GruOp : public OpKernel {
     Tensor scratch;
     OP_REQUIRES_OK(ctx, ctx->allocate_temp(
                             ::tensorflow::DataTypeToEnum<S>::value,
-                            {recurrent::GruScratch(p)}, &scratch));
+                            {Functor::GruScratch(p)}, &scratch));
     recurrent::GruData<S> d;
     d.x = ctx->input(0).flat<S>().data();
     d.kernel = ctx->input(1).flat<S>().data();
@@ -361,21 +508,15 @@ class GruOp : public OpKernel {
     d.gates = gates->flat<S>().data();
     d.reset = reset->flat<S>().data();
     d.scratch = scratch.flat<S>().data();
-    RunPhases(ctx, p, recurrent::GruForwardPhases(p), StepFlops(p),
-              [&](int64_t phase, int64_t begin, int64_t end) {
-                recurrent::GruForwardPhase(p, d, phase, begin, end);
-              });
-    // The state after the last step taken (the initial one if none).
-    const int64_t last = time == 0 ? -1 : p.StepTime(time - 1);
-    std::copy_n(last < 0 ? d.h0 : d.outputs + last * batch * units,
-                batch * units, h->flat<S>().data());
+    OP_REQUIRES_OK(ctx, Functor::GruForward(ctx, p, d, h->flat<S>().data()));
   }
 
  private:
+  using Functor = functor::Recurrent<Device, S>;
   recurrent::GruProblem<S> problem_;
 };
 
-template <typename S>
+template <typename Device, typename S>
 class GruGradOp : public OpKernel {
  public:
   explicit GruGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -402,7 +543,7 @@ class GruGradOp : public OpKernel {
     Tensor scratch;
     OP_REQUIRES_OK(ctx, ctx->allocate_temp(
                             ::tensorflow::DataTypeToEnum<S>::value,
-                            {recurrent::GruScratch(p)}, &scratch));
+                            {Functor::GruScratch(p)}, &scratch));
     auto in = [ctx](int i) { return ctx->input(i).flat<S>().data(); };
     recurrent::GruData<S> d;
     d.d_outputs = in(0);
@@ -417,34 +558,24 @@ class GruGradOp : public OpKernel {
     d.d_bias = d_bias->flat<S>().data();
     d.scratch = scratch.flat<S>().data();
     // dh starts as the given gradient and ends as dh0.
-    std::copy_n(in(1), p.batch * p.units, d.dh);
-    RunPhases(ctx, p, recurrent::GruBackwardPhases(p), StepFlops(p),
-              [&](int64_t phase, int64_t begin, int64_t end) {
-                recurrent::GruBackwardPhase(p, d, phase, begin, end);
-              });
+    OP_REQUIRES_OK(ctx, Functor::GruBackward(ctx, p, d, in(1)));
   }
 
  private:
+  using Functor = functor::Recurrent<Device, S>;
   recurrent::GruProblem<S> problem_;
 };
 
+// `lengths` stays in host memory on a GPU too: CheckInputs reads it.
 #define TFA_REGISTER(S)                                                 \
-  REGISTER_KERNEL_BUILDER(                                              \
-      Name("TfApprox>Lstm").Device(::tensorflow::DEVICE_CPU)            \
-          .TypeConstraint<S>("T"),                                      \
-      LstmOp<S>);                                                       \
-  REGISTER_KERNEL_BUILDER(                                              \
-      Name("TfApprox>LstmGrad").Device(::tensorflow::DEVICE_CPU)        \
-          .TypeConstraint<S>("T"),                                      \
-      LstmGradOp<S>);                                                   \
-  REGISTER_KERNEL_BUILDER(                                              \
-      Name("TfApprox>Gru").Device(::tensorflow::DEVICE_CPU)             \
-          .TypeConstraint<S>("T"),                                      \
-      GruOp<S>);                                                        \
-  REGISTER_KERNEL_BUILDER(                                              \
-      Name("TfApprox>GruGrad").Device(::tensorflow::DEVICE_CPU)         \
-          .TypeConstraint<S>("T"),                                      \
-      GruGradOp<S>);
+  TFA_REGISTER_KERNEL("TfApprox>Lstm", LstmOp, KernelDevice, S,         \
+                      .HostMemory("lengths"));                          \
+  TFA_REGISTER_KERNEL("TfApprox>LstmGrad", LstmGradOp, KernelDevice, S, \
+                      .HostMemory("lengths"));                          \
+  TFA_REGISTER_KERNEL("TfApprox>Gru", GruOp, KernelDevice, S,           \
+                      .HostMemory("lengths"));                          \
+  TFA_REGISTER_KERNEL("TfApprox>GruGrad", GruGradOp, KernelDevice, S,   \
+                      .HostMemory("lengths"));
 TFA_REGISTER(float)
 TFA_REGISTER(double)
 #undef TFA_REGISTER
