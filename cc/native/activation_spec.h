@@ -5,6 +5,7 @@
 #define TF_APPROX_CC_NATIVE_ACTIVATION_SPEC_H_
 
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <string>
 #include <vector>
@@ -29,6 +30,27 @@ struct ActivationSpec {
   double slope = 0;
   std::vector<double> below;
   std::vector<double> above;
+
+  // The attrs of any object with the attributes of _native.Spec (kind,
+  // numerator, ..., above), such as a _native.Spec.
+  static ActivationSpec FromAttributes(const pybind11::object& spec) {
+    ActivationSpec s;
+    s.kind = spec.attr("kind").cast<std::string>();
+    s.numerator = spec.attr("numerator").cast<std::vector<double>>();
+    s.denominator = spec.attr("denominator").cast<std::vector<double>>();
+    s.offset = spec.attr("offset").cast<double>();
+    s.squarings = spec.attr("squarings").cast<int>();
+    s.clip = spec.attr("clip").cast<bool>();
+    s.clip_min = spec.attr("clip_min").cast<double>();
+    s.clip_max = spec.attr("clip_max").cast<double>();
+    s.product = spec.attr("product").cast<bool>();
+    s.input_scale = spec.attr("input_scale").cast<double>();
+    s.output_scale = spec.attr("output_scale").cast<double>();
+    s.slope = spec.attr("slope").cast<double>();
+    s.below = spec.attr("below").cast<std::vector<double>>();
+    s.above = spec.attr("above").cast<std::vector<double>>();
+    return s;
+  }
 
   static activations::Kind ParseKind(const std::string& name) {
     activations::Kind kind;

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -26,9 +27,11 @@
 #include "cc/native/block_programs.h"
 #include "cc/native/gpu_model.h"
 #include "cc/native/problems.h"
+#include "cc/native/recurrent_bindings.h"
 #include "cc/noisy/noisy_gpu.h"
 #include "cc/pau/pau.h"
 #include "cc/pau/pau_gpu.h"
+#include "cc/recurrent/recurrent_gpu.h"
 
 namespace tf_approx {
 namespace {
@@ -345,6 +348,157 @@ py::tuple PauGrad(py::array dy, py::array x, py::array numerator,
   return py::make_tuple(dx, dnum, dden);
 }
 
+// The fused LSTM and GRU (recurrent_bindings.h): every phase a launch of
+// `blocks` x `threads`, one after another. The scratch starts as NaN, as
+// allocate_temp's memory is garbage: whatever is read before it is written
+// shows.
+namespace rec = ::tf_approx::recurrent;
+
+struct GpuPhases {
+  int64_t blocks = 1;
+  int64_t threads = 256;
+
+  template <typename Fn>
+  void Launches(int64_t phases, Fn&& fn) const {
+    for (int64_t phase = 0; phase < phases; ++phase) {
+      RunGrid(blocks, threads, [&](const Thread& t) { fn(t, phase); });
+    }
+  }
+
+  template <typename S>
+  S Fill() const {
+    return std::numeric_limits<S>::quiet_NaN();
+  }
+  template <typename P>
+  int64_t LstmScratch(const P& p) const {
+    return rec::GpuLstmScratch(p);
+  }
+  template <typename P>
+  int64_t GruScratch(const P& p) const {
+    return rec::GpuGruScratch(p);
+  }
+
+  template <typename S>
+  void LstmForward(const rec::LstmProblem<S>& p,
+                   const rec::LstmData<S>& d) const {
+    Launches(p.time, [&](const Thread& t, int64_t step) {
+      rec::LstmForwardThread(t, p, d, step);
+    });
+  }
+
+  template <typename S>
+  void LstmBackward(const rec::LstmProblem<S>& p,
+                    const rec::LstmData<S>& d) const {
+    Launches(rec::LstmBackwardPhases(p), [&](const Thread& t, int64_t phase) {
+      rec::LstmBackwardPhaseThread(t, p, d, phase);
+    });
+  }
+
+  template <typename S>
+  void GruForward(const rec::GruProblem<S>& p,
+                  const rec::GruData<S>& d) const {
+    Launches(rec::GruForwardPhases(p), [&](const Thread& t, int64_t phase) {
+      rec::GruForwardPhaseThread(t, p, d, phase);
+    });
+  }
+
+  template <typename S>
+  void GruBackward(const rec::GruProblem<S>& p,
+                   const rec::GruData<S>& d) const {
+    Launches(rec::GruBackwardPhases(p), [&](const Thread& t, int64_t phase) {
+      rec::GruBackwardPhaseThread(t, p, d, phase);
+    });
+  }
+};
+
+template <typename S>
+using Array = py::array_t<S, py::array::c_style | py::array::forcecast>;
+
+template <typename S>
+py::tuple Lstm(Array<S> x, Array<S> kernel, Array<S> h0, Array<S> c0,
+               Array<int32_t> lengths, py::object activation,
+               py::object recurrent_activation, bool reverse, int64_t blocks,
+               int64_t threads) {
+  CheckGrid(blocks, threads);
+  return native::Lstm<S>(x, kernel, h0, c0, lengths, activation,
+                         recurrent_activation, reverse,
+                         GpuPhases{blocks, threads});
+}
+
+template <typename S>
+py::tuple LstmGrad(Array<S> d_outputs, Array<S> dh, Array<S> dc,
+                   Array<S> kernel, Array<S> h0, Array<S> c0,
+                   Array<int32_t> lengths, Array<S> outputs, Array<S> gates,
+                   Array<S> cells, py::object activation,
+                   py::object recurrent_activation, bool reverse,
+                   int64_t blocks, int64_t threads) {
+  CheckGrid(blocks, threads);
+  return native::LstmGrad<S>(d_outputs, dh, dc, kernel, h0, c0, lengths,
+                             outputs, gates, cells, activation,
+                             recurrent_activation, reverse,
+                             GpuPhases{blocks, threads});
+}
+
+template <typename S>
+py::tuple Gru(Array<S> x, Array<S> kernel, Array<S> bias, Array<S> h0,
+              Array<int32_t> lengths, py::object activation,
+              py::object recurrent_activation, bool reset_after, bool reverse,
+              int64_t blocks, int64_t threads) {
+  CheckGrid(blocks, threads);
+  return native::Gru<S>(x, kernel, bias, h0, lengths, activation,
+                        recurrent_activation, reset_after, reverse,
+                        GpuPhases{blocks, threads});
+}
+
+template <typename S>
+py::tuple GruGrad(Array<S> d_outputs, Array<S> dh, Array<S> kernel,
+                  Array<S> h0, Array<int32_t> lengths, Array<S> outputs,
+                  Array<S> gates, Array<S> reset, py::object activation,
+                  py::object recurrent_activation, bool reset_after,
+                  bool reverse, int64_t blocks, int64_t threads) {
+  CheckGrid(blocks, threads);
+  return native::GruGrad<S>(d_outputs, dh, kernel, h0, lengths, outputs,
+                            gates, reset, activation, recurrent_activation,
+                            reset_after, reverse, GpuPhases{blocks, threads});
+}
+
+// Binds the recurrent functions for S.
+template <typename S>
+void DefineRecurrent(py::module_& m) {
+  m.def("lstm", &Lstm<S>, py::arg("x"), py::arg("kernel"), py::arg("h0"),
+        py::arg("c0"), py::arg("lengths"), py::arg("activation") = "tanh",
+        py::arg("recurrent_activation") = "sigmoid",
+        py::arg("reverse") = false, py::arg("blocks") = 1,
+        py::arg("threads") = 256,
+        "TfApprox>Lstm's GPU kernels, a launch per step: (outputs, gates, "
+        "cells).");
+  m.def("lstm_grad", &LstmGrad<S>, py::arg("d_outputs"), py::arg("dh"),
+        py::arg("dc"), py::arg("kernel"), py::arg("h0"), py::arg("c0"),
+        py::arg("lengths"), py::arg("outputs"), py::arg("gates"),
+        py::arg("cells"), py::arg("activation") = "tanh",
+        py::arg("recurrent_activation") = "sigmoid",
+        py::arg("reverse") = false, py::arg("blocks") = 1,
+        py::arg("threads") = 256,
+        "TfApprox>LstmGrad's GPU kernels, a launch per phase: (dx, "
+        "d_kernel, dh0, dc0).");
+  m.def("gru", &Gru<S>, py::arg("x"), py::arg("kernel"), py::arg("bias"),
+        py::arg("h0"), py::arg("lengths"), py::arg("activation") = "tanh",
+        py::arg("recurrent_activation") = "sigmoid",
+        py::arg("reset_after") = true, py::arg("reverse") = false,
+        py::arg("blocks") = 1, py::arg("threads") = 256,
+        "TfApprox>Gru's GPU kernels, a launch per phase: (outputs, gates, "
+        "reset).");
+  m.def("gru_grad", &GruGrad<S>, py::arg("d_outputs"), py::arg("dh"),
+        py::arg("kernel"), py::arg("h0"), py::arg("lengths"),
+        py::arg("outputs"), py::arg("gates"), py::arg("reset"),
+        py::arg("activation") = "tanh",
+        py::arg("recurrent_activation") = "sigmoid",
+        py::arg("reset_after") = true, py::arg("reverse") = false,
+        py::arg("blocks") = 1, py::arg("threads") = 256,
+        "TfApprox>GruGrad's GPU kernels, a launch per phase: (dx, d_kernel, "
+        "d_bias, dh0).");
+}
+
 // The block programs of block_programs.h, on the CPU model of cooperative
 // launches (RunBlocks).
 
@@ -487,6 +641,8 @@ void DefineGpuModel(py::module_& parent) {
         py::arg("spec"), py::arg("bfloat16") = false, py::arg("blocks") = 1,
         py::arg("threads") = 256,
         "TfApprox>ActivationGrad's GPU kernel: dx = dy f'(x).");
+  DefineRecurrent<float>(m);
+  DefineRecurrent<double>(m);
   m.def("block_shuffle", &BlockShuffle<float>, py::arg("x"), py::arg("kind"),
         py::arg("arg"), py::arg("threads") = 32,
         "The cooperative model's shuffles: y[i] = x[the lane a shuffle of "

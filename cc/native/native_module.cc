@@ -25,6 +25,7 @@
 #include "cc/gaaf/gaaf_cpu.h"
 #include "cc/native/activation_spec.h"
 #include "cc/native/gpu_model.h"
+#include "cc/native/recurrent_bindings.h"
 #include "cc/noisy/noisy_cpu.h"
 #include "cc/pau/pau_cpu.h"
 #include "cc/recurrent/recurrent_cpu.h"
@@ -601,259 +602,120 @@ Array<S> GaafGrad(Array<S> dy, Array<S> x, const std::string& base,
   return dx;
 }
 
-// The fused LSTM and GRU. A function is "tanh" or "sigmoid" (exact) or a
-// Spec.
-template <typename S>
-tf_approx::recurrent::FunctionOf<S> RecurrentFunction(const py::object& f) {
-  namespace rec = tf_approx::recurrent;
-  rec::FunctionOf<S> out;
-  if (py::isinstance<py::str>(f)) {
-    const std::string name = f.cast<std::string>();
-    Require(name == "tanh" || name == "sigmoid",
-            "lstm, gru: a function is 'tanh', 'sigmoid' or a Spec");
-    out.function = name == "tanh" ? rec::Function::kTanh
-                                  : rec::Function::kSigmoid;
-  } else {
-    out.function = rec::Function::kApproximation;
-    out.approximation = f.cast<const Spec&>().ToParams<S>();
+// The fused LSTM and GRU (recurrent_bindings.h), their CPU steps run as
+// the op's threads run them, units in blocks of `unit_block` (0: all at
+// once), one block after another on this thread.
+namespace rec = ::tf_approx::recurrent;
+
+struct CpuSteps {
+  int64_t unit_block = 0;
+
+  // fn(begin, end) for every block of units.
+  template <typename S, typename Fn>
+  void ForUnitBlocks(const rec::Sequence<S>& p,
+                     Fn&& fn) const {
+    const int64_t block = unit_block <= 0 ? p.units : unit_block;
+    for (int64_t begin = 0; begin < p.units; begin += block) {
+      fn(begin, std::min(p.units, begin + block));
+    }
+    if (p.units == 0) fn(0, 0);
   }
-  return out;
-}
 
-// Checks `lengths` against p's sizes and sets what the layers share besides
-// them; `layer` names the layer in errors.
-template <typename S>
-void SetSequence(
-    const std::string& layer,
-    const py::array_t<int32_t, py::array::c_style | py::array::forcecast>&
-        lengths,
-    const py::object& activation, const py::object& recurrent_activation,
-    bool reverse, tf_approx::recurrent::Sequence<S>* p) {
-  Require(lengths.size() == p->batch, layer + ": `lengths` must be [batch]");
-  for (int64_t b = 0; b < p->batch; ++b) {
-    Require(lengths.data()[b] >= 0 && lengths.data()[b] <= p->time,
-            layer + ": `lengths` must be in [0, time]");
+  template <typename S>
+  S Fill() const {
+    return S(0);
   }
-  p->lengths = lengths.data();
-  p->reverse = reverse;
-  p->activation = RecurrentFunction<S>(activation);
-  p->recurrent_activation = RecurrentFunction<S>(recurrent_activation);
-}
-
-template <typename S>
-tf_approx::recurrent::LstmProblem<S> MakeLstm(
-    const Array<S>& x, const Array<S>& kernel, const Array<S>& h0,
-    const Array<S>& c0, const py::array_t<int32_t, py::array::c_style |
-                                                       py::array::forcecast>&
-                            lengths,
-    const py::object& activation, const py::object& recurrent_activation,
-    bool reverse) {
-  tf_approx::recurrent::LstmProblem<S> p;
-  Require(x.ndim() == 3 && kernel.ndim() == 2 &&
-              kernel.shape(1) == 4 * kernel.shape(0) &&
-              x.shape(2) == kernel.shape(1),
-          "lstm: `x` must be [time, batch, 4 units], `kernel` [units, 4 units]");
-  p.time = x.shape(0);
-  p.batch = x.shape(1);
-  p.units = kernel.shape(0);
-  Require(h0.size() == p.batch * p.units && c0.size() == p.batch * p.units,
-          "lstm: `h0` and `c0` must be [batch, units]");
-  SetSequence("lstm", lengths, activation, recurrent_activation, reverse,
-              &p);
-  return p;
-}
-
-// Calls fn(begin, end) for the units in blocks of `block` units (0: all at
-// once), one after another: what the op's threads do, on this thread.
-template <typename S, typename Fn>
-void ForUnitBlocks(const tf_approx::recurrent::Sequence<S>& p,
-                   int64_t block, Fn&& fn) {
-  if (block <= 0) block = p.units;
-  for (int64_t begin = 0; begin < p.units; begin += block) {
-    fn(begin, std::min(p.units, begin + block));
+  template <typename P>
+  int64_t LstmScratch(const P& p) const {
+    return rec::LstmScratch(p);
   }
-  if (p.units == 0) fn(0, 0);
-}
+  template <typename P>
+  int64_t GruScratch(const P& p) const {
+    return rec::GruScratch(p);
+  }
 
-template <typename S>
-py::tuple Lstm(Array<S> x, Array<S> kernel, Array<S> h0, Array<S> c0,
-               py::array_t<int32_t, py::array::c_style | py::array::forcecast>
-                   lengths,
-               py::object activation, py::object recurrent_activation,
-               bool reverse, int64_t unit_block) {
-  namespace rec = tf_approx::recurrent;
-  const auto p = MakeLstm<S>(x, kernel, h0, c0, lengths, activation,
-                             recurrent_activation, reverse);
-  Array<S> outputs({p.time, p.batch, p.units});
-  Array<S> gates({p.time, p.batch, 4 * p.units});
-  Array<S> cells({p.time, p.batch, p.units});
-  std::vector<S> scratch(rec::LstmScratch(p));
-  rec::LstmData<S> d;
-  d.x = x.data();
-  d.kernel = kernel.data();
-  d.h0 = h0.data();
-  d.c0 = c0.data();
-  d.outputs = outputs.mutable_data();
-  d.gates = gates.mutable_data();
-  d.cells = cells.mutable_data();
-  d.scratch = scratch.data();
-  {
-    py::gil_scoped_release release;
+  template <typename S>
+  void LstmForward(const rec::LstmProblem<S>& p,
+                   const rec::LstmData<S>& d) const {
     for (int64_t s = 0; s < p.time; ++s) {
-      ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
+      ForUnitBlocks(p, [&](int64_t begin, int64_t end) {
         rec::LstmForwardStep(p, d, s, begin, end);
       });
     }
   }
-  return py::make_tuple(outputs, gates, cells);
+
+  template <typename S>
+  void LstmBackward(const rec::LstmProblem<S>& p,
+                    const rec::LstmData<S>& d) const {
+    for (int64_t phase = 0; phase < rec::LstmBackwardPhases(p); ++phase) {
+      ForUnitBlocks(p, [&](int64_t begin, int64_t end) {
+        rec::LstmBackwardPhase(p, d, phase, begin, end);
+      });
+    }
+  }
+
+  template <typename S>
+  void GruForward(const rec::GruProblem<S>& p,
+                  const rec::GruData<S>& d) const {
+    for (int64_t phase = 0; phase < rec::GruForwardPhases(p); ++phase) {
+      ForUnitBlocks(p, [&](int64_t begin, int64_t end) {
+        rec::GruForwardPhase(p, d, phase, begin, end);
+      });
+    }
+  }
+
+  template <typename S>
+  void GruBackward(const rec::GruProblem<S>& p,
+                   const rec::GruData<S>& d) const {
+    for (int64_t phase = 0; phase < rec::GruBackwardPhases(p); ++phase) {
+      ForUnitBlocks(p, [&](int64_t begin, int64_t end) {
+        rec::GruBackwardPhase(p, d, phase, begin, end);
+      });
+    }
+  }
+};
+
+template <typename S>
+py::tuple Lstm(Array<S> x, Array<S> kernel, Array<S> h0, Array<S> c0,
+               Array<int32_t> lengths, py::object activation,
+               py::object recurrent_activation, bool reverse,
+               int64_t unit_block) {
+  return tf_approx::native::Lstm<S>(x, kernel, h0, c0, lengths, activation,
+                                    recurrent_activation, reverse,
+                                    CpuSteps{unit_block});
 }
 
 template <typename S>
 py::tuple LstmGrad(Array<S> d_outputs, Array<S> dh, Array<S> dc,
                    Array<S> kernel, Array<S> h0, Array<S> c0,
-                   py::array_t<int32_t, py::array::c_style |
-                                            py::array::forcecast>
-                       lengths,
-                   Array<S> outputs, Array<S> gates, Array<S> cells,
-                   py::object activation, py::object recurrent_activation,
-                   bool reverse, int64_t unit_block) {
-  namespace rec = tf_approx::recurrent;
-  const auto p = MakeLstm<S>(gates, kernel, h0, c0, lengths, activation,
-                             recurrent_activation, reverse);
-  const int64_t state = p.batch * p.units, sequence = p.time * state;
-  Require(d_outputs.size() == sequence && outputs.size() == sequence &&
-              cells.size() == sequence && dh.size() == state &&
-              dc.size() == state,
-          "lstm gradient: the shapes do not match the forward pass's");
-  Array<S> dx({p.time, p.batch, 4 * p.units});
-  Array<S> d_kernel({p.units, 4 * p.units});
-  Array<S> dh0({p.batch, p.units});
-  Array<S> dc0({p.batch, p.units});
-  std::copy_n(dh.data(), state, dh0.mutable_data());
-  std::copy_n(dc.data(), state, dc0.mutable_data());
-  std::vector<S> scratch(rec::LstmScratch(p));
-  rec::LstmData<S> d;
-  d.d_outputs = d_outputs.data();
-  d.kernel = kernel.data();
-  d.h0 = h0.data();
-  d.c0 = c0.data();
-  d.outputs = const_cast<S*>(outputs.data());
-  d.gates = const_cast<S*>(gates.data());
-  d.cells = const_cast<S*>(cells.data());
-  d.dh = dh0.mutable_data();
-  d.dc = dc0.mutable_data();
-  d.dx = dx.mutable_data();
-  d.d_kernel = d_kernel.mutable_data();
-  d.scratch = scratch.data();
-  {
-    py::gil_scoped_release release;
-    for (int64_t phase = 0; phase < rec::LstmBackwardPhases(p); ++phase) {
-      ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
-        rec::LstmBackwardPhase(p, d, phase, begin, end);
-      });
-    }
-  }
-  return py::make_tuple(dx, d_kernel, dh0, dc0);
-}
-
-template <typename S>
-tf_approx::recurrent::GruProblem<S> MakeGru(
-    const Array<S>& x, const Array<S>& kernel, const Array<S>& h0,
-    const py::array_t<int32_t, py::array::c_style | py::array::forcecast>&
-        lengths,
-    const py::object& activation, const py::object& recurrent_activation,
-    bool reset_after, bool reverse) {
-  tf_approx::recurrent::GruProblem<S> p;
-  Require(x.ndim() == 3 && kernel.ndim() == 2 &&
-              kernel.shape(1) == 3 * kernel.shape(0) &&
-              x.shape(2) == kernel.shape(1),
-          "gru: `x` must be [time, batch, 3 units], `kernel` [units, 3 units]");
-  p.time = x.shape(0);
-  p.batch = x.shape(1);
-  p.units = kernel.shape(0);
-  Require(h0.size() == p.batch * p.units, "gru: `h0` must be [batch, units]");
-  SetSequence("gru", lengths, activation, recurrent_activation, reverse, &p);
-  p.reset_after = reset_after;
-  return p;
+                   Array<int32_t> lengths, Array<S> outputs, Array<S> gates,
+                   Array<S> cells, py::object activation,
+                   py::object recurrent_activation, bool reverse,
+                   int64_t unit_block) {
+  return tf_approx::native::LstmGrad<S>(
+      d_outputs, dh, dc, kernel, h0, c0, lengths, outputs, gates, cells,
+      activation, recurrent_activation, reverse, CpuSteps{unit_block});
 }
 
 template <typename S>
 py::tuple Gru(Array<S> x, Array<S> kernel, Array<S> bias, Array<S> h0,
-              py::array_t<int32_t, py::array::c_style | py::array::forcecast>
-                  lengths,
-              py::object activation, py::object recurrent_activation,
-              bool reset_after, bool reverse, int64_t unit_block) {
-  namespace rec = tf_approx::recurrent;
-  const auto p = MakeGru<S>(x, kernel, h0, lengths, activation,
-                            recurrent_activation, reset_after, reverse);
-  Require(bias.size() == p.Gates(), "gru: `bias` must be [3 units]");
-  Array<S> outputs({p.time, p.batch, p.units});
-  Array<S> gates({p.time, p.batch, p.Gates()});
-  Array<S> reset({p.time, p.batch, p.units});
-  std::vector<S> scratch(rec::GruScratch(p));
-  rec::GruData<S> d;
-  d.x = x.data();
-  d.kernel = kernel.data();
-  d.bias = bias.data();
-  d.h0 = h0.data();
-  d.outputs = outputs.mutable_data();
-  d.gates = gates.mutable_data();
-  d.reset = reset.mutable_data();
-  d.scratch = scratch.data();
-  {
-    py::gil_scoped_release release;
-    for (int64_t phase = 0; phase < rec::GruForwardPhases(p); ++phase) {
-      ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
-        rec::GruForwardPhase(p, d, phase, begin, end);
-      });
-    }
-  }
-  return py::make_tuple(outputs, gates, reset);
+              Array<int32_t> lengths, py::object activation,
+              py::object recurrent_activation, bool reset_after, bool reverse,
+              int64_t unit_block) {
+  return tf_approx::native::Gru<S>(x, kernel, bias, h0, lengths, activation,
+                                   recurrent_activation, reset_after, reverse,
+                                   CpuSteps{unit_block});
 }
 
 template <typename S>
 py::tuple GruGrad(Array<S> d_outputs, Array<S> dh, Array<S> kernel,
-                  Array<S> h0,
-                  py::array_t<int32_t, py::array::c_style |
-                                           py::array::forcecast>
-                      lengths,
-                  Array<S> outputs, Array<S> gates, Array<S> reset,
-                  py::object activation, py::object recurrent_activation,
-                  bool reset_after, bool reverse, int64_t unit_block) {
-  namespace rec = tf_approx::recurrent;
-  const auto p = MakeGru<S>(gates, kernel, h0, lengths, activation,
-                            recurrent_activation, reset_after, reverse);
-  const int64_t state = p.batch * p.units, sequence = p.time * state;
-  Require(d_outputs.size() == sequence && outputs.size() == sequence &&
-              reset.size() == sequence && dh.size() == state,
-          "gru gradient: the shapes do not match the forward pass's");
-  Array<S> dx({p.time, p.batch, p.Gates()});
-  Array<S> d_kernel({p.units, p.Gates()});
-  Array<S> d_bias({p.Gates()});
-  Array<S> dh0({p.batch, p.units});
-  std::copy_n(dh.data(), state, dh0.mutable_data());
-  std::vector<S> scratch(rec::GruScratch(p));
-  rec::GruData<S> d;
-  d.d_outputs = d_outputs.data();
-  d.kernel = kernel.data();
-  d.h0 = h0.data();
-  d.outputs = const_cast<S*>(outputs.data());
-  d.gates = const_cast<S*>(gates.data());
-  d.reset = const_cast<S*>(reset.data());
-  d.dh = dh0.mutable_data();
-  d.dx = dx.mutable_data();
-  d.d_kernel = d_kernel.mutable_data();
-  d.d_bias = d_bias.mutable_data();
-  d.scratch = scratch.data();
-  {
-    py::gil_scoped_release release;
-    for (int64_t phase = 0; phase < rec::GruBackwardPhases(p); ++phase) {
-      ForUnitBlocks(p, unit_block, [&](int64_t begin, int64_t end) {
-        rec::GruBackwardPhase(p, d, phase, begin, end);
-      });
-    }
-  }
-  return py::make_tuple(dx, d_kernel, d_bias, dh0);
+                  Array<S> h0, Array<int32_t> lengths, Array<S> outputs,
+                  Array<S> gates, Array<S> reset, py::object activation,
+                  py::object recurrent_activation, bool reset_after,
+                  bool reverse, int64_t unit_block) {
+  return tf_approx::native::GruGrad<S>(
+      d_outputs, dh, kernel, h0, lengths, outputs, gates, reset, activation,
+      recurrent_activation, reset_after, reverse, CpuSteps{unit_block});
 }
 
 // Fastfood: s, g, b and permutation [blocks, d], blocks = ceil(units / d).
