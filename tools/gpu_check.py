@@ -423,8 +423,123 @@ def _error(got, want, dtype):
   return float(np.max(np.abs(got[finite] - want[finite]) / bound))
 
 
+# The fused LSTM and GRU: a sequence (time, batch, units) for each size
+# run_checks passes (its state elements over the sequence about that size;
+# the largest is the CharRNN's layer), each with some rows masked.
+RECURRENT_SHAPES = {0: (3, 0, 5), 1: (1, 1, 1), 1000: (6, 3, 33),
+                    4099: (20, 5, 40), 1 << 20: (50, 50, 128)}
+# (activation, recurrent_activation) -> (the largest size they are checked
+# at, a factor on the bound). Two kinds of approximation magnify the
+# last-bit differences that the sums' order makes: sigm_fastexp_512 raises
+# (1 + x/512) to the 512th power, so one ulp of 1 + x/512 moves it by 512
+# ulps (its factor); word2vec_sigmoid is a table, and a pre-activation one
+# ulp across an entry's edge moves it by a whole step, which over a long
+# sequence some element meets by chance: it is checked on the short ones.
+RECURRENT_FUNCTIONS = {("tanh", "sigmoid"): (1 << 20, 1),
+                       ("tanh_pade_4_4", "sigm_pade_4_4"): (1 << 20, 1),
+                       ("tanh_pade_4_4", "sigm_fastexp_512"): (1 << 20, 512),
+                       ("tanh", "word2vec_sigmoid"): (1000, 1)}
+RECURRENT_LAYERS = ["lstm", "gru", "gru_reset_before"]
+
+
+def _recurrent_function(name):
+  if name in ("tanh", "sigmoid"):
+    return name
+  if name in ACTIVATION_CASES:
+    return _spec_attrs(ACTIVATION_CASES[name])
+  return _spec_attrs(_fitted(name))
+
+
+def recurrent_case(layer, shape, dtype, seed=0):
+  """(the forward's arguments, the backward's gradients) of `layer` as
+  tests/test_recurrent_gpu_model.py makes them."""
+  time_steps, batch, units = shape
+  gates = 4 if layer == "lstm" else 3
+  rng = np.random.default_rng([seed, time_steps, batch, units, gates])
+  normal = lambda *size, scale=1.0: (rng.normal(size=size) * scale).astype(
+      dtype)
+  lengths = np.array([[time_steps, max(time_steps - 2, 0), 0][b % 3]
+                      for b in range(batch)], np.int32)
+  args = {"x": normal(time_steps, batch, gates * units, scale=2.0),
+          "kernel": normal(units, gates * units,
+                           scale=1 / np.sqrt(max(units, 1))),
+          "h0": normal(batch, units), "lengths": lengths}
+  if layer == "lstm":
+    args["c0"] = normal(batch, units)
+  else:
+    args["bias"] = normal(gates * units)
+  grads = {"d_outputs": normal(time_steps, batch, units),
+           "dh": normal(batch, units)}
+  if layer == "lstm":
+    grads["dc"] = normal(batch, units)
+  return args, grads
+
+
+def run_recurrent(module, layer, args, grads, functions, **attrs):
+  """(forward results, backward results) of `module`'s lstm / gru and their
+  gradients (the harness's end with seconds per call)."""
+  activation, recurrent_activation = map(_recurrent_function, functions)
+  attrs.update(activation=activation,
+               recurrent_activation=recurrent_activation)
+  if layer != "lstm":
+    attrs["reset_after"] = layer == "gru"
+  if layer == "lstm":
+    forward = module.lstm(args["x"], args["kernel"], args["h0"], args["c0"],
+                          args["lengths"], **attrs)
+    backward = module.lstm_grad(
+        grads["d_outputs"], grads["dh"], grads["dc"], args["kernel"],
+        args["h0"], args["c0"], args["lengths"], *forward[:3], **attrs)
+  else:
+    forward = module.gru(args["x"], args["kernel"], args["bias"], args["h0"],
+                         args["lengths"], **attrs)
+    backward = module.gru_grad(
+        grads["d_outputs"], grads["dh"], args["kernel"], args["h0"],
+        args["lengths"], *forward[:3], **attrs)
+  return forward, backward
+
+
+def _array_error(got, want, dtype):
+  """The largest |got - want| in units of the tests' recurrent bound
+  (SCALE_EPS eps times max(1, the largest |want|)); inf where NaN differ."""
+  got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+  if got.shape != want.shape or not np.array_equal(np.isnan(got),
+                                                   np.isnan(want)):
+    return np.inf
+  if want.size == 0:
+    return 0.0
+  bound = SCALE_EPS * np.finfo(dtype).eps * max(1.0, np.nanmax(np.abs(want)))
+  return float(np.nanmax(np.abs(got - want)) / bound)
+
+
+def check_recurrent(native, harness, size):
+  """[(case, max error in units of the bound)]: the LSTM's and GRU's (both
+  layouts) forward and backward passes on the GPU against the CPU steps, for
+  the shape of `size`, exact and approximated functions, both directions."""
+  shape = RECURRENT_SHAPES[size]
+  results = []
+  for layer in RECURRENT_LAYERS:
+    for dtype in ("float32", "float64"):
+      for functions, (largest, factor) in RECURRENT_FUNCTIONS.items():
+        if size > largest:
+          continue
+        for reverse in (False, True):
+          args, grads = recurrent_case(layer, shape, dtype)
+          want = run_recurrent(native, layer, args, grads, functions,
+                               reverse=reverse)
+          got = run_recurrent(harness, layer, args, grads, functions,
+                              reverse=reverse)
+          name = (f"recurrent {layer} {'/'.join(functions)} {dtype}"
+                  f"{' reverse' if reverse else ''}")
+          for suffix, g, w in (("", got[0], want[0]),
+                               (" grad", got[1], want[1])):
+            results.append((name + suffix, max(
+                _array_error(a, b, dtype) / factor for a, b in zip(g, w))))
+  return results
+
+
 CHECKS = {"activations": check_activations, "gaaf": check_gaaf,
-          "noisy": check_noisy, "pau": check_pau}
+          "noisy": check_noisy, "pau": check_pau,
+          "recurrent": check_recurrent}
 
 
 def check_block_model(native, harness):
@@ -485,7 +600,8 @@ def _spec_attrs(attrs):
   """_native.Spec's attributes, without _native (the harness reads them)."""
   full = dict(kind="rational", numerator=[1.0], denominator=[1.0],
               offset=0.0, squarings=0, clip=False, clip_min=0.0,
-              clip_max=0.0)
+              clip_max=0.0, product=False, input_scale=1.0,
+              output_scale=1.0, slope=0.0, below=[], above=[])
   full.update(attrs)
   return types.SimpleNamespace(**full)
 
@@ -525,6 +641,29 @@ def _noisy_grad_launch(h, x, y, dy):
 # Bytes each kernel must move per element, in units of a copy's (one read and
 # one write): the forward reads x and writes y; a gradient reads x and dy.
 TRAFFIC = {"grad": 1.5}
+
+
+# Timing of the fused layers: name -> (layer, shape, functions), float32.
+SAFE_PICKS = ("tanh_pade_4_4", "sigm_fastexp_512")
+RECURRENT_TIMED = {
+    "recurrent lstm(128) charrnn": ("lstm", (50, 50, 128), SAFE_PICKS),
+    "recurrent gru(128) charrnn": ("gru", (50, 50, 128), SAFE_PICKS),
+    "recurrent lstm(512) batch 128": ("lstm", (50, 128, 512), SAFE_PICKS),
+}
+
+
+def run_recurrent_timing(harness, repeats):
+  """Prints the fused layers' forward and backward passes' time per call
+  (every phase's launch of a sequence), with the safe picks."""
+  print(f"\nFused layers (float32, safe picks; CUDA events over {repeats} "
+        "calls; each pass is a launch per phase of every step).")
+  print(f"{'layer':32} {'shape':>14} {'forward ms':>11} {'backward ms':>12}")
+  for name, (layer, shape, functions) in RECURRENT_TIMED.items():
+    args, grads = recurrent_case(layer, shape, np.float32)
+    forward, backward = run_recurrent(harness, layer, args, grads, functions,
+                                      repeats=repeats)
+    print(f"{name:32} {'x'.join(map(str, shape)):>14} "
+          f"{forward[-1] * 1e3:11.3f} {backward[-1] * 1e3:12.3f}")
 
 
 def run_timing(harness, repeats):
@@ -592,6 +731,7 @@ def main():
   ok = run_checks(native, harness, sizes)
   if not args.no_timing:
     run_timing(harness, args.repeats)
+    run_recurrent_timing(harness, args.repeats)
   if args.sanitize:
     ok &= sanitize(args.build_dir, ["--quick"])
   return 0 if ok else 1

@@ -29,10 +29,12 @@
 #include "cc/native/activation_spec.h"
 #include "cc/native/block_programs.h"
 #include "cc/native/problems.h"
+#include "cc/native/recurrent_bindings.h"
 #include "cc/noisy/noisy.h"
 #include "cc/noisy/noisy_gpu.h"
 #include "cc/pau/pau.h"
 #include "cc/pau/pau_gpu.h"
+#include "cc/recurrent/recurrent_gpu.h"
 
 namespace tf_approx {
 namespace {
@@ -139,29 +141,10 @@ void ThrowIfFailed(const char* error) {
 }
 
 // The approximated activations. `spec` is any object with the attributes of
-// _native.Spec (kind, numerator, ..., above), such as a _native.Spec.
-ActivationSpec SpecOf(const py::object& spec) {
-  ActivationSpec s;
-  s.kind = spec.attr("kind").cast<std::string>();
-  s.numerator = spec.attr("numerator").cast<std::vector<double>>();
-  s.denominator = spec.attr("denominator").cast<std::vector<double>>();
-  s.offset = spec.attr("offset").cast<double>();
-  s.squarings = spec.attr("squarings").cast<int>();
-  s.clip = spec.attr("clip").cast<bool>();
-  s.clip_min = spec.attr("clip_min").cast<double>();
-  s.clip_max = spec.attr("clip_max").cast<double>();
-  s.product = spec.attr("product").cast<bool>();
-  s.input_scale = spec.attr("input_scale").cast<double>();
-  s.output_scale = spec.attr("output_scale").cast<double>();
-  s.slope = spec.attr("slope").cast<double>();
-  s.below = spec.attr("below").cast<std::vector<double>>();
-  s.above = spec.attr("above").cast<std::vector<double>>();
-  return s;
-}
-
+// _native.Spec (ActivationSpec::FromAttributes).
 Launch Activation(Array x, Array y, const py::object& spec) {
   RequireLike(x, y, "y");
-  const ActivationSpec s = SpecOf(spec);
+  const ActivationSpec s = ActivationSpec::FromAttributes(spec);
   return DispatchType(x, [&](auto type) -> Launch {
     using T = decltype(type);
     const auto p = s.ToParams<ComputeType<T>>();
@@ -175,7 +158,7 @@ Launch Activation(Array x, Array y, const py::object& spec) {
 Launch ActivationGrad(Array x, Array dy, Array dx, const py::object& spec) {
   RequireLike(x, dy, "dy");
   RequireLike(x, dx, "dx");
-  const ActivationSpec s = SpecOf(spec);
+  const ActivationSpec s = ActivationSpec::FromAttributes(spec);
   return DispatchType(x, [&](auto type) -> Launch {
     using T = decltype(type);
     const auto p = s.ToParams<ComputeType<T>>();
@@ -479,6 +462,308 @@ double Time(const Launch& launch, int repeats, int warmup) {
   return ms * 1e-3 / repeats;
 }
 
+// The fused LSTM and GRU (recurrent_bindings.h), their passes on the GPU:
+// the arrays a pass reads uploaded, the launchers run on the default stream
+// (then `repeats` more times between CUDA events, where `seconds` is
+// given: the passes start from their inputs each time), the results
+// downloaded into the host arrays the bindings return. The final states the
+// forward launchers write are checked against the last step's outputs.
+template <typename V>
+class Buffer {
+ public:
+  explicit Buffer(int64_t size) : size_(size) {
+    if (size_ > 0) {
+      Check(cudaMalloc(&data_, sizeof(V) * size_), "cudaMalloc");
+    }
+  }
+  Buffer(const V* host, int64_t size) : Buffer(size) {
+    if (size_ > 0) {
+      Check(cudaMemcpy(data_, host, sizeof(V) * size_, cudaMemcpyHostToDevice),
+            "cudaMemcpy to the device");
+    }
+  }
+  ~Buffer() {
+    if (data_ != nullptr) cudaFree(data_);
+  }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  void Download(V* host) const {
+    if (size_ > 0) {
+      Check(cudaMemcpy(host, data_, sizeof(V) * size_, cudaMemcpyDeviceToHost),
+            "cudaMemcpy to the host");
+    }
+  }
+  V* get() const { return data_; }
+
+ private:
+  int64_t size_ = 0;
+  V* data_ = nullptr;
+};
+
+namespace rec = ::tf_approx::recurrent;
+
+struct DevicePasses {
+  int repeats = 0;
+  double* seconds = nullptr;  // per call, if repeats > 0
+
+  template <typename S>
+  S Fill() const {
+    return S(0);
+  }
+  // The host scratch is unused: the launchers' is on the device.
+  template <typename P>
+  int64_t LstmScratch(const P&) const {
+    return 0;
+  }
+  template <typename P>
+  int64_t GruScratch(const P&) const {
+    return 0;
+  }
+
+  template <typename Call>
+  void Run(Call&& call) const {
+    ThrowIfFailed(call());
+    Check(cudaDeviceSynchronize(), "the recurrent kernels");
+    if (repeats > 0) *seconds = Time([&] { ThrowIfFailed(call()); }, repeats, 0);
+  }
+
+  // The state after the last step, downloaded from `final`, must be the
+  // host's outputs (or states) at that step, or the initial state.
+  template <typename S>
+  static void CheckFinal(const rec::Sequence<S>& p, const Buffer<S>& final,
+                         const S* initial, const S* states, const char* what) {
+    const int64_t state = p.batch * p.units;
+    std::vector<S> got(state);
+    final.Download(got.data());
+    const int64_t last = p.time == 0 ? -1 : p.StepTime(p.time - 1);
+    const S* want = last < 0 ? initial : states + last * state;
+    if (!std::equal(got.begin(), got.end(), want, [](S a, S b) {
+          return a == b || (a != a && b != b);
+        })) {
+      throw std::runtime_error(std::string(what) +
+                               ": the final state is not the last step's");
+    }
+  }
+
+  template <typename S>
+  void LstmForward(const rec::LstmProblem<S>& p,
+                   const rec::LstmData<S>& d) const {
+    const int64_t state = p.batch * p.units, sequence = p.time * state;
+    const int64_t gates = p.time * p.batch * p.Gates();
+    Buffer<S> x(d.x, gates), kernel(d.kernel, p.units * p.Gates());
+    Buffer<S> h0(d.h0, state), c0(d.c0, state);
+    Buffer<S> outputs(sequence), z(gates), cells(sequence), h(state),
+        c(state), scratch(rec::GpuLstmScratch(p));
+    Buffer<int32_t> lengths(std::max<int64_t>(1, p.batch));
+    rec::LstmData<S> dd;
+    dd.x = x.get();
+    dd.kernel = kernel.get();
+    dd.h0 = h0.get();
+    dd.c0 = c0.get();
+    dd.outputs = outputs.get();
+    dd.gates = z.get();
+    dd.cells = cells.get();
+    dd.scratch = scratch.get();
+    Run([&] {
+      return rec::LaunchLstm<S>(nullptr, p, dd, lengths.get(), h.get(),
+                                c.get());
+    });
+    outputs.Download(d.outputs);
+    z.Download(d.gates);
+    cells.Download(d.cells);
+    CheckFinal(p, h, d.h0, d.outputs, "lstm h");
+    CheckFinal(p, c, d.c0, d.cells, "lstm c");
+  }
+
+  template <typename S>
+  void LstmBackward(const rec::LstmProblem<S>& p,
+                    const rec::LstmData<S>& d) const {
+    const int64_t state = p.batch * p.units, sequence = p.time * state;
+    const int64_t gates = p.time * p.batch * p.Gates();
+    const int64_t kernel_size = p.units * p.Gates();
+    Buffer<S> d_outputs(d.d_outputs, sequence), kernel(d.kernel, kernel_size);
+    Buffer<S> h0(d.h0, state), c0(d.c0, state), outputs(d.outputs, sequence),
+        z(d.gates, gates), cells(d.cells, sequence);
+    Buffer<S> dh_in(d.dh, state), dc_in(d.dc, state);
+    Buffer<S> dh(state), dc(state), dx(gates), d_kernel(kernel_size),
+        scratch(rec::GpuLstmScratch(p));
+    Buffer<int32_t> lengths(std::max<int64_t>(1, p.batch));
+    rec::LstmData<S> dd;
+    dd.d_outputs = d_outputs.get();
+    dd.kernel = kernel.get();
+    dd.h0 = h0.get();
+    dd.c0 = c0.get();
+    dd.outputs = outputs.get();
+    dd.gates = z.get();
+    dd.cells = cells.get();
+    dd.dh = dh.get();
+    dd.dc = dc.get();
+    dd.dx = dx.get();
+    dd.d_kernel = d_kernel.get();
+    dd.scratch = scratch.get();
+    Run([&] {
+      return rec::LaunchLstmGrad<S>(nullptr, p, dd, lengths.get(),
+                                    dh_in.get(), dc_in.get());
+    });
+    dx.Download(d.dx);
+    d_kernel.Download(d.d_kernel);
+    dh.Download(d.dh);
+    dc.Download(d.dc);
+  }
+
+  template <typename S>
+  void GruForward(const rec::GruProblem<S>& p,
+                  const rec::GruData<S>& d) const {
+    const int64_t state = p.batch * p.units, sequence = p.time * state;
+    const int64_t gates = p.time * p.batch * p.Gates();
+    Buffer<S> x(d.x, gates), kernel(d.kernel, p.units * p.Gates()),
+        bias(d.bias, p.Gates()), h0(d.h0, state);
+    Buffer<S> outputs(sequence), pre(gates), reset(sequence), h(state),
+        scratch(rec::GpuGruScratch(p));
+    Buffer<int32_t> lengths(std::max<int64_t>(1, p.batch));
+    rec::GruData<S> dd;
+    dd.x = x.get();
+    dd.kernel = kernel.get();
+    dd.bias = bias.get();
+    dd.h0 = h0.get();
+    dd.outputs = outputs.get();
+    dd.gates = pre.get();
+    dd.reset = reset.get();
+    dd.scratch = scratch.get();
+    Run([&] {
+      return rec::LaunchGru<S>(nullptr, p, dd, lengths.get(), h.get());
+    });
+    outputs.Download(d.outputs);
+    pre.Download(d.gates);
+    reset.Download(d.reset);
+    CheckFinal(p, h, d.h0, d.outputs, "gru h");
+  }
+
+  template <typename S>
+  void GruBackward(const rec::GruProblem<S>& p,
+                   const rec::GruData<S>& d) const {
+    const int64_t state = p.batch * p.units, sequence = p.time * state;
+    const int64_t gates = p.time * p.batch * p.Gates();
+    const int64_t kernel_size = p.units * p.Gates();
+    Buffer<S> d_outputs(d.d_outputs, sequence), kernel(d.kernel, kernel_size);
+    Buffer<S> h0(d.h0, state), outputs(d.outputs, sequence),
+        pre(d.gates, gates), reset(d.reset, sequence), dh_in(d.dh, state);
+    Buffer<S> dh(state), dx(gates), d_kernel(kernel_size),
+        d_bias(p.Gates()), scratch(rec::GpuGruScratch(p));
+    Buffer<int32_t> lengths(std::max<int64_t>(1, p.batch));
+    rec::GruData<S> dd;
+    dd.d_outputs = d_outputs.get();
+    dd.kernel = kernel.get();
+    dd.h0 = h0.get();
+    dd.outputs = outputs.get();
+    dd.gates = pre.get();
+    dd.reset = reset.get();
+    dd.dh = dh.get();
+    dd.dx = dx.get();
+    dd.d_kernel = d_kernel.get();
+    dd.d_bias = d_bias.get();
+    dd.scratch = scratch.get();
+    Run([&] {
+      return rec::LaunchGruGrad<S>(nullptr, p, dd, lengths.get(),
+                                   dh_in.get());
+    });
+    dx.Download(d.dx);
+    d_kernel.Download(d.d_kernel);
+    d_bias.Download(d.d_bias);
+    dh.Download(d.dh);
+  }
+};
+
+template <typename S>
+using HostArray = py::array_t<S, py::array::c_style | py::array::forcecast>;
+
+// Each returns (the pass's results..., seconds per call or 0).
+template <typename S>
+py::tuple Lstm(HostArray<S> x, HostArray<S> kernel, HostArray<S> h0,
+               HostArray<S> c0, HostArray<int32_t> lengths,
+               py::object activation, py::object recurrent_activation,
+               bool reverse, int repeats) {
+  double seconds = 0;
+  py::tuple out = native::Lstm<S>(x, kernel, h0, c0, lengths, activation,
+                                  recurrent_activation, reverse,
+                                  DevicePasses{repeats, &seconds});
+  return py::make_tuple(out[0], out[1], out[2], seconds);
+}
+
+template <typename S>
+py::tuple LstmGrad(HostArray<S> d_outputs, HostArray<S> dh, HostArray<S> dc,
+                   HostArray<S> kernel, HostArray<S> h0, HostArray<S> c0,
+                   HostArray<int32_t> lengths, HostArray<S> outputs,
+                   HostArray<S> gates, HostArray<S> cells,
+                   py::object activation, py::object recurrent_activation,
+                   bool reverse, int repeats) {
+  double seconds = 0;
+  py::tuple out = native::LstmGrad<S>(
+      d_outputs, dh, dc, kernel, h0, c0, lengths, outputs, gates, cells,
+      activation, recurrent_activation, reverse,
+      DevicePasses{repeats, &seconds});
+  return py::make_tuple(out[0], out[1], out[2], out[3], seconds);
+}
+
+template <typename S>
+py::tuple Gru(HostArray<S> x, HostArray<S> kernel, HostArray<S> bias,
+              HostArray<S> h0, HostArray<int32_t> lengths,
+              py::object activation, py::object recurrent_activation,
+              bool reset_after, bool reverse, int repeats) {
+  double seconds = 0;
+  py::tuple out = native::Gru<S>(x, kernel, bias, h0, lengths, activation,
+                                 recurrent_activation, reset_after, reverse,
+                                 DevicePasses{repeats, &seconds});
+  return py::make_tuple(out[0], out[1], out[2], seconds);
+}
+
+template <typename S>
+py::tuple GruGrad(HostArray<S> d_outputs, HostArray<S> dh,
+                  HostArray<S> kernel, HostArray<S> h0,
+                  HostArray<int32_t> lengths, HostArray<S> outputs,
+                  HostArray<S> gates, HostArray<S> reset,
+                  py::object activation, py::object recurrent_activation,
+                  bool reset_after, bool reverse, int repeats) {
+  double seconds = 0;
+  py::tuple out = native::GruGrad<S>(
+      d_outputs, dh, kernel, h0, lengths, outputs, gates, reset, activation,
+      recurrent_activation, reset_after, reverse,
+      DevicePasses{repeats, &seconds});
+  return py::make_tuple(out[0], out[1], out[2], out[3], seconds);
+}
+
+template <typename S>
+void DefineRecurrent(py::module_& m) {
+  m.def("lstm", &Lstm<S>, py::arg("x"), py::arg("kernel"), py::arg("h0"),
+        py::arg("c0"), py::arg("lengths"), py::arg("activation") = "tanh",
+        py::arg("recurrent_activation") = "sigmoid",
+        py::arg("reverse") = false, py::arg("repeats") = 0,
+        "TfApprox>Lstm's kernels: (outputs, gates, cells, seconds per "
+        "call over `repeats` calls, or 0).");
+  m.def("lstm_grad", &LstmGrad<S>, py::arg("d_outputs"), py::arg("dh"),
+        py::arg("dc"), py::arg("kernel"), py::arg("h0"), py::arg("c0"),
+        py::arg("lengths"), py::arg("outputs"), py::arg("gates"),
+        py::arg("cells"), py::arg("activation") = "tanh",
+        py::arg("recurrent_activation") = "sigmoid",
+        py::arg("reverse") = false, py::arg("repeats") = 0,
+        "TfApprox>LstmGrad's kernels: (dx, d_kernel, dh0, dc0, seconds).");
+  m.def("gru", &Gru<S>, py::arg("x"), py::arg("kernel"), py::arg("bias"),
+        py::arg("h0"), py::arg("lengths"), py::arg("activation") = "tanh",
+        py::arg("recurrent_activation") = "sigmoid",
+        py::arg("reset_after") = true, py::arg("reverse") = false,
+        py::arg("repeats") = 0,
+        "TfApprox>Gru's kernels: (outputs, gates, reset, seconds).");
+  m.def("gru_grad", &GruGrad<S>, py::arg("d_outputs"), py::arg("dh"),
+        py::arg("kernel"), py::arg("h0"), py::arg("lengths"),
+        py::arg("outputs"), py::arg("gates"), py::arg("reset"),
+        py::arg("activation") = "tanh",
+        py::arg("recurrent_activation") = "sigmoid",
+        py::arg("reset_after") = true, py::arg("reverse") = false,
+        py::arg("repeats") = 0,
+        "TfApprox>GruGrad's kernels: (dx, d_kernel, d_bias, dh0, seconds).");
+}
+
 }  // namespace
 }  // namespace tf_approx
 
@@ -575,6 +860,8 @@ PYBIND11_MODULE(_gpu_harness, m) {
         py::arg("randomized") = 0.0,
         "A Launch of TfApprox>PauGrad's kernels (dx kept, the coefficient "
         "gradients discarded).");
+  tf_approx::DefineRecurrent<float>(m);
+  tf_approx::DefineRecurrent<double>(m);
   m.def("block_shuffle", &tf_approx::BlockShuffle, py::arg("x"), py::arg("y"),
         py::arg("kind"), py::arg("arg"), py::arg("threads") = 32,
         "A Launch of the shuffle block program (_native.gpu_model's "
