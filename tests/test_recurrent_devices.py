@@ -5,10 +5,14 @@ This machine has no GPU: the tests make Keras and tf_approx see one (their
 GPU probes patched) and replace Keras' cuDNN functions with recorders, then
 check what the layers hand off and what they return. With the exact tanh and
 sigmoid the layers run Keras' cuDNN path as Keras' layers do; with
-approximations they run the composite twin (a loop of TensorFlow ops that
-stays on the GPU); `use_cudnn` chooses as in Keras.
+approximations they run the fused op, whose CUDA kernels run there, or where
+tf_approx's GPU kernels did not load (as here: `tf_approx.gpu_status()`) the
+composite twin (a loop of TensorFlow ops that stays on the GPU); `use_cudnn`
+chooses as in Keras. The CUDA kernels themselves are checked by
+tests/test_recurrent_gpu_model.py and tools/gpu_check.py.
 """
 
+import dataclasses
 import importlib
 
 import keras
@@ -111,9 +115,46 @@ def test_stateful_layer_keeps_the_cudnn_states(gpu_seen, sequences, name):
   assert len(gpu_seen) == 1
 
 
+@pytest.fixture
+def gpu_kernels_loaded(monkeypatch):
+  """tf_approx's GPU kernels are registered (as `gpu_status()` would say on
+  a GPU machine)."""
+  status = tf_approx.gpu_status()
+  loaded = dataclasses.replace(status, built=True, loaded=True, reason=None)
+  monkeypatch.setattr(recurrent_ops, "gpu_status", lambda: loaded)
+
+
+def test_this_machine_has_no_gpu_kernels_loaded():
+  assert not tf_approx.gpu_status().loaded
+  assert not recurrent_ops.twin_on_gpu()
+
+
 @pytest.mark.parametrize("name", sorted(LAYERS))
-def test_approximations_run_the_twin_on_a_gpu(gpu_seen, sequences, name,
-                                              monkeypatch):
+def test_approximations_run_the_fused_op_on_a_gpu(gpu_seen,
+                                                  gpu_kernels_loaded,
+                                                  sequences, name):
+  layer_class, _, _ = LAYERS[name]
+  layer = layer_class(UNITS, activation="tanh_pade_4_4",
+                      recurrent_activation="sigm_fastexp_512",
+                      return_sequences=True)
+  layer(sequences)
+  assert not gpu_seen
+  ops = _op_types(layer, sequences)
+  assert f"TfApprox>{name.capitalize()}" in ops
+  assert "While" not in ops and "StatelessWhile" not in ops
+
+
+def test_gru_without_reset_after_runs_the_fused_op_on_a_gpu(
+    gpu_seen, gpu_kernels_loaded, sequences):
+  layer = tf_approx.layers.GRU(UNITS, reset_after=False)
+  layer(sequences)
+  assert not gpu_seen
+  assert "TfApprox>Gru" in _op_types(layer, sequences)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_approximations_run_the_twin_on_a_gpu_without_tf_approx_kernels(
+    gpu_seen, sequences, name, monkeypatch):
   layer_class, _, _ = LAYERS[name]
   layer = layer_class(UNITS, activation="tanh_pade_4_4",
                       recurrent_activation="sigm_fastexp_512",
@@ -129,7 +170,8 @@ def test_approximations_run_the_twin_on_a_gpu(gpu_seen, sequences, name,
   np.testing.assert_allclose(on_gpu, layer(sequences), rtol=1e-5, atol=1e-6)
 
 
-def test_gru_without_reset_after_runs_the_twin_on_a_gpu(gpu_seen, sequences):
+def test_gru_without_reset_after_runs_the_twin_on_a_gpu_without_kernels(
+    gpu_seen, sequences):
   layer = tf_approx.layers.GRU(UNITS, reset_after=False)
   layer(sequences)
   assert not gpu_seen

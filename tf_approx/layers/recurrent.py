@@ -391,9 +391,11 @@ class LSTM(_FusedRNN):
   (its composite twin under XLA or `TF_APPROX_PY_OPS=1`).
 
   On a GPU: with the exact tanh and sigmoid the layer runs Keras' cuDNN
-  path (see `use_cudnn`); with approximations it runs the op's composite
-  twin, a loop of TensorFlow ops per step as Keras' LSTM runs for functions
-  cuDNN does not have (the fused op has no CUDA kernel yet).
+  path (see `use_cudnn`); with approximations it runs the fused op's CUDA
+  kernels (not yet measured on a GPU), or where tf_approx's GPU kernels did
+  not load (`tf_approx.gpu_status()`) the op's composite twin, a loop of
+  TensorFlow ops per step as Keras' LSTM runs for functions cuDNN does not
+  have.
 
   Args:
     units: the dimension of h and c, a positive int.
@@ -550,9 +552,10 @@ class GRU(_FusedRNN):
   under XLA or `TF_APPROX_PY_OPS=1`).
 
   On a GPU: with the exact tanh and sigmoid (and reset_after) the layer runs
-  Keras' cuDNN path (see `use_cudnn`); otherwise it runs the op's composite
-  twin, a loop of TensorFlow ops per step as Keras' GRU runs for what cuDNN
-  does not have (the fused op has no CUDA kernel yet).
+  Keras' cuDNN path (see `use_cudnn`); otherwise it runs the fused op's CUDA
+  kernels (not yet measured on a GPU), or where tf_approx's GPU kernels did
+  not load (`tf_approx.gpu_status()`) the op's composite twin, a loop of
+  TensorFlow ops per step as Keras' GRU runs for what cuDNN does not have.
 
   Args:
     units: the dimension of h, a positive int.

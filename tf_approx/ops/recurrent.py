@@ -7,14 +7,16 @@ projection x_t W + b that the caller computes for all steps as one matmul;
 saved. `TfApprox>Gru` and `TfApprox>GruGrad` do the same for a GRU (Cho et
 al., 2014; Keras' `GRU`, both `reset_after` layouts), saving the gates'
 pre-activations and the reset product. The gates' tanh and sigmoid are exact
-or any tf_approx approximation. Inside an XLA context, with
-`TF_APPROX_PY_OPS=1`, or where TensorFlow sees a GPU (the ops have CPU
-kernels only), the composite twin from `tf_approx.reference.recurrent` runs
-instead.
+or any tf_approx approximation. The ops have CPU and CUDA kernels (the
+CUDA ones run a launch per phase of a step). Inside an XLA context, with
+`TF_APPROX_PY_OPS=1`, or where TensorFlow sees a GPU on which tf_approx's
+GPU kernels did not load (`twin_on_gpu`), the composite twin from
+`tf_approx.reference.recurrent` runs instead.
 """
 
 import tensorflow as tf
 
+from tf_approx._library import gpu_status
 from tf_approx.ops.activations import ActivationSpec
 from tf_approx.ops.activations import ATTR_NAMES
 from tf_approx.ops.common import native_library
@@ -192,11 +194,17 @@ def check_gru_arguments(x, recurrent_kernel, recurrent_bias, h0, lengths):
 
 
 def gpu_visible():
-  """Whether TensorFlow sees a GPU: there the fused ops, which have CPU
-  kernels only, give way to their twins, so that a model on the GPU stays
-  there (a loop of TensorFlow ops per step, as Keras' layers run for
-  functions cuDNN does not have)."""
+  """Whether TensorFlow sees a GPU."""
   return bool(tf.config.list_logical_devices("GPU"))
+
+
+def twin_on_gpu():
+  """Whether the fused ops give way to their twins: where TensorFlow sees a
+  GPU but tf_approx's GPU kernels are not loaded (`tf_approx.gpu_status()`
+  says why), so that a model on the GPU stays there (a loop of TensorFlow
+  ops per step, as Keras' layers run for functions cuDNN does not have)
+  rather than running the op's CPU kernel."""
+  return gpu_visible() and not gpu_status().loaded
 
 
 def _run(op_name, twin, inputs, lengths, activation, recurrent_activation,
@@ -213,7 +221,7 @@ def _run(op_name, twin, inputs, lengths, activation, recurrent_activation,
                                             "recurrent_activation")
   reverse = bool(reverse)
   library = native_library()
-  if library is None or gpu_visible():
+  if library is None or twin_on_gpu():
     return twin(*inputs, lengths, activation=activation,
                 recurrent_activation=recurrent_activation, reverse=reverse,
                 **attrs)
