@@ -67,14 +67,16 @@ const char* DeviceProblem(GpuStream stream, const Problem& p,
   return nullptr;
 }
 
-// Launches kernel(p, d, phase) for every phase in [0, phases).
+// Launches kernel(p, d, phase) for every phase in [0, phases); a backward
+// pass's first and last phases work on the kernel's entries.
 template <typename Problem, typename Data>
 const char* LaunchPhases(void (*kernel)(Problem, Data, int64_t),
                          GpuStream stream, const Problem& p, const Data& d,
-                         int64_t phases) {
+                         int64_t phases, bool backward) {
   for (int64_t phase = 0; phase < phases; ++phase) {
-    if (const char* error = LaunchElementwise(kernel, GpuPhaseWork(p), stream,
-                                              p, d, phase)) {
+    const bool kernel_phase = backward && (phase == 0 || phase == phases - 1);
+    if (const char* error = LaunchElementwise(
+            kernel, GpuPhaseWork(p, kernel_phase), stream, p, d, phase)) {
       return error;
     }
   }
@@ -99,7 +101,8 @@ const char* LaunchLstm(GpuStream stream, const LstmProblem<S>& p,
   LstmProblem<S> dp;
   if (const char* error = DeviceProblem(stream, p, lengths, &dp)) return error;
   if (const char* error =
-          LaunchPhases(LstmForwardKernel<S>, stream, dp, d, p.time)) {
+          LaunchPhases(LstmForwardKernel<S>, stream, dp, d, p.time,
+                       /*backward=*/false)) {
     return error;
   }
   if (const char* error = CopyFinalState(stream, p, d.h0, d.outputs, h)) {
@@ -124,7 +127,7 @@ const char* LaunchLstmGrad(GpuStream stream, const LstmProblem<S>& p,
     return error;
   }
   return LaunchPhases(LstmBackwardKernel<S>, stream, dp, d,
-                      LstmBackwardPhases(p));
+                      LstmBackwardPhases(p), /*backward=*/true);
 }
 
 template <typename S>
@@ -133,7 +136,8 @@ const char* LaunchGru(GpuStream stream, const GruProblem<S>& p,
   GruProblem<S> dp;
   if (const char* error = DeviceProblem(stream, p, lengths, &dp)) return error;
   if (const char* error = LaunchPhases(GruForwardKernel<S>, stream, dp, d,
-                                       GruForwardPhases(p))) {
+                                       GruForwardPhases(p),
+                                       /*backward=*/false)) {
     return error;
   }
   return CopyFinalState(stream, p, d.h0, d.outputs, h);
@@ -150,7 +154,7 @@ const char* LaunchGruGrad(GpuStream stream, const GruProblem<S>& p,
     return error;
   }
   return LaunchPhases(GruBackwardKernel<S>, stream, dp, d,
-                      GruBackwardPhases(p));
+                      GruBackwardPhases(p), /*backward=*/true);
 }
 
 #define TFA_INSTANTIATE(S)                                                   \

@@ -47,12 +47,13 @@ TFA_INLINE int64_t GpuGruScratch(const GruProblem<S>& p) {
   return p.Gates() * p.units + (1 + p.time) * p.batch * p.units;
 }
 
-// The threads a phase's launch covers: the state's elements, or the
-// kernel's for the transpose and the kernel's gradient.
+// The threads a launch covers: the state's elements, or for a backward
+// pass's first and last phases (the kernel's transpose and gradient) the
+// kernel's, if more.
 template <typename P>
-TFA_INLINE int64_t GpuPhaseWork(const P& p) {
+TFA_INLINE int64_t GpuPhaseWork(const P& p, bool kernel_phase) {
   const int64_t state = p.batch * p.units, kernel = p.units * p.Gates();
-  return state > kernel ? state : kernel;
+  return kernel_phase && kernel > state ? kernel : state;
 }
 
 // sum_j a[j] b[j * ldb] for j in [0, n), in order, after `sum`.
