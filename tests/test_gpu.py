@@ -153,3 +153,58 @@ def test_noisy_dp_matches_cpu_and_repeats(dtype, per_channel):
   # The sums' rounding: measured on the CPU model (tests/test_gpu_model.py).
   bound = np.abs(cpu) * eps + 1e-4 * np.maximum(np.abs(cpu), 1.0)
   assert (np.abs(gpu - cpu) <= bound).all(), (gpu, cpu)
+
+
+# The fused LSTM and GRU: (op, gates) with the paper's safe picks, whose
+# sigm_fastexp_512 magnifies the sums' last-bit differences 512-fold
+# (tests/test_recurrent_gpu_model.py), hence the bound's factor.
+RECURRENT = {"lstm": 4, "gru": 3, "gru_reset_before": 3}
+
+
+def _recurrent(name, x, kernel, states, lengths, bias):
+  functions = dict(activation="tanh_pade_4_4",
+                   recurrent_activation="sigm_fastexp_512")
+  if name == "lstm":
+    outputs, h, c = tf_approx.ops.recurrent.lstm(
+        x, kernel, *states, lengths, **functions)
+    return outputs, h, c
+  return tf_approx.ops.recurrent.gru(x, kernel, bias, *states, lengths,
+                                     reset_after=name == "gru", **functions)
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64], ids=str)
+@pytest.mark.parametrize("name", sorted(RECURRENT))
+def test_recurrent_gpu_matches_cpu(name, dtype):
+  """Outputs, states and every input's gradient of the fused ops on the GPU
+  (their CUDA kernels) against the CPU kernels, masked rows included; and
+  the GPU's the same bits on a second run."""
+  rng = np.random.default_rng(3)
+  time, batch, units, gates = 7, 5, 33, RECURRENT[name]
+  normal = lambda *shape, scale=1.0: tf.constant(
+      rng.normal(scale=scale, size=shape), dtype)
+  x = normal(time, batch, gates * units, scale=2.0)
+  kernel = normal(units, gates * units, scale=units**-0.5)
+  states = [normal(batch, units) for _ in range(2 if name == "lstm" else 1)]
+  bias = normal(gates * units)
+  lengths = tf.constant([7, 5, 0, 7, 1], tf.int32)
+
+  def run(device):
+    with tf.device(device):
+      inputs = [tf.identity(t) for t in (x, kernel, bias, *states)]
+      with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        results = _recurrent(name, inputs[0], inputs[1], inputs[3:],
+                             lengths, inputs[2])
+        loss = sum(tf.reduce_sum(r * r) for r in results)
+      grads = tape.gradient(loss, inputs)
+    return [*results, *(g for g in grads if g is not None)]
+
+  gpu, cpu = run("/GPU:0"), run("/CPU:0")
+  assert "GPU" in gpu[0].device
+  eps = np.finfo(dtype.as_numpy_dtype).eps
+  for got, want in zip(gpu, cpu):
+    got, want = got.numpy(), want.numpy()
+    bound = SCALE_EPS * 512 * eps * max(1.0, float(np.max(np.abs(want))))
+    assert float(np.max(np.abs(got - want))) <= bound
+  for first, second in zip(gpu, run("/GPU:0")):
+    np.testing.assert_array_equal(first.numpy(), second.numpy())
