@@ -536,8 +536,7 @@ struct DevicePasses {
     const int64_t state = p.batch * p.units;
     std::vector<S> got(state);
     final.Download(got.data());
-    const int64_t last = p.time == 0 ? -1 : p.StepTime(p.time - 1);
-    const S* want = last < 0 ? initial : states + last * state;
+    const S* want = rec::FinalState(p, initial, states);
     if (!std::equal(got.begin(), got.end(), want, [](S a, S b) {
           return a == b || (a != a && b != b);
         })) {

@@ -115,6 +115,23 @@ struct Sequence {
   TFA_INLINE bool Active(int64_t t, int64_t b) const { return t < lengths[b]; }
 };
 
+// The [batch, units] state a step at time index t starts from: `initial`,
+// or the step before's in `states` [time, batch, units].
+template <typename S>
+TFA_INLINE const S* PreviousState(const Sequence<S>& p, const S* initial,
+                                  const S* states, int64_t t) {
+  const int64_t prev = p.PreviousTime(t);
+  return prev < 0 ? initial : states + prev * p.batch * p.units;
+}
+
+// The state after the last step taken (`initial` if none).
+template <typename S>
+TFA_INLINE const S* FinalState(const Sequence<S>& p, const S* initial,
+                               const S* states) {
+  const int64_t last = p.time == 0 ? -1 : p.StepTime(p.time - 1);
+  return last < 0 ? initial : states + last * p.batch * p.units;
+}
+
 // One LSTM sequence: x [time, batch, 4 units], the kernel [units, 4 units].
 template <typename S>
 struct LstmProblem : Sequence<S> {

@@ -174,9 +174,9 @@ TFA_INLINE void ForwardStepImpl(const LstmProblem<S>& p,
   const int64_t batch = p.batch, units = p.units, width = p.Gates();
   const int64_t state = batch * units, n = end - begin;
   const LstmScratchParts<S> w(p, d.scratch);
-  const int64_t t = p.StepTime(step), prev = p.PreviousTime(t);
-  const S* h_prev = prev < 0 ? d.h0 : d.outputs + prev * state;
-  const S* c_prev = prev < 0 ? d.c0 : d.cells + prev * state;
+  const int64_t t = p.StepTime(step);
+  const S* h_prev = PreviousState(p, d.h0, d.outputs, t);
+  const S* c_prev = PreviousState(p, d.c0, d.cells, t);
   S* z = d.gates + t * batch * width;
   const S* x = d.x + t * batch * width;
   S* c_t = d.cells + t * state;
@@ -238,9 +238,9 @@ TFA_INLINE void BackwardGatesImpl(const LstmProblem<S>& p,
   const int64_t batch = p.batch, units = p.units, width = p.Gates();
   const int64_t state = batch * units, n = end - begin;
   const LstmScratchParts<S> w(p, d.scratch);
-  const int64_t t = p.StepTime(step), prev = p.PreviousTime(t);
-  const S* h_prev = prev < 0 ? d.h0 : d.outputs + prev * state;
-  const S* c_prev = prev < 0 ? d.c0 : d.cells + prev * state;
+  const int64_t t = p.StepTime(step);
+  const S* h_prev = PreviousState(p, d.h0, d.outputs, t);
+  const S* c_prev = PreviousState(p, d.c0, d.cells, t);
   const S* z = d.gates + t * batch * width;
   const S* c_here = d.cells + t * state;
   const S* dy = d.d_outputs + t * state;
@@ -359,14 +359,6 @@ struct GruScratchParts {
   }
 };
 
-// The state a GRU step starts from.
-template <typename S>
-TFA_INLINE const S* GruPrevious(const GruProblem<S>& p, const GruData<S>& d,
-                                int64_t t) {
-  const int64_t prev = p.PreviousTime(t);
-  return prev < 0 ? d.h0 : d.outputs + prev * p.batch * p.units;
-}
-
 // m = b + h_prev W for the columns of units [begin, end) of gate blocks
 // [first, last).
 template <typename S>
@@ -413,7 +405,7 @@ TFA_INLINE void GruForwardGatesImpl(const GruProblem<S>& p,
   const int64_t n = end - begin;
   const GruScratchParts<S> w(p, d.scratch);
   const int64_t t = p.StepTime(step);
-  const S* h_prev = GruPrevious(p, d, t);
+  const S* h_prev = PreviousState(p, d.h0, d.outputs, t);
   const S* x = d.x + t * batch * width;
   S* pre = d.gates + t * batch * width;
   S* reset = d.reset + t * batch * units;
@@ -457,7 +449,7 @@ TFA_INLINE void GruForwardStateImpl(const GruProblem<S>& p,
   const int64_t n = end - begin, col = 2 * units + begin;
   const GruScratchParts<S> w(p, d.scratch);
   const int64_t t = p.StepTime(step);
-  const S* h_prev = GruPrevious(p, d, t);
+  const S* h_prev = PreviousState(p, d.h0, d.outputs, t);
   const S* x = d.x + t * batch * width;
   S* pre = d.gates + t * batch * width;
   S* h_t = d.outputs + t * batch * units;
@@ -503,7 +495,7 @@ TFA_INLINE void GruBackwardGatesImpl(const GruProblem<S>& p,
   const int64_t state = batch * units, n = end - begin;
   const GruScratchParts<S> w(p, d.scratch);
   const int64_t t = p.StepTime(step);
-  const S* h_prev = GruPrevious(p, d, t);
+  const S* h_prev = PreviousState(p, d.h0, d.outputs, t);
   const S* pre = d.gates + t * batch * width;
   const S* reset = d.reset + t * state;
   const S* dy = d.d_outputs + t * state;
@@ -575,7 +567,7 @@ TFA_INLINE void GruBackwardResetImpl(const GruProblem<S>& p,
   const int64_t state = batch * units, n = end - begin;
   const GruScratchParts<S> w(p, d.scratch);
   const int64_t t = p.StepTime(step);
-  const S* h_prev = GruPrevious(p, d, t);
+  const S* h_prev = PreviousState(p, d.h0, d.outputs, t);
   const S* pre = d.gates + t * batch * width;
   const S* reset = d.reset + t * state;
   S* dx = d.dx + t * batch * width;

@@ -87,9 +87,7 @@ const char* LaunchPhases(void (*kernel)(Problem, Data, int64_t),
 template <typename S>
 const char* CopyFinalState(GpuStream stream, const Sequence<S>& p,
                            const S* initial, const S* states, S* out) {
-  const int64_t last = p.time == 0 ? -1 : p.StepTime(p.time - 1);
-  const int64_t state = p.batch * p.units;
-  return Copy(stream, out, last < 0 ? initial : states + last * state, state,
+  return Copy(stream, out, FinalState(p, initial, states), p.batch * p.units,
               cudaMemcpyDeviceToDevice);
 }
 

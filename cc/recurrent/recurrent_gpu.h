@@ -63,14 +63,6 @@ TFA_INLINE S Dot(const S* a, const S* b, int64_t ldb, int64_t n, S sum) {
   return sum;
 }
 
-// The state a step starts from: the initial one, or the step before's.
-template <typename S>
-TFA_INLINE const S* PreviousState(const Sequence<S>& p, const S* initial,
-                                  const S* states, int64_t t) {
-  const int64_t prev = p.PreviousTime(t);
-  return prev < 0 ? initial : states + prev * p.batch * p.units;
-}
-
 // kernel_t [width, units] = the transpose of kernel [units, width].
 template <typename S>
 TFA_INLINE void TransposeThread(const Thread& th, const S* kernel,

@@ -367,9 +367,8 @@ struct Recurrent<CPUDevice, S> {
   // The state after the last step taken (the initial one if none).
   static void CopyFinalState(const recurrent::Sequence<S>& p,
                              const S* initial, const S* states, S* out) {
-    const int64_t last = p.time == 0 ? -1 : p.StepTime(p.time - 1);
-    const int64_t state = p.batch * p.units;
-    std::copy_n(last < 0 ? initial : states + last * state, state, out);
+    std::copy_n(recurrent::FinalState(p, initial, states), p.batch * p.units,
+                out);
   }
 };
 #endif  // GOOGLE_CUDA
