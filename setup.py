@@ -58,7 +58,7 @@ def _ops_sources():
 
 
 # The families with GPU kernels (cc/<family>/<family>_gpu.cu.cc).
-GPU_FAMILIES = ["activations", "gaaf", "noisy", "pau", "recurrent"]
+GPU_FAMILIES = ["activations", "fastfood", "gaaf", "noisy", "pau", "recurrent"]
 
 CUDA_ENV = "TF_APPROX_CUDA"
 CUDA_ARCHS_ENV = "TF_APPROX_CUDA_ARCHS"

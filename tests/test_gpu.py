@@ -114,6 +114,30 @@ def test_gpu_matches_cpu(case, dtype, shape):
   _assert_close(dx_gpu, dx_cpu, dtype)
 
 
+# Row lengths through the block pass's shapes (a row within a warp, across
+# warps, the 2^15 limit) and past it (strided passes); leading axes of any
+# rank, and an empty tensor.
+FWHT_SHAPES = [[0, 8], [5, 1], [3, 64], [7, 1024], [2, 3, 256], [2, 1 << 15],
+               [1, 1 << 17], [1, 1 << 20]]
+
+
+@pytest.mark.parametrize("shape", FWHT_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+def test_fast_walsh_hadamard_gpu_matches_cpu_bitwise(dtype, shape):
+  # The same butterflies in the same order on either device; the half types
+  # through float32 on both.
+  x = tf.constant(np.random.default_rng(2).normal(size=shape), dtype)
+  for normalize in (False, True):
+    transform = lambda x, n=normalize: tf_approx.ops.fast_walsh_hadamard(
+        x, normalize=n)
+    y_gpu, dx_gpu = _run("/GPU:0", transform, x, x)
+    y_cpu, dx_cpu = _run("/CPU:0", transform, x, x)
+    assert "GPU" in y_gpu.device
+    for got, want in ((y_gpu, y_cpu), (dx_gpu, dx_cpu)):
+      np.testing.assert_array_equal(got.numpy().astype(np.float64),
+                                    want.numpy().astype(np.float64))
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_gpu_is_deterministic(case):
   x = tf.constant(np.random.default_rng(1).normal(size=[4096, 33]),

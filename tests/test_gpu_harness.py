@@ -161,6 +161,16 @@ class _ModelHarness:
       out.values = result + result.dtype.type(self.error)
     return run
 
+  def fast_walsh_hadamard(self, x, y, normalize=False, max_block_log2=-1):
+    # The launcher asks the device for its block limit; the model takes
+    # float32's on sm_80 and later, and float64's.
+    if max_block_log2 < 0:
+      max_block_log2 = 14 if x.values.dtype == np.float64 else 15
+    return self._block(y, _native.gpu_model.fast_walsh_hadamard, x.values,
+                       bfloat16=x.bfloat16, normalize=normalize,
+                       max_block_log2=max_block_log2, max_blocks=5,
+                       strided_blocks=5, strided_threads=64)
+
   def block_shuffle(self, x, y, **attrs):
     return self._block(y, _native.gpu_model.block_shuffle, x.values, **attrs)
 

@@ -537,8 +537,74 @@ def check_recurrent(native, harness, size):
   return results
 
 
-CHECKS = {"activations": check_activations, "gaaf": check_gaaf,
-          "noisy": check_noisy, "pau": check_pau,
+# The Walsh-Hadamard transform's row lengths (log2) and block limits (-1: the
+# device's own, 15 for float32 on sm_80 and later, 14 for float64): rows
+# within a warp, across warps, at the limit, past it (strided passes), and
+# small limits that send short rows through several strided passes.
+FWHT_CASES = [(0, -1), (3, -1), (8, -1), (9, -1), (12, -1), (15, -1),
+              (16, -1), (20, -1), (10, 0), (12, 4), (13, 9)]
+
+
+def _fwht_reference(native, values, dtype, normalize):
+  """The CPU kernel's transform of `values` (what the GPU must give,
+  bitwise): float32 or float64 in place; a half type through float32,
+  rounded back (its upload array, as bits for bfloat16)."""
+  compute = np.float64 if dtype == "float64" else np.float32
+  want = np.ascontiguousarray(values, compute).copy()
+  native.fast_walsh_hadamard_(want, normalize=normalize)
+  if dtype in ("float32", "float64"):
+    return want
+  return _half_bits(want, dtype == "bfloat16")[1]
+
+
+def check_fastfood(native, harness, size):
+  """[(case, 0 or inf)]: the Walsh-Hadamard transform of rows of 2^k with
+  about `size` elements in all, on the GPU against the CPU kernel, bitwise
+  (inf where any bit differs), in place once; float64 rows against scipy's
+  Hadamard matrix too, where scipy is installed (error in units of 64 eps
+  times the row's sum of |x|)."""
+  results = []
+  rng = np.random.default_rng(11)
+  for log2_d, limit in FWHT_CASES:
+    rows = size >> log2_d
+    if rows == 0 and size != 0:
+      continue
+    for dtype in ("float32", "float64", "float16", "bfloat16"):
+      values = rng.normal(scale=3.0, size=(rows, 1 << log2_d))
+      x, xv = _in_dtype(values, dtype)
+      normalize = log2_d % 2 == 0
+      want = _fwht_reference(native, xv, dtype, normalize)
+      gx = _upload(harness, x, dtype)
+      gy = gx.empty_like()
+      harness.fast_walsh_hadamard(gx, gy, normalize=normalize,
+                                  max_block_log2=limit)()
+      in_place = log2_d == 12
+      if in_place:
+        harness.fast_walsh_hadamard(gx, gx, normalize=normalize,
+                                    max_block_log2=limit)()
+      harness.synchronize()
+      name = f"fastfood fwht 2^{log2_d} limit {limit} {dtype}"
+      for label, got in (("", gy), (" in place", gx if in_place else None)):
+        if got is not None:
+          same = got.download().tobytes() == want.tobytes()
+          results.append((name + label, 0.0 if same else np.inf))
+      if dtype == "float64" and 0 < log2_d <= 10 and rows > 0:
+        try:
+          from scipy.linalg import hadamard  # pylint: disable=import-outside-toplevel
+        except ImportError:
+          continue
+        exact = values @ hadamard(1 << log2_d)
+        if normalize:
+          exact = exact / np.sqrt(1 << log2_d)
+        bound = SCALE_EPS * np.finfo(np.float64).eps * np.abs(
+            values).sum(axis=1, keepdims=True)
+        results.append((name + " vs scipy",
+                        float(np.max(np.abs(gy.download() - exact) / bound))))
+  return results
+
+
+CHECKS = {"activations": check_activations, "fastfood": check_fastfood,
+          "gaaf": check_gaaf, "noisy": check_noisy, "pau": check_pau,
           "recurrent": check_recurrent}
 
 
@@ -614,6 +680,9 @@ TIMED = {
         x, dy, y, spec=_spec_attrs(_TANH_PADE_4_4)),
     "activations word2vec": lambda h, x, y, dy: h.activation(
         x, y, spec=_spec_attrs(ACTIVATION_CASES["word2vec_sigmoid"])),
+    # x as one row: a block pass of 2^15 runs, then strided passes.
+    "fastfood fwht one row": lambda h, x, y, dy: h.fast_walsh_hadamard(
+        x, y, normalize=True),
     "gaaf tanh": lambda h, x, y, dy: h.gaaf(x, y),
     "gaaf tanh grad": lambda h, x, y, dy: h.gaaf_grad(x, dy, y),
     "noisy train": lambda h, x, y, dy: h.noisy_activation(
@@ -664,6 +733,34 @@ def run_recurrent_timing(harness, repeats):
                                       repeats=repeats)
     print(f"{name:32} {'x'.join(map(str, shape)):>14} "
           f"{forward[-1] * 1e3:11.3f} {backward[-1] * 1e3:12.3f}")
+
+
+# The transform's sweep: rows of 2^10 .. 2^20 float32 in 256 MiB (2^26
+# elements) a call; its target is 60% of a copy's bandwidth up to 2^15.
+FWHT_TIMED_LOG2 = range(10, 21)
+FWHT_TIMED_ELEMENTS = 1 << 26
+
+
+def run_fwht_timing(harness, repeats):
+  """Prints the transform's time per call over 256 MiB of float32 rows of
+  each length, against a device-to-device copy of the same bytes."""
+  values = np.random.default_rng(0).normal(
+      size=FWHT_TIMED_ELEMENTS).astype(np.float32)
+  flat = harness.upload(values)
+  copy = harness.time(harness.copy(flat.empty_like(), flat), repeats)
+  print(f"\nWalsh-Hadamard transform (float32, normalized, 256 MiB a call; "
+        f"a copy of it: {copy * 1e6:.1f} us, "
+        f"{2 * 4 * FWHT_TIMED_ELEMENTS / copy / 1e9:.0f} GB/s).")
+  print(f"{'d':>9} {'passes':>7} {'us':>10} {'GB/s':>7} {'copy / fwht':>12}")
+  for log2_d in FWHT_TIMED_LOG2:
+    x = harness.upload(values.reshape(-1, 1 << log2_d))
+    y = x.empty_like()
+    seconds = harness.time(harness.fast_walsh_hadamard(x, y, normalize=True),
+                           repeats)
+    passes = 1 + -(-max(log2_d - 15, 0) // 5)
+    print(f"{'2^' + str(log2_d):>9} {passes:>7} {seconds * 1e6:10.1f} "
+          f"{2 * 4 * FWHT_TIMED_ELEMENTS / seconds / 1e9:7.0f} "
+          f"{copy / seconds:12.2f}")
 
 
 def run_timing(harness, repeats):
@@ -731,6 +828,7 @@ def main():
   ok = run_checks(native, harness, sizes)
   if not args.no_timing:
     run_timing(harness, args.repeats)
+    run_fwht_timing(harness, args.repeats)
     run_recurrent_timing(harness, args.repeats)
   if args.sanitize:
     ok &= sanitize(args.build_dir, ["--quick"])

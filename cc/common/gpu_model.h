@@ -112,6 +112,10 @@ class CpuBlock {
     return static_cast<V*>(shared_);
   }
 
+  // The block's index in the launch, and the launch's blocks.
+  int64_t Block() const { return thread_.block; }
+  int64_t Blocks() const { return thread_.blocks; }
+
   // One phase: fn(thread, registers) for every thread of the block.
   template <typename Fn>
   void Threads(Fn&& fn) {
@@ -187,6 +191,9 @@ class GpuBlock {
   __device__ V* Shared() const {
     return static_cast<V*>(shared_);
   }
+
+  __device__ int64_t Block() const { return thread_.block; }
+  __device__ int64_t Blocks() const { return thread_.blocks; }
 
   template <typename Fn>
   __device__ void Threads(Fn&& fn) {

@@ -1,16 +1,18 @@
 // Kernels of TfApprox>FastWalshHadamard, TfApprox>Fastfood and
 // TfApprox>FastfoodGrad: validate the attrs and shapes on the host and call
 // functor::Fwht<Device, T> and functor::Fastfood<Device, T>. Built into the
-// op library with the CPU functors only (these ops have no GPU kernels yet:
-// setup.py's GPU_FAMILIES leaves them out); a GPU build adds the GPU
-// functors under GOOGLE_CUDA and registers the same kernel templates.
+// op library with the CPU functors, and compiled a second time with
+// GOOGLE_CUDA=1 into the GPU kernel library with the GPU functor of the
+// transform (the fastfood_gpu.cu.cc launchers); Fastfood and its gradient
+// have no GPU kernels yet, so TensorFlow runs their CPU kernels on a GPU
+// machine too.
 //
 // The CPU FWHT shards the transform over TensorFlow's intra-op pool: whole
 // rows when there are enough of them (or they fit one block), otherwise (a
 // few long rows) every block of every row in parallel and then every strip
 // (fastfood_cpu.h), which splits the large strides of one row over threads.
 // Half types are converted to float32 in a scratch buffer, transformed there
-// in place, and converted back.
+// in place, and converted back; the GPU functor does the same.
 //
 // The CPU Fastfood checks the permutation's values on the host
 // (CheckPermutation), then shards rows; its gradient splits the rows into
@@ -34,7 +36,7 @@
 #include "tensorflow/core/framework/tensor.h"
 #include "unsupported/Eigen/CXX11/Tensor"
 #if GOOGLE_CUDA
-#error "fastfood has no GPU functors yet: not in setup.py's GPU_FAMILIES"
+#include "cc/fastfood/fastfood_gpu.h"
 #else
 #include "cc/common/cpu_vector.h"
 #include "cc/fastfood/fastfood_cpu.h"
@@ -145,7 +147,43 @@ struct Fwht;
 template <typename Device, typename T>
 struct Fastfood;
 
-#if !GOOGLE_CUDA
+#if GOOGLE_CUDA
+// y = H x (scaled) over rows of d: the fastfood_gpu.cu.cc passes on the op's
+// stream, the half types through a float32 buffer.
+template <typename T>
+struct Fwht<GPUDevice, T> {
+  using C = ComputeType<T>;
+
+  static absl::Status Compute(OpKernelContext* ctx, bool normalize, int64_t d,
+                              const Tensor& x, Tensor* y) {
+    const int64_t size = x.NumElements();
+    const int64_t rows = size / d;
+    const int log2_d = fastfood::Log2(d);
+    const C scale =
+        normalize ? static_cast<C>(1.0 / std::sqrt(double(d))) : C(1);
+    const GpuStream stream = StreamOf(ctx);
+    constexpr const char* kOp = "fast_walsh_hadamard";
+    if constexpr (std::is_same<T, C>::value) {
+      return LaunchStatus(kOp, fastfood::LaunchFwht<C>(stream, GpuData<T>(x),
+                                                       GpuData<T>(y), rows,
+                                                       log2_d, scale));
+    } else {
+      Tensor scratch;
+      TF_RETURN_IF_ERROR(
+          ctx->allocate_temp(::tensorflow::DT_FLOAT, x.shape(), &scratch));
+      float* work = scratch.flat<float>().data();
+      TF_RETURN_IF_ERROR(LaunchStatus(
+          kOp, fastfood::LaunchConvert(stream, GpuData<T>(x), work, size)));
+      TF_RETURN_IF_ERROR(LaunchStatus(
+          kOp, fastfood::LaunchFwht<float>(stream, work, work, rows, log2_d,
+                                           scale)));
+      return LaunchStatus(
+          kOp, fastfood::LaunchConvert(stream, static_cast<const float*>(work),
+                                       GpuData<T>(y), size));
+    }
+  }
+};
+#else
 // Cycles to transform n elements through `stages` stages, for Eigen's cost
 // model: about one vector butterfly per cycle.
 template <typename C>
@@ -334,7 +372,7 @@ struct Fastfood<CPUDevice, T> {
     return absl::OkStatus();
   }
 };
-#endif  // !GOOGLE_CUDA
+#endif  // GOOGLE_CUDA
 
 }  // namespace functor
 
@@ -419,12 +457,19 @@ class FastfoodGradOp : public OpKernel {
   bool normalize_ = false;
 };
 
+#if GOOGLE_CUDA
+// Only the transform has GPU kernels so far.
+#define TFA_REGISTER(T)                                                  \
+  TFA_REGISTER_KERNEL("TfApprox>FastWalshHadamard", FastWalshHadamardOp, \
+                      KernelDevice, T);
+#else
 #define TFA_REGISTER(T)                                                     \
   TFA_REGISTER_KERNEL("TfApprox>FastWalshHadamard", FastWalshHadamardOp,    \
                       KernelDevice, T);                                     \
   TFA_REGISTER_KERNEL("TfApprox>Fastfood", FastfoodOp, KernelDevice, T);    \
   TFA_REGISTER_KERNEL("TfApprox>FastfoodGrad", FastfoodGradOp, KernelDevice, \
                       T);
+#endif
 TFA_FOR_EACH_FLOAT_TYPE(TFA_REGISTER)
 #undef TFA_REGISTER
 

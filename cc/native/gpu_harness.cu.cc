@@ -14,16 +14,20 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cc/activations/activations_gpu.h"
 #include "cc/common/device.h"
 #include "cc/common/gpu_model.h"
+#include "cc/fastfood/fastfood.h"
+#include "cc/fastfood/fastfood_gpu.h"
 #include "cc/gaaf/gaaf.h"
 #include "cc/gaaf/gaaf_gpu.h"
 #include "cc/native/activation_spec.h"
@@ -196,6 +200,48 @@ Launch GaafGrad(Array x, Array dy, Array dx, const std::string& base,
                                             dy->data<T>(), dx->data<T>(),
                                             x->size()));
     };
+  });
+}
+
+// TfApprox>FastWalshHadamard's launches as its GPU functor makes them: the
+// half types through a float32 buffer. max_block_log2 < 0 takes the
+// device's limit.
+Launch FastWalshHadamard(Array x, Array y, bool normalize,
+                         int max_block_log2) {
+  RequireLike(x, y, "y");
+  Require(!x->shape().empty(), "x must have rank >= 1");
+  const int64_t d = x->shape().back();
+  Require(d > 0 && (d & (d - 1)) == 0,
+          "the last axis of x must be a power of two");
+  Require(max_block_log2 <= fastfood::kMaxBlockLog2,
+          "max_block_log2 must be at most 15");
+  return DispatchType(x, [&](auto type) -> Launch {
+    using T = decltype(type);
+    using C = ComputeType<T>;
+    const int64_t size = x->size();
+    const int64_t rows = size / d;
+    const int k = fastfood::Log2(d);
+    const C scale =
+        normalize ? static_cast<C>(1.0 / std::sqrt(double(d))) : C(1);
+    if constexpr (std::is_same<T, C>::value) {
+      return [=] {
+        ThrowIfFailed(fastfood::LaunchFwht<C>(nullptr, x->data<C>(),
+                                              y->data<C>(), rows, k, scale,
+                                              max_block_log2));
+      };
+    } else {
+      auto work = std::make_shared<DeviceArray>(py::dtype::of<float>(),
+                                                x->shape(), false);
+      return [=] {
+        float* w = work->data<float>();
+        ThrowIfFailed(
+            fastfood::LaunchConvert(nullptr, x->data<T>(), w, size));
+        ThrowIfFailed(fastfood::LaunchFwht<float>(nullptr, w, w, rows, k,
+                                                  scale, max_block_log2));
+        ThrowIfFailed(fastfood::LaunchConvert(
+            nullptr, static_cast<const float*>(w), y->data<T>(), size));
+      };
+    }
   });
 }
 
@@ -859,6 +905,10 @@ PYBIND11_MODULE(_gpu_harness, m) {
         py::arg("randomized") = 0.0,
         "A Launch of TfApprox>PauGrad's kernels (dx kept, the coefficient "
         "gradients discarded).");
+  m.def("fast_walsh_hadamard", &tf_approx::FastWalshHadamard, py::arg("x"),
+        py::arg("y"), py::arg("normalize") = false,
+        py::arg("max_block_log2") = -1,
+        "A Launch of TfApprox>FastWalshHadamard's kernels (y may be x).");
   tf_approx::DefineRecurrent<float>(m);
   tf_approx::DefineRecurrent<double>(m);
   m.def("block_shuffle", &tf_approx::BlockShuffle, py::arg("x"), py::arg("y"),

@@ -16,12 +16,15 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "cc/activations/activations_gpu.h"
 #include "cc/common/device.h"
 #include "cc/common/gpu_model.h"
+#include "cc/fastfood/fastfood.h"
+#include "cc/fastfood/fastfood_gpu.h"
 #include "cc/gaaf/gaaf_gpu.h"
 #include "cc/native/activation_spec.h"
 #include "cc/native/block_programs.h"
@@ -499,6 +502,87 @@ void DefineRecurrent(py::module_& m) {
         "d_bias, dh0).");
 }
 
+// The fast Walsh-Hadamard transform's passes (fastfood_gpu.h) along x's last
+// axis, as the GPU functor runs them: float32 and float64 straight from x to
+// y, the half types through a float32 buffer transformed in place. The block
+// pass runs on at most `max_blocks` blocks (0: one per group of rows), the
+// strided passes on `strided_blocks` x `strided_threads`.
+py::array Fwht(py::array x, bool bfloat16, bool normalize, int max_block_log2,
+               int64_t max_blocks, int64_t strided_blocks,
+               int64_t strided_threads) {
+  CheckGrid(strided_blocks, strided_threads);
+  Require(max_blocks >= 0, "max_blocks must be >= 0");
+  Require(max_block_log2 >= 0 && max_block_log2 <= fastfood::kMaxBlockLog2,
+          "max_block_log2 must be in [0, 15]");
+  Require(x.ndim() >= 1, "x must have rank >= 1");
+  const int64_t d = x.shape(x.ndim() - 1);
+  Require(d > 0 && (d & (d - 1)) == 0,
+          "the last axis of x must be a power of two");
+  x = Contiguous(x);
+  return DispatchType(x, bfloat16, [&](auto type) {
+    using T = decltype(type);
+    using C = ComputeType<T>;
+    py::array y = EmptyLike(x);
+    const int64_t size = x.size();
+    if (size == 0) return y;
+    std::vector<C> work;
+    const C* in;
+    C* out;
+    if constexpr (std::is_same<T, C>::value) {
+      in = DataOf<C>(x);
+      out = MutableDataOf<C>(y);
+    } else {
+      work.resize(size);
+      for (int64_t i = 0; i < size; ++i) work[i] = Load(DataOf<T>(x) + i);
+      in = out = work.data();
+    }
+    fastfood::FwhtPlan plan;
+    plan.k = fastfood::Log2(d);
+    plan.max_block_log2 = max_block_log2;
+    const C scale = normalize ? static_cast<C>(1.0 / std::sqrt(double(d)))
+                              : C(1);
+    fastfood::RunFwhtPlan(
+        plan, size / d, scale,
+        [&](const fastfood::BlockShape<C>& shape, int64_t runs,
+            C block_scale) -> const char* {
+          const int64_t groups =
+              (runs + shape.RowsPerBlock() - 1) / shape.RowsPerBlock();
+          const int64_t blocks =
+              max_blocks > 0 ? std::min(groups, max_blocks) : groups;
+          fastfood::VisitLog2<fastfood::kMaxElementsLog2>(
+              shape.e, [&](auto e) {
+                constexpr int kE = decltype(e)::value;
+                RunBlocks<fastfood::BlockRegisters<C, kE>>(
+                    blocks, shape.Threads(), shape.SharedBytes(),
+                    [&](auto& b) {
+                      fastfood::FwhtBlock<kE>(b, shape, runs, block_scale, in,
+                                              out);
+                    });
+              });
+          return nullptr;
+        },
+        [&](int64_t n, int first, int stages, C pass_scale) -> const char* {
+          fastfood::VisitLog2<fastfood::kMaxStridedLog2>(
+              stages, [&](auto c) {
+                constexpr int kC = decltype(c)::value;
+                if constexpr (kC > 0) {
+                  RunGrid(strided_blocks, strided_threads,
+                          [&](const Thread& t) {
+                            fastfood::FwhtStridedThread<kC>(t, n, first,
+                                                           pass_scale, out);
+                          });
+                }
+              });
+          return nullptr;
+        });
+    if constexpr (!std::is_same<T, C>::value) {
+      T* result = MutableDataOf<T>(y);
+      for (int64_t i = 0; i < size; ++i) Store(result + i, work[i]);
+    }
+    return y;
+  });
+}
+
 // The block programs of block_programs.h, on the CPU model of cooperative
 // launches (RunBlocks).
 
@@ -641,6 +725,13 @@ void DefineGpuModel(py::module_& parent) {
         py::arg("spec"), py::arg("bfloat16") = false, py::arg("blocks") = 1,
         py::arg("threads") = 256,
         "TfApprox>ActivationGrad's GPU kernel: dx = dy f'(x).");
+  m.def("fast_walsh_hadamard", &Fwht, py::arg("x"),
+        py::arg("bfloat16") = false, py::arg("normalize") = false,
+        py::arg("max_block_log2") = fastfood::kMaxBlockLog2,
+        py::arg("max_blocks") = 0, py::arg("strided_blocks") = 1,
+        py::arg("strided_threads") = 256,
+        "TfApprox>FastWalshHadamard's GPU kernels: a block pass of rows (or "
+        "runs) of up to 2^max_block_log2, then strided passes.");
   DefineRecurrent<float>(m);
   DefineRecurrent<double>(m);
   m.def("block_shuffle", &BlockShuffle<float>, py::arg("x"), py::arg("kind"),

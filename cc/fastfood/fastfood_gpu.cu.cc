@@ -1,0 +1,133 @@
+// The fast Walsh–Hadamard transform's CUDA kernels and launchers: thin
+// wrappers around the per-thread logic of fastfood_gpu.h. No TensorFlow
+// headers (fastfood_kernels.cc calls these).
+#include "cc/common/gpu_launch.h"
+#include "cc/fastfood/fastfood_gpu.h"
+
+namespace tf_approx {
+namespace fastfood {
+namespace {
+
+// Up to 1024 threads a block: at most 64 registers a thread.
+template <int kE, typename C>
+__global__ void __launch_bounds__(1 << kMaxBlockThreadsLog2)
+    BlockKernel(BlockShape<C> shape, int64_t rows, C scale,
+                            const C* x, C* y) {
+  extern __shared__ __align__(16) unsigned char shared[];
+  GpuBlock<BlockRegisters<C, kE>> b(shared);
+  FwhtBlock<kE>(b, shape, rows, scale, x, y);
+}
+
+template <int kC, typename C>
+__global__ void StridedKernel(int64_t n, int first, C scale, C* x) {
+  FwhtStridedThread<kC>(ThisThread(), n, first, scale, x);
+}
+
+template <typename From, typename To>
+__global__ void ConvertKernel(const From* from, To* to, int64_t n) {
+  const Thread t = ThisThread();
+  for (int64_t i = t.First(); i < n; i += t.Stride()) Store(to + i, Load(from + i));
+}
+
+// Blocks of a block pass: one per group of rows, at most this many (each
+// then loops over the groups a grid apart).
+constexpr int64_t kMaxBlocks = 65535;
+
+template <typename C>
+const char* LaunchBlock(cudaStream_t stream, const BlockShape<C>& shape,
+                        int64_t rows, C scale, const C* x, C* y) {
+  const int64_t groups =
+      (rows + shape.RowsPerBlock() - 1) / shape.RowsPerBlock();
+  const int blocks = static_cast<int>(groups < kMaxBlocks ? groups : kMaxBlocks);
+  const size_t shared = shape.SharedBytes();
+  const char* error = nullptr;
+  VisitLog2<kMaxElementsLog2>(shape.e, [&](auto e) {
+    auto* kernel = BlockKernel<decltype(e)::value, C>;
+    if (shared > 48 * 1024 &&
+        cudaFuncSetAttribute(kernel,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(shared)) != cudaSuccess) {
+      error = LaunchError();
+      return;
+    }
+    kernel<<<blocks, static_cast<int>(shape.Threads()), shared, stream>>>(
+        shape, rows, scale, x, y);
+    error = LaunchError();
+  });
+  return error;
+}
+
+template <typename C>
+const char* LaunchStrided(cudaStream_t stream, int64_t n, int first,
+                          int stages, C scale, C* x) {
+  const char* error = nullptr;
+  VisitLog2<kMaxStridedLog2>(stages, [&](auto c) {
+    constexpr int kC = decltype(c)::value;
+    if constexpr (kC > 0) {
+      StridedKernel<kC, C><<<ElementwiseBlocks(n >> kC), kElementwiseThreads,
+                             0, stream>>>(n, first, scale, x);
+      error = LaunchError();
+    }
+  });
+  return error;
+}
+
+}  // namespace
+
+template <typename C>
+int DeviceMaxBlockLog2() {
+  int device = 0;
+  int bytes = 48 * 1024;
+  if (cudaGetDevice(&device) == cudaSuccess) {
+    cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+                           device);
+  }
+  cudaGetLastError();  // a failed query leaves the 48 KiB every GPU has
+  return MaxBlockLog2<C>(static_cast<size_t>(bytes));
+}
+
+template <typename C>
+const char* LaunchFwht(GpuStream stream, const C* x, C* y, int64_t rows,
+                       int log2_d, C scale, int max_block_log2) {
+  if (rows == 0) return nullptr;
+  FwhtPlan plan;
+  plan.k = log2_d;
+  plan.max_block_log2 =
+      max_block_log2 < 0 ? DeviceMaxBlockLog2<C>() : max_block_log2;
+  const cudaStream_t s = ToCudaStream(stream);
+  return RunFwhtPlan(
+      plan, rows, scale,
+      [&](const BlockShape<C>& shape, int64_t runs, C block_scale) {
+        // The first pass reads x; any later ones work on y in place.
+        return LaunchBlock(s, shape, runs, block_scale, x, y);
+      },
+      [&](int64_t n, int first, int stages, C pass_scale) {
+        return LaunchStrided(s, n, first, stages, pass_scale, y);
+      });
+}
+
+template <typename From, typename To>
+const char* LaunchConvert(GpuStream stream, const From* from, To* to,
+                          int64_t n) {
+  return LaunchElementwise(ConvertKernel<From, To>, n, stream, from, to, n);
+}
+
+#define TFA_INSTANTIATE(C)                                                 \
+  template int DeviceMaxBlockLog2<C>();                                    \
+  template const char* LaunchFwht<C>(GpuStream, const C*, C*, int64_t, int, \
+                                     C, int);
+TFA_INSTANTIATE(float)
+TFA_INSTANTIATE(double)
+#undef TFA_INSTANTIATE
+
+#define TFA_INSTANTIATE(T)                                                   \
+  template const char* LaunchConvert<T, float>(GpuStream, const T*, float*,  \
+                                               int64_t);                     \
+  template const char* LaunchConvert<float, T>(GpuStream, const float*, T*,  \
+                                               int64_t);
+TFA_INSTANTIATE(Half)
+TFA_INSTANTIATE(BFloat16)
+#undef TFA_INSTANTIATE
+
+}  // namespace fastfood
+}  // namespace tf_approx
