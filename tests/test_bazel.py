@@ -4,8 +4,8 @@ Runs tools/bazel/build_offline.sh (no network needed) with a throw-away Bazel
 output base, loads the result in a fresh process, and compares it with the
 setup.py build that the tf_approx package loads: the same ops, the same values.
 Needs `bazel` on PATH (tested with Debian's bazel-bootstrap, Bazel 4.2.3); the
-cold build took 9 minutes on a 2-core machine beside one other busy process,
-17 in the test suite beside the sanitized build (2026-12-06).
+cold build, with BUILD_TIME_ARGS, took 4 minutes on an idle 2-core machine
+(2026-12-06; 9 beside one other busy process before them).
 CI (.ci/run) installs it and sets TF_APPROX_REQUIRE_BAZEL=1, under which a
 skipped test here fails (tests/conftest.py).
 """
@@ -25,11 +25,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "tools" / "bazel" / "build_offline.sh"
+# For the build's time only; the BUILD file itself keeps setup.py's flags.
 # GCC's RTL GCSE passes take a third to a half of the CPU loops' compile time
 # at -O3 (cc/pau/pau_cpu.cc: 164 s, 58 s without them, on a 2-core machine)
 # and change no arithmetic: without them the library computes the same
-# values, bit for bit, sooner. The BUILD file itself keeps setup.py's flags.
-COMPILE_TIME_COPTS = ["--copt=-fno-gcse", "--copt=-fno-gcse-after-reload"]
+# values, bit for bit. The sandbox links TensorFlow's 18,000 headers into
+# every action's tree; without it Bazel still checks each compile's included
+# headers against the declared ones (the compiler's .d file). Cold, on an
+# idle 2-core machine: 331 s with the sandbox, 248 s without.
+BUILD_TIME_ARGS = ["--copt=-fno-gcse", "--copt=-fno-gcse-after-reload",
+                   "--spawn_strategy=local"]
 BAZEL = shutil.which("bazel")
 
 pytestmark = [
@@ -132,7 +137,7 @@ def bazel_library(tmp_path_factory):
              TF_APPROX_BAZEL_OUTPUT_BASE=str(output_base))
   try:
     result = subprocess.run(
-        [str(BUILD_SCRIPT), str(library), *COMPILE_TIME_COPTS], env=env,
+        [str(BUILD_SCRIPT), str(library), *BUILD_TIME_ARGS], env=env,
         cwd=work,
         capture_output=True, text=True, timeout=1800, check=False)
     assert result.returncode == 0, (
