@@ -1,4 +1,5 @@
-"""The fast Walsh-Hadamard transform's GPU kernels, run on the CPU model.
+"""The fast Walsh-Hadamard transform's and Adaptive Fastfood's GPU kernels,
+run on the CPU model.
 
 `_native.gpu_model.fast_walsh_hadamard` runs the passes of
 cc/fastfood/fastfood_gpu.h as the GPU functor launches them: a block pass
@@ -10,7 +11,20 @@ stage in ascending stride order, so the result must equal the CPU kernel's
 (`_native.fast_walsh_hadamard_`) bitwise, for every row length, block limit
 and grid; the half types go through float32, so they must equal the CPU
 result of their float32 values, rounded to the half type.
+
+Adaptive Fastfood's kernel keeps a unit's whole S H G Π H B chain on chip;
+its forward pass multiplies and butterflies what the CPU loops do, so it
+must equal them bitwise. Its gradient sums the parameter gradients over the
+CPU kernel's chunks of rows, in the same order, so under the baseline clone
+(TF_APPROX_ISA=default, no FMA on either side) it must equal the CPU
+kernel's result bitwise too; under the faster clones, which contract other
+multiply-adds, within SCALE_EPS units of eps times the array's largest
+value.
 """
+
+import os
+import subprocess
+import sys
 
 import ml_dtypes
 import numpy as np
@@ -20,6 +34,7 @@ from tf_approx import _native
 
 model = _native.gpu_model
 MAX_BLOCK_LOG2 = 15
+SCALE_EPS = 64
 
 
 def _rows(rows, log2_d, dtype, seed=0):
@@ -134,3 +149,123 @@ def test_any_rank_and_empty():
 def test_bad_arguments_are_refused(shape, kwargs, message):
   with pytest.raises(ValueError, match=message):
     model.fast_walsh_hadamard(np.zeros(shape, np.float32), **kwargs)
+
+
+# Adaptive Fastfood: (n_in, units, d): rows within a warp, several blocks of
+# parameters, n_in below d, rows across warps.
+FASTFOOD_CASES = [(5, 7, 8), (3, 20, 4), (1, 1, 1), (100, 300, 128),
+                  (64, 64, 64), (1000, 1024, 1024), (33, 2000, 2048)]
+
+
+def _fastfood_inputs(n_in, units, d, dtype, rows, seed=0):
+  rng = np.random.default_rng(seed + d + units)
+  blocks = -(-units // d)
+  s, g = (rng.normal(size=(blocks, d)).astype(dtype) for _ in range(2))
+  b = rng.choice([-1.0, 1.0], size=(blocks, d)).astype(dtype)
+  perm = np.stack([rng.permutation(d) for _ in range(blocks)]).astype(
+      np.int32)
+  x = rng.normal(size=(rows, n_in)).astype(dtype)
+  dy = rng.normal(size=(rows, units)).astype(dtype)
+  return x, dy, (s, g, b, perm)
+
+
+def _rows_for(d):
+  # Enough rows for several of the gradient's chunks (65536 / params rows
+  # each).
+  return 300 if d <= 128 else 70
+
+
+def _cpu_gradient(dy, x, params, units, normalize):
+  """The CPU op's gradient: the CPU loops over ChunkRows' chunks of rows,
+  each summed from zero, the chunks' sums added in order in float64 and
+  rounded (cc/fastfood/fastfood.h)."""
+  rows = x.shape[0]
+  total_params = params[0].size
+  chunk_rows = max(1, 65536 // total_params)
+  if -(-rows // chunk_rows) > 64:
+    chunk_rows = -(-rows // 64)
+  dx, sums = [], [np.zeros(params[0].shape) for _ in range(3)]
+  for begin in range(0, rows, chunk_rows):
+    part = _native.fastfood_grad(dy[begin:begin + chunk_rows],
+                                 x[begin:begin + chunk_rows], *params,
+                                 units=units, normalize=normalize)
+    dx.append(part[0])
+    for total, chunk in zip(sums, part[1:]):
+      total += chunk
+  dx = np.concatenate(dx) if dx else np.zeros_like(x)
+  return [dx] + [total.astype(x.dtype) for total in sums]
+
+
+def fastfood_gradient_mismatches(bound_eps):
+  """For every case and dtype: the GPU model's gradients against the CPU
+  op's; returns the names of those off by more than bound_eps eps times the
+  array's largest |value| (0: any bit)."""
+  bad = []
+  for n_in, units, d in FASTFOOD_CASES:
+    for dtype in (np.float32, np.float64):
+      x, dy, params = _fastfood_inputs(n_in, units, d, dtype, _rows_for(d))
+      normalize = d >= 64
+      got = model.fastfood_grad(dy, x, *params, units=units,
+                                normalize=normalize, max_blocks=3, blocks=2,
+                                threads=64)
+      want = _cpu_gradient(dy, x, params, units, normalize)
+      for name, a, w in zip(("dx", "ds", "dg", "db"), got, want):
+        if bound_eps == 0:
+          ok = a.tobytes() == w.tobytes()
+        else:
+          scale = max(1.0, float(np.abs(w).max(initial=0.0)))
+          ok = np.abs(a.astype(np.float64) - w).max(initial=0.0) <= (
+              bound_eps * np.finfo(dtype).eps * scale)
+        if not ok:
+          bad.append(f"{n_in}->{units} d={d} {np.dtype(dtype).name} {name}")
+  return bad
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_in, units, d", FASTFOOD_CASES)
+def test_fastfood_forward_matches_cpu_bitwise(dtype, n_in, units, d):
+  x, _, params = _fastfood_inputs(n_in, units, d, dtype, 37)
+  for normalize in (False, True):
+    for max_blocks in (0, 3):
+      got = model.fastfood(x, *params, units=units, normalize=normalize,
+                           max_blocks=max_blocks)
+      want = _native.fastfood(x, *params, units=units, normalize=normalize)
+      _assert_bitwise(got, want)
+
+
+def test_fastfood_gradient_matches_cpu_within_the_bound():
+  assert fastfood_gradient_mismatches(SCALE_EPS) == []
+
+
+def test_fastfood_gradient_is_the_cpu_kernels_bitwise_without_fma():
+  # In a fresh process under the baseline clone: no FMA on either side.
+  script = (f"import sys; sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+            "import test_fastfood_gpu_model as t\n"
+            "print('MISMATCHES', t.fastfood_gradient_mismatches(0))\n")
+  env = dict(os.environ, TF_APPROX_ISA="default", TF_CPP_MIN_LOG_LEVEL="3")
+  result = subprocess.run([sys.executable, "-c", script], env=env,
+                          capture_output=True, text=True, timeout=300,
+                          check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "MISMATCHES []" in result.stdout, result.stdout[-3000:]
+
+
+def test_fastfood_empty_batch():
+  x, dy, params = _fastfood_inputs(5, 7, 8, np.float32, 0)
+  assert model.fastfood(x, *params, units=7).shape == (0, 7)
+  dx, ds, dg, db = model.fastfood_grad(dy, x, *params, units=7)
+  assert dx.shape == (0, 5)
+  for grad in (ds, dg, db):
+    np.testing.assert_array_equal(grad, np.zeros_like(params[0]))
+
+
+def test_fastfood_refuses_bad_shapes():
+  x, dy, (s, g, b, perm) = _fastfood_inputs(5, 7, 8, np.float32, 3)
+  with pytest.raises(ValueError, match="at most d"):
+    model.fastfood(np.zeros((3, 9), np.float32), s, g, b, perm, units=7)
+  with pytest.raises(ValueError, match="permutations"):
+    model.fastfood(x, s, g, b, np.zeros_like(perm), units=7)
+  with pytest.raises(ValueError, match="ceil"):
+    model.fastfood(x, s, g, b, perm, units=9)
+  with pytest.raises(ValueError, match="dy"):
+    model.fastfood_grad(dy[:, :6], x, s, g, b, perm, units=7)

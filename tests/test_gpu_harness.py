@@ -171,6 +171,22 @@ class _ModelHarness:
                        max_block_log2=max_block_log2, max_blocks=5,
                        strided_blocks=5, strided_threads=64)
 
+  def fastfood(self, x, y, s, g, b, permutation, units, normalize=False):
+    return self._block(y, _native.gpu_model.fastfood, x.values, s.values,
+                       g.values, b.values, permutation.values, units=units,
+                       normalize=normalize, max_blocks=3)
+
+  def fastfood_grad(self, x, dy, dx, s, g, b, permutation, grads, units,
+                    normalize=False):
+    def run():
+      results = _native.gpu_model.fastfood_grad(
+          dy.values, x.values, s.values, g.values, b.values,
+          permutation.values, units=units, normalize=normalize, max_blocks=3,
+          blocks=2, threads=64)
+      dx.values = results[0] + results[0].dtype.type(self.error)
+      grads.values = np.stack(results[1:])
+    return run
+
   def block_shuffle(self, x, y, **attrs):
     return self._block(y, _native.gpu_model.block_shuffle, x.values, **attrs)
 

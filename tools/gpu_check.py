@@ -136,7 +136,8 @@ def _half_bits(x32, bfloat16):
     bits = ((x32.view(np.uint32) + 0x7fff +
              ((x32.view(np.uint32) >> 16) & 1)) >> 16).astype(np.uint16)
     return (bits.astype(np.uint32) << 16).view(np.float32), bits
-  half = x32.astype(np.float16)
+  with np.errstate(over="ignore"):  # past 65504: inf, as Eigen rounds
+    half = x32.astype(np.float16)
   return half.astype(np.float32), half
 
 
@@ -557,7 +558,7 @@ def _fwht_reference(native, values, dtype, normalize):
   return _half_bits(want, dtype == "bfloat16")[1]
 
 
-def check_fastfood(native, harness, size):
+def check_fwht(native, harness, size):
   """[(case, 0 or inf)]: the Walsh-Hadamard transform of rows of 2^k with
   about `size` elements in all, on the GPU against the CPU kernel, bitwise
   (inf where any bit differs), in place once; float64 rows against scipy's
@@ -603,8 +604,79 @@ def check_fastfood(native, harness, size):
   return results
 
 
-CHECKS = {"activations": check_activations, "fastfood": check_fastfood,
-          "gaaf": check_gaaf, "noisy": check_noisy, "pau": check_pau,
+# Adaptive Fastfood: (n_in, units, d); rows from the check's size.
+FASTFOOD_CASES = [(5, 7, 8), (100, 300, 128), (1000, 1024, 1024),
+                  (3000, 5000, 4096), (8192, 8192, 8192)]
+
+
+def fastfood_parameters(n_in, units, d, dtype, seed=0):
+  """s, g, b ([blocks, d]) and a permutation (int32) for a Fastfood case."""
+  rng = np.random.default_rng(seed)
+  blocks = -(-units // d)
+  s, g = (rng.normal(size=(blocks, d)).astype(dtype) for _ in range(2))
+  b = rng.choice([-1.0, 1.0], size=(blocks, d)).astype(dtype)
+  perm = np.stack([rng.permutation(d) for _ in range(blocks)]).astype(
+      np.int32)
+  return s, g, b, perm
+
+
+def _grad_error(got, want, dtype):
+  """Max |got - want| in units of SCALE_EPS eps times the array's largest
+  |want| (at least 1): the sums run in another order than the CPU's where
+  the compilers contract other multiply-adds."""
+  want = np.asarray(want, np.float64)
+  scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+  bound = SCALE_EPS * np.finfo(dtype).eps * scale
+  return float(np.max(np.abs(np.asarray(got, np.float64) - want),
+                      initial=0.0)) / bound
+
+
+def check_adaptive_fastfood(native, harness, size):
+  """[(case, error)]: Fastfood's forward pass on the GPU against the CPU
+  loops, bitwise (0 or inf); its gradients within _grad_error's bound."""
+  results = []
+  for n_in, units, d in FASTFOOD_CASES:
+    rows = size // max(n_in, units)
+    if rows == 0 and size != 0:
+      continue
+    for dtype in (np.float32, np.float64):
+      params = fastfood_parameters(n_in, units, d, dtype)
+      rng = np.random.default_rng(n_in)
+      x = rng.normal(size=(rows, n_in)).astype(dtype)
+      dy = rng.normal(size=(rows, units)).astype(dtype)
+      normalize = d >= 1024
+      want_y = native.fastfood(x, *params, units=units, normalize=normalize)
+      want = native.fastfood_grad(dy, x, *params, units=units,
+                                  normalize=normalize)
+      gx, gdy = harness.upload(x), harness.upload(dy)
+      gparams = [harness.upload(a) for a in params]
+      gy, gdx = gdy.empty_like(), gx.empty_like()
+      ggrads = harness.upload(np.zeros((3,) + params[0].shape, dtype))
+      harness.fastfood(gx, gy, *gparams, units=units, normalize=normalize)()
+      harness.fastfood_grad(gx, gdy, gdx, *gparams, ggrads, units=units,
+                            normalize=normalize)()
+      harness.synchronize()
+      name = f"fastfood {n_in}->{units} d={d} {np.dtype(dtype).name}"
+      same = gy.download().tobytes() == want_y.tobytes()
+      results.append((name, 0.0 if same else np.inf))
+      grads = ggrads.download()
+      for label, got, w in (("dx", gdx.download(), want[0]),
+                            ("ds", grads[0], want[1]),
+                            ("dg", grads[1], want[2]),
+                            ("db", grads[2], want[3])):
+        results.append((f"{name} {label}", _grad_error(got, w, dtype)))
+  return results
+
+
+def check_fastfood_family(native, harness, size):
+  """The transform's checks, then Adaptive Fastfood's."""
+  return (check_fwht(native, harness, size) +
+          check_adaptive_fastfood(native, harness, size))
+
+
+CHECKS = {"activations": check_activations,
+          "fastfood": check_fastfood_family, "gaaf": check_gaaf,
+          "noisy": check_noisy, "pau": check_pau,
           "recurrent": check_recurrent}
 
 
@@ -763,6 +835,90 @@ def run_fwht_timing(harness, repeats):
           f"{copy / seconds:12.2f}")
 
 
+# Adaptive Fastfood's timing: d (= n_in = units) at batch 1024, against its
+# memory floor and the Dense layer it replaces, as cuBLAS runs it (CuPy).
+FASTFOOD_TIMED_D = (1024, 4096, 8192)
+FASTFOOD_TIMED_BATCH = 1024
+
+_DENSE_TIMING = """
+import json, sys
+import cupy as cp
+d, batch, repeats = map(int, sys.argv[1:4])
+x, dy = (cp.random.standard_normal((batch, d), dtype=cp.float32)
+         for _ in range(2))
+w = cp.random.standard_normal((d, d), dtype=cp.float32)
+def timed(fn):
+  fn()
+  start, stop = cp.cuda.Event(), cp.cuda.Event()
+  start.record()
+  for _ in range(repeats):
+    fn()
+  stop.record()
+  stop.synchronize()
+  return cp.cuda.get_elapsed_time(start, stop) * 1e-3 / repeats
+print(json.dumps([timed(lambda: x @ w),
+                  timed(lambda: (x @ w, x.T @ dy, dy @ w.T))]))
+"""
+
+
+def dense_seconds(d, batch, repeats, tf32):
+  """(forward, forward+backward) seconds of a float32 Dense(d) on `batch`
+  rows through CuPy's cuBLAS, with TF32 (CUPY_TF32=1, as TensorFlow's
+  default on these GPUs) or plain FP32; None without CuPy."""
+  result = subprocess.run(
+      [sys.executable, "-c", _DENSE_TIMING, str(d), str(batch), str(repeats)],
+      env=dict(os.environ, CUPY_TF32="1" if tf32 else "0"),
+      capture_output=True, text=True, check=False)
+  if result.returncode != 0:
+    return None
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def fastfood_floor_bytes(rows, n_in, units, params):
+  """(forward, backward) bytes Fastfood must move: its inputs read once and
+  its outputs written once (float32; the permutation int32)."""
+  forward = 4 * rows * (n_in + units) + 16 * params
+  backward = 4 * rows * (units + 2 * n_in) + 16 * params + 12 * params
+  return forward, backward
+
+
+def run_fastfood_timing(harness, repeats):
+  """Prints Fastfood's forward and forward+backward time per call at batch
+  1024 against its memory floor (at the copy bandwidth measured here) and
+  against Dense in TF32 and FP32."""
+  flat = harness.upload(np.zeros(1 << 26, np.float32))
+  copy = harness.time(harness.copy(flat.empty_like(), flat), repeats)
+  bandwidth = 2 * 4 * (1 << 26) / copy
+  print(f"\nAdaptive Fastfood (float32, batch {FASTFOOD_TIMED_BATCH}, "
+        f"normalized; floor: the bytes it must move at the copy's "
+        f"{bandwidth / 1e9:.0f} GB/s; Dense through CuPy's cuBLAS).")
+  print(f"{'d':>6} {'fwd us':>9} {'/ floor':>8} {'fwd+bwd us':>11} "
+        f"{'/ floor':>8} {'TF32 dense x':>13} {'FP32 dense x':>13}")
+  for d in FASTFOOD_TIMED_D:
+    rows = FASTFOOD_TIMED_BATCH
+    params = fastfood_parameters(d, d, d, np.float32)
+    rng = np.random.default_rng(d)
+    gx = harness.upload(rng.normal(size=(rows, d)).astype(np.float32))
+    gdy = harness.upload(rng.normal(size=(rows, d)).astype(np.float32))
+    gparams = [harness.upload(a) for a in params]
+    gy, gdx = gdy.empty_like(), gx.empty_like()
+    ggrads = harness.upload(np.zeros((3, 1, d), np.float32))
+    forward = harness.fastfood(gx, gy, *gparams, units=d, normalize=True)
+    backward = harness.fastfood_grad(gx, gdy, gdx, *gparams, ggrads, units=d,
+                                     normalize=True)
+    fwd = harness.time(forward, repeats)
+    both = harness.time(lambda f=forward, b=backward: (f(), b()), repeats)
+    floor_fwd, floor_bwd = fastfood_floor_bytes(rows, d, d, d)
+    cells = []
+    for tf32 in (True, False):
+      dense = dense_seconds(d, rows, repeats, tf32)
+      cells.append(f"{dense[1] / both:13.2f}" if dense else f"{'(no CuPy)':>13}")
+    print(f"{d:>6} {fwd * 1e6:9.1f} {fwd * bandwidth / floor_fwd:8.2f} "
+          f"{both * 1e6:11.1f} "
+          f"{both * bandwidth / (floor_fwd + floor_bwd):8.2f} "
+          f"{cells[0]} {cells[1]}")
+
+
 def run_timing(harness, repeats):
   """Prints each kernel's time per call and its ratio to a copy of x."""
   print(f"\nGPU: {harness.device_name()}. Time per call (CUDA events over "
@@ -829,6 +985,7 @@ def main():
   if not args.no_timing:
     run_timing(harness, args.repeats)
     run_fwht_timing(harness, args.repeats)
+    run_fastfood_timing(harness, args.repeats)
     run_recurrent_timing(harness, args.repeats)
   if args.sanitize:
     ok &= sanitize(args.build_dir, ["--quick"])

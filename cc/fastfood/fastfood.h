@@ -55,6 +55,40 @@ TFA_INLINE void Fwht(S* x, int64_t d) {
   FwhtStages(x, d, 1, d);
 }
 
+// Adaptive Fastfood on rows of x ([rows, n_in]) giving rows of y
+// ([rows, units]): `blocks` = ceil(units / d) independent blocks
+// S_k H G_k Π_k H B_k, stacked and truncated to units (below).
+template <typename S>
+struct Problem {
+  int64_t n_in = 1;    // input features, <= d
+  int64_t units = 1;   // outputs
+  int64_t d = 1;       // block size, a power of two
+  int64_t blocks = 1;  // ceil(units / d)
+  S scale = 1;         // of each H: 1, or 1/sqrt(d)
+  // [blocks, d] each.
+  const S* s = nullptr;
+  const S* g = nullptr;
+  const S* b = nullptr;
+  const int32_t* perm = nullptr;
+};
+
+// The parameter gradients' sums over rows (batch) run in chunks fixed by the
+// shapes alone, on either device: about kChunkElements / (blocks * d) rows
+// each, at most kMaxChunks chunks (cc/common/kernel_util.h's
+// DeterministicRowSums on the CPU); the chunks' sums are added in order, in
+// double.
+constexpr int64_t kChunkElements = 65536;
+constexpr int64_t kMaxChunks = 64;
+
+// Rows a chunk, for `rows` rows of `params` = blocks * d parameters.
+TFA_INLINE int64_t ChunkRows(int64_t rows, int64_t params) {
+  int64_t chunk_rows = kChunkElements / params;
+  if (chunk_rows < 1) chunk_rows = 1;
+  if ((rows + chunk_rows - 1) / chunk_rows > kMaxChunks)
+    chunk_rows = (rows + kMaxChunks - 1) / kMaxChunks;
+  return chunk_rows;
+}
+
 // ---------------------------------------------------------------------------
 // Adaptive Fastfood, one block of d outputs: y = S H G Π H B x, x zero-padded
 // from n_in <= d to d, S, G, B diagonal (vectors of d), (Π v)_i = v_perm[i].

@@ -76,23 +76,6 @@ void FwhtStrips(const FwhtLayout<float>& layout, float* y, int64_t begin,
 void FwhtStrips(const FwhtLayout<double>& layout, double* y, int64_t begin,
                 int64_t end);
 
-// Adaptive Fastfood on rows of x ([rows, n_in]) giving rows of y
-// ([rows, units]): `blocks` = ceil(units / d) independent blocks
-// S_k H G_k Π_k H B_k, stacked and truncated to units (fastfood.h).
-template <typename S>
-struct Problem {
-  int64_t n_in = 1;    // input features, <= d
-  int64_t units = 1;   // outputs
-  int64_t d = 1;       // block size, a power of two
-  int64_t blocks = 1;  // ceil(units / d)
-  S scale = 1;         // of each H: 1, or 1/sqrt(d)
-  // [blocks, d] each.
-  const S* s = nullptr;
-  const S* g = nullptr;
-  const S* b = nullptr;
-  const int32_t* perm = nullptr;
-};
-
 // y = Fastfood(x) for rows [row_begin, row_end).
 void Forward(const Problem<float>& p, const float* x, float* y,
              int64_t row_begin, int64_t row_end);

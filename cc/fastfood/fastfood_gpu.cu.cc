@@ -23,6 +23,30 @@ __global__ void StridedKernel(int64_t n, int first, C scale, C* x) {
   FwhtStridedThread<kC>(ThisThread(), n, first, scale, x);
 }
 
+template <int kE, typename C>
+__global__ void __launch_bounds__(1 << kMaxBlockThreadsLog2)
+    FastfoodForwardKernel(BlockShape<C> shape, Problem<C> p, int64_t rows,
+                          const C* x, C* y) {
+  extern __shared__ __align__(16) unsigned char shared[];
+  GpuBlock<FastfoodRegisters<C, kE>> b(shared);
+  FastfoodForward<kE>(b, shape, p, rows, x, y);
+}
+
+template <int kE, typename C>
+__global__ void __launch_bounds__(1 << kMaxBlockThreadsLog2)
+    FastfoodBackwardKernel(BlockShape<C> shape, Problem<C> p, int64_t rows,
+                           const C* dy, const C* x, C* dx, C* partial) {
+  extern __shared__ __align__(16) unsigned char shared[];
+  GpuBlock<FastfoodRegisters<C, kE>> b(shared);
+  FastfoodBackward<kE>(b, shape, p, rows, dy, x, dx, partial);
+}
+
+template <typename C>
+__global__ void FastfoodSumKernel(int64_t chunks, int64_t size,
+                                  const C* partial, C* out) {
+  FastfoodSumThread(ThisThread(), chunks, size, partial, out);
+}
+
 template <typename From, typename To>
 __global__ void ConvertKernel(const From* from, To* to, int64_t n) {
   const Thread t = ThisThread();
@@ -33,16 +57,17 @@ __global__ void ConvertKernel(const From* from, To* to, int64_t n) {
 // then loops over the groups a grid apart).
 constexpr int64_t kMaxBlocks = 65535;
 
-template <typename C>
-const char* LaunchBlock(cudaStream_t stream, const BlockShape<C>& shape,
-                        int64_t rows, C scale, const C* x, C* y) {
-  const int64_t groups =
-      (rows + shape.RowsPerBlock() - 1) / shape.RowsPerBlock();
+// Launches kernel_of(kE)(args...), kE the block shape's, over `groups`
+// groups of rows with `shared` bytes of shared memory (past 48 KiB opted
+// in): one block a group, at most kMaxBlocks.
+template <typename C, typename KernelOf, typename... Args>
+const char* LaunchRows(cudaStream_t stream, const BlockShape<C>& shape,
+                       int64_t groups, size_t shared, KernelOf&& kernel_of,
+                       Args... args) {
   const int blocks = static_cast<int>(groups < kMaxBlocks ? groups : kMaxBlocks);
-  const size_t shared = shape.SharedBytes();
   const char* error = nullptr;
   VisitLog2<kMaxElementsLog2>(shape.e, [&](auto e) {
-    auto* kernel = BlockKernel<decltype(e)::value, C>;
+    auto* kernel = kernel_of(e);
     if (shared > 48 * 1024 &&
         cudaFuncSetAttribute(kernel,
                              cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -51,10 +76,31 @@ const char* LaunchBlock(cudaStream_t stream, const BlockShape<C>& shape,
       return;
     }
     kernel<<<blocks, static_cast<int>(shape.Threads()), shared, stream>>>(
-        shape, rows, scale, x, y);
+        args...);
     error = LaunchError();
   });
   return error;
+}
+
+template <typename C>
+const char* LaunchBlock(cudaStream_t stream, const BlockShape<C>& shape,
+                        int64_t rows, C scale, const C* x, C* y) {
+  return LaunchRows(
+      stream, shape, (rows + shape.RowsPerBlock() - 1) / shape.RowsPerBlock(),
+      shape.SharedBytes(),
+      [](auto e) { return BlockKernel<decltype(e)::value, C>; }, shape, rows,
+      scale, x, y);
+}
+
+int MaxSharedBytes() {
+  int device = 0;
+  int bytes = 48 * 1024;
+  if (cudaGetDevice(&device) == cudaSuccess) {
+    cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+                           device);
+  }
+  cudaGetLastError();  // a failed query leaves the 48 KiB every GPU has
+  return bytes;
 }
 
 template <typename C>
@@ -76,14 +122,64 @@ const char* LaunchStrided(cudaStream_t stream, int64_t n, int first,
 
 template <typename C>
 int DeviceMaxBlockLog2() {
-  int device = 0;
-  int bytes = 48 * 1024;
-  if (cudaGetDevice(&device) == cudaSuccess) {
-    cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin,
-                           device);
+  return MaxBlockLog2<C>(static_cast<size_t>(MaxSharedBytes()));
+}
+
+template <typename C>
+int DeviceMaxFastfoodLog2() {
+  const size_t bytes = static_cast<size_t>(MaxSharedBytes());
+  int k = kMaxBlockLog2;
+  while (k > 0 && BlockShape<C>(k).RowsBytes() > bytes) --k;
+  return k;
+}
+
+template <typename C>
+const char* LaunchFastfood(GpuStream stream, const Problem<C>& p,
+                           int64_t rows, const C* x, C* y) {
+  if (rows == 0) return nullptr;
+  const int k = Log2(p.d);
+  if (k > DeviceMaxFastfoodLog2<C>()) {
+    return "fastfood: the block size d exceeds what this GPU's shared "
+           "memory holds";
   }
-  cudaGetLastError();  // a failed query leaves the 48 KiB every GPU has
-  return MaxBlockLog2<C>(static_cast<size_t>(bytes));
+  const BlockShape<C> shape(k);
+  const int64_t units = rows * p.blocks;
+  return LaunchRows(
+      ToCudaStream(stream), shape,
+      (units + shape.RowsPerBlock() - 1) / shape.RowsPerBlock(),
+      shape.RowsBytes(),
+      [](auto e) { return FastfoodForwardKernel<decltype(e)::value, C>; },
+      shape, p, rows, x, y);
+}
+
+template <typename C>
+const char* LaunchFastfoodGrad(GpuStream stream, const Problem<C>& p,
+                               int64_t rows, const C* dy, const C* x, C* dx,
+                               C* partial, C* grad) {
+  const int64_t params = p.blocks * p.d;
+  const cudaStream_t s = ToCudaStream(stream);
+  if (rows == 0) {
+    cudaMemsetAsync(grad, 0, 3 * params * sizeof(C), s);
+    return LaunchError();
+  }
+  const int k = Log2(p.d);
+  if (k > DeviceMaxFastfoodLog2<C>()) {
+    return "fastfood gradient: the block size d exceeds what this GPU's "
+           "shared memory holds";
+  }
+  const BlockShape<C> shape(k);
+  const int64_t chunk_rows = ChunkRows(rows, params);
+  const int64_t chunks = (rows + chunk_rows - 1) / chunk_rows;
+  if (const char* error = LaunchRows(
+          s, shape, (chunks + shape.RowsPerBlock() - 1) / shape.RowsPerBlock(),
+          shape.RowsBytes(),
+          [](auto e) { return FastfoodBackwardKernel<decltype(e)::value, C>; },
+          shape, p, rows, dy, x, dx, partial)) {
+    return error;
+  }
+  FastfoodSumKernel<C><<<ElementwiseBlocks(3 * params), kElementwiseThreads, 0,
+                         s>>>(chunks, 3 * params, partial, grad);
+  return LaunchError();
 }
 
 template <typename C>
@@ -112,10 +208,16 @@ const char* LaunchConvert(GpuStream stream, const From* from, To* to,
   return LaunchElementwise(ConvertKernel<From, To>, n, stream, from, to, n);
 }
 
-#define TFA_INSTANTIATE(C)                                                 \
-  template int DeviceMaxBlockLog2<C>();                                    \
-  template const char* LaunchFwht<C>(GpuStream, const C*, C*, int64_t, int, \
-                                     C, int);
+#define TFA_INSTANTIATE(C)                                                  \
+  template int DeviceMaxBlockLog2<C>();                                     \
+  template int DeviceMaxFastfoodLog2<C>();                                  \
+  template const char* LaunchFwht<C>(GpuStream, const C*, C*, int64_t, int,  \
+                                     C, int);                               \
+  template const char* LaunchFastfood<C>(GpuStream, const Problem<C>&,      \
+                                         int64_t, const C*, C*);            \
+  template const char* LaunchFastfoodGrad<C>(GpuStream, const Problem<C>&,  \
+                                             int64_t, const C*, const C*,   \
+                                             C*, C*, C*);
 TFA_INSTANTIATE(float)
 TFA_INSTANTIATE(double)
 #undef TFA_INSTANTIATE

@@ -87,6 +87,10 @@ struct BlockShape {
   TFA_INLINE int64_t RowsPerBlock() const {
     return int64_t{1} << (threads_log2 - row_threads_log2);
   }
+  // Shared memory for E elements a thread (every row of the block).
+  TFA_INLINE size_t RowsBytes() const {
+    return (size_t{1} << (threads_log2 + e)) * sizeof(C);
+  }
   // Shared memory: none while a row fits a warp, else E elements a thread.
   TFA_INLINE size_t SharedBytes() const {
     return row_threads_log2 > kWarpSizeLog2
@@ -167,69 +171,109 @@ TFA_INLINE void RegisterStage(C* v, int h) {
   }
 }
 
+// The stages of stride below 2^shape.k on the registers `v` of every thread
+// of the block: each group of 2^shape.row_threads_log2 threads holds a row,
+// 2^kE contiguous elements a thread, in thread order. Uses `send` and
+// `received` and, for rows wider than a warp, the block's shared memory (E
+// elements a thread); ends with every thread past its last shared read.
+template <int kE, typename C, typename R, typename B>
+TFA_INLINE void FwhtStagesInBlock(B& b, const BlockShape<C>& shape) {
+  constexpr int kCount = 1 << kE;
+  const int64_t row_threads = int64_t{1} << shape.row_threads_log2;
+  b.Threads([&](const Thread&, R& r) TFA_LAMBDA_INLINE {
+    TFA_UNROLL
+    for (int h = 1; h < kCount; h <<= 1) RegisterStage<kE>(r.v, h);
+  });
+  for (int m = 1; m < row_threads && m < kWarpSize; m <<= 1) {
+    TFA_UNROLL
+    for (int j = 0; j < kCount; ++j) {
+      b.Threads([&](const Thread&, R& r)
+                    TFA_LAMBDA_INLINE { r.send = r.v[j]; });
+      b.ShuffleXor(&R::send, &R::received, m);
+      b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
+        r.v[j] = (t.Lane() & m) ? r.received - r.v[j] : r.v[j] + r.received;
+      });
+    }
+  }
+  C* shared = b.template Shared<C>();
+  const int64_t threads = shape.Threads();
+  for (int64_t m = kWarpSize; m < row_threads; m <<= 1) {
+    b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
+      TFA_UNROLL
+      for (int j = 0; j < kCount; ++j) shared[j * threads + t.thread] = r.v[j];
+    });
+    b.Barrier();
+    b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
+      TFA_UNROLL
+      for (int j = 0; j < kCount; ++j) {
+        const C partner = shared[j * threads + (t.thread ^ m)];
+        r.v[j] = (t.thread & m) ? partner - r.v[j] : r.v[j] + partner;
+      }
+    });
+    b.Barrier();  // before the next stride overwrites what was read
+  }
+}
+
+// Where a thread's elements lie in a block pass: its group (of
+// RowsPerBlock() a block), its group's row `unit` among all of them, and the
+// position of its first element in that row.
+template <typename C>
+struct BlockPlace {
+  int64_t group_row = 0;  // the thread's row among the block's
+  int64_t unit = 0;       // the row among all rows
+  int64_t first = 0;      // of the thread's 2^e elements in the row
+
+  TFA_INLINE BlockPlace(const BlockShape<C>& shape, int64_t group,
+                        const Thread& t) {
+    group_row = t.thread >> shape.row_threads_log2;
+    unit = group * shape.RowsPerBlock() + group_row;
+    first = (t.thread & ((int64_t{1} << shape.row_threads_log2) - 1))
+            << shape.e;
+  }
+};
+
+// Calls fn(group) for each group of rows [0, rows) that block b takes:
+// b.Block(), + b.Blocks(), ... The same count for every thread of a block,
+// so barriers stay uniform.
+template <typename C, typename B, typename Fn>
+TFA_INLINE void ForEachGroup(B& b, const BlockShape<C>& shape, int64_t rows,
+                             Fn&& fn) {
+  const int64_t groups =
+      (rows + shape.RowsPerBlock() - 1) / shape.RowsPerBlock();
+  for (int64_t group = b.Block(); group < groups; group += b.Blocks()) {
+    fn(group);
+  }
+}
+
 // The stages of stride below 2^shape.k on rows [0, rows) of 2^shape.k
 // elements of x (each a run of a longer row, or a whole row), times scale,
-// into y: block b, thread t takes row b * RowsPerBlock() + t / (threads a
-// row) while it is below rows (then b + blocks, ...), and of it the 2^kE
-// elements from (t mod threads a row) * 2^kE. x may equal y.
+// into y: block b takes groups of RowsPerBlock() rows (BlockPlace). x may
+// equal y.
 template <int kE, typename C, typename B>
 TFA_INLINE void FwhtBlock(B& b, const BlockShape<C>& shape, int64_t rows,
                           C scale, const C* x, C* y) {
   using R = BlockRegisters<C, kE>;
   constexpr int kCount = 1 << kE;
-  const int64_t row_threads = int64_t{1} << shape.row_threads_log2;
   const int64_t d = int64_t{1} << shape.k;
-  const int64_t groups =
-      (rows + shape.RowsPerBlock() - 1) / shape.RowsPerBlock();
-  C* shared = b.template Shared<C>();
-  // The same count for every thread of a block: barriers stay uniform.
-  for (int64_t group = b.Block(); group < groups; group += b.Blocks()) {
-    const auto row_of = [&](const Thread& t) TFA_LAMBDA_INLINE {
-      return group * shape.RowsPerBlock() + (t.thread >> shape.row_threads_log2);
-    };
-    const auto first = [&](const Thread& t) TFA_LAMBDA_INLINE {
-      return row_of(t) * d + (t.thread & (row_threads - 1)) * kCount;
-    };
+  ForEachGroup(b, shape, rows, [&](int64_t group) TFA_LAMBDA_INLINE {
     b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
-      const bool live = row_of(t) < rows;
-      TFA_UNROLL
-      for (int j = 0; j < kCount; ++j) r.v[j] = live ? x[first(t) + j] : C(0);
-      TFA_UNROLL
-      for (int h = 1; h < kCount; h <<= 1) RegisterStage<kE>(r.v, h);
-    });
-    for (int m = 1; m < row_threads && m < kWarpSize; m <<= 1) {
+      const BlockPlace<C> at(shape, group, t);
+      const bool live = at.unit < rows;
       TFA_UNROLL
       for (int j = 0; j < kCount; ++j) {
-        b.Threads([&](const Thread&, R& r)
-                      TFA_LAMBDA_INLINE { r.send = r.v[j]; });
-        b.ShuffleXor(&R::send, &R::received, m);
-        b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
-          r.v[j] = (t.Lane() & m) ? r.received - r.v[j] : r.v[j] + r.received;
-        });
+        r.v[j] = live ? x[at.unit * d + at.first + j] : C(0);
       }
-    }
-    const int64_t threads = shape.Threads();
-    for (int64_t m = kWarpSize; m < row_threads; m <<= 1) {
-      b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
-        TFA_UNROLL
-        for (int j = 0; j < kCount; ++j) shared[j * threads + t.thread] = r.v[j];
-      });
-      b.Barrier();
-      b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
-        TFA_UNROLL
-        for (int j = 0; j < kCount; ++j) {
-          const C partner = shared[j * threads + (t.thread ^ m)];
-          r.v[j] = (t.thread & m) ? partner - r.v[j] : r.v[j] + partner;
-        }
-      });
-      b.Barrier();  // before the next stride overwrites what was read
-    }
-    b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
-      if (row_of(t) >= rows) return;
-      TFA_UNROLL
-      for (int j = 0; j < kCount; ++j) y[first(t) + j] = r.v[j] * scale;
     });
-  }
+    FwhtStagesInBlock<kE, C, R>(b, shape);
+    b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
+      const BlockPlace<C> at(shape, group, t);
+      if (at.unit >= rows) return;
+      TFA_UNROLL
+      for (int j = 0; j < kCount; ++j) {
+        y[at.unit * d + at.first + j] = r.v[j] * scale;
+      }
+    });
+  });
 }
 
 // The stages of strides 2^first .. 2^(first + kC - 1) on x[0, n) (n a
@@ -250,6 +294,255 @@ TFA_INLINE void FwhtStridedThread(const Thread& t, int64_t n, int first,
     for (int h = 1; h < kCount; h <<= 1) RegisterStage<kC>(v, h);
     TFA_UNROLL
     for (int m = 0; m < kCount; ++m) x[base + m * stride] = v[m] * scale;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Adaptive Fastfood (fastfood.h): one block pass over "units", unit u being
+// block k = u mod p.blocks of batch row u / p.blocks, d = p.d = 2^shape.k
+// elements; the whole S H G Π H B chain of a unit stays on chip. Shared memory
+// holds every row of the block (BlockShape::RowsBytes): the permutation is a
+// gather (forward) or a scatter (backward) across the row. The GPU does not
+// check the permutation (that would copy it to the host every call): its
+// entries are taken modulo d, so a wrong one gives wrong values, never an
+// access out of bounds.
+
+template <typename C, int kE>
+struct FastfoodRegisters {
+  C v[1 << kE];
+  C send;
+  C received;
+  C h_g[1 << kE];  // the backward pass's recomputed Π c H B x
+  C dx[1 << kE];   // the backward pass's dx, summed over the blocks
+};
+
+// Where a unit's data lie.
+struct FastfoodUnit {
+  int64_t row = 0;  // of the batch
+  int64_t o = 0;    // the block's offset in the parameters, k * d
+
+  TFA_INLINE FastfoodUnit(int64_t unit, int64_t blocks, int64_t d)
+      : row(unit / blocks), o((unit % blocks) * d) {}
+};
+
+// A thread's place in a Fastfood pass: its BlockPlace, its unit
+// (unit_of(place); -1: none) and where that unit's data lie (unit 0's if it
+// has none).
+template <typename C>
+struct FastfoodPlace {
+  BlockPlace<C> at;
+  int64_t unit;
+  FastfoodUnit u;
+
+  template <typename UnitOf>
+  TFA_INLINE FastfoodPlace(const BlockShape<C>& shape, int64_t group,
+                           const Thread& t, const Problem<C>& p,
+                           UnitOf&& unit_of)
+      : at(shape, group, t),
+        unit(unit_of(at)),
+        u(unit < 0 ? 0 : unit, p.blocks, p.d) {}
+};
+
+// h_pi = c H B x of each thread's unit, unit_of(place) (-1: none, zeros),
+// then h_g = Π h_pi, kept in `h_g` when kKeep, and G h_g into `v`. The
+// block's shared memory holds each of its rows' h_pi meanwhile.
+template <bool kKeep, int kE, typename C, typename R, typename B,
+          typename UnitOf>
+TFA_INLINE void FastfoodFirstHalf(B& b, const BlockShape<C>& shape,
+                                  const Problem<C>& p, int64_t group,
+                                  const C* x, UnitOf&& unit_of) {
+  constexpr int kCount = 1 << kE;
+  const int64_t d = p.d;
+  C* shared = b.template Shared<C>();
+  b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
+    const FastfoodPlace<C> f(shape, group, t, p, unit_of);
+    TFA_UNROLL
+    for (int j = 0; j < kCount; ++j) {
+      const int64_t i = f.at.first + j;
+      r.v[j] = f.unit >= 0 && i < p.n_in
+                   ? p.b[f.u.o + i] * x[f.u.row * p.n_in + i]
+                   : C(0);
+    }
+  });
+  FwhtStagesInBlock<kE, C, R>(b, shape);
+  b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
+    const BlockPlace<C> at(shape, group, t);
+    TFA_UNROLL
+    for (int j = 0; j < kCount; ++j) {
+      shared[at.group_row * d + at.first + j] = r.v[j] * p.scale;
+    }
+  });
+  b.Barrier();
+  b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
+    const FastfoodPlace<C> f(shape, group, t, p, unit_of);
+    TFA_UNROLL
+    for (int j = 0; j < kCount; ++j) {
+      const int64_t i = f.u.o + f.at.first + j;
+      const C h_g =
+          f.unit >= 0 ? shared[f.at.group_row * d + (p.perm[i] & (d - 1))]
+                      : C(0);
+      if constexpr (kKeep) r.h_g[j] = h_g;
+      r.v[j] = f.unit >= 0 ? p.g[i] * h_g : C(0);
+    }
+  });
+  b.Barrier();  // before the stages' shared memory overwrites h_pi
+}
+
+// y = Fastfood(x) for rows [0, rows) of x: each unit's outputs k d ..
+// min((k + 1) d, units) of its row.
+template <int kE, typename C, typename B>
+TFA_INLINE void FastfoodForward(B& b, const BlockShape<C>& shape,
+                                const Problem<C>& p, int64_t rows, const C* x,
+                                C* y) {
+  using R = FastfoodRegisters<C, kE>;
+  constexpr int kCount = 1 << kE;
+  const int64_t units = rows * p.blocks;
+  const auto unit_of = [&](const BlockPlace<C>& at) TFA_LAMBDA_INLINE {
+    return at.unit < units ? at.unit : int64_t{-1};
+  };
+  ForEachGroup(b, shape, units, [&](int64_t group) TFA_LAMBDA_INLINE {
+    FastfoodFirstHalf<false, kE, C, R>(b, shape, p, group, x, unit_of);
+    FwhtStagesInBlock<kE, C, R>(b, shape);  // h_s = c H G h_g
+    b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
+      const BlockPlace<C> at(shape, group, t);
+      if (unit_of(at) < 0) return;
+      const FastfoodUnit u(at.unit, p.blocks, p.d);
+      TFA_UNROLL
+      for (int j = 0; j < kCount; ++j) {
+        const int64_t i = u.o + at.first + j;
+        if (i < p.units) y[u.row * p.units + i] = p.s[i] * (r.v[j] * p.scale);
+      }
+    });
+  });
+}
+
+// The backward pass for the rows of each chunk (ChunkRows(rows, params)
+// rows each, params = blocks * d; a group of the block pass is a chunk): dx
+// of those rows, and their sums of dE/dS, dE/dG, dE/dB into the chunk's
+// partial[chunk] ([3][params]), row after row and block after block, as the
+// CPU kernel sums a chunk (fastfood.h's BackwardBlock after ForwardBlock).
+template <int kE, typename C, typename B>
+TFA_INLINE void FastfoodBackward(B& b, const BlockShape<C>& shape,
+                                 const Problem<C>& p, int64_t rows,
+                                 const C* dy, const C* x, C* dx, C* partial) {
+  using R = FastfoodRegisters<C, kE>;
+  constexpr int kCount = 1 << kE;
+  const int64_t d = p.d;
+  const int64_t params = p.blocks * d;
+  const int64_t chunk_rows = ChunkRows(rows, params);
+  const int64_t chunks = (rows + chunk_rows - 1) / chunk_rows;
+  C* shared = b.template Shared<C>();
+  ForEachGroup(b, shape, chunks, [&](int64_t group) TFA_LAMBDA_INLINE {
+    b.Threads([&](const Thread& t, R&) TFA_LAMBDA_INLINE {
+      const BlockPlace<C> at(shape, group, t);
+      if (at.unit >= chunks) return;
+      C* sums = partial + at.unit * 3 * params;
+      for (int64_t o = 0; o < 3 * params; o += d) {
+        TFA_UNROLL
+        for (int j = 0; j < kCount; ++j) sums[o + at.first + j] = C(0);
+      }
+    });
+    for (int64_t n = 0; n < chunk_rows; ++n) {
+      // The thread's batch row: row n of its chunk, if the chunk has one.
+      const auto row_of = [&](const BlockPlace<C>& at) TFA_LAMBDA_INLINE {
+        const int64_t row = at.unit * chunk_rows + n;
+        return at.unit < chunks && row < rows ? row : int64_t{-1};
+      };
+      b.Threads([&](const Thread&, R& r) TFA_LAMBDA_INLINE {
+        TFA_UNROLL
+        for (int j = 0; j < kCount; ++j) r.dx[j] = C(0);
+      });
+      for (int64_t k = 0; k < p.blocks; ++k) {
+        const int64_t o = k * d;
+        const auto unit_of = [&](const BlockPlace<C>& at) TFA_LAMBDA_INLINE {
+          const int64_t row = row_of(at);
+          return row < 0 ? int64_t{-1} : row * p.blocks + k;
+        };
+        FastfoodFirstHalf<true, kE, C, R>(b, shape, p, group, x, unit_of);
+        FwhtStagesInBlock<kE, C, R>(b, shape);  // h_s = c H G h_g
+        // dE/dS += dy h_s; work = S dy, then c H^T work.
+        b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
+          const BlockPlace<C> at(shape, group, t);
+          const int64_t row = row_of(at);
+          C* ds = partial + at.unit * 3 * params + o;
+          TFA_UNROLL
+          for (int j = 0; j < kCount; ++j) {
+            const int64_t i = at.first + j;
+            const bool out = row >= 0 && o + i < p.units;
+            if (out) ds[i] += dy[row * p.units + o + i] * (r.v[j] * p.scale);
+            r.v[j] = out ? p.s[o + i] * dy[row * p.units + o + i] : C(0);
+          }
+        });
+        FwhtStagesInBlock<kE, C, R>(b, shape);
+        // dE/dG += work h_g; work2 = Π^T G work, scattered through shared
+        // memory, then c H^T work2.
+        b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
+          const BlockPlace<C> at(shape, group, t);
+          const int64_t row = row_of(at);
+          C* dg = partial + (at.unit * 3 + 1) * params + o;
+          TFA_UNROLL
+          for (int j = 0; j < kCount; ++j) {
+            const int64_t i = at.first + j;
+            const C work = r.v[j] * p.scale;
+            if (row >= 0) {
+              dg[i] += work * r.h_g[j];
+              shared[at.group_row * d + (p.perm[o + i] & (d - 1))] =
+                  p.g[o + i] * work;
+            } else {
+              shared[at.group_row * d + i] = C(0);
+            }
+          }
+        });
+        b.Barrier();
+        b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
+          const BlockPlace<C> at(shape, group, t);
+          TFA_UNROLL
+          for (int j = 0; j < kCount; ++j) {
+            r.v[j] = shared[at.group_row * d + at.first + j];
+          }
+        });
+        b.Barrier();  // before the stages' shared memory overwrites it
+        FwhtStagesInBlock<kE, C, R>(b, shape);
+        // dE/dB += work2 x, dx += B work2.
+        b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
+          const BlockPlace<C> at(shape, group, t);
+          const int64_t row = row_of(at);
+          if (row < 0) return;
+          C* db = partial + (at.unit * 3 + 2) * params + o;
+          TFA_UNROLL
+          for (int j = 0; j < kCount; ++j) {
+            const int64_t i = at.first + j;
+            if (i < p.n_in) {
+              const C work2 = r.v[j] * p.scale;
+              db[i] += work2 * x[row * p.n_in + i];
+              r.dx[j] += p.b[o + i] * work2;
+            }
+          }
+        });
+      }
+      b.Threads([&](const Thread& t, R& r) TFA_LAMBDA_INLINE {
+        const BlockPlace<C> at(shape, group, t);
+        const int64_t row = row_of(at);
+        if (row < 0) return;
+        TFA_UNROLL
+        for (int j = 0; j < kCount; ++j) {
+          const int64_t i = at.first + j;
+          if (i < p.n_in) dx[row * p.n_in + i] = r.dx[j];
+        }
+      });
+    }
+  });
+}
+
+// The parameter gradients: out[q][i] = the chunks' partial[.][q][i] added in
+// chunk order, in double, for thread t's entries i of 3 * params.
+template <typename T, typename C>
+TFA_INLINE void FastfoodSumThread(const Thread& t, int64_t chunks,
+                                  int64_t size, const C* partial, T* out) {
+  for (int64_t i = t.First(); i < size; i += t.Stride()) {
+    double total = 0;
+    for (int64_t c = 0; c < chunks; ++c) total += partial[c * size + i];
+    out[i] = static_cast<T>(total);
   }
 }
 
@@ -277,6 +570,33 @@ int DeviceMaxBlockLog2();
 template <typename C>
 const char* LaunchFwht(GpuStream stream, const C* x, C* y, int64_t rows,
                        int log2_d, C scale, int max_block_log2 = -1);
+
+// The largest d = 2^k whose Fastfood rows fit the current device's shared
+// memory for C (every row of a block: BlockShape::RowsBytes).
+template <typename C>
+int DeviceMaxFastfoodLog2();
+
+// Elements of LaunchFastfoodGrad's `partial`: ChunkRows' chunks of
+// 3 * blocks * d.
+TFA_INLINE int64_t FastfoodPartialElements(int64_t rows, int64_t params) {
+  if (rows == 0) return 0;
+  const int64_t chunk_rows = ChunkRows(rows, params);
+  return (rows + chunk_rows - 1) / chunk_rows * 3 * params;
+}
+
+// y = Fastfood(x) over `rows` rows (x [rows, p.n_in], y [rows, p.units]),
+// p's parameters in device memory. p.d must be at most
+// 2^DeviceMaxFastfoodLog2<C>() (else an error, launching nothing).
+template <typename C>
+const char* LaunchFastfood(GpuStream stream, const Problem<C>& p,
+                           int64_t rows, const C* x, C* y);
+
+// dx (written) and the parameter gradients grad ([3][blocks * d]: dS, dG,
+// dB), through `partial` (FastfoodPartialElements of C).
+template <typename C>
+const char* LaunchFastfoodGrad(GpuStream stream, const Problem<C>& p,
+                               int64_t rows, const C* dy, const C* x, C* dx,
+                               C* partial, C* grad);
 
 // to[i] = from[i] for i in [0, n), converted as Load and Store do (bitwise
 // Eigen's conversions).

@@ -275,9 +275,10 @@ absl::Status CheckPermutation(const FastfoodInputs& in) {
   return absl::OkStatus();
 }
 
-// Gradient chunks: about kChunkElements parameter-sized rows of work each
-// (DeterministicRowSums).
-constexpr int64_t kChunkElements = 65536;
+// The gradient's chunks (fastfood.h's ChunkRows, which the GPU kernels
+// follow too).
+static_assert(fastfood::kMaxChunks == kMaxSumChunks,
+              "fastfood.h's chunks are DeterministicRowSums'");
 
 // Cycles per row, for Eigen's cost model: two transforms and a few diagonal
 // passes per block.
@@ -357,7 +358,7 @@ struct Fastfood<CPUDevice, T> {
                                        sizeof(T) * p.n_in,
                                        2 * FastfoodCycles(p));
     const std::vector<double> total = DeterministicRowSums<C>(
-        ctx, rows, kChunkElements / params, 3 * params, row_cost,
+        ctx, rows, fastfood::kChunkElements / params, 3 * params, row_cost,
         [&](int64_t row_begin, int64_t row_end, C* sums) {
           fastfood::Backward(p, dy_in.data(), x_in.data(), dx_out.data(),
                              row_begin, row_end, sums);

@@ -583,6 +583,112 @@ py::array Fwht(py::array x, bool bfloat16, bool normalize, int max_block_log2,
   });
 }
 
+// Adaptive Fastfood's GPU kernels (fastfood_gpu.h), float32 and float64:
+// one block pass over the units (batch row, block), on at most `max_blocks`
+// blocks (0: one per group); the gradient's chunks likewise, then the sums
+// on `blocks` x `threads`.
+template <typename S>
+using FastfoodArray = py::array_t<S, py::array::c_style | py::array::forcecast>;
+using FastfoodPerm =
+    py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
+
+template <typename S>
+fastfood::Problem<S> FastfoodModelProblem(
+    const FastfoodArray<S>& x, const FastfoodArray<S>& s,
+    const FastfoodArray<S>& g, const FastfoodArray<S>& b,
+    const FastfoodPerm& perm, int64_t units, bool normalize) {
+  auto p = native::FastfoodProblem<S>(ShapeOf(x), ShapeOf(s), g.size(),
+                                      b.size(), perm.size(), perm.data(),
+                                      units, normalize);
+  p.s = s.data();
+  p.g = g.data();
+  p.b = b.data();
+  return p;
+}
+
+// Runs program(b) over `groups` groups on the CPU model, as the launchers'
+// LaunchRows does (kE the shape's).
+template <typename S, typename Program>
+void RunFastfoodRows(const fastfood::BlockShape<S>& shape, int64_t groups,
+                     int64_t max_blocks, Program&& program) {
+  if (groups == 0) return;
+  const int64_t blocks =
+      max_blocks > 0 ? std::min(groups, max_blocks) : groups;
+  fastfood::VisitLog2<fastfood::kMaxElementsLog2>(shape.e, [&](auto e) {
+    constexpr int kE = decltype(e)::value;
+    RunBlocks<fastfood::FastfoodRegisters<S, kE>>(
+        blocks, shape.Threads(), shape.RowsBytes(),
+        [&](auto& b) { program(b, e); });
+  });
+}
+
+template <typename S>
+FastfoodArray<S> FastfoodModel(FastfoodArray<S> x, FastfoodArray<S> s,
+                               FastfoodArray<S> g, FastfoodArray<S> b,
+                               FastfoodPerm perm, int64_t units,
+                               bool normalize, int64_t max_blocks) {
+  Require(max_blocks >= 0, "max_blocks must be >= 0");
+  const auto p = FastfoodModelProblem(x, s, g, b, perm, units, normalize);
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+  shape.back() = units;
+  FastfoodArray<S> y(shape);
+  const int64_t rows = y.size() / units;
+  const fastfood::BlockShape<S> block(fastfood::Log2(p.d));
+  const int64_t units_total = rows * p.blocks;
+  const S* in = x.data();
+  S* out = y.mutable_data();
+  RunFastfoodRows(block, (units_total + block.RowsPerBlock() - 1) /
+                             block.RowsPerBlock(),
+                  max_blocks, [&](auto& b, auto e) {
+                    fastfood::FastfoodForward<decltype(e)::value>(
+                        b, block, p, rows, in, out);
+                  });
+  return y;
+}
+
+template <typename S>
+py::tuple FastfoodGradModel(FastfoodArray<S> dy, FastfoodArray<S> x,
+                            FastfoodArray<S> s, FastfoodArray<S> g,
+                            FastfoodArray<S> b, FastfoodPerm perm,
+                            int64_t units, bool normalize, int64_t max_blocks,
+                            int64_t blocks, int64_t threads) {
+  CheckGrid(blocks, threads);
+  Require(max_blocks >= 0, "max_blocks must be >= 0");
+  const auto p = FastfoodModelProblem(x, s, g, b, perm, units, normalize);
+  const int64_t rows = dy.size() / units;
+  Require(dy.size() == rows * units && x.size() == rows * p.n_in,
+          "fastfood gradient: `dy` must have `units` columns per row of `x`");
+  FastfoodArray<S> dx(ShapeOf(x));
+  const int64_t params = p.blocks * p.d;
+  std::vector<S> partial(fastfood::FastfoodPartialElements(rows, params),
+                         std::numeric_limits<S>::quiet_NaN());
+  const fastfood::BlockShape<S> block(fastfood::Log2(p.d));
+  const int64_t chunks = partial.size() / (3 * params);
+  const S* dy_in = dy.data();
+  const S* x_in = x.data();
+  S* dx_out = dx.mutable_data();
+  RunFastfoodRows(block, (chunks + block.RowsPerBlock() - 1) /
+                             block.RowsPerBlock(),
+                  max_blocks, [&](auto& b, auto e) {
+                    fastfood::FastfoodBackward<decltype(e)::value>(
+                        b, block, p, rows, dy_in, x_in, dx_out,
+                        partial.data());
+                  });
+  std::vector<S> grad(3 * params);
+  RunGrid(blocks, threads, [&](const Thread& t) {
+    fastfood::FastfoodSumThread(t, chunks, 3 * params, partial.data(),
+                                grad.data());
+  });
+  py::tuple result(4);
+  result[0] = dx;
+  for (int i = 0; i < 3; ++i) {
+    FastfoodArray<S> out(ShapeOf(s));
+    std::copy_n(grad.data() + i * params, params, out.mutable_data());
+    result[1 + i] = out;
+  }
+  return result;
+}
+
 // The block programs of block_programs.h, on the CPU model of cooperative
 // launches (RunBlocks).
 
@@ -725,6 +831,26 @@ void DefineGpuModel(py::module_& parent) {
         py::arg("spec"), py::arg("bfloat16") = false, py::arg("blocks") = 1,
         py::arg("threads") = 256,
         "TfApprox>ActivationGrad's GPU kernel: dx = dy f'(x).");
+  m.def("fastfood", &FastfoodModel<float>, py::arg("x"), py::arg("s"),
+        py::arg("g"), py::arg("b"), py::arg("permutation"), py::arg("units"),
+        py::arg("normalize") = false, py::arg("max_blocks") = 0,
+        "TfApprox>Fastfood's GPU kernel: S H G Π H B on chip, a unit (batch "
+        "row, block) a group of threads.");
+  m.def("fastfood", &FastfoodModel<double>, py::arg("x"), py::arg("s"),
+        py::arg("g"), py::arg("b"), py::arg("permutation"), py::arg("units"),
+        py::arg("normalize") = false, py::arg("max_blocks") = 0);
+  m.def("fastfood_grad", &FastfoodGradModel<float>, py::arg("dy"),
+        py::arg("x"), py::arg("s"), py::arg("g"), py::arg("b"),
+        py::arg("permutation"), py::arg("units"), py::arg("normalize") = false,
+        py::arg("max_blocks") = 0, py::arg("blocks") = 1,
+        py::arg("threads") = 256,
+        "TfApprox>FastfoodGrad's GPU kernels: (dx, ds, dg, db), the sums in "
+        "the CPU kernel's chunks.");
+  m.def("fastfood_grad", &FastfoodGradModel<double>, py::arg("dy"),
+        py::arg("x"), py::arg("s"), py::arg("g"), py::arg("b"),
+        py::arg("permutation"), py::arg("units"), py::arg("normalize") = false,
+        py::arg("max_blocks") = 0, py::arg("blocks") = 1,
+        py::arg("threads") = 256);
   m.def("fast_walsh_hadamard", &Fwht, py::arg("x"),
         py::arg("bfloat16") = false, py::arg("normalize") = false,
         py::arg("max_block_log2") = fastfood::kMaxBlockLog2,

@@ -25,6 +25,7 @@
 #include "cc/gaaf/gaaf_cpu.h"
 #include "cc/native/activation_spec.h"
 #include "cc/native/gpu_model.h"
+#include "cc/native/problems.h"
 #include "cc/native/recurrent_bindings.h"
 #include "cc/noisy/noisy_cpu.h"
 #include "cc/pau/pau_cpu.h"
@@ -725,36 +726,13 @@ tf_approx::fastfood::Problem<S> MakeFastfood(
     const py::array_t<int32_t, py::array::c_style | py::array::forcecast>&
         perm,
     int64_t units, bool normalize) {
-  namespace ff = tf_approx::fastfood;
-  Require(x.ndim() >= 1 && s.ndim() == 2, "fastfood: bad ranks");
-  const int64_t d = s.shape(1);
-  Require(tf_approx::IsPowerOfTwo(d), "fastfood: d must be a power of two");
-  Require(units >= 1, "fastfood: `units` must be >= 1");
-  const int64_t blocks = (units + d - 1) / d;
-  Require(s.shape(0) == blocks && g.size() == s.size() &&
-              b.size() == s.size() && perm.size() == s.size(),
-          "fastfood: s, g, b, permutation must be [ceil(units / d), d]");
-  const int64_t n_in = x.shape(x.ndim() - 1);
-  Require(n_in <= d, "fastfood: the last axis of `x` must be at most d");
-  for (int64_t k = 0; k < blocks; ++k) {
-    std::vector<bool> seen(d, false);
-    for (int64_t i = 0; i < d; ++i) {
-      const int32_t j = perm.data()[k * d + i];
-      Require(j >= 0 && j < d && !seen[j],
-              "fastfood: rows of `permutation` must be permutations");
-      seen[j] = true;
-    }
-  }
-  ff::Problem<S> p;
-  p.n_in = n_in;
-  p.units = units;
-  p.d = d;
-  p.blocks = blocks;
-  p.scale = normalize ? static_cast<S>(1.0 / std::sqrt(double(d))) : S(1);
+  auto p = tf_approx::native::FastfoodProblem<S>(
+      std::vector<int64_t>(x.shape(), x.shape() + x.ndim()),
+      std::vector<int64_t>(s.shape(), s.shape() + s.ndim()), g.size(),
+      b.size(), perm.size(), perm.data(), units, normalize);
   p.s = s.data();
   p.g = g.data();
   p.b = b.data();
-  p.perm = perm.data();
   return p;
 }
 

@@ -16,6 +16,7 @@
 
 #include "cc/common/device.h"
 #include "cc/common/gpu_model.h"
+#include "cc/fastfood/fastfood.h"
 #include "cc/gaaf/gaaf.h"
 #include "cc/noisy/noisy.h"
 #include "cc/noisy/noisy_gpu.h"
@@ -128,6 +129,47 @@ pau::GpuProblem<T> PauProblem(const std::vector<int64_t>& x_shape,
   p.size = size;
   p.alpha = static_cast<float>(alpha);
   p.seed_count = static_cast<int>(seed_size);
+  return p;
+}
+
+// Fastfood's problem for x of shape x_shape and s of shape s_shape ([blocks,
+// d], blocks = ceil(units / d)), g, b and the permutation of s's size: the
+// shapes checked, and each row of the permutation a permutation of 0..d-1
+// (unless `perm` is null: in device memory). The caller points p.s, p.g and
+// p.b (and p.perm, if null here) at the parameters.
+template <typename S>
+fastfood::Problem<S> FastfoodProblem(const std::vector<int64_t>& x_shape,
+                                     const std::vector<int64_t>& s_shape,
+                                     int64_t g_size, int64_t b_size,
+                                     int64_t perm_size, const int32_t* perm,
+                                     int64_t units, bool normalize) {
+  Require(!x_shape.empty() && s_shape.size() == 2, "fastfood: bad ranks");
+  const int64_t d = s_shape[1];
+  Require(d > 0 && (d & (d - 1)) == 0, "fastfood: d must be a power of two");
+  Require(units >= 1, "fastfood: `units` must be >= 1");
+  const int64_t blocks = (units + d - 1) / d;
+  const int64_t size = s_shape[0] * d;
+  Require(s_shape[0] == blocks && g_size == size && b_size == size &&
+              perm_size == size,
+          "fastfood: s, g, b, permutation must be [ceil(units / d), d]");
+  const int64_t n_in = x_shape.back();
+  Require(n_in <= d, "fastfood: the last axis of `x` must be at most d");
+  for (int64_t k = 0; perm != nullptr && k < blocks; ++k) {
+    std::vector<bool> seen(d, false);
+    for (int64_t i = 0; i < d; ++i) {
+      const int32_t j = perm[k * d + i];
+      Require(j >= 0 && j < d && !seen[j],
+              "fastfood: rows of `permutation` must be permutations");
+      seen[j] = true;
+    }
+  }
+  fastfood::Problem<S> p;
+  p.n_in = n_in;
+  p.units = units;
+  p.d = d;
+  p.blocks = blocks;
+  p.scale = normalize ? static_cast<S>(1.0 / std::sqrt(double(d))) : S(1);
+  p.perm = perm;
   return p;
 }
 
