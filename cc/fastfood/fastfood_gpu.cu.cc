@@ -1,6 +1,6 @@
-// The fast Walsh–Hadamard transform's CUDA kernels and launchers: thin
-// wrappers around the per-thread logic of fastfood_gpu.h. No TensorFlow
-// headers (fastfood_kernels.cc calls these).
+// The CUDA kernels and launchers of the fast Walsh–Hadamard transform and
+// of Adaptive Fastfood: thin wrappers around the per-thread logic of
+// fastfood_gpu.h. No TensorFlow headers (fastfood_kernels.cc calls these).
 #include "cc/common/gpu_launch.h"
 #include "cc/fastfood/fastfood_gpu.h"
 
