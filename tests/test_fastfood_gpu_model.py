@@ -19,7 +19,9 @@ CPU kernel's chunks of rows, in the same order, so under the baseline clone
 (TF_APPROX_ISA=default, no FMA on either side) it must equal the CPU
 kernel's result bitwise too; under the faster clones, which contract other
 multiply-adds, within SCALE_EPS units of eps times the array's largest
-value.
+value. Past the fused kernels' limit (`max_log2`; on a GPU, what its shared
+memory holds) the staged path runs the same operations through memory, a
+slab of rows at a time (`staged_elements` a buffer), under the same bounds.
 """
 
 import os
@@ -196,18 +198,29 @@ def _cpu_gradient(dy, x, params, units, normalize):
   return [dx] + [total.astype(x.dtype) for total in sums]
 
 
-def fastfood_gradient_mismatches(bound_eps):
-  """For every case and dtype: the GPU model's gradients against the CPU
-  op's; returns the names of those off by more than bound_eps eps times the
-  array's largest |value| (0: any bit)."""
+def _staged(d):
+  """Arguments that take d past the fused limit: transforms of two passes or
+  more, slabs of a few rows that split the gradient's chunks."""
+  log2_d = int(d).bit_length() - 1
+  params = d * 3
+  return dict(max_log2=max(0, log2_d - 3), staged_elements=7 * params - 1,
+              blocks=3, threads=64)
+
+
+def fastfood_gradient_mismatches(bound_eps, staged=False):
+  """For every case and dtype: the GPU model's gradients (fused, or staged)
+  against the CPU op's; returns the names of those off by more than
+  bound_eps eps times the array's largest |value| (0: any bit)."""
   bad = []
   for n_in, units, d in FASTFOOD_CASES:
+    if staged and d == 1:
+      continue  # nothing is past a limit of 2^0
     for dtype in (np.float32, np.float64):
       x, dy, params = _fastfood_inputs(n_in, units, d, dtype, _rows_for(d))
       normalize = d >= 64
+      grid = _staged(d) if staged else dict(blocks=2, threads=64)
       got = model.fastfood_grad(dy, x, *params, units=units,
-                                normalize=normalize, max_blocks=3, blocks=2,
-                                threads=64)
+                                normalize=normalize, max_blocks=3, **grid)
       want = _cpu_gradient(dy, x, params, units, normalize)
       for name, a, w in zip(("dx", "ds", "dg", "db"), got, want):
         if bound_eps == 0:
@@ -233,15 +246,43 @@ def test_fastfood_forward_matches_cpu_bitwise(dtype, n_in, units, d):
       _assert_bitwise(got, want)
 
 
-def test_fastfood_gradient_matches_cpu_within_the_bound():
-  assert fastfood_gradient_mismatches(SCALE_EPS) == []
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_in, units, d",
+                         [case for case in FASTFOOD_CASES if case[2] > 1])
+def test_fastfood_staged_forward_matches_cpu_bitwise(dtype, n_in, units, d):
+  x, _, params = _fastfood_inputs(n_in, units, d, dtype, 37)
+  for normalize in (False, True):
+    got = model.fastfood(x, *params, units=units, normalize=normalize,
+                         **_staged(d))
+    want = _native.fastfood(x, *params, units=units, normalize=normalize)
+    _assert_bitwise(got, want)
+
+
+def test_fastfood_beyond_shared_memory_takes_the_staged_path():
+  # d = 2^16: past any device's fused limit (and the model's default), with
+  # two blocks of parameters; a transform's block pass and one strided pass.
+  x, dy, params = _fastfood_inputs(1000, 70000, 1 << 16, np.float32, 3)
+  _assert_bitwise(model.fastfood(x, *params, units=70000, normalize=True),
+                  _native.fastfood(x, *params, units=70000, normalize=True))
+  got = model.fastfood_grad(dy, x, *params, units=70000, normalize=True,
+                            blocks=4, threads=256)
+  want = _cpu_gradient(dy, x, params, 70000, True)
+  for a, w in zip(got, want):
+    scale = max(1.0, float(np.abs(w).max()))
+    assert np.abs(a - w).max() <= SCALE_EPS * np.finfo(np.float32).eps * scale
+
+
+@pytest.mark.parametrize("staged", [False, True])
+def test_fastfood_gradient_matches_cpu_within_the_bound(staged):
+  assert fastfood_gradient_mismatches(SCALE_EPS, staged) == []
 
 
 def test_fastfood_gradient_is_the_cpu_kernels_bitwise_without_fma():
   # In a fresh process under the baseline clone: no FMA on either side.
   script = (f"import sys; sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
             "import test_fastfood_gpu_model as t\n"
-            "print('MISMATCHES', t.fastfood_gradient_mismatches(0))\n")
+            "print('MISMATCHES', t.fastfood_gradient_mismatches(0) +\n"
+            "      t.fastfood_gradient_mismatches(0, staged=True))\n")
   env = dict(os.environ, TF_APPROX_ISA="default", TF_CPP_MIN_LOG_LEVEL="3")
   result = subprocess.run([sys.executable, "-c", script], env=env,
                           capture_output=True, text=True, timeout=300,
@@ -250,13 +291,32 @@ def test_fastfood_gradient_is_the_cpu_kernels_bitwise_without_fma():
   assert "MISMATCHES []" in result.stdout, result.stdout[-3000:]
 
 
-def test_fastfood_empty_batch():
+@pytest.mark.parametrize("max_log2", [15, 1])
+def test_fastfood_empty_batch(max_log2):
   x, dy, params = _fastfood_inputs(5, 7, 8, np.float32, 0)
-  assert model.fastfood(x, *params, units=7).shape == (0, 7)
-  dx, ds, dg, db = model.fastfood_grad(dy, x, *params, units=7)
+  assert model.fastfood(x, *params, units=7,
+                        max_log2=max_log2).shape == (0, 7)
+  dx, ds, dg, db = model.fastfood_grad(dy, x, *params, units=7,
+                                       max_log2=max_log2)
   assert dx.shape == (0, 5)
   for grad in (ds, dg, db):
     np.testing.assert_array_equal(grad, np.zeros_like(params[0]))
+
+
+@pytest.mark.parametrize("max_log2", [15, 1])
+def test_fastfood_nan_propagates_like_the_cpu(max_log2):
+  x, dy, params = _fastfood_inputs(6, 20, 16, np.float64, 5)
+  x[1, 2] = np.nan
+  dy[3, 4] = np.nan
+  got = model.fastfood(x, *params, units=20, normalize=True,
+                       max_log2=max_log2)
+  want = _native.fastfood(x, *params, units=20, normalize=True)
+  assert np.isnan(got[1]).all() and not np.isnan(got[0]).any()
+  np.testing.assert_array_equal(got, want)
+  for a, w in zip(model.fastfood_grad(dy, x, *params, units=20,
+                                      normalize=True, max_log2=max_log2),
+                  _cpu_gradient(dy, x, params, 20, True)):
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(w))
 
 
 def test_fastfood_refuses_bad_shapes():

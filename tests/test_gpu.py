@@ -138,6 +138,55 @@ def test_fast_walsh_hadamard_gpu_matches_cpu_bitwise(dtype, shape):
                                     want.numpy().astype(np.float64))
 
 
+# Adaptive Fastfood, (n_in, units) and so d: fused (a row within a warp,
+# across warps, several blocks of parameters) and staged (d = 2^16, past any
+# GPU's shared memory).
+FASTFOOD_SHAPES = [(5, 7), (100, 300), (1000, 2500), (40000, 70000)]
+
+
+def _fastfood(device, x, dy, params):
+  """y and the gradients of x, s, g, b, the parameters GPU variables (as in
+  training) where the device is one."""
+  with tf.device(device):
+    variables = [tf.Variable(v) for v in params]
+    x = tf.identity(x)
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = tf_approx.ops.fastfood(x, *variables, units=dy.shape[-1],
+                                 normalize=True)
+    return [y] + tape.gradient(y, [x] + variables[:3], output_gradients=dy)
+
+
+@pytest.mark.parametrize("shape", FASTFOOD_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+def test_fastfood_gpu_matches_cpu(dtype, shape):
+  """y bitwise (the same products and butterflies, and no multiply-add to
+  contract); the gradients within the model's bound (SCALE_EPS eps of the
+  array's largest value, tests/test_fastfood_gpu_model.py), plus one unit of
+  a half type; the same bits on every GPU run."""
+  n_in, units = shape
+  rng = np.random.default_rng(4)
+  s, g, b, perm = tf_approx.layers.fastfood.fastfood_init(n_in, units, 0.1, 5)
+  params = [tf.constant(v, dtype) for v in (s, g, b)] + [tf.constant(perm)]
+  x = tf.constant(rng.normal(size=[9, n_in]), dtype)
+  dy = tf.constant(rng.normal(size=[9, units]), dtype)
+  gpu = _fastfood("/GPU:0", x, dy, params)
+  cpu = _fastfood("/CPU:0", x, dy, params)
+  assert "GPU" in gpu[0].device
+  for first, again in zip(gpu, _fastfood("/GPU:0", x, dy, params)):
+    np.testing.assert_array_equal(first.numpy(), again.numpy())
+  got = [t.numpy().astype(np.float64) for t in gpu]
+  want = [t.numpy().astype(np.float64) for t in cpu]
+  np.testing.assert_array_equal(got[0], want[0])
+  half_eps = {tf.float16: 2.0**-10, tf.bfloat16: 2.0**-7}.get(dtype, 0.0)
+  compute_eps = np.finfo(np.float64 if dtype == tf.float64 else
+                         np.float32).eps
+  for a, w in zip(got[1:], want[1:]):
+    bound = (half_eps * np.abs(w) +
+             SCALE_EPS * compute_eps * max(1.0, np.abs(w).max()))
+    assert (np.abs(a - w) <= bound).all()
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_gpu_is_deterministic(case):
   x = tf.constant(np.random.default_rng(1).normal(size=[4096, 33]),

@@ -22,6 +22,9 @@ GPU_KERNELS = {
     "TfApprox>Activation": [],
     "TfApprox>ActivationGrad": [],
     "TfApprox>FastWalshHadamard": [],
+    # The permutation (int32) is read by the kernels from device memory.
+    "TfApprox>Fastfood": [],
+    "TfApprox>FastfoodGrad": [],
     "TfApprox>Gaaf": [],
     "TfApprox>GaafGrad": [],
     # p, scale and seed are read by the kernels from device memory.
@@ -40,7 +43,7 @@ DTYPES = ["DT_BFLOAT16", "DT_DOUBLE", "DT_FLOAT", "DT_HALF"]
 RECURRENT_DTYPES = ["DT_DOUBLE", "DT_FLOAT"]
 # Ops whose kernels are CPU-only still: on a GPU machine TensorFlow places
 # them on the CPU.
-CPU_ONLY = ["TfApprox>Fastfood", "TfApprox>FastfoodGrad"]
+CPU_ONLY = ["TfApprox>Acdc", "TfApprox>AcdcGrad", "TfApprox>Dct"]
 
 built = pytest.mark.skipif(
     not _library.GPU_LIBRARY_PATH.exists(),

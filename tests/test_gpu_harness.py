@@ -161,27 +161,37 @@ class _ModelHarness:
       out.values = result + result.dtype.type(self.error)
     return run
 
+  @staticmethod
+  def _device_limit(x, log2):
+    # The launchers ask the device for their block limit (< 0); the model
+    # takes float64's, or float32's (every other dtype runs in float32), on
+    # sm_80 and later.
+    if log2 < 0:
+      return 14 if x.values.dtype == np.float64 else 15
+    return log2
+
   def fast_walsh_hadamard(self, x, y, normalize=False, max_block_log2=-1):
-    # The launcher asks the device for its block limit; the model takes
-    # float32's on sm_80 and later, and float64's.
-    if max_block_log2 < 0:
-      max_block_log2 = 14 if x.values.dtype == np.float64 else 15
     return self._block(y, _native.gpu_model.fast_walsh_hadamard, x.values,
                        bfloat16=x.bfloat16, normalize=normalize,
-                       max_block_log2=max_block_log2, max_blocks=5,
+                       max_block_log2=self._device_limit(x, max_block_log2),
+                       max_blocks=5,
                        strided_blocks=5, strided_threads=64)
 
-  def fastfood(self, x, y, s, g, b, permutation, units, normalize=False):
+  def fastfood(self, x, y, s, g, b, permutation, units, normalize=False,
+               max_log2=-1):
     return self._block(y, _native.gpu_model.fastfood, x.values, s.values,
                        g.values, b.values, permutation.values, units=units,
-                       normalize=normalize, max_blocks=3)
+                       normalize=normalize,
+                       max_log2=self._device_limit(x, max_log2),
+                       max_blocks=3, blocks=3, threads=64)
 
   def fastfood_grad(self, x, dy, dx, s, g, b, permutation, grads, units,
-                    normalize=False):
+                    normalize=False, max_log2=-1):
     def run():
       results = _native.gpu_model.fastfood_grad(
           dy.values, x.values, s.values, g.values, b.values,
-          permutation.values, units=units, normalize=normalize, max_blocks=3,
+          permutation.values, units=units, normalize=normalize,
+          max_log2=self._device_limit(x, max_log2), max_blocks=3,
           blocks=2, threads=64)
       dx.values = results[0] + results[0].dtype.type(self.error)
       grads.values = np.stack(results[1:])

@@ -604,9 +604,14 @@ def check_fwht(native, harness, size):
   return results
 
 
-# Adaptive Fastfood: (n_in, units, d); rows from the check's size.
-FASTFOOD_CASES = [(5, 7, 8), (100, 300, 128), (1000, 1024, 1024),
-                  (3000, 5000, 4096), (8192, 8192, 8192)]
+# Adaptive Fastfood: (n_in, units, d, the fused kernels' limit, log2; -1:
+# the device's); rows from the check's size. The fused kernels, then the
+# staged path: forced by small limits, and past the device's own (d = 2^15
+# float64, 2^16).
+FASTFOOD_CASES = [(5, 7, 8, -1), (100, 300, 128, -1), (1000, 1024, 1024, -1),
+                  (3000, 5000, 4096, -1), (8192, 8192, 8192, -1),
+                  (100, 300, 128, 3), (3000, 5000, 4096, 9),
+                  (30000, 32768, 32768, -1), (40000, 70000, 65536, -1)]
 
 
 def fastfood_parameters(n_in, units, d, dtype, seed=0):
@@ -635,7 +640,7 @@ def check_adaptive_fastfood(native, harness, size):
   """[(case, error)]: Fastfood's forward pass on the GPU against the CPU
   loops, bitwise (0 or inf); its gradients within _grad_error's bound."""
   results = []
-  for n_in, units, d in FASTFOOD_CASES:
+  for n_in, units, d, limit in FASTFOOD_CASES:
     rows = size // max(n_in, units)
     if rows == 0 and size != 0:
       continue
@@ -652,11 +657,13 @@ def check_adaptive_fastfood(native, harness, size):
       gparams = [harness.upload(a) for a in params]
       gy, gdx = gdy.empty_like(), gx.empty_like()
       ggrads = harness.upload(np.zeros((3,) + params[0].shape, dtype))
-      harness.fastfood(gx, gy, *gparams, units=units, normalize=normalize)()
+      harness.fastfood(gx, gy, *gparams, units=units, normalize=normalize,
+                       max_log2=limit)()
       harness.fastfood_grad(gx, gdy, gdx, *gparams, ggrads, units=units,
-                            normalize=normalize)()
+                            normalize=normalize, max_log2=limit)()
       harness.synchronize()
-      name = f"fastfood {n_in}->{units} d={d} {np.dtype(dtype).name}"
+      name = (f"fastfood {n_in}->{units} d={d} limit {limit} "
+              f"{np.dtype(dtype).name}")
       same = gy.download().tobytes() == want_y.tobytes()
       results.append((name, 0.0 if same else np.inf))
       grads = ggrads.download()
@@ -837,7 +844,10 @@ def run_fwht_timing(harness, repeats):
 
 # Adaptive Fastfood's timing: d (= n_in = units) at batch 1024, against its
 # memory floor and the Dense layer it replaces, as cuBLAS runs it (CuPy).
-FASTFOOD_TIMED_D = (1024, 4096, 8192)
+# The last one past the fused kernels' limit: the staged path, not timed
+# against Dense (a 16 GiB matrix).
+FASTFOOD_TIMED_D = (1024, 4096, 8192, 65536)
+FASTFOOD_DENSE_MAX_D = 8192
 FASTFOOD_TIMED_BATCH = 1024
 
 _DENSE_TIMING = """
@@ -911,6 +921,9 @@ def run_fastfood_timing(harness, repeats):
     floor_fwd, floor_bwd = fastfood_floor_bytes(rows, d, d, d)
     cells = []
     for tf32 in (True, False):
+      if d > FASTFOOD_DENSE_MAX_D:
+        cells.append(f"{'-':>13}")
+        continue
       dense = dense_seconds(d, rows, repeats, tf32)
       cells.append(f"{dense[1] / both:13.2f}" if dense else f"{'(no CuPy)':>13}")
     print(f"{d:>6} {fwd * 1e6:9.1f} {fwd * bandwidth / floor_fwd:8.2f} "

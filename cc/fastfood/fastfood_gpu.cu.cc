@@ -42,9 +42,9 @@ __global__ void __launch_bounds__(1 << kMaxBlockThreadsLog2)
 }
 
 template <typename C>
-__global__ void FastfoodSumKernel(int64_t chunks, int64_t size,
-                                  const C* partial, C* out) {
-  FastfoodSumThread(ThisThread(), chunks, size, partial, out);
+__global__ void FastfoodSumKernel(int64_t chunks, int64_t params,
+                                  const C* partial, FastfoodGrads<C> grads) {
+  FastfoodSumThread(ThisThread(), chunks, params, partial, grads);
 }
 
 template <typename From, typename To>
@@ -127,26 +127,62 @@ int DeviceMaxBlockLog2() {
 
 template <typename C>
 int DeviceMaxFastfoodLog2() {
-  const size_t bytes = static_cast<size_t>(MaxSharedBytes());
-  int k = kMaxBlockLog2;
-  while (k > 0 && BlockShape<C>(k).RowsBytes() > bytes) --k;
-  return k;
+  return MaxBlockLog2<C>(static_cast<size_t>(MaxSharedBytes()),
+                         &BlockShape<C>::RowsBytes);
 }
+
+namespace {
+
+template <typename C, Step kStep>
+__global__ void StagedKernel(StagedSlab<C> slab) {
+  slab.template Run<kStep>(ThisThread());
+}
+
+// The staged path (RunFastfoodStaged) on `stream`, scratch holding its
+// buffers.
+template <typename C>
+const char* LaunchStaged(cudaStream_t stream, StagedSlab<C> slab,
+                         bool gradient, C* scratch, int max_log2) {
+  const int64_t slab_rows = StagedSlabRows(slab.rows, slab.Params());
+  for (int i = 0; i < StagedBuffers(gradient); ++i)
+    slab.h[i] = scratch + i * slab_rows * slab.Params();
+  return RunFastfoodStaged(
+      slab, slab_rows, gradient,
+      [&](auto step, const StagedSlab<C>& s) {
+        constexpr Step kStep = decltype(step)::value;
+        StagedKernel<C, kStep>
+            <<<ElementwiseBlocks(s.Size(kStep)), kElementwiseThreads, 0,
+               stream>>>(s);
+        return LaunchError();
+      },
+      [&](C* h, int64_t units) {
+        return LaunchFwht<C>(stream, h, h, units, Log2(slab.p.d), slab.p.scale,
+                             max_log2);
+      });
+}
+
+}  // namespace
 
 template <typename C>
 const char* LaunchFastfood(GpuStream stream, const Problem<C>& p,
-                           int64_t rows, const C* x, C* y) {
+                           int64_t rows, const C* x, C* y, C* scratch,
+                           int max_log2) {
   if (rows == 0) return nullptr;
+  if (max_log2 < 0) max_log2 = DeviceMaxFastfoodLog2<C>();
   const int k = Log2(p.d);
-  if (k > DeviceMaxFastfoodLog2<C>()) {
-    return "fastfood: the block size d exceeds what this GPU's shared "
-           "memory holds";
+  const cudaStream_t s = ToCudaStream(stream);
+  if (k > max_log2) {
+    StagedSlab<C> slab;
+    slab.p = p;
+    slab.rows = rows;
+    slab.x = x;
+    slab.out = y;
+    return LaunchStaged(s, slab, false, scratch, max_log2);
   }
   const BlockShape<C> shape(k);
   const int64_t units = rows * p.blocks;
   return LaunchRows(
-      ToCudaStream(stream), shape,
-      (units + shape.RowsPerBlock() - 1) / shape.RowsPerBlock(),
+      s, shape, (units + shape.RowsPerBlock() - 1) / shape.RowsPerBlock(),
       shape.RowsBytes(),
       [](auto e) { return FastfoodForwardKernel<decltype(e)::value, C>; },
       shape, p, rows, x, y);
@@ -155,30 +191,49 @@ const char* LaunchFastfood(GpuStream stream, const Problem<C>& p,
 template <typename C>
 const char* LaunchFastfoodGrad(GpuStream stream, const Problem<C>& p,
                                int64_t rows, const C* dy, const C* x, C* dx,
-                               C* partial, C* grad) {
+                               C* scratch, const FastfoodGrads<C>& grads,
+                               int max_log2) {
   const int64_t params = p.blocks * p.d;
   const cudaStream_t s = ToCudaStream(stream);
   if (rows == 0) {
-    cudaMemsetAsync(grad, 0, 3 * params * sizeof(C), s);
+    for (int q = 0; q < 3; ++q)
+      cudaMemsetAsync(grads[q], 0, params * sizeof(C), s);
     return LaunchError();
   }
+  if (max_log2 < 0) max_log2 = DeviceMaxFastfoodLog2<C>();
   const int k = Log2(p.d);
-  if (k > DeviceMaxFastfoodLog2<C>()) {
-    return "fastfood gradient: the block size d exceeds what this GPU's "
-           "shared memory holds";
-  }
-  const BlockShape<C> shape(k);
   const int64_t chunk_rows = ChunkRows(rows, params);
   const int64_t chunks = (rows + chunk_rows - 1) / chunk_rows;
-  if (const char* error = LaunchRows(
-          s, shape, (chunks + shape.RowsPerBlock() - 1) / shape.RowsPerBlock(),
-          shape.RowsBytes(),
-          [](auto e) { return FastfoodBackwardKernel<decltype(e)::value, C>; },
-          shape, p, rows, dy, x, dx, partial)) {
-    return error;
+  C* partial = scratch;
+  if (k > max_log2) {
+    cudaMemsetAsync(partial, 0, chunks * 3 * params * sizeof(C), s);
+    StagedSlab<C> slab;
+    slab.p = p;
+    slab.rows = rows;
+    slab.x = x;
+    slab.dy = dy;
+    slab.out = dx;
+    slab.partial = partial;
+    if (const char* error = LaunchStaged(s, slab, true,
+                                         partial + chunks * 3 * params,
+                                         max_log2)) {
+      return error;
+    }
+  } else {
+    const BlockShape<C> shape(k);
+    if (const char* error = LaunchRows(
+            s, shape,
+            (chunks + shape.RowsPerBlock() - 1) / shape.RowsPerBlock(),
+            shape.RowsBytes(),
+            [](auto e) {
+              return FastfoodBackwardKernel<decltype(e)::value, C>;
+            },
+            shape, p, rows, dy, x, dx, partial)) {
+      return error;
+    }
   }
   FastfoodSumKernel<C><<<ElementwiseBlocks(3 * params), kElementwiseThreads, 0,
-                         s>>>(chunks, 3 * params, partial, grad);
+                         s>>>(chunks, params, partial, grads);
   return LaunchError();
 }
 
@@ -214,10 +269,11 @@ const char* LaunchConvert(GpuStream stream, const From* from, To* to,
   template const char* LaunchFwht<C>(GpuStream, const C*, C*, int64_t, int,  \
                                      C, int);                               \
   template const char* LaunchFastfood<C>(GpuStream, const Problem<C>&,      \
-                                         int64_t, const C*, C*);            \
+                                         int64_t, const C*, C*, C*, int);   \
   template const char* LaunchFastfoodGrad<C>(GpuStream, const Problem<C>&,  \
                                              int64_t, const C*, const C*,   \
-                                             C*, C*, C*);
+                                             C*, C*,                        \
+                                             const FastfoodGrads<C>&, int);
 TFA_INSTANTIATE(float)
 TFA_INSTANTIATE(double)
 #undef TFA_INSTANTIATE

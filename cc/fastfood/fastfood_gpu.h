@@ -99,11 +99,14 @@ struct BlockShape {
   }
 };
 
-// The largest block pass whose shared memory fits `max_shared_bytes`.
+// The largest block pass whose shared memory, (shape.*bytes)() (the
+// transform's, or every row's for Fastfood), fits `max_shared_bytes`.
 template <typename C>
-TFA_INLINE int MaxBlockLog2(size_t max_shared_bytes) {
+TFA_INLINE int MaxBlockLog2(
+    size_t max_shared_bytes,
+    size_t (BlockShape<C>::*bytes)() const = &BlockShape<C>::SharedBytes) {
   int k = kMaxBlockLog2;
-  while (k > 0 && BlockShape<C>(k).SharedBytes() > max_shared_bytes) --k;
+  while (k > 0 && (BlockShape<C>(k).*bytes)() > max_shared_bytes) --k;
   return k;
 }
 
@@ -534,16 +537,244 @@ TFA_INLINE void FastfoodBackward(B& b, const BlockShape<C>& shape,
   });
 }
 
-// The parameter gradients: out[q][i] = the chunks' partial[.][q][i] added in
-// chunk order, in double, for thread t's entries i of 3 * params.
+// Where the parameter gradients go: dE/dS, dE/dG, dE/dB, [blocks * d] each.
+template <typename C>
+struct FastfoodGrads {
+  C* ds = nullptr;
+  C* dg = nullptr;
+  C* db = nullptr;
+
+  TFA_INLINE C* operator[](int64_t q) const {
+    return q == 0 ? ds : q == 1 ? dg : db;
+  }
+};
+
+// The parameter gradients: grads[q][i] = the chunks' partial[.][q][i] added
+// in chunk order, in double, for thread t's entries q * params + i.
 template <typename T, typename C>
 TFA_INLINE void FastfoodSumThread(const Thread& t, int64_t chunks,
-                                  int64_t size, const C* partial, T* out) {
-  for (int64_t i = t.First(); i < size; i += t.Stride()) {
+                                  int64_t params, const C* partial,
+                                  const FastfoodGrads<T>& grads) {
+  const int64_t size = 3 * params;
+  for (int64_t e = t.First(); e < size; e += t.Stride()) {
     double total = 0;
-    for (int64_t c = 0; c < chunks; ++c) total += partial[c * size + i];
-    out[i] = static_cast<T>(total);
+    for (int64_t c = 0; c < chunks; ++c) total += partial[c * size + e];
+    grads[e / params][e % params] = static_cast<T>(total);
   }
+}
+
+// ---------------------------------------------------------------------------
+// Adaptive Fastfood, staged: where a unit's row does not fit the device's
+// shared memory (d above 2^DeviceMaxFastfoodLog2), the chain runs through
+// global memory, a slab of batch rows at a time: grid-stride steps
+// (StagedSlab::Run) between transforms (LaunchFwht's passes), each unit's
+// vectors in scratch buffers h[] of slab x blocks x d. Every step does the
+// fused kernels' operations on the same operands in the same order (the
+// transforms are the same butterflies), so the results are the fused
+// kernels'. The parameter sums go row after row into the chunks' slots of
+// `partial` (zeroed first), which FastfoodSumThread then adds as before.
+
+// Elements of a scratch buffer: at most this many, or one row's units.
+constexpr int64_t kStagedElements = int64_t{1} << 23;
+
+// Batch rows a slab, for `rows` rows of `params` = blocks * d parameters
+// and buffers of at most max_elements.
+TFA_INLINE int64_t StagedSlabRows(int64_t rows, int64_t params,
+                                  int64_t max_elements = kStagedElements) {
+  const int64_t slab = max_elements / params;
+  if (slab < 1) return 1;
+  return slab < rows ? slab : rows;
+}
+
+// The steps, in the order RunFastfoodStaged takes them. Forward: h0 = B x,
+// transformed (h_pi); h1 = G Π h_pi, transformed (h_s); y = S h_s. Backward:
+// h0 = h_pi as before; h1 = h_g = Π h_pi, h2 = G h_g, transformed (h_s);
+// dE/dS += dy h_s; h2 = S dy, transformed (work); dE/dG += work h_g;
+// h0 = Π^T G work, transformed (work2); dE/dB += work2 x; dx = Σ_k B work2.
+enum class Step {
+  kLoad,
+  kGather,      // forward: h1 = G Π h0
+  kGatherKeep,  // backward: h1 = Π h0, h2 = G h1
+  kStore,
+  kSumS,
+  kScaleDy,
+  kSumG,
+  kScatter,
+  kSumB,
+  kDx,
+};
+
+template <Step kStep>
+using StepConstant = std::integral_constant<Step, kStep>;
+
+// One slab of a staged call: what every step reads and writes.
+template <typename C>
+struct StagedSlab {
+  Problem<C> p;
+  int64_t rows = 0;   // of the batch
+  int64_t first = 0;  // the slab's first batch row
+  int64_t slab = 0;   // and its number of rows
+  const C* x = nullptr;
+  const C* dy = nullptr;  // backward
+  C* out = nullptr;       // y (forward) or dx (backward)
+  C* h[3] = {};
+  C* partial = nullptr;  // backward: the chunks' slots, [chunks][3][params]
+
+  TFA_INLINE int64_t Params() const { return p.blocks * p.d; }
+  TFA_INLINE int64_t ChunkRowsOf() const { return ChunkRows(rows, Params()); }
+  // The chunks with rows in the slab: [FirstChunk(), LastChunk()].
+  TFA_INLINE int64_t FirstChunk() const { return first / ChunkRowsOf(); }
+  TFA_INLINE int64_t LastChunk() const {
+    return (first + slab - 1) / ChunkRowsOf();
+  }
+
+  // The threads' worth of work of a step (a grid-stride loop's length).
+  TFA_INLINE int64_t Size(Step step) const {
+    switch (step) {
+      case Step::kSumS:
+      case Step::kSumG:
+      case Step::kSumB:
+        return (LastChunk() - FirstChunk() + 1) * Params();
+      case Step::kDx:
+        return slab * p.n_in;
+      default:
+        return slab * Params();
+    }
+  }
+
+  template <Step kStep>
+  TFA_INLINE void Run(const Thread& t) const {
+    const int64_t size = Size(kStep);
+    for (int64_t e = t.First(); e < size; e += t.Stride()) {
+      if constexpr (kStep == Step::kSumS || kStep == Step::kSumG ||
+                    kStep == Step::kSumB) {
+        Sum<kStep>(e);
+      } else if constexpr (kStep == Step::kDx) {
+        Dx(e);
+      } else {
+        Element<kStep>(e);
+      }
+    }
+  }
+
+ private:
+  // Element e of the slab's [slab][blocks][d]: parameter q = e mod params
+  // (k d + i) of batch row first + e / params.
+  template <Step kStep>
+  TFA_INLINE void Element(int64_t e) const {
+    const int64_t params = Params();
+    const int64_t row = first + e / params;
+    const int64_t q = e % params;
+    const int64_t i = q & (p.d - 1);
+    const int64_t base = e - i;  // the unit's element 0
+    if constexpr (kStep == Step::kLoad) {
+      h[0][e] = i < p.n_in ? p.b[q] * x[row * p.n_in + i] : C(0);
+    } else if constexpr (kStep == Step::kGather) {
+      h[1][e] = p.g[q] * h[0][base + (p.perm[q] & (p.d - 1))];
+    } else if constexpr (kStep == Step::kGatherKeep) {
+      const C h_g = h[0][base + (p.perm[q] & (p.d - 1))];
+      h[1][e] = h_g;
+      h[2][e] = p.g[q] * h_g;
+    } else if constexpr (kStep == Step::kStore) {
+      if (q < p.units) out[row * p.units + q] = p.s[q] * h[1][e];
+    } else if constexpr (kStep == Step::kScaleDy) {
+      h[2][e] = q < p.units ? p.s[q] * dy[row * p.units + q] : C(0);
+    } else if constexpr (kStep == Step::kScatter) {
+      h[0][base + (p.perm[q] & (p.d - 1))] = p.g[q] * h[2][e];
+    }
+  }
+
+  // Slot entry e of the slab's chunks ([chunk][params]): the chunk's sum of
+  // one parameter's gradient, continued over the chunk's rows in the slab.
+  template <Step kStep>
+  TFA_INLINE void Sum(int64_t e) const {
+    const int64_t params = Params();
+    const int64_t chunk_rows = ChunkRowsOf();
+    const int64_t chunk = FirstChunk() + e / params;
+    const int64_t q = e % params;
+    const int64_t i = q & (p.d - 1);
+    constexpr int kWhich =
+        kStep == Step::kSumS ? 0 : kStep == Step::kSumG ? 1 : 2;
+    if (kWhich == 0 && q >= p.units) return;
+    if (kWhich == 2 && i >= p.n_in) return;
+    int64_t begin = chunk * chunk_rows;
+    int64_t end = begin + chunk_rows;
+    if (begin < first) begin = first;
+    if (end > first + slab) end = first + slab;
+    if (end > rows) end = rows;
+    C* slot = partial + (chunk * 3 + kWhich) * params + q;
+    C sum = *slot;
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t at = (row - first) * params + q;
+      if constexpr (kWhich == 0) {
+        sum += dy[row * p.units + q] * h[2][at];  // dy h_s
+      } else if constexpr (kWhich == 1) {
+        sum += h[2][at] * h[1][at];  // work h_g
+      } else {
+        sum += h[0][at] * x[row * p.n_in + i];  // work2 x
+      }
+    }
+    *slot = sum;
+  }
+
+  // dx of feature e mod n_in of batch row first + e / n_in: B work2, summed
+  // over the blocks in order.
+  TFA_INLINE void Dx(int64_t e) const {
+    const int64_t r = e / p.n_in;
+    const int64_t i = e % p.n_in;
+    C sum = C(0);
+    for (int64_t k = 0; k < p.blocks; ++k) {
+      const int64_t q = k * p.d + i;
+      sum += p.b[q] * h[0][r * Params() + q];
+    }
+    out[(first + r) * p.n_in + i] = sum;
+  }
+};
+
+// Scratch buffers of a staged call.
+TFA_INLINE int StagedBuffers(bool gradient) { return gradient ? 3 : 2; }
+
+// Runs the staged steps of s over all of its rows, slab_rows at a time
+// (s.first and s.slab are set here; s.h[] hold slab_rows units of blocks x
+// d each): launch(step, s)
+// for each step (a StepConstant; a grid-stride launch of s.Size(step)
+// threads running s.Run<step>), transform(h, units) for each transform of
+// `units` rows of d in place. Returns the first non-null result.
+template <typename C, typename Launch, typename Transform>
+inline const char* RunFastfoodStaged(StagedSlab<C> s, int64_t slab_rows,
+                                     bool gradient, Launch&& launch,
+                                     Transform&& transform) {
+  const char* error = nullptr;
+  for (s.first = 0; s.first < s.rows && error == nullptr;
+       s.first += slab_rows) {
+    s.slab = s.rows - s.first < slab_rows ? s.rows - s.first : slab_rows;
+    const int64_t units = s.slab * s.p.blocks;
+    const auto step = [&](auto constant) {
+      if (error == nullptr) error = launch(constant, s);
+    };
+    const auto fwht = [&](C* h) {
+      if (error == nullptr) error = transform(h, units);
+    };
+    step(StepConstant<Step::kLoad>());
+    fwht(s.h[0]);
+    if (!gradient) {
+      step(StepConstant<Step::kGather>());
+      fwht(s.h[1]);
+      step(StepConstant<Step::kStore>());
+      continue;
+    }
+    step(StepConstant<Step::kGatherKeep>());
+    fwht(s.h[2]);
+    step(StepConstant<Step::kSumS>());
+    step(StepConstant<Step::kScaleDy>());
+    fwht(s.h[2]);
+    step(StepConstant<Step::kSumG>());
+    step(StepConstant<Step::kScatter>());
+    fwht(s.h[0]);
+    step(StepConstant<Step::kSumB>());
+    step(StepConstant<Step::kDx>());
+  }
+  return error;
 }
 
 // Calls fn(std::integral_constant<int, n>) for n in [0, kMax], n = value.
@@ -576,27 +807,44 @@ const char* LaunchFwht(GpuStream stream, const C* x, C* y, int64_t rows,
 template <typename C>
 int DeviceMaxFastfoodLog2();
 
-// Elements of LaunchFastfoodGrad's `partial`: ChunkRows' chunks of
-// 3 * blocks * d.
-TFA_INLINE int64_t FastfoodPartialElements(int64_t rows, int64_t params) {
+// Elements (of C) of the scratch LaunchFastfood (gradient false) or
+// LaunchFastfoodGrad (true) needs for `rows` rows of `params` = blocks * d
+// parameters, max_log2 the fused kernels' limit (DeviceMaxFastfoodLog2):
+// the gradient's chunk slots, then, where d exceeds 2^max_log2, the staged
+// path's buffers.
+TFA_INLINE int64_t FastfoodScratchElements(int64_t rows, int64_t params,
+                                           int64_t d, bool gradient,
+                                           int max_log2) {
   if (rows == 0) return 0;
-  const int64_t chunk_rows = ChunkRows(rows, params);
-  return (rows + chunk_rows - 1) / chunk_rows * 3 * params;
+  int64_t elements = 0;
+  if (gradient) {
+    const int64_t chunk_rows = ChunkRows(rows, params);
+    elements += (rows + chunk_rows - 1) / chunk_rows * 3 * params;
+  }
+  if (Log2(d) > max_log2) {
+    elements += StagedBuffers(gradient) * StagedSlabRows(rows, params) * params;
+  }
+  return elements;
 }
 
 // y = Fastfood(x) over `rows` rows (x [rows, p.n_in], y [rows, p.units]),
-// p's parameters in device memory. p.d must be at most
-// 2^DeviceMaxFastfoodLog2<C>() (else an error, launching nothing).
+// p's parameters in device memory: one fused kernel where d is at most
+// 2^max_log2 (< 0: DeviceMaxFastfoodLog2<C>()), else the staged path, its
+// transforms' block passes also at most 2^max_log2. `scratch`: of
+// FastfoodScratchElements(..., false, that limit).
 template <typename C>
 const char* LaunchFastfood(GpuStream stream, const Problem<C>& p,
-                           int64_t rows, const C* x, C* y);
+                           int64_t rows, const C* x, C* y, C* scratch,
+                           int max_log2 = -1);
 
-// dx (written) and the parameter gradients grad ([3][blocks * d]: dS, dG,
-// dB), through `partial` (FastfoodPartialElements of C).
+// dx (written) and the parameter gradients `grads`, the sums in ChunkRows'
+// fixed order; fused or staged as LaunchFastfood. `scratch`: of
+// FastfoodScratchElements(..., true, that limit).
 template <typename C>
 const char* LaunchFastfoodGrad(GpuStream stream, const Problem<C>& p,
                                int64_t rows, const C* dy, const C* x, C* dx,
-                               C* partial, C* grad);
+                               C* scratch, const FastfoodGrads<C>& grads,
+                               int max_log2 = -1);
 
 // to[i] = from[i] for i in [0, n), converted as Load and Store do (bitwise
 // Eigen's conversions).

@@ -2,17 +2,16 @@
 // TfApprox>FastfoodGrad: validate the attrs and shapes on the host and call
 // functor::Fwht<Device, T> and functor::Fastfood<Device, T>. Built into the
 // op library with the CPU functors, and compiled a second time with
-// GOOGLE_CUDA=1 into the GPU kernel library with the GPU functor of the
-// transform (the fastfood_gpu.cu.cc launchers); Fastfood and its gradient
-// have no GPU kernels yet, so TensorFlow runs their CPU kernels on a GPU
-// machine too.
+// GOOGLE_CUDA=1 into the GPU kernel library with the GPU functors (the
+// fastfood_gpu.cu.cc launchers; the half types through float32 buffers).
 //
 // The CPU FWHT shards the transform over TensorFlow's intra-op pool: whole
 // rows when there are enough of them (or they fit one block), otherwise (a
 // few long rows) every block of every row in parallel and then every strip
 // (fastfood_cpu.h), which splits the large strides of one row over threads.
 // Half types are converted to float32 in a scratch buffer, transformed there
-// in place, and converted back; the GPU functor does the same.
+// in place, and converted back; the GPU functors go through float32 buffers
+// too.
 //
 // The CPU Fastfood checks the permutation's values on the host
 // (CheckPermutation), then shards rows; its gradient splits the rows into
@@ -148,39 +147,188 @@ template <typename Device, typename T>
 struct Fastfood;
 
 #if GOOGLE_CUDA
+// A tensor's elements as ComputeType<T> in GPU memory: its own buffer, or a
+// float32 copy (the half types; fastfood_gpu.cu.cc's LaunchConvert).
+template <typename T>
+class GpuComputeInput {
+ public:
+  using C = ComputeType<T>;
+
+  absl::Status Init(OpKernelContext* ctx, const char* op, const Tensor& t) {
+    if constexpr (std::is_same<T, C>::value) {
+      data_ = GpuData<T>(t);
+      return absl::OkStatus();
+    } else {
+      TF_RETURN_IF_ERROR(
+          ctx->allocate_temp(::tensorflow::DT_FLOAT, t.shape(), &scratch_));
+      float* work = scratch_.flat<float>().data();
+      data_ = work;
+      return LaunchStatus(op, fastfood::LaunchConvert(StreamOf(ctx),
+                                                      GpuData<T>(t), work,
+                                                      t.NumElements()));
+    }
+  }
+
+  const C* data() const { return data_; }
+
+ private:
+  Tensor scratch_;
+  const C* data_ = nullptr;
+};
+
+// An output written as ComputeType<T> in GPU memory: the output's own
+// buffer, or a float32 buffer that Finish converts into it.
+template <typename T>
+class GpuComputeOutput {
+ public:
+  using C = ComputeType<T>;
+
+  absl::Status Init(OpKernelContext* ctx, Tensor* out) {
+    out_ = out;
+    if constexpr (std::is_same<T, C>::value) {
+      data_ = GpuData<T>(out);
+      return absl::OkStatus();
+    } else {
+      TF_RETURN_IF_ERROR(ctx->allocate_temp(::tensorflow::DT_FLOAT,
+                                            out->shape(), &scratch_));
+      data_ = scratch_.flat<float>().data();
+      return absl::OkStatus();
+    }
+  }
+
+  C* data() { return data_; }
+
+  absl::Status Finish(OpKernelContext* ctx, const char* op) {
+    if constexpr (std::is_same<T, C>::value) {
+      return absl::OkStatus();
+    } else {
+      return LaunchStatus(
+          op, fastfood::LaunchConvert(StreamOf(ctx),
+                                      static_cast<const float*>(data_),
+                                      GpuData<T>(out_), out_->NumElements()));
+    }
+  }
+
+ private:
+  Tensor* out_ = nullptr;
+  Tensor scratch_;
+  C* data_ = nullptr;
+};
+
 // y = H x (scaled) over rows of d: the fastfood_gpu.cu.cc passes on the op's
-// stream, the half types through a float32 buffer.
+// stream (in place when TensorFlow forwarded x's buffer to y).
 template <typename T>
 struct Fwht<GPUDevice, T> {
   using C = ComputeType<T>;
 
   static absl::Status Compute(OpKernelContext* ctx, bool normalize, int64_t d,
                               const Tensor& x, Tensor* y) {
-    const int64_t size = x.NumElements();
-    const int64_t rows = size / d;
-    const int log2_d = fastfood::Log2(d);
+    constexpr const char* kOp = "fast_walsh_hadamard";
     const C scale =
         normalize ? static_cast<C>(1.0 / std::sqrt(double(d))) : C(1);
-    const GpuStream stream = StreamOf(ctx);
-    constexpr const char* kOp = "fast_walsh_hadamard";
-    if constexpr (std::is_same<T, C>::value) {
-      return LaunchStatus(kOp, fastfood::LaunchFwht<C>(stream, GpuData<T>(x),
-                                                       GpuData<T>(y), rows,
-                                                       log2_d, scale));
-    } else {
-      Tensor scratch;
-      TF_RETURN_IF_ERROR(
-          ctx->allocate_temp(::tensorflow::DT_FLOAT, x.shape(), &scratch));
-      float* work = scratch.flat<float>().data();
-      TF_RETURN_IF_ERROR(LaunchStatus(
-          kOp, fastfood::LaunchConvert(stream, GpuData<T>(x), work, size)));
-      TF_RETURN_IF_ERROR(LaunchStatus(
-          kOp, fastfood::LaunchFwht<float>(stream, work, work, rows, log2_d,
-                                           scale)));
-      return LaunchStatus(
-          kOp, fastfood::LaunchConvert(stream, static_cast<const float*>(work),
-                                       GpuData<T>(y), size));
+    GpuComputeInput<T> in;
+    TF_RETURN_IF_ERROR(in.Init(ctx, kOp, x));
+    GpuComputeOutput<T> out;
+    TF_RETURN_IF_ERROR(out.Init(ctx, y));
+    TF_RETURN_IF_ERROR(LaunchStatus(
+        kOp, fastfood::LaunchFwht<C>(StreamOf(ctx), in.data(), out.data(),
+                                     x.NumElements() / d, fastfood::Log2(d),
+                                     scale)));
+    return out.Finish(ctx, kOp);
+  }
+};
+
+// The fastfood_gpu.cu.cc kernels on the op's stream: fused where a unit's
+// row fits the device's shared memory, staged through memory beyond. The
+// permutation is not checked (its values are on the GPU; the kernels take
+// its entries modulo d).
+template <typename T>
+struct Fastfood<GPUDevice, T> {
+  using C = ComputeType<T>;
+
+  // `in`'s parameters as C on the GPU, and its shapes, in p.
+  struct Parameters {
+    GpuComputeInput<T> s, g, b;
+    fastfood::Problem<C> p;
+
+    absl::Status Init(OpKernelContext* ctx, const char* op,
+                      const FastfoodInputs& in) {
+      TF_RETURN_IF_ERROR(s.Init(ctx, op, *in.s));
+      TF_RETURN_IF_ERROR(g.Init(ctx, op, *in.g));
+      TF_RETURN_IF_ERROR(b.Init(ctx, op, *in.b));
+      p.n_in = in.n_in;
+      p.units = in.units;
+      p.d = in.d;
+      p.blocks = in.blocks;
+      p.scale =
+          in.normalize ? static_cast<C>(1.0 / std::sqrt(double(in.d))) : C(1);
+      p.s = s.data();
+      p.g = g.data();
+      p.b = b.data();
+      p.perm = in.perm->flat<int32_t>().data();
+      return absl::OkStatus();
     }
+  };
+
+  // The launchers' scratch for `rows` rows.
+  static absl::Status Scratch(OpKernelContext* ctx,
+                              const fastfood::Problem<C>& p, int64_t rows,
+                              bool gradient, Tensor* scratch) {
+    const int64_t elements = fastfood::FastfoodScratchElements(
+        rows, p.blocks * p.d, p.d, gradient,
+        fastfood::DeviceMaxFastfoodLog2<C>());
+    return ctx->allocate_temp(::tensorflow::DataTypeToEnum<C>::value,
+                              ::tensorflow::TensorShape({elements}), scratch);
+  }
+
+  static absl::Status Forward(OpKernelContext* ctx, const FastfoodInputs& in,
+                              Tensor* y) {
+    constexpr const char* kOp = "fastfood";
+    const int64_t rows = y->NumElements() / in.units;
+    if (rows == 0) return absl::OkStatus();
+    Parameters params;
+    TF_RETURN_IF_ERROR(params.Init(ctx, kOp, in));
+    GpuComputeInput<T> x;
+    TF_RETURN_IF_ERROR(x.Init(ctx, kOp, *in.x));
+    GpuComputeOutput<T> out;
+    TF_RETURN_IF_ERROR(out.Init(ctx, y));
+    Tensor scratch;
+    TF_RETURN_IF_ERROR(Scratch(ctx, params.p, rows, false, &scratch));
+    TF_RETURN_IF_ERROR(LaunchStatus(
+        kOp, fastfood::LaunchFastfood<C>(StreamOf(ctx), params.p, rows,
+                                         x.data(), out.data(),
+                                         scratch.flat<C>().data())));
+    return out.Finish(ctx, kOp);
+  }
+
+  // dparams: ds, dg, db ([blocks, d] each).
+  static absl::Status Backward(OpKernelContext* ctx, const FastfoodInputs& in,
+                               const Tensor& dy, Tensor* dx,
+                               Tensor* const dparams[3]) {
+    constexpr const char* kOp = "fastfood gradient";
+    const int64_t rows = dy.NumElements() / in.units;
+    Parameters params;
+    TF_RETURN_IF_ERROR(params.Init(ctx, kOp, in));
+    GpuComputeInput<T> x, dy_in;
+    TF_RETURN_IF_ERROR(x.Init(ctx, kOp, *in.x));
+    TF_RETURN_IF_ERROR(dy_in.Init(ctx, kOp, dy));
+    GpuComputeOutput<T> outs[4];
+    TF_RETURN_IF_ERROR(outs[0].Init(ctx, dx));
+    for (int i = 0; i < 3; ++i)
+      TF_RETURN_IF_ERROR(outs[1 + i].Init(ctx, dparams[i]));
+    Tensor scratch;
+    TF_RETURN_IF_ERROR(Scratch(ctx, params.p, rows, true, &scratch));
+    fastfood::FastfoodGrads<C> grads;
+    grads.ds = outs[1].data();
+    grads.dg = outs[2].data();
+    grads.db = outs[3].data();
+    TF_RETURN_IF_ERROR(LaunchStatus(
+        kOp, fastfood::LaunchFastfoodGrad<C>(
+                 StreamOf(ctx), params.p, rows, dy_in.data(), x.data(),
+                 outs[0].data(), scratch.flat<C>().data(), grads)));
+    for (GpuComputeOutput<T>& out : outs)
+      TF_RETURN_IF_ERROR(out.Finish(ctx, kOp));
+    return absl::OkStatus();
   }
 };
 #else
@@ -458,19 +606,12 @@ class FastfoodGradOp : public OpKernel {
   bool normalize_ = false;
 };
 
-#if GOOGLE_CUDA
-// Only the transform has GPU kernels so far.
-#define TFA_REGISTER(T)                                                  \
-  TFA_REGISTER_KERNEL("TfApprox>FastWalshHadamard", FastWalshHadamardOp, \
-                      KernelDevice, T);
-#else
 #define TFA_REGISTER(T)                                                     \
   TFA_REGISTER_KERNEL("TfApprox>FastWalshHadamard", FastWalshHadamardOp,    \
                       KernelDevice, T);                                     \
   TFA_REGISTER_KERNEL("TfApprox>Fastfood", FastfoodOp, KernelDevice, T);    \
   TFA_REGISTER_KERNEL("TfApprox>FastfoodGrad", FastfoodGradOp, KernelDevice, \
                       T);
-#endif
 TFA_FOR_EACH_FLOAT_TYPE(TFA_REGISTER)
 #undef TFA_REGISTER
 

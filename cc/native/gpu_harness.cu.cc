@@ -435,67 +435,82 @@ Launch DispatchFloat(const Array& a, Fn&& fn) {
 
 // Adaptive Fastfood: s, g, b ([blocks, d]) and the permutation (int32) are
 // device arrays, as GPU variables are; grads is [3, blocks, d] (dS, dG, dB).
+// max_log2 < 0 takes the device's limit of the fused kernels.
 template <typename S>
-fastfood::Problem<S> FastfoodDeviceProblem(const Array& x, const Array& s,
-                                           const Array& g, const Array& b,
-                                           const Array& perm, int64_t units,
-                                           bool normalize) {
-  for (const Array* a : {&s, &g, &b}) RequireLike(s, *a, "g and b");
-  Require(perm->dtype().is(py::dtype::of<int32_t>()),
-          "the permutation must be int32");
-  const auto shape = [](const Array& a) {
-    return std::vector<int64_t>(a->shape().begin(), a->shape().end());
-  };
-  auto p = native::FastfoodProblem<S>(shape(x), shape(s), g->size(),
-                                      b->size(), perm->size(), nullptr, units,
-                                      normalize);
-  p.s = s->data<S>();
-  p.g = g->data<S>();
-  p.b = b->data<S>();
-  p.perm = perm->data<int32_t>();
-  return p;
-}
+struct FastfoodCall {
+  fastfood::Problem<S> p;
+  int64_t rows = 0;
+  int max_log2 = 0;
+  std::shared_ptr<DeviceArray> scratch;
+
+  FastfoodCall(const Array& x, const Array& s, const Array& g, const Array& b,
+               const Array& perm, int64_t units, bool normalize, int limit,
+               bool gradient) {
+    RequireLike(x, s, "s");
+    for (const Array* a : {&s, &g, &b}) RequireLike(s, *a, "g and b");
+    Require(perm->dtype().is(py::dtype::of<int32_t>()),
+            "the permutation must be int32");
+    Require(limit <= fastfood::kMaxBlockLog2, "max_log2 must be at most 15");
+    const auto shape = [](const Array& a) {
+      return std::vector<int64_t>(a->shape().begin(), a->shape().end());
+    };
+    p = native::FastfoodProblem<S>(shape(x), shape(s), g->size(), b->size(),
+                                   perm->size(), nullptr, units, normalize);
+    p.s = s->data<S>();
+    p.g = g->data<S>();
+    p.b = b->data<S>();
+    p.perm = perm->data<int32_t>();
+    rows = x->size() / p.n_in;
+    max_log2 = limit < 0 ? fastfood::DeviceMaxFastfoodLog2<S>() : limit;
+    scratch = std::make_shared<DeviceArray>(
+        x->dtype(),
+        std::vector<py::ssize_t>{static_cast<py::ssize_t>(
+            fastfood::FastfoodScratchElements(rows, p.blocks * p.d, p.d,
+                                              gradient, max_log2))},
+        false);
+  }
+
+  S* Scratch() const { return scratch->data<S>(); }
+};
 
 Launch Fastfood(Array x, Array y, Array s, Array g, Array b, Array perm,
-                int64_t units, bool normalize) {
-  RequireLike(x, s, "s");
+                int64_t units, bool normalize, int max_log2) {
   return DispatchFloat(x, [&](auto type) -> Launch {
     using S = decltype(type);
-    const auto p = FastfoodDeviceProblem<S>(x, s, g, b, perm, units,
-                                            normalize);
-    const int64_t rows = x->size() / p.n_in;
-    Require(y->size() == rows * units && y->dtype().is(x->dtype()),
+    const FastfoodCall<S> call(x, s, g, b, perm, units, normalize, max_log2,
+                               false);
+    Require(y->size() == call.rows * units && y->dtype().is(x->dtype()),
             "y must be [rows, units] of x's dtype");
     return [=] {
-      ThrowIfFailed(fastfood::LaunchFastfood<S>(nullptr, p, rows,
-                                                x->data<S>(), y->data<S>()));
+      ThrowIfFailed(fastfood::LaunchFastfood<S>(
+          nullptr, call.p, call.rows, x->data<S>(), y->data<S>(),
+          call.Scratch(), call.max_log2));
     };
   });
 }
 
 Launch FastfoodGrad(Array x, Array dy, Array dx, Array s, Array g, Array b,
-                    Array perm, Array grads, int64_t units, bool normalize) {
+                    Array perm, Array grads, int64_t units, bool normalize,
+                    int max_log2) {
   RequireLike(x, dx, "dx");
-  RequireLike(x, s, "s");
   return DispatchFloat(x, [&](auto type) -> Launch {
     using S = decltype(type);
-    const auto p = FastfoodDeviceProblem<S>(x, s, g, b, perm, units,
-                                            normalize);
-    const int64_t rows = x->size() / p.n_in;
-    const int64_t params = p.blocks * p.d;
-    Require(dy->size() == rows * units && dy->dtype().is(x->dtype()),
+    const FastfoodCall<S> call(x, s, g, b, perm, units, normalize, max_log2,
+                               true);
+    Require(dy->size() == call.rows * units && dy->dtype().is(x->dtype()),
             "dy must be [rows, units] of x's dtype");
-    Require(grads->size() == 3 * params && grads->dtype().is(x->dtype()),
+    Require(grads->size() == 3 * call.p.blocks * call.p.d &&
+                grads->dtype().is(x->dtype()),
             "grads must be [3, blocks, d] of x's dtype");
-    auto partial = std::make_shared<DeviceArray>(
-        x->dtype(),
-        std::vector<py::ssize_t>{static_cast<py::ssize_t>(
-            fastfood::FastfoodPartialElements(rows, params))},
-        false);
     return [=] {
+      const int64_t params = call.p.blocks * call.p.d;
+      fastfood::FastfoodGrads<S> out;
+      out.ds = grads->data<S>();
+      out.dg = out.ds + params;
+      out.db = out.dg + params;
       ThrowIfFailed(fastfood::LaunchFastfoodGrad<S>(
-          nullptr, p, rows, dy->data<S>(), x->data<S>(), dx->data<S>(),
-          partial->data<S>(), grads->data<S>()));
+          nullptr, call.p, call.rows, dy->data<S>(), x->data<S>(),
+          dx->data<S>(), call.Scratch(), out, call.max_log2));
     };
   });
 }
@@ -975,11 +990,13 @@ PYBIND11_MODULE(_gpu_harness, m) {
   m.def("fastfood", &tf_approx::Fastfood, py::arg("x"), py::arg("y"),
         py::arg("s"), py::arg("g"), py::arg("b"), py::arg("permutation"),
         py::arg("units"), py::arg("normalize") = false,
-        "A Launch of TfApprox>Fastfood's kernel.");
+        py::arg("max_log2") = -1,
+        "A Launch of TfApprox>Fastfood's kernels: fused for d up to "
+        "2^max_log2 (< 0: the device's limit), staged beyond.");
   m.def("fastfood_grad", &tf_approx::FastfoodGrad, py::arg("x"), py::arg("dy"),
         py::arg("dx"), py::arg("s"), py::arg("g"), py::arg("b"),
         py::arg("permutation"), py::arg("grads"), py::arg("units"),
-        py::arg("normalize") = false,
+        py::arg("normalize") = false, py::arg("max_log2") = -1,
         "A Launch of TfApprox>FastfoodGrad's kernels; grads [3, blocks, d].");
   m.def("fast_walsh_hadamard", &tf_approx::FastWalshHadamard, py::arg("x"),
         py::arg("y"), py::arg("normalize") = false,

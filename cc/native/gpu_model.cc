@@ -502,11 +502,58 @@ void DefineRecurrent(py::module_& m) {
         "d_bias, dh0).");
 }
 
-// The fast Walsh-Hadamard transform's passes (fastfood_gpu.h) along x's last
-// axis, as the GPU functor runs them: float32 and float64 straight from x to
-// y, the half types through a float32 buffer transformed in place. The block
-// pass runs on at most `max_blocks` blocks (0: one per group of rows), the
-// strided passes on `strided_blocks` x `strided_threads`.
+// The fast Walsh-Hadamard transform's passes (fastfood_gpu.h) over `rows`
+// rows of 2^k, as LaunchFwht runs them: the block pass (runs of up to
+// 2^max_block_log2) on at most `max_blocks` blocks (0: one per group of
+// rows), the strided passes on `strided_blocks` x `strided_threads`. out may
+// equal in.
+struct FwhtGrid {
+  int max_block_log2 = fastfood::kMaxBlockLog2;
+  int64_t max_blocks = 0;
+  int64_t strided_blocks = 1;
+  int64_t strided_threads = 256;
+};
+
+template <typename C>
+void RunFwht(const FwhtGrid& grid, const C* in, C* out, int64_t rows, int k,
+             C scale) {
+  fastfood::FwhtPlan plan;
+  plan.k = k;
+  plan.max_block_log2 = grid.max_block_log2;
+  fastfood::RunFwhtPlan(
+      plan, rows, scale,
+      [&](const fastfood::BlockShape<C>& shape, int64_t runs,
+          C block_scale) -> const char* {
+        const int64_t groups =
+            (runs + shape.RowsPerBlock() - 1) / shape.RowsPerBlock();
+        const int64_t blocks =
+            grid.max_blocks > 0 ? std::min(groups, grid.max_blocks) : groups;
+        fastfood::VisitLog2<fastfood::kMaxElementsLog2>(shape.e, [&](auto e) {
+          constexpr int kE = decltype(e)::value;
+          RunBlocks<fastfood::BlockRegisters<C, kE>>(
+              blocks, shape.Threads(), shape.SharedBytes(), [&](auto& b) {
+                fastfood::FwhtBlock<kE>(b, shape, runs, block_scale, in, out);
+              });
+        });
+        return nullptr;
+      },
+      [&](int64_t n, int first, int stages, C pass_scale) -> const char* {
+        fastfood::VisitLog2<fastfood::kMaxStridedLog2>(stages, [&](auto c) {
+          constexpr int kC = decltype(c)::value;
+          if constexpr (kC > 0) {
+            RunGrid(grid.strided_blocks, grid.strided_threads,
+                    [&](const Thread& t) {
+                      fastfood::FwhtStridedThread<kC>(t, n, first, pass_scale,
+                                                      out);
+                    });
+          }
+        });
+        return nullptr;
+      });
+}
+
+// The transform along x's last axis, as the GPU functor runs it: float32
+// and float64 straight from x to y, the half types through float32.
 py::array Fwht(py::array x, bool bfloat16, bool normalize, int max_block_log2,
                int64_t max_blocks, int64_t strided_blocks,
                int64_t strided_threads) {
@@ -519,6 +566,8 @@ py::array Fwht(py::array x, bool bfloat16, bool normalize, int max_block_log2,
   Require(d > 0 && (d & (d - 1)) == 0,
           "the last axis of x must be a power of two");
   x = Contiguous(x);
+  const FwhtGrid grid{max_block_log2, max_blocks, strided_blocks,
+                      strided_threads};
   return DispatchType(x, bfloat16, [&](auto type) {
     using T = decltype(type);
     using C = ComputeType<T>;
@@ -536,45 +585,9 @@ py::array Fwht(py::array x, bool bfloat16, bool normalize, int max_block_log2,
       for (int64_t i = 0; i < size; ++i) work[i] = Load(DataOf<T>(x) + i);
       in = out = work.data();
     }
-    fastfood::FwhtPlan plan;
-    plan.k = fastfood::Log2(d);
-    plan.max_block_log2 = max_block_log2;
     const C scale = normalize ? static_cast<C>(1.0 / std::sqrt(double(d)))
                               : C(1);
-    fastfood::RunFwhtPlan(
-        plan, size / d, scale,
-        [&](const fastfood::BlockShape<C>& shape, int64_t runs,
-            C block_scale) -> const char* {
-          const int64_t groups =
-              (runs + shape.RowsPerBlock() - 1) / shape.RowsPerBlock();
-          const int64_t blocks =
-              max_blocks > 0 ? std::min(groups, max_blocks) : groups;
-          fastfood::VisitLog2<fastfood::kMaxElementsLog2>(
-              shape.e, [&](auto e) {
-                constexpr int kE = decltype(e)::value;
-                RunBlocks<fastfood::BlockRegisters<C, kE>>(
-                    blocks, shape.Threads(), shape.SharedBytes(),
-                    [&](auto& b) {
-                      fastfood::FwhtBlock<kE>(b, shape, runs, block_scale, in,
-                                              out);
-                    });
-              });
-          return nullptr;
-        },
-        [&](int64_t n, int first, int stages, C pass_scale) -> const char* {
-          fastfood::VisitLog2<fastfood::kMaxStridedLog2>(
-              stages, [&](auto c) {
-                constexpr int kC = decltype(c)::value;
-                if constexpr (kC > 0) {
-                  RunGrid(strided_blocks, strided_threads,
-                          [&](const Thread& t) {
-                            fastfood::FwhtStridedThread<kC>(t, n, first,
-                                                           pass_scale, out);
-                          });
-                }
-              });
-          return nullptr;
-        });
+    RunFwht(grid, in, out, size / d, fastfood::Log2(d), scale);
     if constexpr (!std::is_same<T, C>::value) {
       T* result = MutableDataOf<T>(y);
       for (int64_t i = 0; i < size; ++i) Store(result + i, work[i]);
@@ -583,14 +596,34 @@ py::array Fwht(py::array x, bool bfloat16, bool normalize, int max_block_log2,
   });
 }
 
-// Adaptive Fastfood's GPU kernels (fastfood_gpu.h), float32 and float64:
-// one block pass over the units (batch row, block), on at most `max_blocks`
-// blocks (0: one per group); the gradient's chunks likewise, then the sums
-// on `blocks` x `threads`.
+// Adaptive Fastfood's GPU kernels (fastfood_gpu.h), float32 and float64, as
+// LaunchFastfood and LaunchFastfoodGrad run them: for d up to 2^max_log2,
+// one fused block pass over the units (batch row, block), on at most
+// `max_blocks` blocks (0: one per group), the gradient's chunks likewise;
+// beyond it the staged path, its steps and transforms' strided passes on
+// `blocks` x `threads`, its transforms' block passes of at most 2^max_log2,
+// its buffers of at most `staged_elements` (slabs of that many rows' units,
+// at least one row). The gradient's sums then run on `blocks` x `threads`.
 template <typename S>
 using FastfoodArray = py::array_t<S, py::array::c_style | py::array::forcecast>;
 using FastfoodPerm =
     py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
+
+struct FastfoodGrid {
+  int max_log2 = fastfood::kMaxBlockLog2;
+  int64_t max_blocks = 0;
+  int64_t blocks = 1;
+  int64_t threads = 256;
+  int64_t staged_elements = fastfood::kStagedElements;  // a buffer's limit
+
+  void Check() const {
+    CheckGrid(blocks, threads);
+    Require(staged_elements >= 1, "staged_elements must be >= 1");
+    Require(max_blocks >= 0, "max_blocks must be >= 0");
+    Require(max_log2 >= 0 && max_log2 <= fastfood::kMaxBlockLog2,
+            "max_log2 must be in [0, 15]");
+  }
+};
 
 template <typename S>
 fastfood::Problem<S> FastfoodModelProblem(
@@ -622,21 +655,64 @@ void RunFastfoodRows(const fastfood::BlockShape<S>& shape, int64_t groups,
   });
 }
 
+// The staged path for slab's problem and rows (RunFastfoodStaged), its
+// buffers in `scratch`.
+template <typename S>
+void RunFastfoodStaged(const FastfoodGrid& grid, fastfood::StagedSlab<S> slab,
+                       bool gradient, std::vector<S>* scratch) {
+  const int64_t slab_rows = fastfood::StagedSlabRows(
+      slab.rows, slab.Params(), grid.staged_elements);
+  const int64_t buffer = slab_rows * slab.Params();
+  scratch->assign(fastfood::StagedBuffers(gradient) * buffer,
+                  std::numeric_limits<S>::quiet_NaN());
+  for (int i = 0; i < fastfood::StagedBuffers(gradient); ++i)
+    slab.h[i] = scratch->data() + i * buffer;
+  const FwhtGrid fwht{grid.max_log2, grid.max_blocks, grid.blocks,
+                      grid.threads};
+  fastfood::RunFastfoodStaged(
+      slab, slab_rows, gradient,
+      [&](auto step, const fastfood::StagedSlab<S>& s) -> const char* {
+        RunGrid(grid.blocks, grid.threads, [&](const Thread& t) {
+          s.template Run<decltype(step)::value>(t);
+        });
+        return nullptr;
+      },
+      [&](S* h, int64_t units) -> const char* {
+        RunFwht(fwht, h, h, units, fastfood::Log2(slab.p.d), slab.p.scale);
+        return nullptr;
+      });
+}
+
 template <typename S>
 FastfoodArray<S> FastfoodModel(FastfoodArray<S> x, FastfoodArray<S> s,
                                FastfoodArray<S> g, FastfoodArray<S> b,
                                FastfoodPerm perm, int64_t units,
-                               bool normalize, int64_t max_blocks) {
-  Require(max_blocks >= 0, "max_blocks must be >= 0");
+                               bool normalize, int max_log2,
+                               int64_t max_blocks, int64_t blocks,
+                               int64_t threads, int64_t staged_elements) {
+  const FastfoodGrid grid{max_log2, max_blocks, blocks, threads,
+                          staged_elements};
+  grid.Check();
   const auto p = FastfoodModelProblem(x, s, g, b, perm, units, normalize);
   std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
   shape.back() = units;
   FastfoodArray<S> y(shape);
   const int64_t rows = y.size() / units;
-  const fastfood::BlockShape<S> block(fastfood::Log2(p.d));
-  const int64_t units_total = rows * p.blocks;
+  if (rows == 0) return y;
   const S* in = x.data();
   S* out = y.mutable_data();
+  if (fastfood::Log2(p.d) > max_log2) {
+    fastfood::StagedSlab<S> slab;
+    slab.p = p;
+    slab.rows = rows;
+    slab.x = in;
+    slab.out = out;
+    std::vector<S> scratch;
+    RunFastfoodStaged(grid, slab, false, &scratch);
+    return y;
+  }
+  const fastfood::BlockShape<S> block(fastfood::Log2(p.d));
+  const int64_t units_total = rows * p.blocks;
   RunFastfoodRows(block, (units_total + block.RowsPerBlock() - 1) /
                              block.RowsPerBlock(),
                   max_blocks, [&](auto& b, auto e) {
@@ -650,43 +726,55 @@ template <typename S>
 py::tuple FastfoodGradModel(FastfoodArray<S> dy, FastfoodArray<S> x,
                             FastfoodArray<S> s, FastfoodArray<S> g,
                             FastfoodArray<S> b, FastfoodPerm perm,
-                            int64_t units, bool normalize, int64_t max_blocks,
-                            int64_t blocks, int64_t threads) {
-  CheckGrid(blocks, threads);
-  Require(max_blocks >= 0, "max_blocks must be >= 0");
+                            int64_t units, bool normalize, int max_log2,
+                            int64_t max_blocks, int64_t blocks,
+                            int64_t threads, int64_t staged_elements) {
+  const FastfoodGrid grid{max_log2, max_blocks, blocks, threads,
+                          staged_elements};
+  grid.Check();
   const auto p = FastfoodModelProblem(x, s, g, b, perm, units, normalize);
   const int64_t rows = dy.size() / units;
   Require(dy.size() == rows * units && x.size() == rows * p.n_in,
           "fastfood gradient: `dy` must have `units` columns per row of `x`");
   FastfoodArray<S> dx(ShapeOf(x));
   const int64_t params = p.blocks * p.d;
-  std::vector<S> partial(fastfood::FastfoodPartialElements(rows, params),
-                         std::numeric_limits<S>::quiet_NaN());
-  const fastfood::BlockShape<S> block(fastfood::Log2(p.d));
-  const int64_t chunks = partial.size() / (3 * params);
+  const int64_t chunk_rows = fastfood::ChunkRows(rows, params);
+  const int64_t chunks = rows == 0 ? 0 : (rows + chunk_rows - 1) / chunk_rows;
   const S* dy_in = dy.data();
   const S* x_in = x.data();
   S* dx_out = dx.mutable_data();
-  RunFastfoodRows(block, (chunks + block.RowsPerBlock() - 1) /
-                             block.RowsPerBlock(),
-                  max_blocks, [&](auto& b, auto e) {
-                    fastfood::FastfoodBackward<decltype(e)::value>(
-                        b, block, p, rows, dy_in, x_in, dx_out,
-                        partial.data());
-                  });
-  std::vector<S> grad(3 * params);
-  RunGrid(blocks, threads, [&](const Thread& t) {
-    fastfood::FastfoodSumThread(t, chunks, 3 * params, partial.data(),
-                                grad.data());
-  });
-  py::tuple result(4);
-  result[0] = dx;
-  for (int i = 0; i < 3; ++i) {
-    FastfoodArray<S> out(ShapeOf(s));
-    std::copy_n(grad.data() + i * params, params, out.mutable_data());
-    result[1 + i] = out;
+  std::vector<S> partial;
+  if (rows > 0 && fastfood::Log2(p.d) > max_log2) {
+    partial.assign(chunks * 3 * params, S(0));  // the launcher's memset
+    fastfood::StagedSlab<S> slab;
+    slab.p = p;
+    slab.rows = rows;
+    slab.x = x_in;
+    slab.dy = dy_in;
+    slab.out = dx_out;
+    slab.partial = partial.data();
+    std::vector<S> scratch;
+    RunFastfoodStaged(grid, slab, true, &scratch);
+  } else {
+    partial.assign(chunks * 3 * params, std::numeric_limits<S>::quiet_NaN());
+    const fastfood::BlockShape<S> block(fastfood::Log2(p.d));
+    RunFastfoodRows(block, (chunks + block.RowsPerBlock() - 1) /
+                               block.RowsPerBlock(),
+                    max_blocks, [&](auto& b, auto e) {
+                      fastfood::FastfoodBackward<decltype(e)::value>(
+                          b, block, p, rows, dy_in, x_in, dx_out,
+                          partial.data());
+                    });
   }
-  return result;
+  FastfoodArray<S> ds(ShapeOf(s)), dg(ShapeOf(s)), db(ShapeOf(s));
+  fastfood::FastfoodGrads<S> grads;
+  grads.ds = ds.mutable_data();
+  grads.dg = dg.mutable_data();
+  grads.db = db.mutable_data();
+  RunGrid(blocks, threads, [&](const Thread& t) {
+    fastfood::FastfoodSumThread(t, chunks, params, partial.data(), grads);
+  });
+  return py::make_tuple(dx, ds, dg, db);
 }
 
 // The block programs of block_programs.h, on the CPU model of cooperative
@@ -833,24 +921,37 @@ void DefineGpuModel(py::module_& parent) {
         "TfApprox>ActivationGrad's GPU kernel: dx = dy f'(x).");
   m.def("fastfood", &FastfoodModel<float>, py::arg("x"), py::arg("s"),
         py::arg("g"), py::arg("b"), py::arg("permutation"), py::arg("units"),
-        py::arg("normalize") = false, py::arg("max_blocks") = 0,
-        "TfApprox>Fastfood's GPU kernel: S H G Π H B on chip, a unit (batch "
-        "row, block) a group of threads.");
+        py::arg("normalize") = false,
+        py::arg("max_log2") = fastfood::kMaxBlockLog2,
+        py::arg("max_blocks") = 0, py::arg("blocks") = 1,
+        py::arg("threads") = 256,
+        py::arg("staged_elements") = fastfood::kStagedElements,
+        "TfApprox>Fastfood's GPU kernels: S H G Π H B on chip, a unit (batch "
+        "row, block) a group of threads, for d up to 2^max_log2; the staged "
+        "path through memory beyond.");
   m.def("fastfood", &FastfoodModel<double>, py::arg("x"), py::arg("s"),
         py::arg("g"), py::arg("b"), py::arg("permutation"), py::arg("units"),
-        py::arg("normalize") = false, py::arg("max_blocks") = 0);
+        py::arg("normalize") = false,
+        py::arg("max_log2") = fastfood::kMaxBlockLog2,
+        py::arg("max_blocks") = 0, py::arg("blocks") = 1,
+        py::arg("threads") = 256,
+        py::arg("staged_elements") = fastfood::kStagedElements);
   m.def("fastfood_grad", &FastfoodGradModel<float>, py::arg("dy"),
         py::arg("x"), py::arg("s"), py::arg("g"), py::arg("b"),
         py::arg("permutation"), py::arg("units"), py::arg("normalize") = false,
+        py::arg("max_log2") = fastfood::kMaxBlockLog2,
         py::arg("max_blocks") = 0, py::arg("blocks") = 1,
         py::arg("threads") = 256,
+        py::arg("staged_elements") = fastfood::kStagedElements,
         "TfApprox>FastfoodGrad's GPU kernels: (dx, ds, dg, db), the sums in "
-        "the CPU kernel's chunks.");
+        "the CPU kernel's chunks; fused or staged as `fastfood`.");
   m.def("fastfood_grad", &FastfoodGradModel<double>, py::arg("dy"),
         py::arg("x"), py::arg("s"), py::arg("g"), py::arg("b"),
         py::arg("permutation"), py::arg("units"), py::arg("normalize") = false,
+        py::arg("max_log2") = fastfood::kMaxBlockLog2,
         py::arg("max_blocks") = 0, py::arg("blocks") = 1,
-        py::arg("threads") = 256);
+        py::arg("threads") = 256,
+        py::arg("staged_elements") = fastfood::kStagedElements);
   m.def("fast_walsh_hadamard", &Fwht, py::arg("x"),
         py::arg("bfloat16") = false, py::arg("normalize") = false,
         py::arg("max_block_log2") = fastfood::kMaxBlockLog2,
