@@ -24,13 +24,17 @@
 // Every function is a template over V, a scalar or a GCC vector whose lanes
 // hold *different rows* (the CPU kernels transform kLanes rows at once with
 // the same twiddles); arrays of V are split into real and imaginary parts.
-// The tables (Plan) are built on the host in double precision. No TensorFlow
-// includes: shared by the CPU kernels and the future CUDA kernels.
+// Every loop of the transforms is a phase (SerialPhase below): the CPU runs
+// its iterations in order, a GPU thread block spreads them over its threads
+// and meets at a barrier, with the same result. The tables (Plan) are built
+// on the host in double precision. No TensorFlow includes: shared by the CPU
+// kernels and the CUDA kernels.
 #ifndef TF_APPROX_CC_ACDC_ACDC_H_
 #define TF_APPROX_CC_ACDC_ACDC_H_
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "cc/common/dispatch.h"
@@ -87,106 +91,181 @@ struct Plan {
   bool packed() const { return fft_n != n; }
 };
 
+// The loops of the transforms below are phases: phase(count, body) calls
+// body(i) for every i in [0, count) and returns when all are done, in any
+// order and on any threads (a GPU thread block's threads take the i's and
+// meet at a barrier). No two calls of one phase's body touch the same
+// element, so every schedule gives SerialPhase's result, bitwise.
+struct SerialPhase {
+  template <typename Body>
+  TFA_INLINE void operator()(int64_t count, Body&& body) const {
+    for (int64_t i = 0; i < count; ++i) body(i);
+  }
+};
+
+TFA_INLINE int Log2Of(int64_t m) {
+  int k = 0;
+  while ((int64_t{1} << k) < m) ++k;
+  return k;
+}
+
+// i's lowest `bits` bits reversed.
+TFA_INLINE int64_t BitReverse(int64_t i, int bits) {
+  int64_t r = 0;
+  for (int b = 0; b < bits; ++b, i >>= 1) r = (r << 1) | (i & 1);
+  return r;
+}
+
+template <typename V>
+TFA_INLINE void Swap(V* re, V* im, int64_t i, int64_t j) {
+  const V tr = re[i], ti = im[i];
+  re[i] = re[j];
+  im[i] = im[j];
+  re[j] = tr;
+  im[j] = ti;
+}
+
+template <typename Phase>
+constexpr bool kIsSerial =
+    std::is_same<std::decay_t<Phase>, SerialPhase>::value;
+
+// (re, im)[i] <-> (re, im)[BitReverse(i)] for i < m (a power of two): moves
+// only, so any order gives the same bits. The serial loop steps the reversed
+// index along; other phases reverse each index.
+template <typename V, typename Phase>
+TFA_INLINE void BitReversal(int64_t m, V* re, V* im, Phase&& phase) {
+  if constexpr (kIsSerial<Phase>) {
+    for (int64_t i = 1, j = 0; i < m; ++i) {
+      int64_t bit = m >> 1;
+      for (; j & bit; bit >>= 1) j ^= bit;
+      j ^= bit;
+      if (i < j) Swap(re, im, i, j);
+    }
+  } else {
+    const int bits = Log2Of(m);
+    phase(m, [&](int64_t i) TFA_LAMBDA_INLINE {
+      const int64_t j = BitReverse(i, bits);
+      if (i < j) Swap(re, im, i, j);
+    });
+  }
+}
+
+// The first two decimation-in-time stages (twiddles 1 and -i) on the four
+// elements from r, i.
+template <typename V>
+TFA_INLINE void FftFirstTwoStages(V* r, V* i) {
+  const V a0r = r[0] + r[1], a0i = i[0] + i[1];
+  const V a1r = r[0] - r[1], a1i = i[0] - i[1];
+  const V a2r = r[2] + r[3], a2i = i[2] + i[3];
+  const V a3r = r[2] - r[3], a3i = i[2] - i[3];
+  r[0] = a0r + a2r;
+  i[0] = a0i + a2i;
+  r[2] = a0r - a2r;
+  i[2] = a0i - a2i;
+  // a3 (-i) = (a3i, -a3r).
+  r[1] = a1r + a3i;
+  i[1] = a1i - a3r;
+  r[3] = a1r - a3i;
+  i[3] = a1i + a3r;
+}
+
+// Stages len and 2 len (L = len) at once on elements j, j + L/2, j + L and
+// j + 3L/2 from r0, i0 (a 2L block): both butterflies in registers. Stage
+// 2L's twiddle for the second pair is W_2L^j (-i).
+template <typename V, typename T>
+TFA_INLINE void FftTwoStages(int64_t m, int64_t len, const T* tw_re,
+                             const T* tw_im, V* r0, V* i0, int64_t j) {
+  const int64_t quarter = len >> 1;
+  const int64_t step1 = m / len;
+  const int64_t step2 = step1 >> 1;
+  V* r1 = r0 + quarter;
+  V* i1 = i0 + quarter;
+  V* r2 = r0 + len;
+  V* i2 = i0 + len;
+  V* r3 = r2 + quarter;
+  V* i3 = i2 + quarter;
+  const T w1r = tw_re[j * step1], w1i = tw_im[j * step1];
+  const T w2r = tw_re[j * step2], w2i = tw_im[j * step2];
+  const V tr = r1[j] * w1r - i1[j] * w1i;
+  const V ti = r1[j] * w1i + i1[j] * w1r;
+  const V ur = r3[j] * w1r - i3[j] * w1i;
+  const V ui = r3[j] * w1i + i3[j] * w1r;
+  const V q0r = r0[j] + tr, q0i = i0[j] + ti;
+  const V q1r = r0[j] - tr, q1i = i0[j] - ti;
+  const V q2r = r2[j] + ur, q2i = i2[j] + ui;
+  const V q3r = r2[j] - ur, q3i = i2[j] - ui;
+  const V vr = q2r * w2r - q2i * w2i;
+  const V vi = q2r * w2i + q2i * w2r;
+  // z = q3 W_2L^j (-i) = (im, -re) of q3 W_2L^j.
+  const V zr = q3r * w2i + q3i * w2r;
+  const V zi = -(q3r * w2r - q3i * w2i);
+  r0[j] = q0r + vr;
+  i0[j] = q0i + vi;
+  r2[j] = q0r - vr;
+  i2[j] = q0i - vi;
+  r1[j] = q1r + zr;
+  i1[j] = q1i + zi;
+  r3[j] = q1r - zr;
+  i3[j] = q1i - zi;
+}
+
+// The last stage alone (len = m, an odd number of stages), pair j.
+template <typename V, typename T>
+TFA_INLINE void FftLastStage(int64_t m, const T* tw_re, const T* tw_im, V* re,
+                             V* im, int64_t j) {
+  const int64_t half = m >> 1;
+  const T w_re = tw_re[j], w_im = tw_im[j];
+  const V t_re = re[half + j] * w_re - im[half + j] * w_im;
+  const V t_im = re[half + j] * w_im + im[half + j] * w_re;
+  re[half + j] = re[j] - t_re;
+  im[half + j] = im[j] - t_im;
+  re[j] = re[j] + t_re;
+  im[j] = im[j] + t_im;
+}
+
 // In-place forward FFT of length m (a power of two) of (re, im), with
 // tw = exp(-2πi j / m), j < m / 2: bit-reversal permutation, then the
-// decimation-in-time stages, two per pass over the data.
+// decimation-in-time stages, two per phase.
+template <typename V, typename T, typename Phase>
+TFA_INLINE void FftRadix2(int64_t m, const T* tw_re, const T* tw_im, V* re,
+                          V* im, Phase&& phase) {
+  BitReversal(m, re, im, phase);
+  int64_t len = 2;
+  if (m >= 4) {
+    phase(m / 4, [&](int64_t q) TFA_LAMBDA_INLINE {
+      FftFirstTwoStages(re + 4 * q, im + 4 * q);
+    });
+    len = 8;
+  }
+  for (; 2 * len <= m; len <<= 2) {
+    // j < len / 2 in each block of 2 len: m / 4 items. The serial loops
+    // keep each block's pointers and step its twiddles along.
+    if constexpr (kIsSerial<Phase>) {
+      for (int64_t start = 0; start < m; start += 2 * len) {
+        for (int64_t j = 0; j < (len >> 1); ++j) {
+          FftTwoStages(m, len, tw_re, tw_im, re + start, im + start, j);
+        }
+      }
+    } else {
+      const int quarter_bits = Log2Of(len >> 1);
+      phase(m / 4, [&](int64_t item) TFA_LAMBDA_INLINE {
+        const int64_t start = (item >> quarter_bits) * 2 * len;
+        FftTwoStages(m, len, tw_re, tw_im, re + start, im + start,
+                     item & ((len >> 1) - 1));
+      });
+    }
+  }
+  if (len <= m) {
+    phase(len >> 1, [&](int64_t j) TFA_LAMBDA_INLINE {
+      FftLastStage(m, tw_re, tw_im, re, im, j);
+    });
+  }
+}
+
 template <typename V, typename T>
 TFA_INLINE void FftRadix2(int64_t m, const T* tw_re, const T* tw_im, V* re,
                           V* im) {
-  for (int64_t i = 1, j = 0; i < m; ++i) {
-    int64_t bit = m >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) {
-      const V tr = re[i], ti = im[i];
-      re[i] = re[j];
-      im[i] = im[j];
-      re[j] = tr;
-      im[j] = ti;
-    }
-  }
-  int64_t first = 2;
-  if (m >= 4) {
-    // The first two stages at once: their twiddles are 1 and -i.
-    for (int64_t start = 0; start < m; start += 4) {
-      V* r = re + start;
-      V* i = im + start;
-      const V a0r = r[0] + r[1], a0i = i[0] + i[1];
-      const V a1r = r[0] - r[1], a1i = i[0] - i[1];
-      const V a2r = r[2] + r[3], a2i = i[2] + i[3];
-      const V a3r = r[2] - r[3], a3i = i[2] - i[3];
-      r[0] = a0r + a2r;
-      i[0] = a0i + a2i;
-      r[2] = a0r - a2r;
-      i[2] = a0i - a2i;
-      // a3 (-i) = (a3i, -a3r).
-      r[1] = a1r + a3i;
-      i[1] = a1i - a3r;
-      r[3] = a1r - a3i;
-      i[3] = a1i + a3r;
-    }
-    first = 8;
-  }
-  int64_t len = first;
-  // Two stages (len and 2 len) per pass over the data: elements j, j + L/2,
-  // j + L and j + 3L/2 of each 2L block (L = len) go through both
-  // butterflies in registers. Stage 2L's twiddle for the second pair is
-  // W_2L^j (-i).
-  for (; 2 * len <= m; len <<= 2) {
-    const int64_t quarter = len >> 1;
-    const int64_t step1 = m / len;
-    const int64_t step2 = step1 >> 1;
-    for (int64_t start = 0; start < m; start += 2 * len) {
-      V* r0 = re + start;
-      V* i0 = im + start;
-      V* r1 = r0 + quarter;
-      V* i1 = i0 + quarter;
-      V* r2 = r0 + len;
-      V* i2 = i0 + len;
-      V* r3 = r2 + quarter;
-      V* i3 = i2 + quarter;
-      for (int64_t j = 0; j < quarter; ++j) {
-        const T w1r = tw_re[j * step1], w1i = tw_im[j * step1];
-        const T w2r = tw_re[j * step2], w2i = tw_im[j * step2];
-        const V tr = r1[j] * w1r - i1[j] * w1i;
-        const V ti = r1[j] * w1i + i1[j] * w1r;
-        const V ur = r3[j] * w1r - i3[j] * w1i;
-        const V ui = r3[j] * w1i + i3[j] * w1r;
-        const V q0r = r0[j] + tr, q0i = i0[j] + ti;
-        const V q1r = r0[j] - tr, q1i = i0[j] - ti;
-        const V q2r = r2[j] + ur, q2i = i2[j] + ui;
-        const V q3r = r2[j] - ur, q3i = i2[j] - ui;
-        const V vr = q2r * w2r - q2i * w2i;
-        const V vi = q2r * w2i + q2i * w2r;
-        // z = q3 W_2L^j (-i) = (im, -re) of q3 W_2L^j.
-        const V zr = q3r * w2i + q3i * w2r;
-        const V zi = -(q3r * w2r - q3i * w2i);
-        r0[j] = q0r + vr;
-        i0[j] = q0i + vi;
-        r2[j] = q0r - vr;
-        i2[j] = q0i - vi;
-        r1[j] = q1r + zr;
-        i1[j] = q1i + zi;
-        r3[j] = q1r - zr;
-        i3[j] = q1i - zi;
-      }
-    }
-  }
-  if (len <= m) {  // an odd number of stages: the last one alone
-    const int64_t half = len >> 1;
-    const int64_t step = m / len;
-    V* b_re = re + half;
-    V* b_im = im + half;
-    for (int64_t j = 0; j < half; ++j) {
-      const T w_re = tw_re[j * step], w_im = tw_im[j * step];
-      const V t_re = b_re[j] * w_re - b_im[j] * w_im;
-      const V t_im = b_re[j] * w_im + b_im[j] * w_re;
-      b_re[j] = re[j] - t_re;
-      b_im[j] = im[j] - t_im;
-      re[j] = re[j] + t_re;
-      im[j] = im[j] + t_im;
-    }
-  }
+  FftRadix2(m, tw_re, tw_im, re, im, SerialPhase());
 }
 
 // Owns the tables of a Plan (host memory).
@@ -313,35 +392,36 @@ TFA_INLINE int64_t ScratchSize(const Plan<S>& p) {
 // In-place forward FFT of length fft_n of (re, im), through Bluestein when
 // fft_n is not a power of two; (re, im) must hold m elements (the first
 // fft_n the input).
-template <typename V, typename S>
-TFA_INLINE void Fft(const Plan<S>& p, V* re, V* im) {
+template <typename V, typename S, typename Phase>
+TFA_INLINE void Fft(const Plan<S>& p, V* re, V* im, Phase&& phase) {
   const int64_t len = p.fft_n;
   if (!p.bluestein()) {
-    FftRadix2(len, p.twiddle_re, p.twiddle_im, re, im);
+    FftRadix2(len, p.twiddle_re, p.twiddle_im, re, im, phase);
     return;
   }
-  const V zero = {};
-  for (int64_t k = 0; k < len; ++k) {  // a_k = z_k w_k
+  phase(len, [&](int64_t k) TFA_LAMBDA_INLINE {  // a_k = z_k w_k
     const V r = re[k] * p.chirp_re[k] - im[k] * p.chirp_im[k];
     im[k] = re[k] * p.chirp_im[k] + im[k] * p.chirp_re[k];
     re[k] = r;
-  }
-  for (int64_t k = len; k < p.m; ++k) re[k] = im[k] = zero;
-  FftRadix2(p.m, p.twiddle_re, p.twiddle_im, re, im);
+  });
+  phase(p.m - len, [&](int64_t k) TFA_LAMBDA_INLINE {
+    re[len + k] = im[len + k] = V{};
+  });
+  FftRadix2(p.m, p.twiddle_re, p.twiddle_im, re, im, phase);
   // Multiply by the kernel's FFT; conjugate, so that a forward FFT computes
   // the inverse (scaled by m, which the kernel's 1/m cancels).
-  for (int64_t j = 0; j < p.m; ++j) {
+  phase(p.m, [&](int64_t j) TFA_LAMBDA_INLINE {
     const V r = re[j] * p.kernel_re[j] - im[j] * p.kernel_im[j];
     const V i = re[j] * p.kernel_im[j] + im[j] * p.kernel_re[j];
     re[j] = r;
     im[j] = -i;
-  }
-  FftRadix2(p.m, p.twiddle_re, p.twiddle_im, re, im);
-  for (int64_t k = 0; k < len; ++k) {  // X_k = w_k conj(result_k)
+  });
+  FftRadix2(p.m, p.twiddle_re, p.twiddle_im, re, im, phase);
+  phase(len, [&](int64_t k) TFA_LAMBDA_INLINE {  // X_k = w_k conj(result_k)
     const V r = re[k], i = -im[k];
     re[k] = r * p.chirp_re[k] - i * p.chirp_im[k];
     im[k] = r * p.chirp_im[k] + i * p.chirp_re[k];
-  }
+  });
 }
 
 // Makhoul's reordering v of x: even indices ascending, then odd ones
@@ -352,36 +432,35 @@ TFA_INLINE int64_t MakhoulSource(int64_t n, int64_t i) {
 
 // Orthonormal DCT-II of the real sequence u of length n, in place; scratch:
 // ScratchSize(p).
-template <typename V, typename S>
-TFA_INLINE void Dct2(const Plan<S>& p, V* u, V* scratch) {
+template <typename V, typename S, typename Phase>
+TFA_INLINE void Dct2(const Plan<S>& p, V* u, V* scratch, Phase&& phase) {
   const int64_t n = p.n;
   V* re = scratch;
   V* im = scratch + p.m;
   if (!p.packed()) {
     // Odd n: V = FFT(v) with a zero imaginary part; X_k = Re(shift_k V_k).
-    const V zero = {};
-    for (int64_t i = 0; i < n; ++i) {
+    phase(n, [&](int64_t i) TFA_LAMBDA_INLINE {
       re[i] = u[MakhoulSource(n, i)];
-      im[i] = zero;
-    }
-    Fft(p, re, im);
-    for (int64_t k = 0; k < n; ++k) {
+      im[i] = V{};
+    });
+    Fft(p, re, im, phase);
+    phase(n, [&](int64_t k) TFA_LAMBDA_INLINE {
       u[k] = re[k] * p.shift_re[k] - im[k] * p.shift_im[k];
-    }
+    });
     return;
   }
   // Even n: z_j = v_{2j} + i v_{2j+1}, j < h = n/2, and Z = FFT_h(z).
   const int64_t h = p.fft_n;
-  for (int64_t j = 0; j < h; ++j) {
+  phase(h, [&](int64_t j) TFA_LAMBDA_INLINE {
     re[j] = u[MakhoulSource(n, 2 * j)];
     im[j] = u[MakhoulSource(n, 2 * j + 1)];
-  }
-  Fft(p, re, im);
+  });
+  Fft(p, re, im, phase);
   // The spectrum of v (twice it: the shift holds the 1/2): with
   // E_k = Z_k + conj Z_{h-k}, O_k = (Z_k - conj Z_{h-k}) / i,
   // V_k = E_k + W^k O_k and V_{k+h} = E_k - W^k O_k (W = e^{-2πi/n});
   // then X_k = Re(shift_k V_k).
-  for (int64_t k = 0; k < h; ++k) {
+  phase(h, [&](int64_t k) TFA_LAMBDA_INLINE {
     const int64_t r = k == 0 ? 0 : h - k;
     const V e_re = re[k] + re[r];
     const V e_im = im[k] - im[r];
@@ -393,13 +472,18 @@ TFA_INLINE void Dct2(const Plan<S>& p, V* u, V* scratch) {
     u[k] = (e_re + t_re) * p.shift_re[k] - (e_im + t_im) * p.shift_im[k];
     u[k + h] =
         (e_re - t_re) * p.shift_re[k + h] - (e_im - t_im) * p.shift_im[k + h];
-  }
+  });
+}
+
+template <typename V, typename S>
+TFA_INLINE void Dct2(const Plan<S>& p, V* u, V* scratch) {
+  Dct2(p, u, scratch, SerialPhase());
 }
 
 // Orthonormal DCT-III (the inverse of Dct2) of the real sequence u of length
 // n, in place; scratch: ScratchSize(p).
-template <typename V, typename S>
-TFA_INLINE void Dct3(const Plan<S>& p, V* u, V* scratch) {
+template <typename V, typename S, typename Phase>
+TFA_INLINE void Dct3(const Plan<S>& p, V* u, V* scratch, Phase&& phase) {
   const int64_t n = p.n;
   V* re = scratch;
   V* im = scratch + p.m;
@@ -407,22 +491,22 @@ TFA_INLINE void Dct3(const Plan<S>& p, V* u, V* scratch) {
   // inverse FFT: v_j = sum_k U_k e^{2πijk/n}, computed as
   // conj(FFT(conj(.))).
   if (!p.packed()) {
-    const V zero = {};
-    for (int64_t k = 0; k < n; ++k) {
-      const V x = u[k], y = k == 0 ? zero : u[n - k];
+    phase(n, [&](int64_t k) TFA_LAMBDA_INLINE {
+      const V x = u[k], y = k == 0 ? V{} : u[n - k];
       re[k] = x * p.ishift_re[k] + y * p.ishift_im[k];
       im[k] = y * p.ishift_re[k] - x * p.ishift_im[k];  // conjugated
-    }
-    Fft(p, re, im);
-    for (int64_t i = 0; i < n; ++i) u[MakhoulSource(n, i)] = re[i];
+    });
+    Fft(p, re, im, phase);
+    phase(n, [&](int64_t i) TFA_LAMBDA_INLINE {
+      u[MakhoulSource(n, i)] = re[i];
+    });
     return;
   }
   // Even n: z_j = v_{2j} + i v_{2j+1} = sum_{k<h} Z_k e^{2πijk/h} with
   // Z_k = (U_k + U_{k+h}) + i e^{2πik/n} (U_k - U_{k+h}).
   const int64_t h = p.fft_n;
-  for (int64_t k = 0; k < h; ++k) {
-    const V zero = {};
-    const V x = u[k], y = k == 0 ? zero : u[n - k];
+  phase(h, [&](int64_t k) TFA_LAMBDA_INLINE {
+    const V x = u[k], y = k == 0 ? V{} : u[n - k];
     const V a_re = x * p.ishift_re[k] + y * p.ishift_im[k];
     const V a_im = x * p.ishift_im[k] - y * p.ishift_re[k];
     const V xh = u[k + h], yh = u[h - k];
@@ -435,12 +519,17 @@ TFA_INLINE void Dct3(const Plan<S>& p, V* u, V* scratch) {
     const V q_im = d_im * w_re - d_re * w_im;
     re[k] = (a_re + b_re) - q_im;
     im[k] = -((a_im + b_im) + q_re);  // conjugated
-  }
-  Fft(p, re, im);
-  for (int64_t j = 0; j < h; ++j) {
+  });
+  Fft(p, re, im, phase);
+  phase(h, [&](int64_t j) TFA_LAMBDA_INLINE {
     u[MakhoulSource(n, 2 * j)] = re[j];
     u[MakhoulSource(n, 2 * j + 1)] = -im[j];
-  }
+  });
+}
+
+template <typename V, typename S>
+TFA_INLINE void Dct3(const Plan<S>& p, V* u, V* scratch) {
+  Dct3(p, u, scratch, SerialPhase());
 }
 
 }  // namespace acdc
