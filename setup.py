@@ -58,7 +58,9 @@ def _ops_sources():
 
 
 # The families with GPU kernels (cc/<family>/<family>_gpu.cu.cc).
-GPU_FAMILIES = ["activations", "fastfood", "gaaf", "noisy", "pau", "recurrent"]
+GPU_FAMILIES = [
+    "acdc", "activations", "fastfood", "gaaf", "noisy", "pau", "recurrent"
+]
 
 CUDA_ENV = "TF_APPROX_CUDA"
 CUDA_ARCHS_ENV = "TF_APPROX_CUDA_ARCHS"
@@ -74,8 +76,13 @@ def _gpu_sources():
   return sources
 
 
+# CUDA sources every family's kernels may use.
+COMMON_CUDA_SOURCES = ["cc/common/convert_gpu.cu.cc"]
+
+
 def _cuda_sources():
-  return [f"cc/{family}/{family}_gpu.cu.cc" for family in GPU_FAMILIES]
+  return COMMON_CUDA_SOURCES + [f"cc/{family}/{family}_gpu.cu.cc"
+                                for family in GPU_FAMILIES]
 
 
 class CudaConfigError(RuntimeError):

@@ -187,6 +187,54 @@ def test_fastfood_gpu_matches_cpu(dtype, shape):
     assert (np.abs(a - w) <= bound).all()
 
 
+# ACDC and the DCT, row lengths: powers of two (the packed half-length FFT),
+# other lengths (Bluestein), and rows past a block's shared memory (their
+# memory in a global buffer: 16384 float64, 32768).
+ACDC_LENGTHS = [1, 8, 100, 127, 1024, 8191, 16384, 32768]
+
+
+def _acdc(device, x, dy, params):
+  """ACDC's y, the DCT-II and DCT-III of x, and the gradients of x, a, d
+  and bias, the parameters GPU variables where the device is one."""
+  with tf.device(device):
+    variables = [tf.Variable(v) for v in params]
+    x = tf.identity(x)
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = tf_approx.ops.acdc(x, *variables)
+    grads = tape.gradient(y, [x] + variables, output_gradients=dy)
+    return [y, tf_approx.ops.dct(x), tf_approx.ops.dct(x, inverse=True)] + (
+        grads)
+
+
+@pytest.mark.parametrize("n", ACDC_LENGTHS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+def test_acdc_gpu_matches_cpu(dtype, n):
+  """Every result within SCALE_EPS eps of its array's largest value (nvcc
+  and the CPU clones contract different multiply-adds in the FFTs;
+  tests/test_acdc_gpu_model.py), plus one unit of a half type; the same
+  bits on every GPU run."""
+  rng = np.random.default_rng(6)
+  params = [tf.constant(rng.normal(1.0, 0.1, size=n), dtype)
+            for _ in range(3)]
+  x = tf.constant(rng.normal(size=[33, n]), dtype)
+  dy = tf.constant(rng.normal(size=[33, n]), dtype)
+  gpu = _acdc("/GPU:0", x, dy, params)
+  cpu = _acdc("/CPU:0", x, dy, params)
+  assert "GPU" in gpu[0].device
+  for first, again in zip(gpu, _acdc("/GPU:0", x, dy, params)):
+    np.testing.assert_array_equal(first.numpy(), again.numpy())
+  half_eps = {tf.float16: 2.0**-10, tf.bfloat16: 2.0**-7}.get(dtype, 0.0)
+  compute_eps = np.finfo(np.float64 if dtype == tf.float64 else
+                         np.float32).eps
+  for got, want in zip(gpu, cpu):
+    got, want = got.numpy().astype(np.float64), want.numpy().astype(
+        np.float64)
+    bound = (half_eps * np.abs(want) +
+             SCALE_EPS * compute_eps * max(1.0, np.abs(want).max()))
+    assert (np.abs(got - want) <= bound).all()
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_gpu_is_deterministic(case):
   x = tf.constant(np.random.default_rng(1).normal(size=[4096, 33]),

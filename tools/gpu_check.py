@@ -675,13 +675,59 @@ def check_adaptive_fastfood(native, harness, size):
   return results
 
 
+# ACDC and the DCT: row lengths (rows from the check's size): powers of two
+# (the packed half-length FFT), other even lengths and odd ones (Bluestein),
+# up to the issue's 8192, and past what a block's shared memory holds
+# (16384 float64, 32768: the rows' memory in a global buffer).
+ACDC_LENGTHS = [1, 2, 3, 8, 100, 127, 1000, 1024, 4096, 8191, 8192, 16384,
+                32768]
+
+
+def check_acdc(native, harness, size):
+  """[(case, error)]: ACDC's forward pass, its gradients and the DCTs on the
+  GPU against the CPU loops, within _grad_error's bound (nvcc and the CPU
+  clones contract different multiply-adds in the FFTs)."""
+  results = []
+  for n in ACDC_LENGTHS:
+    rows = size // n
+    if rows == 0 and size != 0:
+      continue
+    for dtype in (np.float32, np.float64):
+      rng = np.random.default_rng(n)
+      x = rng.normal(size=(rows, n)).astype(dtype)
+      dy = rng.normal(size=(rows, n)).astype(dtype)
+      a, d, bias = (rng.normal(1.0, 0.3, size=n).astype(dtype)
+                    for _ in range(3))
+      gx, gdy = harness.upload(x), harness.upload(dy)
+      ga, gd, gbias = (harness.upload(v) for v in (a, d, bias))
+      gy, gdx = gx.empty_like(), gx.empty_like()
+      gdct, gidct = gx.empty_like(), gx.empty_like()
+      ggrads = harness.upload(np.zeros((3, n), dtype))
+      harness.acdc(gx, gy, ga, gd, gbias)()
+      harness.acdc_grad(gx, gdy, gdx, ga, gd, ggrads)()
+      harness.dct(gx, gdct, inverse=False)()
+      harness.dct(gx, gidct, inverse=True)()
+      harness.synchronize()
+      want_grad = native.acdc_grad(dy, x, a, d)
+      grads = ggrads.download()
+      name = f"acdc n={n} {np.dtype(dtype).name}"
+      for label, got, want in (
+          ("y", gy.download(), native.acdc(x, a, d, bias)),
+          ("dct", gdct.download(), native.dct(x, inverse=False)),
+          ("idct", gidct.download(), native.dct(x, inverse=True)),
+          ("dx", gdx.download(), want_grad[0]), ("da", grads[0], want_grad[1]),
+          ("dd", grads[1], want_grad[2]), ("dbias", grads[2], want_grad[3])):
+        results.append((f"{name} {label}", _grad_error(got, want, dtype)))
+  return results
+
+
 def check_fastfood_family(native, harness, size):
   """The transform's checks, then Adaptive Fastfood's."""
   return (check_fwht(native, harness, size) +
           check_adaptive_fastfood(native, harness, size))
 
 
-CHECKS = {"activations": check_activations,
+CHECKS = {"acdc": check_acdc, "activations": check_activations,
           "fastfood": check_fastfood_family, "gaaf": check_gaaf,
           "noisy": check_noisy, "pau": check_pau,
           "recurrent": check_recurrent}
@@ -847,8 +893,9 @@ def run_fwht_timing(harness, repeats):
 # The last one past the fused kernels' limit: the staged path, not timed
 # against Dense (a 16 GiB matrix).
 FASTFOOD_TIMED_D = (1024, 4096, 8192, 65536)
-FASTFOOD_DENSE_MAX_D = 8192
-FASTFOOD_TIMED_BATCH = 1024
+ACDC_TIMED_N = (1024, 4096, 8192)
+LAYER_DENSE_MAX_D = 8192
+LAYER_TIMED_BATCH = 1024
 
 _DENSE_TIMING = """
 import json, sys
@@ -892,44 +939,85 @@ def fastfood_floor_bytes(rows, n_in, units, params):
   return forward, backward
 
 
-def run_fastfood_timing(harness, repeats):
-  """Prints Fastfood's forward and forward+backward time per call at batch
-  1024 against its memory floor (at the copy bandwidth measured here) and
-  against Dense in TF32 and FP32."""
+def run_layer_timing(harness, repeats, title, sizes, launches):
+  """Prints a layer's forward and forward+backward time per call at batch
+  LAYER_TIMED_BATCH for each size d against its memory floor (at the copy
+  bandwidth measured here) and against Dense(d) in TF32 and FP32 (up to
+  LAYER_DENSE_MAX_D). launches(d) -> (forward, backward, floor bytes
+  forward, floor bytes backward)."""
   flat = harness.upload(np.zeros(1 << 26, np.float32))
   copy = harness.time(harness.copy(flat.empty_like(), flat), repeats)
   bandwidth = 2 * 4 * (1 << 26) / copy
-  print(f"\nAdaptive Fastfood (float32, batch {FASTFOOD_TIMED_BATCH}, "
-        f"normalized; floor: the bytes it must move at the copy's "
-        f"{bandwidth / 1e9:.0f} GB/s; Dense through CuPy's cuBLAS).")
+  print(f"\n{title} (float32, batch {LAYER_TIMED_BATCH}; floor: the bytes "
+        f"it must move at the copy's {bandwidth / 1e9:.0f} GB/s; Dense "
+        f"through CuPy's cuBLAS).")
   print(f"{'d':>6} {'fwd us':>9} {'/ floor':>8} {'fwd+bwd us':>11} "
         f"{'/ floor':>8} {'TF32 dense x':>13} {'FP32 dense x':>13}")
-  for d in FASTFOOD_TIMED_D:
-    rows = FASTFOOD_TIMED_BATCH
-    params = fastfood_parameters(d, d, d, np.float32)
-    rng = np.random.default_rng(d)
-    gx = harness.upload(rng.normal(size=(rows, d)).astype(np.float32))
-    gdy = harness.upload(rng.normal(size=(rows, d)).astype(np.float32))
-    gparams = [harness.upload(a) for a in params]
-    gy, gdx = gdy.empty_like(), gx.empty_like()
-    ggrads = harness.upload(np.zeros((3, 1, d), np.float32))
-    forward = harness.fastfood(gx, gy, *gparams, units=d, normalize=True)
-    backward = harness.fastfood_grad(gx, gdy, gdx, *gparams, ggrads, units=d,
-                                     normalize=True)
+  for d in sizes:
+    forward, backward, floor_fwd, floor_bwd = launches(d)
     fwd = harness.time(forward, repeats)
     both = harness.time(lambda f=forward, b=backward: (f(), b()), repeats)
-    floor_fwd, floor_bwd = fastfood_floor_bytes(rows, d, d, d)
     cells = []
     for tf32 in (True, False):
-      if d > FASTFOOD_DENSE_MAX_D:
+      if d > LAYER_DENSE_MAX_D:
         cells.append(f"{'-':>13}")
         continue
-      dense = dense_seconds(d, rows, repeats, tf32)
+      dense = dense_seconds(d, LAYER_TIMED_BATCH, repeats, tf32)
       cells.append(f"{dense[1] / both:13.2f}" if dense else f"{'(no CuPy)':>13}")
     print(f"{d:>6} {fwd * 1e6:9.1f} {fwd * bandwidth / floor_fwd:8.2f} "
           f"{both * 1e6:11.1f} "
           f"{both * bandwidth / (floor_fwd + floor_bwd):8.2f} "
           f"{cells[0]} {cells[1]}")
+
+
+def _timed_rows(harness, d):
+  """x, dy, and empty y and dx, [LAYER_TIMED_BATCH, d] float32 on the
+  device."""
+  rng = np.random.default_rng(d)
+  gx, gdy = (harness.upload(rng.normal(size=(LAYER_TIMED_BATCH, d)).astype(
+      np.float32)) for _ in range(2))
+  return gx, gdy, gdy.empty_like(), gx.empty_like()
+
+
+def run_fastfood_timing(harness, repeats):
+  def launches(d):
+    gx, gdy, gy, gdx = _timed_rows(harness, d)
+    gparams = [harness.upload(a)
+               for a in fastfood_parameters(d, d, d, np.float32)]
+    ggrads = harness.upload(np.zeros((3, 1, d), np.float32))
+    return (harness.fastfood(gx, gy, *gparams, units=d, normalize=True),
+            harness.fastfood_grad(gx, gdy, gdx, *gparams, ggrads, units=d,
+                                  normalize=True),
+            *fastfood_floor_bytes(LAYER_TIMED_BATCH, d, d, d))
+  run_layer_timing(harness, repeats, "Adaptive Fastfood, normalized",
+                   FASTFOOD_TIMED_D, launches)
+
+
+def acdc_floor_bytes(rows, n):
+  """(forward, backward) bytes ACDC must move: x read and y written, a, d
+  and bias read; dy and x read and dx written, a and d read and the three
+  gradients written (float32)."""
+  return 4 * (2 * rows * n + 3 * n), 4 * (3 * rows * n + 5 * n)
+
+
+def run_acdc_timing(harness, repeats):
+  def launches(n):
+    gx, gdy, gy, gdx = _timed_rows(harness, n)
+    rng = np.random.default_rng(n + 1)
+    ga, gd, gbias = (harness.upload(rng.normal(1.0, 0.1, size=n).astype(
+        np.float32)) for _ in range(3))
+    ggrads = harness.upload(np.zeros((3, n), np.float32))
+    return (harness.acdc(gx, gy, ga, gd, gbias),
+            harness.acdc_grad(gx, gdy, gdx, ga, gd, ggrads),
+            *acdc_floor_bytes(LAYER_TIMED_BATCH, n))
+  run_layer_timing(harness, repeats, "ACDC", ACDC_TIMED_N, launches)
+
+
+# The timing tables of the layers, by family (run after the elementwise
+# kernels' table).
+TABLES = {"acdc": [run_acdc_timing],
+          "fastfood": [run_fwht_timing, run_fastfood_timing],
+          "recurrent": [run_recurrent_timing]}
 
 
 def run_timing(harness, repeats):
@@ -997,9 +1085,9 @@ def main():
   ok = run_checks(native, harness, sizes)
   if not args.no_timing:
     run_timing(harness, args.repeats)
-    run_fwht_timing(harness, args.repeats)
-    run_fastfood_timing(harness, args.repeats)
-    run_recurrent_timing(harness, args.repeats)
+    for runs in TABLES.values():
+      for run in runs:
+        run(harness, args.repeats)
   if args.sanitize:
     ok &= sanitize(args.build_dir, ["--quick"])
   return 0 if ok else 1

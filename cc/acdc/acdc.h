@@ -87,8 +87,31 @@ struct Plan {
   const S* kernel_re = nullptr;
   const S* kernel_im = nullptr;
 
-  bool bluestein() const { return m != fft_n; }
-  bool packed() const { return fft_n != n; }
+  TFA_INLINE bool bluestein() const { return m != fft_n; }
+  TFA_INLINE bool packed() const { return fft_n != n; }
+
+  // fn(&table, count) for each table the plan uses (so that a copy of the
+  // tables, e.g. in device memory, can be pointed to).
+  template <typename Fn>
+  void ForEachTable(Fn&& fn) {
+    const int64_t half = m / 2 > 0 ? m / 2 : 1;
+    fn(&twiddle_re, half);
+    fn(&twiddle_im, half);
+    fn(&shift_re, n);
+    fn(&shift_im, n);
+    fn(&ishift_re, n);
+    fn(&ishift_im, n);
+    if (packed()) {
+      fn(&split_re, fft_n);
+      fn(&split_im, fft_n);
+    }
+    if (bluestein()) {
+      fn(&chirp_re, fft_n);
+      fn(&chirp_im, fft_n);
+      fn(&kernel_re, m);
+      fn(&kernel_im, m);
+    }
+  }
 };
 
 // The loops of the transforms below are phases: phase(count, body) calls
@@ -530,6 +553,81 @@ TFA_INLINE void Dct3(const Plan<S>& p, V* u, V* scratch, Phase&& phase) {
 template <typename V, typename S>
 TFA_INLINE void Dct3(const Plan<S>& p, V* u, V* scratch) {
   Dct3(p, u, scratch, SerialPhase());
+}
+
+// ---------------------------------------------------------------------------
+// The layer, on one row (or a vector of rows) at a time.
+
+template <typename S>
+struct Problem {
+  Plan<S> plan;  // of the row length n
+  // [n] each.
+  const S* a = nullptr;
+  const S* d = nullptr;
+  const S* bias = nullptr;
+};
+
+// The CPU kernels transform a vector of rows at a time, a row per lane of a
+// kVectorBytes vector, for rows of up to kMaxVectorLength, and a row at a
+// time beyond (to keep their scratch small): RowsPerUnit rows. The
+// gradient's sums follow those lanes on either device (ChunkRows).
+constexpr int64_t kMaxVectorLength = 65536;
+constexpr int64_t kVectorBytes = 64;
+
+TFA_INLINE int64_t RowsPerUnit(int64_t n, bool is_double) {
+  if (n > kMaxVectorLength) return 1;
+  return kVectorBytes / (is_double ? 8 : 4);
+}
+
+// The parameter gradients' sums over rows run in chunks fixed by the shapes
+// alone: about kChunkElements / n rows each, at most kMaxChunks chunks,
+// whole units of RowsPerUnit rows. Within a chunk each lane sums its rows
+// (lane l: rows l, l + unit, ... of the chunk) from zero, the lanes are
+// added to the chunk's sum lowest first, and the chunks' sums are added in
+// order in double (cc/common/kernel_util.h's DeterministicRowSums on the
+// CPU).
+constexpr int64_t kChunkElements = 65536;
+constexpr int64_t kMaxChunks = 64;
+
+TFA_INLINE int64_t ChunkRows(int64_t rows, int64_t n, int64_t unit) {
+  int64_t chunk = kChunkElements / n;
+  if (chunk < 1) chunk = 1;
+  const int64_t spread = (rows + kMaxChunks - 1) / kMaxChunks;
+  if (chunk < spread) chunk = spread;
+  return (chunk + unit - 1) / unit * unit;
+}
+
+// u <- C^T (C u ⊙ d + bias), u = x ⊙ a on entry; work: ScratchSize(p.plan).
+template <typename V, typename S, typename Phase>
+TFA_INLINE void ForwardSteps(const Problem<S>& p, V* u, V* work,
+                             Phase&& phase) {
+  Dct2(p.plan, u, work, phase);
+  phase(p.plan.n, [&](int64_t j) TFA_LAMBDA_INLINE {
+    u[j] = u[j] * p.d[j] + p.bias[j];
+  });
+  Dct3(p.plan, u, work, phase);
+}
+
+// The gradient of one row (or vector of rows), h = x ⊙ a and g = dy on
+// entry: h2 = C h and g = C dy, each through its own FFT; add_g(j, h2_j,
+// g_j) takes dd += h2 ⊙ g and dbias += g; t = C^T (d ⊙ g), add_t(j, t_j)
+// takes da += x ⊙ t; h = dx = a ⊙ t on return. work: ScratchSize(p.plan).
+template <typename V, typename S, typename Phase, typename AddG,
+          typename AddT>
+TFA_INLINE void BackwardSteps(const Problem<S>& p, V* h, V* g, V* work,
+                              Phase&& phase, AddG&& add_g, AddT&& add_t) {
+  const int64_t n = p.plan.n;
+  Dct2(p.plan, h, work, phase);
+  Dct2(p.plan, g, work, phase);
+  phase(n, [&](int64_t j) TFA_LAMBDA_INLINE {
+    add_g(j, h[j], g[j]);
+    h[j] = g[j] * p.d[j];
+  });
+  Dct3(p.plan, h, work, phase);
+  phase(n, [&](int64_t j) TFA_LAMBDA_INLINE {
+    add_t(j, h[j]);
+    h[j] = h[j] * p.a[j];
+  });
 }
 
 }  // namespace acdc

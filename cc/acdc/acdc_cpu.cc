@@ -129,11 +129,7 @@ TFA_INLINE void ForwardImpl(const Problem<S>& p, const S* x, S* y,
   ForEachUnit<V>(begin, end,
                  [&](int64_t row, int64_t count) TFA_LAMBDA_INLINE {
                    Gather(x + row * n, n, count, p.a, u);
-                   Dct2(plan, u, work);
-                   for (int64_t j = 0; j < n; ++j) {
-                     u[j] = u[j] * p.d[j] + p.bias[j];
-                   }
-                   Dct3(plan, u, work);
+                   ForwardSteps(p, u, work, SerialPhase());
                    Scatter(u, n, count, y + row * n);
                  });
 }
@@ -171,20 +167,13 @@ TFA_INLINE void BackwardImpl(const Problem<S>& p, const S* dy, const S* x,
     Gather(x + row * n, n, count, no_scale, xs);
     Gather(dy + row * n, n, count, no_scale, g);
     for (int64_t j = 0; j < n; ++j) h[j] = xs[j] * p.a[j];
-    // h2 = C (x ⊙ a) and g = C dy, each through its own FFT.
-    Dct2(plan, h, work);
-    Dct2(plan, g, work);
-    for (int64_t j = 0; j < n; ++j) {
-      dd[j] += h[j] * g[j];
-      dbias[j] += g[j];
-      h[j] = g[j] * p.d[j];
-    }
-    // t = C^T (d ⊙ g): da += x ⊙ t, dx = a ⊙ t.
-    Dct3(plan, h, work);
-    for (int64_t j = 0; j < n; ++j) {
-      da[j] += xs[j] * h[j];
-      h[j] = h[j] * p.a[j];
-    }
+    BackwardSteps(
+        p, h, g, work, SerialPhase(),
+        [&](int64_t j, V h2, V g_j) TFA_LAMBDA_INLINE {
+          dd[j] += h2 * g_j;
+          dbias[j] += g_j;
+        },
+        [&](int64_t j, V t) TFA_LAMBDA_INLINE { da[j] += xs[j] * t; });
     Scatter(h, n, count, dx + row * n);
   });
   AddLanes(da, n, grad);
@@ -214,10 +203,9 @@ TFA_INLINE void Transform(const Plan<S>& plan, bool inverse, const S* x, S* y,
 
 }  // namespace
 
-int64_t RowsPerUnit(int64_t n, bool is_double) {
-  if (n > kMaxVectorLength) return 1;
-  return is_double ? kLanes<double> : kLanes<float>;
-}
+static_assert(sizeof(Vec<float>) == kVectorBytes &&
+                  sizeof(Vec<double>) == kVectorBytes,
+              "acdc.h's RowsPerUnit and the gradient's lanes are Vec's");
 
 // Rows up to kMaxVectorLength long go a vector of rows at a time, longer
 // ones a scalar (row) at a time.

@@ -17,23 +17,6 @@
 namespace tf_approx {
 namespace acdc {
 
-// Longest rows transformed a vector of rows at a time: the scratch is then
-// at most (6 n + 2 m) 64-byte vectors, m < 4 n: under 56 MiB for n = 2^16.
-constexpr int64_t kMaxVectorLength = 65536;
-
-// Rows per unit of work of the entry points below (a vector of rows, or one
-// row for long rows); callers should split rows in multiples of it.
-int64_t RowsPerUnit(int64_t n, bool is_double);
-
-template <typename S>
-struct Problem {
-  Plan<S> plan;  // of the row length n
-  // [n] each.
-  const S* a = nullptr;
-  const S* d = nullptr;
-  const S* bias = nullptr;
-};
-
 // y = IDCT(DCT(x ⊙ a) ⊙ d + bias) for rows [row_begin, row_end) of x and y
 // ([rows, n]).
 void Forward(const Problem<float>& p, const float* x, float* y,

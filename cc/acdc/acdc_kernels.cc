@@ -1,12 +1,13 @@
 // Kernels of TfApprox>Acdc, TfApprox>AcdcGrad and TfApprox>Dct: validate the
 // shapes on the host and call functor::Acdc<Device, T> and
-// functor::Dct<Device, T>. Built into the op library with the CPU functors
-// only (these ops have no GPU kernels yet: setup.py's GPU_FAMILIES leaves
-// them out); a GPU build adds the GPU functors under GOOGLE_CUDA and
-// registers the same kernel templates.
+// functor::Dct<Device, T>. Built into the op library with the CPU functors,
+// and compiled a second time with GOOGLE_CUDA=1 into the GPU kernel library
+// with the GPU functors (the acdc_gpu.cu.cc launchers; the half types
+// through float32 buffers).
 //
 // The DCT tables of a length are built on the host once per kernel and kept
-// (PlanCache). The CPU functors shard rows over TensorFlow's intra-op pool in
+// (PlanCache; on a GPU, copied to device memory once). The CPU functors
+// shard rows over TensorFlow's intra-op pool in
 // units of acdc::RowsPerUnit rows (a vector of rows). The gradient splits the
 // rows into chunks fixed by the shapes alone, each chunk's parameter sums go
 // to their own slot, and the slots are added in order: the result does not
@@ -30,7 +31,7 @@
 #include "tensorflow/core/framework/tensor.h"
 #include "unsupported/Eigen/CXX11/Tensor"
 #if GOOGLE_CUDA
-#error "acdc has no GPU functors yet: not in setup.py's GPU_FAMILIES"
+#include "cc/acdc/acdc_gpu.h"
 #else
 #include "cc/acdc/acdc_cpu.h"
 #include "cc/common/cpu_vector.h"
@@ -44,20 +45,44 @@ using ::tensorflow::OpKernelConstruction;
 using ::tensorflow::OpKernelContext;
 using ::tensorflow::Tensor;
 
-// The tables of every length a kernel has seen, built once (host memory).
+// The tables of every length a kernel has seen, built once on the host and
+// kept (on a GPU, in device memory, copied once on the op's stream).
 template <typename C>
 class PlanCache {
  public:
-  std::shared_ptr<const acdc::PlanTables<C>> Get(int64_t n) {
+  // *plan: the plan of rows of n, its tables kept as long as the cache.
+  absl::Status Get(OpKernelContext* ctx, int64_t n, acdc::Plan<C>* plan) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto& tables = tables_[n];
-    if (tables == nullptr) tables = std::make_shared<acdc::PlanTables<C>>(n);
-    return tables;
+    auto found = plans_.find(n);
+    if (found == plans_.end()) {
+      Entry entry;
+      entry.host = std::make_unique<acdc::PlanTables<C>>(n);
+      entry.plan = entry.host->plan();
+#if GOOGLE_CUDA
+      TF_RETURN_IF_ERROR(ctx->allocate_temp(
+          ::tensorflow::DataTypeToEnum<C>::value,
+          ::tensorflow::TensorShape({acdc::TableElements(entry.plan)}),
+          &entry.device));
+      TF_RETURN_IF_ERROR(LaunchStatus(
+          "acdc", acdc::LaunchCopyPlan<C>(StreamOf(ctx), entry.host->plan(),
+                                          entry.device.template flat<C>().data(),
+                                          &entry.plan)));
+#endif
+      found = plans_.emplace(n, std::move(entry)).first;
+    }
+    *plan = found->second.plan;
+    return absl::OkStatus();
   }
 
  private:
+  struct Entry {
+    std::unique_ptr<const acdc::PlanTables<C>> host;
+    Tensor device;  // GPU: the tables, which `plan` points to
+    acdc::Plan<C> plan;
+  };
+
   std::mutex mu_;
-  std::map<int64_t, std::shared_ptr<const acdc::PlanTables<C>>> tables_;
+  std::map<int64_t, Entry> plans_;
 };
 
 // Validates x (rank >= 1) and returns the length of its last axis.
@@ -91,7 +116,115 @@ struct Acdc;
 template <typename Device, typename T>
 struct Dct;
 
-#if !GOOGLE_CUDA
+#if GOOGLE_CUDA
+// The acdc_gpu.cu.cc kernels on the op's stream: a row a thread block.
+template <typename T>
+struct Acdc<GPUDevice, T> {
+  using C = ComputeType<T>;
+
+  // The launchers' scratch for `rows` rows of `plan`.
+  static absl::Status Scratch(OpKernelContext* ctx, const acdc::Plan<C>& plan,
+                              int64_t rows, bool gradient, Tensor* scratch) {
+    return ctx->allocate_temp(
+        ::tensorflow::DataTypeToEnum<C>::value,
+        ::tensorflow::TensorShape(
+            {acdc::ScratchElements(plan, rows, gradient)}),
+        scratch);
+  }
+
+  // y = Acdc(x) for x of n columns (n > 0, x not empty).
+  static absl::Status Forward(OpKernelContext* ctx, PlanCache<C>* plans,
+                              int64_t n, const Tensor& x, const Tensor& a,
+                              const Tensor& d, const Tensor& bias, Tensor* y) {
+    constexpr const char* kOp = "acdc";
+    GpuComputeInput<T> x_in, a_in, d_in, bias_in;
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, x));
+    TF_RETURN_IF_ERROR(a_in.Init(ctx, kOp, a));
+    TF_RETURN_IF_ERROR(d_in.Init(ctx, kOp, d));
+    TF_RETURN_IF_ERROR(bias_in.Init(ctx, kOp, bias));
+    GpuComputeOutput<T> out;
+    TF_RETURN_IF_ERROR(out.Init(ctx, y));
+    acdc::Problem<C> p;
+    TF_RETURN_IF_ERROR(plans->Get(ctx, n, &p.plan));
+    p.a = a_in.data();
+    p.d = d_in.data();
+    p.bias = bias_in.data();
+    const int64_t rows = x.NumElements() / n;
+    Tensor scratch;
+    TF_RETURN_IF_ERROR(Scratch(ctx, p.plan, rows, false, &scratch));
+    TF_RETURN_IF_ERROR(LaunchStatus(
+        kOp, acdc::LaunchAcdc<C>(StreamOf(ctx), p, rows, x_in.data(),
+                                 out.data(), scratch.flat<C>().data())));
+    return out.Finish(ctx, kOp);
+  }
+
+  // dx, and the gradients of a, d and bias (dparams, [n] each; zero when x
+  // has no rows).
+  static absl::Status Backward(OpKernelContext* ctx, PlanCache<C>* plans,
+                               int64_t n, const Tensor& dy, const Tensor& x,
+                               const Tensor& a, const Tensor& d, Tensor* dx,
+                               Tensor* const dparams[3]) {
+    constexpr const char* kOp = "acdc gradient";
+    if (n == 0) return absl::OkStatus();  // every output is empty
+    GpuComputeInput<T> dy_in, x_in, a_in, d_in;
+    TF_RETURN_IF_ERROR(dy_in.Init(ctx, kOp, dy));
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, x));
+    TF_RETURN_IF_ERROR(a_in.Init(ctx, kOp, a));
+    TF_RETURN_IF_ERROR(d_in.Init(ctx, kOp, d));
+    GpuComputeOutput<T> outs[4];
+    TF_RETURN_IF_ERROR(outs[0].Init(ctx, dx));
+    for (int i = 0; i < 3; ++i)
+      TF_RETURN_IF_ERROR(outs[1 + i].Init(ctx, dparams[i]));
+    acdc::Problem<C> p;
+    TF_RETURN_IF_ERROR(plans->Get(ctx, n, &p.plan));
+    p.a = a_in.data();
+    p.d = d_in.data();
+    const int64_t rows = x.NumElements() / n;
+    Tensor scratch;
+    TF_RETURN_IF_ERROR(Scratch(ctx, p.plan, rows, true, &scratch));
+    acdc::AcdcGrads<C> grads;
+    grads.da = outs[1].data();
+    grads.dd = outs[2].data();
+    grads.dbias = outs[3].data();
+    TF_RETURN_IF_ERROR(LaunchStatus(
+        kOp, acdc::LaunchAcdcGrad<C>(StreamOf(ctx), p, rows, dy_in.data(),
+                                     x_in.data(), outs[0].data(),
+                                     scratch.flat<C>().data(), grads)));
+    for (GpuComputeOutput<T>& out : outs)
+      TF_RETURN_IF_ERROR(out.Finish(ctx, kOp));
+    return absl::OkStatus();
+  }
+};
+
+// The orthonormal DCT-II (or, inverse, DCT-III) of rows of n, a row a
+// thread block.
+template <typename T>
+struct Dct<GPUDevice, T> {
+  using C = ComputeType<T>;
+
+  // x of n columns (n > 0, x not empty).
+  static absl::Status Compute(OpKernelContext* ctx, PlanCache<C>* plans,
+                              bool inverse, int64_t n, const Tensor& x,
+                              Tensor* y) {
+    constexpr const char* kOp = "dct";
+    GpuComputeInput<T> x_in;
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, x));
+    GpuComputeOutput<T> out;
+    TF_RETURN_IF_ERROR(out.Init(ctx, y));
+    acdc::Plan<C> plan;
+    TF_RETURN_IF_ERROR(plans->Get(ctx, n, &plan));
+    const int64_t rows = x.NumElements() / n;
+    Tensor scratch;
+    TF_RETURN_IF_ERROR(Acdc<GPUDevice, T>::Scratch(ctx, plan, rows, false,
+                                                   &scratch));
+    TF_RETURN_IF_ERROR(LaunchStatus(
+        kOp, acdc::LaunchDct<C>(StreamOf(ctx), plan, inverse, rows,
+                                x_in.data(), out.data(),
+                                scratch.flat<C>().data())));
+    return out.Finish(ctx, kOp);
+  }
+};
+#else
 // Cycles per unit of rows for Eigen's cost model: the FFTs (about five
 // vector operations per butterfly) and the transposes.
 template <typename C>
@@ -116,15 +249,10 @@ void ForEachRowRange(OpKernelContext* ctx, const acdc::Plan<C>& plan,
   });
 }
 
-// Rows per gradient chunk: about kChunkElements elements, whole units, and
-// at most kMaxSumChunks chunks.
-constexpr int64_t kChunkElements = 65536;
-
-int64_t ChunkRows(int64_t rows, int64_t n, int64_t unit) {
-  int64_t chunk = std::max<int64_t>(1, kChunkElements / n);
-  chunk = std::max(chunk, (rows + kMaxSumChunks - 1) / kMaxSumChunks);
-  return (chunk + unit - 1) / unit * unit;
-}
+// The gradient's chunks (acdc.h's ChunkRows, which the GPU kernels follow
+// too).
+static_assert(acdc::kMaxChunks == kMaxSumChunks,
+              "acdc.h's chunks are DeterministicRowSums'");
 
 // The acdc_cpu.cc loops, rows sharded over the intra-op pool; the gradient's
 // chunks fixed by the shapes alone (DeterministicRowSums).
@@ -143,9 +271,8 @@ struct Acdc<CPUDevice, T> {
     TF_RETURN_IF_ERROR(bias_in.Init(ctx, bias));
     ComputeOutput<T> out;
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
-    const auto tables = plans->Get(n);
     acdc::Problem<C> p;
-    p.plan = tables->plan();
+    TF_RETURN_IF_ERROR(plans->Get(ctx, n, &p.plan));
     p.a = a_in.data();
     p.d = d_in.data();
     p.bias = bias_in.data();
@@ -173,16 +300,15 @@ struct Acdc<CPUDevice, T> {
       TF_RETURN_IF_ERROR(d_in.Init(ctx, d));
       ComputeOutput<T> dx_out;
       TF_RETURN_IF_ERROR(dx_out.Init(ctx, dx));
-      const auto tables = plans->Get(n);
       acdc::Problem<C> p;
-      p.plan = tables->plan();
+      TF_RETURN_IF_ERROR(plans->Get(ctx, n, &p.plan));
       p.a = a_in.data();
       p.d = d_in.data();
       const int64_t unit = acdc::RowsPerUnit(n, sizeof(C) == 8);
       const Eigen::TensorOpCost row_cost(sizeof(C) * 2 * n, sizeof(C) * n,
                                          UnitCycles(p.plan, 3) / unit);
       total = DeterministicRowSums<C>(
-          ctx, rows, ChunkRows(rows, n, unit), 3 * n, row_cost,
+          ctx, rows, acdc::ChunkRows(rows, n, unit), 3 * n, row_cost,
           [&](int64_t begin, int64_t end, C* sums) {
             acdc::Backward(p, dy_in.data(), x_in.data(), dx_out.data(), begin,
                            end, sums);
@@ -213,8 +339,8 @@ struct Dct<CPUDevice, T> {
     TF_RETURN_IF_ERROR(x_in.Init(ctx, x));
     ComputeOutput<T> out;
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
-    const auto tables = plans->Get(n);
-    const acdc::Plan<C> plan = tables->plan();
+    acdc::Plan<C> plan;
+    TF_RETURN_IF_ERROR(plans->Get(ctx, n, &plan));
     ForEachRowRange(
         ctx, plan, x.NumElements() / n, 1, [&](int64_t begin, int64_t end) {
           acdc::Dct(plan, inverse, x_in.data(), out.data(), begin, end);
@@ -223,7 +349,7 @@ struct Dct<CPUDevice, T> {
     return absl::OkStatus();
   }
 };
-#endif  // !GOOGLE_CUDA
+#endif  // GOOGLE_CUDA
 
 }  // namespace functor
 

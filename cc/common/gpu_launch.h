@@ -35,6 +35,36 @@ inline const char* LaunchError() {
   return error == cudaSuccess ? nullptr : cudaGetErrorString(error);
 }
 
+// The shared memory a block may opt in to on the current device (48 KiB,
+// which every GPU has, where the query fails).
+inline int DeviceMaxSharedBytes() {
+  int device = 0;
+  int bytes = 48 * 1024;
+  if (cudaGetDevice(&device) == cudaSuccess) {
+    cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+                           device);
+  }
+  cudaGetLastError();  // a failed query leaves the 48 KiB
+  return bytes;
+}
+
+// Launches kernel<<<blocks, threads, shared_bytes, stream>>>(args...),
+// opting in to more than 48 KiB of shared memory where asked; returns
+// LaunchError().
+template <typename... Params, typename... Args>
+const char* LaunchWithShared(void (*kernel)(Params...), int64_t blocks,
+                             int64_t threads, size_t shared_bytes,
+                             cudaStream_t stream, Args&&... args) {
+  if (shared_bytes > 48 * 1024 &&
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           static_cast<int>(shared_bytes)) != cudaSuccess) {
+    return LaunchError();
+  }
+  kernel<<<static_cast<int>(blocks), static_cast<int>(threads), shared_bytes,
+           stream>>>(std::forward<Args>(args)...);
+  return LaunchError();
+}
+
 // Enqueues kernel(args...) on `stream` as a grid-stride launch over n
 // threads' worth of work (ElementwiseBlocks(n) blocks of
 // kElementwiseThreads); returns LaunchError().

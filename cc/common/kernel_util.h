@@ -17,6 +17,7 @@
 #include "tensorflow/core/framework/types.h"
 #include "unsupported/Eigen/CXX11/Tensor"
 #if GOOGLE_CUDA
+#include "cc/common/convert_gpu.h"
 #include "xla/stream_executor/stream.h"
 #endif
 
@@ -90,6 +91,76 @@ inline absl::Status LaunchStatus(const char* op, const char* error) {
   return absl::InternalError(
       absl::StrCat(op, ": the CUDA kernel failed to launch: ", error));
 }
+// A tensor's elements as ComputeType<T> in GPU memory: its own buffer, or a
+// float32 copy (the half types; convert_gpu.h's LaunchConvert).
+template <typename T>
+class GpuComputeInput {
+ public:
+  using C = ComputeType<T>;
+
+  absl::Status Init(::tensorflow::OpKernelContext* ctx, const char* op,
+                    const ::tensorflow::Tensor& t) {
+    if constexpr (std::is_same<T, C>::value) {
+      data_ = GpuData<T>(t);
+      return absl::OkStatus();
+    } else {
+      TF_RETURN_IF_ERROR(
+          ctx->allocate_temp(::tensorflow::DT_FLOAT, t.shape(), &scratch_));
+      float* work = scratch_.flat<float>().data();
+      data_ = work;
+      return LaunchStatus(op, LaunchConvert(StreamOf(ctx),
+                                                      GpuData<T>(t), work,
+                                                      t.NumElements()));
+    }
+  }
+
+  const C* data() const { return data_; }
+
+ private:
+  ::tensorflow::Tensor scratch_;
+  const C* data_ = nullptr;
+};
+
+// An output written as ComputeType<T> in GPU memory: the output's own
+// buffer, or a float32 buffer that Finish converts into it.
+template <typename T>
+class GpuComputeOutput {
+ public:
+  using C = ComputeType<T>;
+
+  absl::Status Init(::tensorflow::OpKernelContext* ctx,
+                    ::tensorflow::Tensor* out) {
+    out_ = out;
+    if constexpr (std::is_same<T, C>::value) {
+      data_ = GpuData<T>(out);
+      return absl::OkStatus();
+    } else {
+      TF_RETURN_IF_ERROR(ctx->allocate_temp(::tensorflow::DT_FLOAT,
+                                            out->shape(), &scratch_));
+      data_ = scratch_.flat<float>().data();
+      return absl::OkStatus();
+    }
+  }
+
+  C* data() { return data_; }
+
+  absl::Status Finish(::tensorflow::OpKernelContext* ctx, const char* op) {
+    if constexpr (std::is_same<T, C>::value) {
+      return absl::OkStatus();
+    } else {
+      return LaunchStatus(
+          op, LaunchConvert(StreamOf(ctx),
+                                      static_cast<const float*>(data_),
+                                      GpuData<T>(out_), out_->NumElements()));
+    }
+  }
+
+ private:
+  ::tensorflow::Tensor* out_ = nullptr;
+  ::tensorflow::Tensor scratch_;
+  C* data_ = nullptr;
+};
+
 #endif  // GOOGLE_CUDA
 
 // A tensor's elements as ComputeType<T>: its own buffer, or a converted copy.

@@ -47,12 +47,6 @@ __global__ void FastfoodSumKernel(int64_t chunks, int64_t params,
   FastfoodSumThread(ThisThread(), chunks, params, partial, grads);
 }
 
-template <typename From, typename To>
-__global__ void ConvertKernel(const From* from, To* to, int64_t n) {
-  const Thread t = ThisThread();
-  for (int64_t i = t.First(); i < n; i += t.Stride()) Store(to + i, Load(from + i));
-}
-
 // Blocks of a block pass: one per group of rows, at most this many (each
 // then loops over the groups a grid apart).
 constexpr int64_t kMaxBlocks = 65535;
@@ -64,20 +58,11 @@ template <typename C, typename KernelOf, typename... Args>
 const char* LaunchRows(cudaStream_t stream, const BlockShape<C>& shape,
                        int64_t groups, size_t shared, KernelOf&& kernel_of,
                        Args... args) {
-  const int blocks = static_cast<int>(groups < kMaxBlocks ? groups : kMaxBlocks);
+  const int64_t blocks = groups < kMaxBlocks ? groups : kMaxBlocks;
   const char* error = nullptr;
   VisitLog2<kMaxElementsLog2>(shape.e, [&](auto e) {
-    auto* kernel = kernel_of(e);
-    if (shared > 48 * 1024 &&
-        cudaFuncSetAttribute(kernel,
-                             cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             static_cast<int>(shared)) != cudaSuccess) {
-      error = LaunchError();
-      return;
-    }
-    kernel<<<blocks, static_cast<int>(shape.Threads()), shared, stream>>>(
-        args...);
-    error = LaunchError();
+    error = LaunchWithShared(kernel_of(e), blocks, shape.Threads(), shared,
+                             stream, args...);
   });
   return error;
 }
@@ -90,17 +75,6 @@ const char* LaunchBlock(cudaStream_t stream, const BlockShape<C>& shape,
       shape.SharedBytes(),
       [](auto e) { return BlockKernel<decltype(e)::value, C>; }, shape, rows,
       scale, x, y);
-}
-
-int MaxSharedBytes() {
-  int device = 0;
-  int bytes = 48 * 1024;
-  if (cudaGetDevice(&device) == cudaSuccess) {
-    cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin,
-                           device);
-  }
-  cudaGetLastError();  // a failed query leaves the 48 KiB every GPU has
-  return bytes;
 }
 
 template <typename C>
@@ -122,12 +96,12 @@ const char* LaunchStrided(cudaStream_t stream, int64_t n, int first,
 
 template <typename C>
 int DeviceMaxBlockLog2() {
-  return MaxBlockLog2<C>(static_cast<size_t>(MaxSharedBytes()));
+  return MaxBlockLog2<C>(static_cast<size_t>(DeviceMaxSharedBytes()));
 }
 
 template <typename C>
 int DeviceMaxFastfoodLog2() {
-  return MaxBlockLog2<C>(static_cast<size_t>(MaxSharedBytes()),
+  return MaxBlockLog2<C>(static_cast<size_t>(DeviceMaxSharedBytes()),
                          &BlockShape<C>::RowsBytes);
 }
 
@@ -257,12 +231,6 @@ const char* LaunchFwht(GpuStream stream, const C* x, C* y, int64_t rows,
       });
 }
 
-template <typename From, typename To>
-const char* LaunchConvert(GpuStream stream, const From* from, To* to,
-                          int64_t n) {
-  return LaunchElementwise(ConvertKernel<From, To>, n, stream, from, to, n);
-}
-
 #define TFA_INSTANTIATE(C)                                                  \
   template int DeviceMaxBlockLog2<C>();                                     \
   template int DeviceMaxFastfoodLog2<C>();                                  \
@@ -276,15 +244,6 @@ const char* LaunchConvert(GpuStream stream, const From* from, To* to,
                                              const FastfoodGrads<C>&, int);
 TFA_INSTANTIATE(float)
 TFA_INSTANTIATE(double)
-#undef TFA_INSTANTIATE
-
-#define TFA_INSTANTIATE(T)                                                   \
-  template const char* LaunchConvert<T, float>(GpuStream, const T*, float*,  \
-                                               int64_t);                     \
-  template const char* LaunchConvert<float, T>(GpuStream, const float*, T*,  \
-                                               int64_t);
-TFA_INSTANTIATE(Half)
-TFA_INSTANTIATE(BFloat16)
 #undef TFA_INSTANTIATE
 
 }  // namespace fastfood

@@ -846,12 +846,6 @@ const char* LaunchFastfoodGrad(GpuStream stream, const Problem<C>& p,
                                C* scratch, const FastfoodGrads<C>& grads,
                                int max_log2 = -1);
 
-// to[i] = from[i] for i in [0, n), converted as Load and Store do (bitwise
-// Eigen's conversions).
-template <typename From, typename To>
-const char* LaunchConvert(GpuStream stream, const From* from, To* to,
-                          int64_t n);
-
 }  // namespace fastfood
 }  // namespace tf_approx
 

@@ -23,7 +23,10 @@
 #include <type_traits>
 #include <vector>
 
+#include "cc/acdc/acdc.h"
+#include "cc/acdc/acdc_gpu.h"
 #include "cc/activations/activations_gpu.h"
+#include "cc/common/convert_gpu.h"
 #include "cc/common/device.h"
 #include "cc/common/gpu_model.h"
 #include "cc/fastfood/fastfood.h"
@@ -127,6 +130,11 @@ void RequireLike(const Array& a, const Array& b, const char* what) {
   Require(a->size() == b->size() && a->dtype().is(b->dtype()) &&
               a->bfloat16() == b->bfloat16(),
           std::string(what) + " must match x in size and dtype");
+}
+
+void RequireDtypeOf(const Array& a, const Array& b, const char* what) {
+  Require(a->dtype().is(b->dtype()) && a->bfloat16() == b->bfloat16(),
+          std::string(what) + " must have x's dtype");
 }
 
 // Calls fn(T{}) with T the element type of `a`.
@@ -235,10 +243,10 @@ Launch FastWalshHadamard(Array x, Array y, bool normalize,
       return [=] {
         float* w = work->data<float>();
         ThrowIfFailed(
-            fastfood::LaunchConvert(nullptr, x->data<T>(), w, size));
+            LaunchConvert(nullptr, x->data<T>(), w, size));
         ThrowIfFailed(fastfood::LaunchFwht<float>(nullptr, w, w, rows, k,
                                                   scale, max_block_log2));
-        ThrowIfFailed(fastfood::LaunchConvert(
+        ThrowIfFailed(LaunchConvert(
             nullptr, static_cast<const float*>(w), y->data<T>(), size));
       };
     }
@@ -446,7 +454,7 @@ struct FastfoodCall {
   FastfoodCall(const Array& x, const Array& s, const Array& g, const Array& b,
                const Array& perm, int64_t units, bool normalize, int limit,
                bool gradient) {
-    RequireLike(x, s, "s");
+    RequireDtypeOf(x, s, "s");
     for (const Array* a : {&s, &g, &b}) RequireLike(s, *a, "g and b");
     Require(perm->dtype().is(py::dtype::of<int32_t>()),
             "the permutation must be int32");
@@ -511,6 +519,106 @@ Launch FastfoodGrad(Array x, Array dy, Array dx, Array s, Array g, Array b,
       ThrowIfFailed(fastfood::LaunchFastfoodGrad<S>(
           nullptr, call.p, call.rows, dy->data<S>(), x->data<S>(),
           dx->data<S>(), call.Scratch(), out, call.max_log2));
+    };
+  });
+}
+
+// ACDC and the DCT: a, d and bias are device arrays ([n]), grads is [3, n]
+// (dE/da, dE/dd, dE/dbias); the plan's tables are copied to the device when
+// the Launch is made.
+template <typename S>
+struct AcdcCall {
+  int64_t rows = 0;
+  acdc::Plan<S> plan;
+  std::shared_ptr<DeviceArray> tables;
+  std::shared_ptr<DeviceArray> scratch;
+
+  AcdcCall(const Array& x, bool gradient) {
+    Require(!x->shape().empty() && x->shape().back() >= 1,
+            "x must have rank >= 1 and a last axis of length >= 1");
+    const int64_t n = x->shape().back();
+    rows = x->size() / n;
+    const acdc::PlanTables<S> host(n);
+    tables = std::make_shared<DeviceArray>(
+        x->dtype(),
+        std::vector<py::ssize_t>{
+            static_cast<py::ssize_t>(acdc::TableElements(host.plan()))},
+        false);
+    ThrowIfFailed(acdc::LaunchCopyPlan<S>(nullptr, host.plan(),
+                                          tables->data<S>(), &plan));
+    Check(cudaDeviceSynchronize(), "copying the tables");
+    scratch = std::make_shared<DeviceArray>(
+        x->dtype(),
+        std::vector<py::ssize_t>{static_cast<py::ssize_t>(
+            acdc::ScratchElements(plan, rows, gradient))},
+        false);
+  }
+
+  S* Scratch() const { return scratch->data<S>(); }
+
+  acdc::Problem<S> Problem(const Array& x, const Array& a, const Array& d,
+                           const S* bias) const {
+    RequireDtypeOf(x, a, "a");
+    RequireDtypeOf(x, d, "d");
+    Require(a->size() == plan.n && d->size() == plan.n,
+            "a and d must be [n], n the last axis of x");
+    acdc::Problem<S> p;
+    p.plan = plan;
+    p.a = a->data<S>();
+    p.d = d->data<S>();
+    p.bias = bias;
+    return p;
+  }
+};
+
+Launch Acdc(Array x, Array y, Array a, Array d, Array bias) {
+  RequireLike(x, y, "y");
+  RequireDtypeOf(x, bias, "bias");
+  return DispatchFloat(x, [&](auto type) -> Launch {
+    using S = decltype(type);
+    const AcdcCall<S> call(x, false);
+    Require(bias->size() == call.plan.n, "bias must be [n]");
+    const acdc::Problem<S> p = call.Problem(x, a, d, bias->data<S>());
+    return [=] {
+      ThrowIfFailed(acdc::LaunchAcdc<S>(nullptr, p, call.rows, x->data<S>(),
+                                        y->data<S>(), call.Scratch()));
+    };
+  });
+}
+
+Launch AcdcGrad(Array x, Array dy, Array dx, Array a, Array d, Array grads) {
+  RequireLike(x, dy, "dy");
+  RequireLike(x, dx, "dx");
+  RequireDtypeOf(x, grads, "grads");
+  return DispatchFloat(x, [&](auto type) -> Launch {
+    using S = decltype(type);
+    const AcdcCall<S> call(x, true);
+    Require(dy->size() == x->size() && dx->size() == x->size(),
+            "dy and dx must have x's shape");
+    Require(grads->size() == 3 * call.plan.n, "grads must be [3, n]");
+    const acdc::Problem<S> p =
+        call.Problem(x, a, d, static_cast<const S*>(nullptr));
+    return [=] {
+      acdc::AcdcGrads<S> out;
+      out.da = grads->data<S>();
+      out.dd = out.da + call.plan.n;
+      out.dbias = out.dd + call.plan.n;
+      ThrowIfFailed(acdc::LaunchAcdcGrad<S>(
+          nullptr, p, call.rows, dy->data<S>(), x->data<S>(), dx->data<S>(),
+          call.Scratch(), out));
+    };
+  });
+}
+
+Launch Dct(Array x, Array y, bool inverse) {
+  RequireLike(x, y, "y");
+  return DispatchFloat(x, [&](auto type) -> Launch {
+    using S = decltype(type);
+    const AcdcCall<S> call(x, false);
+    return [=] {
+      ThrowIfFailed(acdc::LaunchDct<S>(nullptr, call.plan, inverse, call.rows,
+                                       x->data<S>(), y->data<S>(),
+                                       call.Scratch()));
     };
   });
 }
@@ -998,6 +1106,13 @@ PYBIND11_MODULE(_gpu_harness, m) {
         py::arg("permutation"), py::arg("grads"), py::arg("units"),
         py::arg("normalize") = false, py::arg("max_log2") = -1,
         "A Launch of TfApprox>FastfoodGrad's kernels; grads [3, blocks, d].");
+  m.def("acdc", &tf_approx::Acdc, py::arg("x"), py::arg("y"), py::arg("a"),
+        py::arg("d"), py::arg("bias"), "A Launch of TfApprox>Acdc's kernel.");
+  m.def("acdc_grad", &tf_approx::AcdcGrad, py::arg("x"), py::arg("dy"),
+        py::arg("dx"), py::arg("a"), py::arg("d"), py::arg("grads"),
+        "A Launch of TfApprox>AcdcGrad's kernels; grads [3, n].");
+  m.def("dct", &tf_approx::Dct, py::arg("x"), py::arg("y"),
+        py::arg("inverse") = false, "A Launch of TfApprox>Dct's kernel.");
   m.def("fast_walsh_hadamard", &tf_approx::FastWalshHadamard, py::arg("x"),
         py::arg("y"), py::arg("normalize") = false,
         py::arg("max_block_log2") = -1,

@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "cc/acdc/acdc.h"
+#include "cc/acdc/acdc_gpu.h"
 #include "cc/activations/activations_gpu.h"
 #include "cc/common/device.h"
 #include "cc/common/gpu_model.h"
@@ -777,6 +779,125 @@ py::tuple FastfoodGradModel(FastfoodArray<S> dy, FastfoodArray<S> x,
   return py::make_tuple(dx, ds, dg, db);
 }
 
+// ACDC's and the DCT's GPU kernels (acdc_gpu.h), float32 and float64: a
+// row a block, on at most `max_blocks` blocks (0: one a row), the row's
+// memory in shared memory or (global) in a buffer of RowElements a block;
+// the gradient's sums then on `blocks` x `threads`.
+template <typename S>
+using AcdcArray = py::array_t<S, py::array::c_style | py::array::forcecast>;
+
+// Runs program(b, global) over rows of `plan` on the CPU model, global the
+// blocks' buffer (nullptr: shared memory).
+template <typename S, typename Program>
+void RunAcdcRows(const acdc::Plan<S>& plan, int64_t rows, bool gradient,
+                 bool global, int64_t max_blocks, Program&& program) {
+  Require(max_blocks >= 0, "max_blocks must be >= 0");
+  if (rows == 0) return;
+  const int64_t blocks = max_blocks > 0 ? std::min(rows, max_blocks) : rows;
+  const int64_t elements = acdc::RowElements(plan, gradient);
+  std::vector<S> buffer(global ? blocks * elements : 0,
+                        std::numeric_limits<S>::quiet_NaN());
+  RunBlocks<acdc::NoRegisters>(
+      blocks, acdc::BlockThreads(plan),
+      global ? 0 : static_cast<size_t>(elements) * sizeof(S),
+      [&](auto& b) { program(b, global ? buffer.data() : nullptr); });
+}
+
+template <typename S>
+acdc::Problem<S> AcdcModelProblem(const acdc::PlanTables<S>& tables,
+                                  const AcdcArray<S>& a, const AcdcArray<S>& d,
+                                  const S* bias) {
+  const int64_t n = tables.plan().n;
+  Require(a.size() == n && d.size() == n,
+          "acdc: a, d and bias must have the length of the last axis of x");
+  acdc::Problem<S> p;
+  p.plan = tables.plan();
+  p.a = a.data();
+  p.d = d.data();
+  p.bias = bias;
+  return p;
+}
+
+template <typename S>
+int64_t AcdcLength(const AcdcArray<S>& x) {
+  Require(x.ndim() >= 1 && x.shape(x.ndim() - 1) >= 1,
+          "acdc: x must have rank >= 1 and a last axis of length >= 1");
+  return x.shape(x.ndim() - 1);
+}
+
+template <typename S>
+AcdcArray<S> AcdcModel(AcdcArray<S> x, AcdcArray<S> a, AcdcArray<S> d,
+                       AcdcArray<S> bias, bool global, int64_t max_blocks) {
+  const int64_t n = AcdcLength(x);
+  Require(bias.size() == n, "acdc: bias must have the length of x's last axis");
+  const acdc::PlanTables<S> tables(n);
+  const auto p = AcdcModelProblem(tables, a, d, bias.data());
+  AcdcArray<S> y(ShapeOf(x));
+  const int64_t rows = x.size() / n;
+  const S* in = x.data();
+  S* out = y.mutable_data();
+  RunAcdcRows(p.plan, rows, false, global, max_blocks,
+              [&](auto& b, S* buffer) {
+                acdc::ForwardBlock(b, p, rows, in, out, buffer);
+              });
+  return y;
+}
+
+template <typename S>
+py::tuple AcdcGradModel(AcdcArray<S> dy, AcdcArray<S> x, AcdcArray<S> a,
+                        AcdcArray<S> d, bool global, int64_t max_blocks,
+                        int64_t blocks, int64_t threads) {
+  CheckGrid(blocks, threads);
+  const int64_t n = AcdcLength(x);
+  Require(dy.size() == x.size(), "acdc gradient: dy must have x's shape");
+  const acdc::PlanTables<S> tables(n);
+  const auto p = AcdcModelProblem(tables, a, d, static_cast<const S*>(nullptr));
+  const int64_t rows = x.size() / n;
+  AcdcArray<S> dx(ShapeOf(x));
+  std::vector<S> terms_buffer(3 * rows * n,
+                              std::numeric_limits<S>::quiet_NaN());
+  acdc::Terms<S> terms;
+  terms.data = terms_buffer.data();
+  terms.rows = rows;
+  terms.n = n;
+  const S* dy_in = dy.data();
+  const S* x_in = x.data();
+  S* dx_out = dx.mutable_data();
+  RunAcdcRows(p.plan, rows, true, global, max_blocks,
+              [&](auto& b, S* buffer) {
+                acdc::BackwardBlock(b, p, rows, dy_in, x_in, dx_out, terms,
+                                    buffer);
+              });
+  AcdcArray<S> da(std::vector<py::ssize_t>{n}), dd(std::vector<py::ssize_t>{n}),
+      dbias(std::vector<py::ssize_t>{n});
+  acdc::AcdcGrads<S> grads;
+  grads.da = da.mutable_data();
+  grads.dd = dd.mutable_data();
+  grads.dbias = dbias.mutable_data();
+  const int64_t unit = acdc::RowsPerUnit(n, sizeof(S) == 8);
+  RunGrid(blocks, threads, [&](const Thread& t) {
+    acdc::SumThread(t, terms, unit, grads);
+  });
+  return py::make_tuple(dx, da, dd, dbias);
+}
+
+template <typename S>
+AcdcArray<S> DctModel(AcdcArray<S> x, bool inverse, bool global,
+                      int64_t max_blocks) {
+  const int64_t n = AcdcLength(x);
+  const acdc::PlanTables<S> tables(n);
+  const acdc::Plan<S> plan = tables.plan();
+  AcdcArray<S> y(ShapeOf(x));
+  const int64_t rows = x.size() / n;
+  const S* in = x.data();
+  S* out = y.mutable_data();
+  RunAcdcRows(plan, rows, false, global, max_blocks,
+              [&](auto& b, S* buffer) {
+                acdc::DctBlock(b, plan, inverse, rows, in, out, buffer);
+              });
+  return y;
+}
+
 // The block programs of block_programs.h, on the CPU model of cooperative
 // launches (RunBlocks).
 
@@ -952,6 +1073,30 @@ void DefineGpuModel(py::module_& parent) {
         py::arg("max_blocks") = 0, py::arg("blocks") = 1,
         py::arg("threads") = 256,
         py::arg("staged_elements") = fastfood::kStagedElements);
+  m.def("acdc", &AcdcModel<float>, py::arg("x"), py::arg("a"), py::arg("d"),
+        py::arg("bias"), py::arg("global_memory") = false,
+        py::arg("max_blocks") = 0,
+        "TfApprox>Acdc's GPU kernel: a row a block, its memory shared (or "
+        "global), each FFT and DCT loop a phase of the block's threads.");
+  m.def("acdc", &AcdcModel<double>, py::arg("x"), py::arg("a"), py::arg("d"),
+        py::arg("bias"), py::arg("global_memory") = false,
+        py::arg("max_blocks") = 0);
+  m.def("acdc_grad", &AcdcGradModel<float>, py::arg("dy"), py::arg("x"),
+        py::arg("a"), py::arg("d"), py::arg("global_memory") = false,
+        py::arg("max_blocks") = 0, py::arg("blocks") = 1,
+        py::arg("threads") = 256,
+        "TfApprox>AcdcGrad's GPU kernels: (dx, da, dd, dbias), the sums in "
+        "the CPU kernel's chunks and lanes.");
+  m.def("acdc_grad", &AcdcGradModel<double>, py::arg("dy"), py::arg("x"),
+        py::arg("a"), py::arg("d"), py::arg("global_memory") = false,
+        py::arg("max_blocks") = 0, py::arg("blocks") = 1,
+        py::arg("threads") = 256);
+  m.def("dct", &DctModel<float>, py::arg("x"), py::arg("inverse") = false,
+        py::arg("global_memory") = false, py::arg("max_blocks") = 0,
+        "TfApprox>Dct's GPU kernel: the orthonormal DCT-II (inverse: "
+        "DCT-III) of each row, a row a block.");
+  m.def("dct", &DctModel<double>, py::arg("x"), py::arg("inverse") = false,
+        py::arg("global_memory") = false, py::arg("max_blocks") = 0);
   m.def("fast_walsh_hadamard", &Fwht, py::arg("x"),
         py::arg("bfloat16") = false, py::arg("normalize") = false,
         py::arg("max_block_log2") = fastfood::kMaxBlockLog2,
