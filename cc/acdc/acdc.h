@@ -39,6 +39,7 @@
 
 #include "cc/common/dispatch.h"
 #include "cc/common/platform.h"
+#include "cc/common/row_sums.h"
 
 namespace tf_approx {
 namespace acdc {
@@ -580,21 +581,15 @@ TFA_INLINE int64_t RowsPerUnit(int64_t n, bool is_double) {
 }
 
 // The parameter gradients' sums over rows run in chunks fixed by the shapes
-// alone: about kChunkElements / n rows each, at most kMaxChunks chunks,
-// whole units of RowsPerUnit rows. Within a chunk each lane sums its rows
-// (lane l: rows l, l + unit, ... of the chunk) from zero, the lanes are
-// added to the chunk's sum lowest first, and the chunks' sums are added in
-// order in double (cc/common/kernel_util.h's DeterministicRowSums on the
-// CPU).
+// alone (row_sums.h): about kChunkElements / n rows each, whole units of
+// RowsPerUnit rows. Within a chunk each lane sums its rows (lane l: rows l,
+// l + unit, ... of the chunk) from zero, the lanes are added to the chunk's
+// sum lowest first, and the chunks' sums are added in order in double
+// (cc/common/kernel_util.h's DeterministicRowSums on the CPU).
 constexpr int64_t kChunkElements = 65536;
-constexpr int64_t kMaxChunks = 64;
 
 TFA_INLINE int64_t ChunkRows(int64_t rows, int64_t n, int64_t unit) {
-  int64_t chunk = kChunkElements / n;
-  if (chunk < 1) chunk = 1;
-  const int64_t spread = (rows + kMaxChunks - 1) / kMaxChunks;
-  if (chunk < spread) chunk = spread;
-  return (chunk + unit - 1) / unit * unit;
+  return SumChunkRows(rows, kChunkElements / n, unit);
 }
 
 // u <- C^T (C u ⊙ d + bias), u = x ⊙ a on entry; work: ScratchSize(p.plan).

@@ -249,11 +249,6 @@ void ForEachRowRange(OpKernelContext* ctx, const acdc::Plan<C>& plan,
   });
 }
 
-// The gradient's chunks (acdc.h's ChunkRows, which the GPU kernels follow
-// too).
-static_assert(acdc::kMaxChunks == kMaxSumChunks,
-              "acdc.h's chunks are DeterministicRowSums'");
-
 // The acdc_cpu.cc loops, rows sharded over the intra-op pool; the gradient's
 // chunks fixed by the shapes alone (DeterministicRowSums).
 template <typename T>

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "cc/common/counter_noise.h"
 #include "cc/common/device.h"
+#include "cc/common/row_sums.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/framework/types.h"
@@ -277,23 +278,19 @@ void ParallelFor(::tensorflow::OpKernelContext* ctx, int64_t n,
 }
 
 // Parameter-gradient sums that do not depend on the number of threads. Rows
-// [0, rows) are cut into chunks fixed by the shapes alone: `chunk_rows` rows
-// each, longer where that would make more than kMaxSumChunks chunks.
-// fn(row_begin, row_end, slot) adds a chunk's sums to its own zeroed slot of
-// `slot_size` Acc values; chunks run on the intra-op pool (`row_cost` is one
-// row for Eigen's cost model). The slots are then added in chunk order, in
-// double, which is what is returned.
-constexpr int64_t kMaxSumChunks = 64;
-
+// [0, rows) are cut into chunks fixed by the shapes alone: about
+// `chunk_rows` rows each (row_sums.h's SumChunkRows). fn(row_begin, row_end,
+// slot) adds a chunk's sums to its own zeroed slot of `slot_size` Acc
+// values; chunks run on the intra-op pool (`row_cost` is one row for Eigen's
+// cost model). The slots are then added in chunk order, in double, which is
+// what is returned.
 template <typename Acc, typename Fn>
 std::vector<double> DeterministicRowSums(::tensorflow::OpKernelContext* ctx,
                                          int64_t rows, int64_t chunk_rows,
                                          int64_t slot_size,
                                          const Eigen::TensorOpCost& row_cost,
                                          Fn&& fn) {
-  chunk_rows = std::max<int64_t>(1, chunk_rows);
-  if ((rows + chunk_rows - 1) / chunk_rows > kMaxSumChunks)
-    chunk_rows = (rows + kMaxSumChunks - 1) / kMaxSumChunks;
+  chunk_rows = SumChunkRows(rows, chunk_rows);
   const int64_t chunks = rows == 0 ? 0 : (rows + chunk_rows - 1) / chunk_rows;
   std::vector<Acc> partial(chunks * slot_size, Acc(0));
   ParallelFor(ctx, chunks, row_cost * static_cast<double>(chunk_rows),

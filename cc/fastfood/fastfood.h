@@ -19,6 +19,7 @@
 
 #include "cc/common/dispatch.h"
 #include "cc/common/platform.h"
+#include "cc/common/row_sums.h"
 
 namespace tf_approx {
 namespace fastfood {
@@ -73,20 +74,13 @@ struct Problem {
 };
 
 // The parameter gradients' sums over rows (batch) run in chunks fixed by the
-// shapes alone, on either device: about kChunkElements / (blocks * d) rows
-// each, at most kMaxChunks chunks (cc/common/kernel_util.h's
-// DeterministicRowSums on the CPU); the chunks' sums are added in order, in
-// double.
+// shapes alone, on either device (row_sums.h): about kChunkElements /
+// (blocks * d) rows each; the chunks' sums are added in order, in double.
 constexpr int64_t kChunkElements = 65536;
-constexpr int64_t kMaxChunks = 64;
 
 // Rows a chunk, for `rows` rows of `params` = blocks * d parameters.
 TFA_INLINE int64_t ChunkRows(int64_t rows, int64_t params) {
-  int64_t chunk_rows = kChunkElements / params;
-  if (chunk_rows < 1) chunk_rows = 1;
-  if ((rows + chunk_rows - 1) / chunk_rows > kMaxChunks)
-    chunk_rows = (rows + kMaxChunks - 1) / kMaxChunks;
-  return chunk_rows;
+  return SumChunkRows(rows, kChunkElements / params);
 }
 
 // ---------------------------------------------------------------------------

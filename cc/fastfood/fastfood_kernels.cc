@@ -355,11 +355,6 @@ absl::Status CheckPermutation(const FastfoodInputs& in) {
   return absl::OkStatus();
 }
 
-// The gradient's chunks (fastfood.h's ChunkRows, which the GPU kernels
-// follow too).
-static_assert(fastfood::kMaxChunks == kMaxSumChunks,
-              "fastfood.h's chunks are DeterministicRowSums'");
-
 // Cycles per row, for Eigen's cost model: two transforms and a few diagonal
 // passes per block.
 template <typename C>
