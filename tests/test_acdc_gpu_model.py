@@ -24,14 +24,15 @@ from tf_approx import _native
 model = _native.gpu_model
 SCALE_EPS = 64
 # Powers of two (the packed half-length FFT), other even lengths and odd
-# ones (Bluestein), down to 1 and 2.
-LENGTHS = [1, 2, 3, 4, 5, 8, 12, 16, 100, 127, 256, 1000, 1024, 4096]
+# ones (Bluestein), down to 1 and 2, and past the CPU's vector rows (above
+# 65536 it sums a row at a time: one lane).
+LENGTHS = [1, 2, 3, 4, 5, 8, 12, 16, 100, 127, 256, 1000, 1024, 4096, 70000]
 
 
 def _rows_for(n):
   # Several of the gradient's chunks (about 65536 / n rows each, whole units
   # of 16 float32 or 8 float64 rows), the last one ending mid-unit.
-  return {4096: 37, 1024: 139}.get(n, 9 if n > 1024 else 75)
+  return {70000: 3, 4096: 37, 1024: 139}.get(n, 9 if n > 1024 else 75)
 
 
 def _inputs(n, dtype, rows, seed=0):
