@@ -173,7 +173,9 @@ void RunBlocks(int64_t blocks, int64_t threads, size_t shared_bytes,
   std::vector<std::max_align_t> shared(
       (shared_bytes + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t));
   for (int64_t block = 0; block < blocks; ++block) {
-    std::memset(shared.data(), 0xff, shared.size() * sizeof(shared[0]));
+    if (!shared.empty()) {  // memset(nullptr, ...) is undefined even for 0
+      std::memset(shared.data(), 0xff, shared.size() * sizeof(shared[0]));
+    }
     CpuBlock<R> b(block, blocks, threads, shared.data());
     program(b);
   }
