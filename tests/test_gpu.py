@@ -138,6 +138,33 @@ def test_fast_walsh_hadamard_gpu_matches_cpu_bitwise(dtype, shape):
                                     want.numpy().astype(np.float64))
 
 
+def _assert_layer_gpu_matches_cpu(run, x, dy, params, dtype,
+                                  exact_first=False, devices=("/GPU:0",
+                                                              "/CPU:0")):
+  """run(device, x, dy, params) -> tensors, on the GPU and the CPU: the
+  GPU's the same bits on a second run, and each within SCALE_EPS eps of its
+  CPU array's largest value plus one unit of a half type (the first bitwise
+  where exact_first)."""
+  gpu_device, cpu_device = devices
+  gpu = run(gpu_device, x, dy, params)
+  cpu = run(cpu_device, x, dy, params)
+  assert gpu_device[1:4] in gpu[0].device
+  for first, again in zip(gpu, run(gpu_device, x, dy, params)):
+    np.testing.assert_array_equal(first.numpy(), again.numpy())
+  got = [t.numpy().astype(np.float64) for t in gpu]
+  want = [t.numpy().astype(np.float64) for t in cpu]
+  if exact_first:
+    np.testing.assert_array_equal(got[0], want[0])
+    got, want = got[1:], want[1:]
+  half_eps = {tf.float16: 2.0**-10, tf.bfloat16: 2.0**-7}.get(dtype, 0.0)
+  compute_eps = np.finfo(np.float64 if dtype == tf.float64 else
+                         np.float32).eps
+  for a, w in zip(got, want):
+    bound = (half_eps * np.abs(w) +
+             SCALE_EPS * compute_eps * max(1.0, np.abs(w).max(initial=0.0)))
+    assert (np.abs(a - w) <= bound).all()
+
+
 # Adaptive Fastfood, (n_in, units) and so d: fused (a row within a warp,
 # across warps, several blocks of parameters) and staged (d = 2^16, past any
 # GPU's shared memory).
@@ -170,21 +197,8 @@ def test_fastfood_gpu_matches_cpu(dtype, shape):
   params = [tf.constant(v, dtype) for v in (s, g, b)] + [tf.constant(perm)]
   x = tf.constant(rng.normal(size=[9, n_in]), dtype)
   dy = tf.constant(rng.normal(size=[9, units]), dtype)
-  gpu = _fastfood("/GPU:0", x, dy, params)
-  cpu = _fastfood("/CPU:0", x, dy, params)
-  assert "GPU" in gpu[0].device
-  for first, again in zip(gpu, _fastfood("/GPU:0", x, dy, params)):
-    np.testing.assert_array_equal(first.numpy(), again.numpy())
-  got = [t.numpy().astype(np.float64) for t in gpu]
-  want = [t.numpy().astype(np.float64) for t in cpu]
-  np.testing.assert_array_equal(got[0], want[0])
-  half_eps = {tf.float16: 2.0**-10, tf.bfloat16: 2.0**-7}.get(dtype, 0.0)
-  compute_eps = np.finfo(np.float64 if dtype == tf.float64 else
-                         np.float32).eps
-  for a, w in zip(got[1:], want[1:]):
-    bound = (half_eps * np.abs(w) +
-             SCALE_EPS * compute_eps * max(1.0, np.abs(w).max()))
-    assert (np.abs(a - w) <= bound).all()
+  _assert_layer_gpu_matches_cpu(_fastfood, x, dy, params, dtype,
+                                exact_first=True)
 
 
 # ACDC and the DCT, row lengths: powers of two (the packed half-length FFT),
@@ -219,20 +233,7 @@ def test_acdc_gpu_matches_cpu(dtype, n):
             for _ in range(3)]
   x = tf.constant(rng.normal(size=[33, n]), dtype)
   dy = tf.constant(rng.normal(size=[33, n]), dtype)
-  gpu = _acdc("/GPU:0", x, dy, params)
-  cpu = _acdc("/CPU:0", x, dy, params)
-  assert "GPU" in gpu[0].device
-  for first, again in zip(gpu, _acdc("/GPU:0", x, dy, params)):
-    np.testing.assert_array_equal(first.numpy(), again.numpy())
-  half_eps = {tf.float16: 2.0**-10, tf.bfloat16: 2.0**-7}.get(dtype, 0.0)
-  compute_eps = np.finfo(np.float64 if dtype == tf.float64 else
-                         np.float32).eps
-  for got, want in zip(gpu, cpu):
-    got, want = got.numpy().astype(np.float64), want.numpy().astype(
-        np.float64)
-    bound = (half_eps * np.abs(want) +
-             SCALE_EPS * compute_eps * max(1.0, np.abs(want).max()))
-    assert (np.abs(got - want) <= bound).all()
+  _assert_layer_gpu_matches_cpu(_acdc, x, dy, params, dtype)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
