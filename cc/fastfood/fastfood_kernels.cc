@@ -202,13 +202,13 @@ struct Fastfood<GPUDevice, T> {
     }
   };
 
-  // The launchers' scratch for `rows` rows.
+  // The launchers' scratch for `rows` rows, max_log2 the fused kernels'
+  // limit the launch is given.
   static absl::Status Scratch(OpKernelContext* ctx,
                               const fastfood::Problem<C>& p, int64_t rows,
-                              bool gradient, Tensor* scratch) {
+                              bool gradient, int max_log2, Tensor* scratch) {
     const int64_t elements = fastfood::FastfoodScratchElements(
-        rows, p.blocks * p.d, p.d, gradient,
-        fastfood::DeviceMaxFastfoodLog2<C>());
+        rows, p.blocks * p.d, p.d, gradient, max_log2);
     return ctx->allocate_temp(::tensorflow::DataTypeToEnum<C>::value,
                               ::tensorflow::TensorShape({elements}), scratch);
   }
@@ -224,12 +224,15 @@ struct Fastfood<GPUDevice, T> {
     TF_RETURN_IF_ERROR(x.Init(ctx, kOp, *in.x));
     GpuComputeOutput<T> out;
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
+    // Asked once: the scratch is sized for the path the launch takes.
+    const int max_log2 = fastfood::DeviceMaxFastfoodLog2<C>();
     Tensor scratch;
-    TF_RETURN_IF_ERROR(Scratch(ctx, params.p, rows, false, &scratch));
+    TF_RETURN_IF_ERROR(
+        Scratch(ctx, params.p, rows, false, max_log2, &scratch));
     TF_RETURN_IF_ERROR(LaunchStatus(
         kOp, fastfood::LaunchFastfood<C>(StreamOf(ctx), params.p, rows,
                                          x.data(), out.data(),
-                                         scratch.flat<C>().data())));
+                                         scratch.flat<C>().data(), max_log2)));
     return out.Finish(ctx, kOp);
   }
 
@@ -248,8 +251,9 @@ struct Fastfood<GPUDevice, T> {
     TF_RETURN_IF_ERROR(outs[0].Init(ctx, dx));
     for (int i = 0; i < 3; ++i)
       TF_RETURN_IF_ERROR(outs[1 + i].Init(ctx, dparams[i]));
+    const int max_log2 = fastfood::DeviceMaxFastfoodLog2<C>();
     Tensor scratch;
-    TF_RETURN_IF_ERROR(Scratch(ctx, params.p, rows, true, &scratch));
+    TF_RETURN_IF_ERROR(Scratch(ctx, params.p, rows, true, max_log2, &scratch));
     fastfood::FastfoodGrads<C> grads;
     grads.ds = outs[1].data();
     grads.dg = outs[2].data();
@@ -257,7 +261,7 @@ struct Fastfood<GPUDevice, T> {
     TF_RETURN_IF_ERROR(LaunchStatus(
         kOp, fastfood::LaunchFastfoodGrad<C>(
                  StreamOf(ctx), params.p, rows, dy_in.data(), x.data(),
-                 outs[0].data(), scratch.flat<C>().data(), grads)));
+                 outs[0].data(), scratch.flat<C>().data(), grads, max_log2)));
     for (GpuComputeOutput<T>& out : outs)
       TF_RETURN_IF_ERROR(out.Finish(ctx, kOp));
     return absl::OkStatus();
