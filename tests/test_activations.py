@@ -511,6 +511,20 @@ def _raw_op(**attrs):
     (dict(kind="rational", numerator=[]), "numerator"),
     (dict(kind="hard_tanh", clip=True, clip_min=1.0, clip_max=-1.0),
      "clip_min"),
+    (dict(kind="spline", spline=[0.0] * 6, below=[-1, 0, 0],
+          above=[1, 1, 0]), "spline"),
+    (dict(kind="spline", spline=[0.0] * 132, below=[-1, 0, 0],
+          above=[1, 1, 0]), "spline"),
+    (dict(kind="spline", spline=[0.0, 1.0, 0.0, np.inf], below=[-1, 0, 0],
+          above=[1, 1, 0]), "spline"),
+    (dict(kind="spline", spline=[0.0] * 4, above=[1, 1, 0]), "below"),
+    (dict(kind="spline", spline=[0.0] * 4, below=[1, 0, 0],
+          above=[1, 1, 0]), "below"),
+    (dict(kind="spline", spline=[0.0] * 4, below=[-1, 0, 0],
+          above=[1, 1, 0], input_scale=-1.0), "input_scale"),
+    (dict(kind="spline", spline=[0.0] * 4, below=[-1, 0, 0],
+          above=[1, 1, 0], clip=True, clip_min=-1.0, clip_max=1.0), "clip"),
+    (dict(kind="rational", spline=[0.0] * 4), "spline"),
 ])
 def test_bad_attrs_raise_invalid_argument_naming_it(attrs, argument):
   with pytest.raises(tf.errors.InvalidArgumentError, match=argument):

@@ -37,6 +37,7 @@ import tf_approx
 from tf_approx import _native
 from tf_approx import activations
 from tf_approx.ops.activations import ActivationSpec
+from tf_approx.reference import activations as activation_reference
 
 model = _native.gpu_model
 
@@ -718,8 +719,13 @@ ACTIVATION_CASES = {
                  "ultra_fast_sigmoid", "gelu_pade_5_6", "gelu_pade_5_6_clamp",
                  "silu_pade_5_4_clamp", "silu_fastexp_1024_clamp",
                  "mish_fastexp_1024_clamp", "softplus_pade_6_4_clamp",
-                 "elu_fastexp_512", "selu_fastexp_512_clamp")
+                 "elu_fastexp_512", "selu_fastexp_512_clamp",
+                 "gelu_spline_16", "mish_spline_32", "selu_spline_16")
 }
+# A spline with beta, and one of 32 pieces (two pairs of registers for
+# float64 on the CPU).
+ACTIVATION_CASES["silu_spline_32_beta"] = activations.spec(
+    "silu_spline_32", beta=1.702)
 # SiLU with beta (the input scale of the form) and a clipped form.
 ACTIVATION_CASES["silu_pade_5_4_clamp_beta"] = activations.spec(
     "silu_pade_5_4_clamp", beta=1.702)
@@ -755,6 +761,8 @@ def _rounding_magnitude(spec, x, dy=None):
   far smaller where they cancel (tanh_taylor_15 at |x| ~ 10). Contracting
   a Horner step into an FMA or not changes the result by that much. None
   for the other kinds, whose errors scale with the result."""
+  if spec.kind == "spline":
+    return _spline_rounding_magnitude(spec, x, dy)
   if spec.kind != "rational":
     return None
   if spec.has_form:
@@ -777,6 +785,26 @@ def _rounding_magnitude(spec, x, dy=None):
     grad = (poly(np.abs(slope(a)), ax) + f * poly(np.abs(slope(b)), ax) +
             np.abs(poly(slope(b), x)) * value + df * poly(np.abs(b), ax)) / q
     return np.abs(np.asarray(dy, np.float64)) * grad
+
+
+def _spline_rounding_magnitude(spec, x, dy=None):
+  """A spline's: where w = u scale + shift lies within rounding of a knot,
+  the two sides (an FMA or not) may take adjacent pieces, which meet only
+  up to their float32 coefficients' rounding (in units of the float32 eps
+  here, so that the bound covers that gap in float64 too); elsewhere its
+  pieces' coefficients, which Horner's rule sums."""
+  scale, shift = activation_reference.spline_scale_and_shift(spec)
+  c = np.abs(np.asarray(spec.spline, np.float64).reshape(-1, 4))
+  size = c.sum(-1).max() * abs(spec.output_scale)
+  if dy is not None:
+    size *= scale * abs(spec.input_scale) * 3
+  with np.errstate(all="ignore"):
+    w = np.asarray(x, np.float64) * spec.input_scale * scale + shift
+    near_knot = np.abs(w - np.round(w)) <= 1e-6 * (np.abs(w) + 1)
+    magnitude = np.where(near_knot, size * 2.0**32, size)
+    if dy is not None:
+      magnitude = magnitude * np.abs(np.asarray(dy, np.float64))
+    return magnitude
 
 
 def _form_rounding_magnitude(spec, x, dy=None):

@@ -115,11 +115,80 @@ def test_ranged_pick_is_the_cheapest_within_1e2_on_4(function):
       assert _ranged_error(name) > RANGED_ERROR, f"{name} is cheaper"
 
 
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_fast_pick_meets_the_safe_rule(function):
+  name = activations.MODERN_FAST[function]
+  assert activations.spec(name).kind == "spline"
+  for dtype in (tf.float32, tf.float64):
+    assert _safe_error(name, dtype) <= SAFE_ERROR, (name, dtype)
+  y = _apply(name, [math.inf, -math.inf, math.nan])
+  assert y[0] == math.inf and np.isnan(y[2])
+  assert y[1] == pytest.approx(EXACT[function](np.array(-1e300)), abs=1e-7)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_fast_pick_is_the_fewest_pieces_that_is_safe(function):
+  pick = activations.MODERN_FAST[function]
+  pieces = int(pick.rsplit("_", 1)[1])
+  for fewer in activations.SPLINE_PIECES:
+    if fewer < pieces:
+      name = f"{function}_spline_{fewer}"
+      assert _safe_error(name) > SAFE_ERROR, f"{name} is safe"
+
+
+def test_spline_has_no_clamp_name():
+  assert "gelu_spline_16" in activations.names()
+  for name in ("gelu_spline_16_clamp", "gelu_spline_12", "gelu_spline_64",
+               "tanh_spline_16"):
+    with pytest.raises(ValueError):
+      activations.spec(name)
+
+
+@pytest.mark.parametrize("name", ["gelu_spline_16", "silu_spline_32",
+                                  "mish_spline_32", "elu_spline_4"])
+def test_spline_gradient_matches_numerical_float64(name):
+  # Points inside the pieces and beyond the lines: at a knot the pieces
+  # meet only up to their float32 coefficients' rounding, which a
+  # difference quotient over 2e-6 magnifies.
+  spec = activations.spec(name)
+  lo, hi = spec.below[0], spec.above[0]
+  h = (hi - lo) / (len(spec.spline) // 4)
+  x = np.concatenate([np.arange(lo, hi, h) + 0.37 * h, [lo - 1.3, hi + 2.1]])
+  fn = activations.get(name)
+  theoretical, numerical = tf.test.compute_gradient(
+      fn, [tf.constant(x, tf.float64)], delta=1e-6)
+  np.testing.assert_allclose(theoretical[0], numerical[0], rtol=1e-6,
+                             atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["gelu_spline_16", "silu_spline_32"])
+def test_spline_derivative_is_continuous_at_its_knots(name):
+  # Hermite pieces: value and slope meet at every knot, up to the float32
+  # coefficients' rounding.
+  spec = activations.spec(name)
+  lo, hi = spec.below[0], spec.above[0]
+  pieces = len(spec.spline) // 4
+  knots = np.linspace(lo, hi, pieces + 1)
+  x = np.concatenate([knots - 1e-9, knots + 1e-9])
+  fn = activations.get(name)
+  x_tensor = tf.constant(x, tf.float64)
+  with tf.GradientTape() as tape:
+    tape.watch(x_tensor)
+    y = fn(x_tensor)
+  d = tape.gradient(y, x_tensor).numpy()
+  y = y.numpy()
+  half = len(knots)
+  assert np.abs(y[:half] - y[half:]).max() < 2e-6
+  assert np.abs(d[:half] - d[half:]).max() < 1e-5
+
+
 @pytest.mark.parametrize("name", [
     "gelu_pade_5_6_clamp", "gelu_pade_3_2_clamp", "silu_pade_5_4_clamp",
     "softplus_pade_6_4_clamp", "silu_fastexp_1024_clamp",
     "mish_fastexp_1024_clamp", "elu_fastexp_512_clamp",
-    "selu_fastexp_512_clamp"])
+    "selu_fastexp_512_clamp", "gelu_spline_16", "silu_spline_32",
+    "mish_spline_32", "softplus_spline_16", "elu_spline_16",
+    "selu_spline_16"])
 def test_clamp_is_continuous_at_the_switch(name):
   spec = activations.spec(name)
   for line in (spec.below, spec.above):
@@ -149,7 +218,8 @@ def test_gradient_matches_numerical_float64(name):
 def test_silu_beta_is_an_argument():
   x = np.linspace(-10, 10, 2001)
   for beta in (0.5, 1.702, 3.0):
-    for name in ("silu_pade_5_4_clamp", "silu_fastexp_1024_clamp"):
+    for name in ("silu_pade_5_4_clamp", "silu_fastexp_1024_clamp",
+                 "silu_spline_32"):
       error = np.abs(_apply(name, x, beta=beta) -
                      EXACT["silu"](x, beta=beta)).max()
       assert error <= SAFE_ERROR / min(beta, 1.0), (name, beta, error)
@@ -166,6 +236,8 @@ def test_silu_beta_is_an_argument():
 def test_elu_alpha_is_an_argument():
   x = np.linspace(-10, 3, 1301)
   y = _apply("elu_fastexp_512_clamp", x, alpha=0.3)
+  assert np.abs(y - EXACT["elu"](x, alpha=0.3)).max() < 1e-3
+  y = _apply("elu_spline_16", x, alpha=0.3)
   assert np.abs(y - EXACT["elu"](x, alpha=0.3)).max() < 1e-3
   assert _apply("elu_fastexp_512_clamp", [-1e30], alpha=0.3)[0] == (
       np.float64(np.float32(-0.3)))
@@ -197,7 +269,8 @@ def test_keras_names_stay_keras_own(keras_name):
 @pytest.mark.parametrize("name", ["gelu_pade_5_6_clamp", "silu_pade_5_4",
                                   "mish_fastexp_1024_clamp",
                                   "softplus_pade_6_4_clamp",
-                                  "selu_fastexp_512_clamp"])
+                                  "selu_fastexp_512_clamp", "gelu_spline_16",
+                                  "mish_spline_32"])
 @pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16, tf.float32,
                                    tf.float64])
 def test_dtypes_shapes_empty_and_nan(name, dtype):
@@ -227,7 +300,16 @@ def test_bad_form_attrs_name_the_argument():
                       (dict(below=(1.0, 2.0)), "below"),
                       (dict(below=(1.0, 0.0, 0.0), above=(0.0, 1.0, 0.0)),
                        "below"),
-                      (dict(slope=math.nan), "slope")]:
+                      (dict(slope=math.nan), "slope"),
+                      (dict(kind="spline", spline=(0.0,) * 5,
+                            below=(-1.0, 0.0, 0.0), above=(1.0, 1.0, 0.0)),
+                       "spline"),
+                      (dict(kind="spline", spline=(0.0,) * 4,
+                            below=(-1.0, 0.0, 0.0)), "below"),
+                      (dict(kind="spline", spline=(0.0,) * 4,
+                            below=(-1.0, 0.0, 0.0), above=(1.0, 1.0, 0.0),
+                            input_scale=0.0), "input_scale"),
+                      (dict(spline=(0.0,) * 4), "spline")]:
     with pytest.raises(ValueError, match=arg):
       spec(**kwargs)
   # The op itself, past the Python checks.

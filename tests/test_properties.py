@@ -349,10 +349,43 @@ def activation_cases(draw):
   return name, dtype, x, as_name, draw(SEEDS)
 
 
+def _spline_parts(spec, x, dtype):
+  """`_inner_parts` for a spline: Horner's rounding in t, and t's own (w =
+  u scale + shift, rounded once or twice); where w lies within rounding of a
+  knot the kernel and the twin may take adjacent pieces, which meet only up
+  to their float32 coefficients' rounding: that gap, in units of eps."""
+  with np.errstate(all="ignore"):
+    u = np.asarray(x, np.float64) * spec.input_scale
+  u_tensor = tf.constant(u, tf.float64)
+  g, derivative = activation_reference._spline_parts(spec, u_tensor)  # pylint: disable=protected-access
+  g, dg = g.numpy(), derivative().numpy()
+  scale, shift = activation_reference.spline_scale_and_shift(spec)
+  c = np.abs(np.asarray(spec.spline, np.float64).reshape(-1, 4))
+  size = c.sum(-1).max()
+  dsize = (c[:, 1] + 2 * c[:, 2] + 3 * c[:, 3]).max() * scale
+  ends = np.asarray(spec.spline, np.float64).reshape(-1, 4)
+  gap = np.abs(ends.sum(-1)[:-1] - ends[1:, 0]).max(initial=0.0)
+  dgap = np.abs((ends[:-1, 1] + 2 * ends[:-1, 2] + 3 * ends[:-1, 3]) -
+                ends[1:, 1]).max(initial=0.0) * scale
+  eps = _eps(dtype)
+  with np.errstate(all="ignore"):
+    w = u * scale + shift
+    near_knot = np.abs(w - np.round(w)) <= C * eps * (np.abs(w) + 1)
+    t_error = C * (np.abs(w) + 1)
+    g_bound = C * size + np.abs(dg) / scale * t_error + np.where(
+        near_knot, (gap + C * eps * size) / eps, 0.0)
+    curvature = (2 * c[:, 2] + 6 * c[:, 3]).max() * scale
+    dg_bound = C * dsize + curvature * t_error + np.where(
+        near_knot, (dgap + C * eps * dsize) / eps, 0.0)
+  return g, dg, g_bound, dg_bound
+
+
 def _inner_parts(spec, x, dtype):
   """The form's g, g' (the twin's, float64) at u = input_scale x, and the
   bounds (in units of eps) of g and g' by the kind's rule, for the form's
   (see `_form_bound`)."""
+  if spec.kind == "spline":
+    return _spline_parts(spec, x, dtype)
   inner = dataclasses.replace(spec, product=False, input_scale=1.0,
                               output_scale=1.0, slope=0.0, below=None,
                               above=None)
@@ -470,6 +503,9 @@ def _bad_specs():
       (lambda: spec(kind="hard_tanh", clip=(1.0, -1.0)), "clip"),
       (lambda: spec(kind="hard_tanh", clip=(math.nan, 1.0)), "clip"),
       (lambda: spec(kind="cosine"), "kind"),
+      (lambda: spec(kind="spline", spline=[0.0] * 3, below=(-1.0, 0.0, 0.0),
+                    above=(1.0, 1.0, 0.0)), "spline"),
+      (lambda: spec(kind="spline", spline=[0.0] * 4), "below"),
   ])
 
 

@@ -33,6 +33,7 @@ import difflib
 import fractions
 import functools
 import json
+import math
 import re
 from pathlib import Path
 
@@ -86,6 +87,9 @@ RANGED = ("serp", "sigm_fastexp_2")
 MODERN_RANGES = {"gelu": 5.0, "silu": 12.0, "softplus": 10.0}
 _MODERN_PADE = re.compile(r"(gelu|silu|softplus)_pade_([1-9]\d*)_([1-9]\d*)")
 _MODERN_FASTEXP = re.compile(r"(silu|mish|elu|selu)_fastexp_([1-9]\d*)")
+_MODERN_SPLINE = re.compile(
+    r"(gelu|silu|mish|softplus|elu|selu)_spline_([1-9]\d*)")
+SPLINE_PIECES = (4, 8, 16, 32)
 # SELU's constants (Klambauer et al., 2017), as Keras and TensorFlow use them.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -120,6 +124,47 @@ MODERN_RANGED = {
     "elu": "elu_fastexp_32",
     "selu": "selu_fastexp_64",
 }
+# The fastest safe picks: splines (`<function>_spline_<pieces>`, cubic
+# pieces between the exact asymptotes) meet the safe rule above with fewer
+# operations than the paper's forms, and no division. Each is the fewest
+# pieces that is safe (tests/test_modern_activations.py).
+MODERN_FAST = {
+    "gelu": "gelu_spline_16",
+    "silu": "silu_spline_32",
+    "mish": "mish_spline_32",
+    "softplus": "softplus_spline_16",
+    "elu": "elu_spline_16",
+    "selu": "selu_spline_16",
+}
+
+# Each spline's range in u (its pieces span it; beyond it the lines take
+# over), the function there and its derivative: the lines are the exact
+# asymptotes, and the range is where they are within the safe rule's 1e-3.
+_SQRT_HALF = math.sqrt(0.5)
+
+
+def _sigmoid(x):
+  return 0.5 * (1.0 + math.tanh(0.5 * x))
+
+
+def _softplus(x):
+  return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+_SPLINE_FUNCTIONS = {
+    "gelu": ((-4.0, 4.0), lambda x: 0.5 * x * math.erfc(-x * _SQRT_HALF),
+             lambda x: 0.5 * math.erfc(-x * _SQRT_HALF) +
+             x * math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)),
+    "silu": ((-10.0, 10.0), lambda x: x * _sigmoid(x),
+             lambda x: _sigmoid(x) * (1.0 + x * (1.0 - _sigmoid(x)))),
+    "mish": ((-10.0, 6.0), lambda x: x * math.tanh(_softplus(x)),
+             lambda x: math.tanh(_softplus(x)) + x * _sigmoid(x) *
+             (1.0 - math.tanh(_softplus(x))**2)),
+    "softplus": ((-8.0, 8.0), _softplus, _sigmoid),
+    # ELU and SELU: exp(u) - 1 for u <= 0, scaled by the form.
+    "elu": ((-8.0, 0.0), math.expm1, math.exp),
+}
+_SPLINE_FUNCTIONS["selu"] = _SPLINE_FUNCTIONS["elu"]
 
 _user_specs = {}
 
@@ -184,8 +229,62 @@ def _fitted(name):
                         offset=entry["offset"])
 
 
+@functools.cache
+def spline_coefficients(function, pieces):
+  """The cubic Hermite pieces of `function`'s spline (see MODERN_FAST).
+
+  Each piece matches the function's value and derivative at its two knots,
+  so value and derivative are continuous; at the range's ends the knots take
+  the lines' values and slopes instead (the asymptotes; ELU's and SELU's
+  upper end is the function's own at 0), so the spline meets the lines too.
+
+  Returns:
+    4 coefficients per piece, `ActivationSpec.spline`'s layout.
+  """
+  (lo, hi), f, df = _SPLINE_FUNCTIONS[function]
+  h = (hi - lo) / pieces
+  knots = [lo + i * h for i in range(pieces + 1)]
+  values = [f(x) for x in knots]
+  slopes = [df(x) for x in knots]
+  values[0], slopes[0] = (-1.0, 0.0) if function in ("elu", "selu") else (
+      0.0, 0.0)
+  if function not in ("elu", "selu"):
+    values[-1], slopes[-1] = hi, 1.0
+  coefficients = []
+  for k in range(pieces):
+    fa, fb = values[k], values[k + 1]
+    da, db = h * slopes[k], h * slopes[k + 1]
+    coefficients += [fa, da, 3 * (fb - fa) - 2 * da - db,
+                     2 * (fa - fb) + da + db]
+  return tuple(coefficients)
+
+
+def _modern_spline(function, pieces, arguments):
+  """The spec of `<function>_spline_<pieces>`."""
+  (lo, hi), _, _ = _SPLINE_FUNCTIONS[function]
+  spline = spline_coefficients(function, pieces)
+  if function in ("elu", "selu"):
+    alpha, scale, slope = ((arguments["alpha"], 1.0, 1.0)
+                           if function == "elu" else
+                           (SELU_ALPHA, SELU_SCALE, _SELU_SLOPE))
+    return ActivationSpec(kind="spline", spline=spline,
+                          output_scale=scale * alpha,
+                          below=(lo, 0.0, -scale * alpha),
+                          above=(hi, slope, 0.0))
+  beta = arguments.get("beta", 1.0)
+  return ActivationSpec(kind="spline", spline=spline, input_scale=beta,
+                        output_scale=1.0 / beta, below=(lo / beta, 0.0, 0.0),
+                        above=(hi / beta, 1.0, 0.0))
+
+
 def _modern(name, arguments):
-  """(spec, clamped spec) for a name of today's activations, or None."""
+  """(spec, clamped spec) for a name of today's activations, or None (a
+  spline has no clamped spec: it always takes the asymptotes)."""
+  if match := _MODERN_SPLINE.fullmatch(name):
+    pieces = int(match[2])
+    if pieces not in SPLINE_PIECES:
+      return None
+    return _modern_spline(match[1], pieces, arguments), None
   if match := _MODERN_PADE.fullmatch(name):
     function, n, m = match[1], int(match[2]), int(match[3])
     if n not in PADE_DEGREES or m not in PADE_DEGREES:
@@ -282,7 +381,9 @@ def _modern_names():
            for m in PADE_DEGREES]
   names += [f"{fn}_fastexp_{2**k}" for fn in ("silu", "mish", "elu", "selu")
             for k in FASTEXP_SQUARINGS]
-  return names + [name + _CLAMP for name in names]
+  splines = [f"{fn}_spline_{pieces}" for fn in _SPLINE_FUNCTIONS
+             for pieces in SPLINE_PIECES]
+  return names + [name + _CLAMP for name in names] + splines
 
 
 def _builtin_names():

@@ -17,7 +17,9 @@
 
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "cc/common/dispatch.h"
 #include "cc/common/lanes.h"
@@ -35,12 +37,16 @@ enum class Kind : int {
   kHardSigmoid = 5,       // clip(x / 4 + 1/2, 0, 1)
   kFastExpExpm1 = 6,      // (1 + x/n)^n - 1, n = 2^squarings (for ELU)
   kFastExpMish = 7,       // tanh(softplus(x)) with exp(x) ~ (1 + x/n)^n
+  kSpline = 8,            // cubic pieces between the form's two lines
 };
 
 // Up to degree 15: tanh_taylor_15 is the largest polynomial name (docs/accuracy.md).
 constexpr int kMaxCoefficients = 16;
 constexpr int kMaxSquarings = 12;  // sigm_fastexp_4096
 constexpr int kWord2VecTableSize = 1000;
+// A spline's pieces: one 64-byte register pair of float32 coefficients each
+// (one shuffle gathers a lane's coefficient; two and a select for double).
+constexpr int kMaxPieces = 32;
 
 // A line y = slope x + intercept that replaces the function beyond `at`: an
 // asymptote (GELU's 0 and x), or a piece of the formula (ELU's x for x > 0).
@@ -96,6 +102,13 @@ struct Params {
   bool product = false;
   S input_scale = 1, output_scale = 1, slope = 0;
   Line<S> below, above;
+  // Spline: `pieces` cubics on equal intervals of u between the lines'
+  // points (below.at and above.at, times input_scale); with w = u
+  // spline_scale + spline_shift, piece k = clip(floor(w), 0, pieces - 1) is
+  // c0 + t (c1 + t (c2 + t c3)), t = w - k, c_j = spline[j][k].
+  int pieces = 0;
+  S spline_scale = 0, spline_shift = 0;
+  S spline[4][kMaxPieces] = {};
 };
 
 // Horner evaluation of c[0] + c[1] x + ... and of its derivative.
@@ -537,9 +550,105 @@ struct HardFn {
   TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
 };
 
+// Lane l of table[index[l]], for index in [0, pieces): a scalar indexes;
+// a vector gathers with one shuffle per pair of registers of the table
+// (kMaxPieces float32 entries are one pair), selecting among the pairs by
+// the index's high bits. kPairs > 0 fixes the number of pairs at compile
+// time (the CPU kernels: one, for every float32 spline); 0 reads `pieces`.
+template <int kPairs, typename V, typename S>
+TFA_INLINE V Gather(const S* table, int pieces, IntOfT<V> index) {
+  if constexpr (std::is_same_v<V, S>) {
+    return table[index];
+  } else {
+    using I = IntOfT<V>;
+    constexpr int kLanes = sizeof(V) / sizeof(S);
+    constexpr int kPair = 2 * kLanes;
+    const int pairs = kPairs > 0 ? kPairs : (pieces + kPair - 1) / kPair;
+    V result = {};
+    for (int pair = 0; pair < pairs; ++pair) {
+      V lo, hi;
+      std::memcpy(&lo, table + pair * kPair, sizeof(V));
+      std::memcpy(&hi, table + pair * kPair + kLanes, sizeof(V));
+      const V gathered = __builtin_shuffle(lo, hi, index);
+      if (pairs == 1) return gathered;
+      result = (index & (I{} - kPair)) == I{} + pair * kPair ? gathered
+                                                             : result;
+    }
+    return result;
+  }
+}
+
+// The cubic pieces of a spline (Params). Its value and derivative beyond
+// the range are the lines', which every spline has (InitForm): there the
+// pieces are extrapolated and then replaced. kPairs: see Gather.
+template <typename S, int kPairs = 0>
+struct SplineFn {
+  static constexpr bool kHasFar = false;
+  static constexpr bool kVectorizable = true;
+  const Params<S>& p;
+
+  // The piece of u (NaN: piece 0) and t, NaN where u is.
+  template <typename V>
+  TFA_INLINE void Locate(V u, IntOfT<V>* piece, V* t) const {
+    const V w = u * p.spline_scale + p.spline_shift;
+    const S last = S(p.pieces - 1);
+    // Clipped first, so that the conversion is exact; NaN compares false,
+    // so it takes piece 0. (Two instructions on x86: maxps, minps.)
+    const V above_zero = w > S(0) ? w : Splat<V, S>(0);
+    const V clipped = above_zero < last ? above_zero : Splat<V>(last);
+    if constexpr (std::is_same_v<V, S>) {
+      *piece = static_cast<IntOfT<V>>(clipped);
+      *t = w - static_cast<S>(*piece);
+    } else {
+      *piece = __builtin_convertvector(clipped, IntOfT<V>);
+      *t = w - __builtin_convertvector(*piece, V);
+    }
+  }
+
+  template <typename V>
+  TFA_INLINE V Coefficient(int j, IntOfT<V> piece) const {
+    return Gather<kPairs, V>(p.spline[j], p.pieces, piece);
+  }
+
+  template <typename V>
+  TFA_INLINE V Value(V u) const {
+    IntOfT<V> k;
+    V t;
+    Locate(u, &k, &t);
+    V y = Coefficient<V>(3, k) * t + Coefficient<V>(2, k);
+    y = y * t + Coefficient<V>(1, k);
+    return y * t + Coefficient<V>(0, k);
+  }
+
+  // dy/du = (c1 + t (2 c2 + 3 t c3)) spline_scale.
+  template <typename V>
+  TFA_INLINE V Derivative(V u) const {
+    IntOfT<V> k;
+    V t;
+    Locate(u, &k, &t);
+    const V c2 = Coefficient<V>(2, k);
+    V d = (S(3) * Coefficient<V>(3, k)) * t + (c2 + c2);
+    d = d * t + Coefficient<V>(1, k);
+    return d * p.spline_scale;
+  }
+
+  template <typename V>
+  TFA_INLINE void ValueAndDerivative(V u, V* value, V* derivative) const {
+    *value = Value(u);
+    *derivative = Derivative(u);
+  }
+
+  TFA_INLINE bool IsFar(S) const { return false; }
+  TFA_INLINE S ValueFar(S x) const { return Value(x); }
+  TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
+};
+
 // p's form around the function g of a kind (see Params): value, derivative,
-// and the far path of g's in units of x.
-template <typename S, typename G>
+// and the far path of g's in units of x. kLines: p is known to have the
+// form of every built-in spline (no product, no slope, a flat line below and
+// a sloped one above), so that the loops test none of p's fields: the
+// multiplies by scales of 1 they then do are exact.
+template <typename S, typename G, bool kLines = false>
 struct FormFn {
   static constexpr bool kHasFar = G::kHasFar;
   static constexpr bool kVectorizable = G::kVectorizable;
@@ -554,10 +663,15 @@ struct FormFn {
     return Outer(x, g.Value(Scaled(x)));
   }
 
+  // g itself only for a product (g + s x g').
   template <typename V>
   TFA_INLINE V Derivative(V x) const {
-    V gu, dgu;
-    g.ValueAndDerivative(Scaled(x), &gu, &dgu);
+    V gu = {}, dgu;
+    if (!kLines && p.product) {
+      g.ValueAndDerivative(Scaled(x), &gu, &dgu);
+    } else {
+      dgu = g.Derivative(Scaled(x));
+    }
     return OuterDerivative(x, gu, dgu);
   }
 
@@ -570,7 +684,7 @@ struct FormFn {
 
   template <typename V>
   TFA_INLINE V Scaled(V x) const {
-    return p.input_scale == S(1) ? x : x * p.input_scale;
+    return !kLines && p.input_scale == S(1) ? x : x * p.input_scale;
   }
 
   // x a, and 0 where a is 0 (at x = +-inf too: the limit of x g(x) where g
@@ -584,6 +698,13 @@ struct FormFn {
 
   template <typename V>
   TFA_INLINE V Outer(V x, V gu) const {
+    if constexpr (kLines) {
+      const V y = gu * p.output_scale;
+      return x < p.below.at
+                 ? Splat<V>(p.below.intercept)
+                 : (x > p.above.at ? x * p.above.slope + p.above.intercept
+                                   : y);
+    }
     V y = p.product ? Times(x, gu) : gu;
     if (p.output_scale != S(1)) y = y * p.output_scale;
     if (p.slope != S(0)) y = y + x * p.slope;
@@ -595,6 +716,11 @@ struct FormFn {
   // (x g(s x))' = g + s x g'; the lines' slopes beyond them.
   template <typename V>
   TFA_INLINE V OuterDerivative(V x, V gu, V dgu) const {
+    if constexpr (kLines) {
+      const V d = dgu * p.input_scale * p.output_scale;
+      return x < p.below.at ? Splat<V>(p.below.slope)
+                            : (x > p.above.at ? Splat<V>(p.above.slope) : d);
+    }
     V d = p.input_scale == S(1) ? dgu : dgu * p.input_scale;
     if (p.product) d = gu + Times(x, d);
     if (p.output_scale != S(1)) d = d * p.output_scale;
@@ -636,6 +762,9 @@ TFA_INLINE void VisitKind(const Params<S>& p, Fn&& fn) {
       break;
     case Kind::kFastExpMish:
       VisitForm(p, FastExpMishFn<S>{{p}}, fn);
+      break;
+    case Kind::kSpline:
+      VisitForm(p, SplineFn<S>{p}, fn);
       break;
     case Kind::kUltraFastSigmoid:
       fn(UltraFastSigmoidFn<S>{p});
@@ -695,7 +824,8 @@ inline bool ParseKind(const char* name, Kind* kind) {
       {"hard_tanh", Kind::kHardTanh},
       {"hard_sigmoid", Kind::kHardSigmoid},
       {"fastexp_expm1", Kind::kFastExpExpm1},
-      {"fastexp_mish", Kind::kFastExpMish}};
+      {"fastexp_mish", Kind::kFastExpMish},
+      {"spline", Kind::kSpline}};
   return ParseName(name, kNames, kind);
 }
 
@@ -753,7 +883,8 @@ template <typename S>
 inline const char* InitParams(Kind kind, const double* num, int num_len,
                               const double* den, int den_len, double offset,
                               int squarings, bool clip, double clip_lo,
-                              double clip_hi, const float* table,
+                              double clip_hi, const double* spline,
+                              int spline_len, const float* table,
                               Params<S>* p) {
   *p = Params<S>();
   p->kind = kind;
@@ -796,6 +927,20 @@ inline const char* InitParams(Kind kind, const double* num, int num_len,
   }
   if (kind == Kind::kWord2VecSigmoid && table == nullptr)
     return "word2vec_sigmoid needs its table";
+  if (kind == Kind::kSpline) {
+    if (spline_len < 4 || spline_len > 4 * kMaxPieces || spline_len % 4 != 0)
+      return "`spline` must have 4 coefficients per piece, 1 to 32 pieces";
+    p->pieces = spline_len / 4;
+    for (int k = 0; k < p->pieces; ++k) {
+      for (int j = 0; j < 4; ++j) {
+        if (!std::isfinite(spline[4 * k + j])) return "`spline` must be finite";
+        p->spline[j][k] = static_cast<S>(spline[4 * k + j]);
+      }
+    }
+    if (clip) return "`clip` does not apply to the kind 'spline'";
+  } else if (spline_len != 0) {
+    return "`spline` applies to the kind 'spline' only";
+  }
   return nullptr;
 }
 
@@ -835,9 +980,23 @@ inline const char* InitForm(bool product, double input_scale,
   p->slope = static_cast<S>(slope);
   p->form = product || input_scale != 1 || output_scale != 1 || slope != 0 ||
             p->below.active || p->above.active;
-  if (p->form && p->kind != Kind::kRational && !IsFastExp(p->kind)) {
+  if (p->form && p->kind != Kind::kRational && !IsFastExp(p->kind) &&
+      p->kind != Kind::kSpline) {
     return "`product`, `input_scale`, `output_scale`, `slope`, `below` and "
-           "`above` apply to the kinds 'rational' and 'fastexp_*' only";
+           "`above` apply to the kinds 'rational', 'fastexp_*' and 'spline' "
+           "only";
+  }
+  if (p->kind == Kind::kSpline) {
+    // The pieces span [below.at, above.at] in units of u = input_scale x.
+    if (!p->below.active || !p->above.active || !(p->below.at < p->above.at))
+      return "the kind 'spline' needs `below` and `above`, `below`'s point "
+             "less than `above`'s";
+    if (!(input_scale > 0)) return "`input_scale` of a spline must be positive";
+    const double lo = input_scale * below[0], hi = input_scale * above[0];
+    const double scale = p->pieces / (hi - lo);
+    if (!std::isfinite(scale)) return "the spline's range is too narrow";
+    p->spline_scale = static_cast<S>(scale);
+    p->spline_shift = static_cast<S>(-lo * scale);
   }
   // The far path's radius, in units of x.
   if (p->form && p->kind == Kind::kRational) {

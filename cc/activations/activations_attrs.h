@@ -18,7 +18,7 @@
 #define TFA_ACTIVATION_KINDS                                         \
   "'rational', 'fastexp_sigmoid', 'ultra_fast_sigmoid', "            \
   "'word2vec_sigmoid', 'hard_tanh', 'hard_sigmoid', 'fastexp_expm1', " \
-  "'fastexp_mish'"
+  "'fastexp_mish', 'spline'"
 
 // Every attr of an approximation but its kind, each name after `prefix` (a
 // string literal). All have defaults, so that SavedModels written before an
@@ -36,7 +36,8 @@
       .Attr(prefix "output_scale: float = 1.0")             \
       .Attr(prefix "slope: float = 0.0")                    \
       .Attr(prefix "below: list(float) = []")               \
-      .Attr(prefix "above: list(float) = []")
+      .Attr(prefix "above: list(float) = []")              \
+      .Attr(prefix "spline: list(float) = []")
 
 namespace tf_approx {
 
@@ -75,13 +76,14 @@ void ReadActivationParams(::tensorflow::OpKernelConstruction* ctx,
   OP_REQUIRES_OK(ctx, ctx->GetAttr(prefix + "clip_max", &clip_max));
   bool product;
   float input_scale, output_scale, slope;
-  std::vector<float> below, above;
+  std::vector<float> below, above, spline;
   OP_REQUIRES_OK(ctx, ctx->GetAttr(prefix + "product", &product));
   OP_REQUIRES_OK(ctx, ctx->GetAttr(prefix + "input_scale", &input_scale));
   OP_REQUIRES_OK(ctx, ctx->GetAttr(prefix + "output_scale", &output_scale));
   OP_REQUIRES_OK(ctx, ctx->GetAttr(prefix + "slope", &slope));
   OP_REQUIRES_OK(ctx, ctx->GetAttr(prefix + "below", &below));
   OP_REQUIRES_OK(ctx, ctx->GetAttr(prefix + "above", &above));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr(prefix + "spline", &spline));
   activations::Kind parsed = activations::Kind::kRational;
   OP_REQUIRES(ctx, activations::ParseKind(kind.c_str(), &parsed),
               absl::InvalidArgumentError(absl::StrCat(
@@ -97,9 +99,11 @@ void ReadActivationParams(::tensorflow::OpKernelConstruction* ctx,
           numerator.size(), " and ", denominator.size(), " coefficients")));
   std::vector<double> num(numerator.begin(), numerator.end());
   std::vector<double> den(denominator.begin(), denominator.end());
+  std::vector<double> pieces(spline.begin(), spline.end());
   const char* error = activations::InitParams(
       parsed, num.data(), static_cast<int>(num.size()), den.data(),
       static_cast<int>(den.size()), offset, squarings, clip, clip_min, clip_max,
+      pieces.data(), static_cast<int>(pieces.size()),
       activations::Word2VecTable(), params);
   if (error == nullptr) {
     std::vector<double> lo(below.begin(), below.end());

@@ -184,6 +184,11 @@ TFA_INLINE void VisitCpuKind(const Params<S>& p, Fn&& fn) {
       if (p.squarings == 9) return fn(FastExpSigmoidFn<S, 9>{{p}});
     }
   }
+  // A spline's table in one pair of registers (every float32 spline, and
+  // double ones of up to 16 pieces), in the built-in splines' form.
+  if (p.kind == Kind::kSpline && p.pieces <= 2 * kLanes<S> && !p.product &&
+      p.slope == S(0) && p.below.slope == S(0) && p.above.slope != S(0))
+    return fn(FormFn<S, SplineFn<S, 1>, true>{SplineFn<S, 1>{p}, p});
   VisitKind(p, fn);
 }
 

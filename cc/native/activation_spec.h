@@ -30,6 +30,7 @@ struct ActivationSpec {
   double slope = 0;
   std::vector<double> below;
   std::vector<double> above;
+  std::vector<double> spline;
 
   // The attrs of any object with the attributes of _native.Spec (kind,
   // numerator, ..., above), such as a _native.Spec.
@@ -49,6 +50,7 @@ struct ActivationSpec {
     s.slope = spec.attr("slope").cast<double>();
     s.below = spec.attr("below").cast<std::vector<double>>();
     s.above = spec.attr("above").cast<std::vector<double>>();
+    s.spline = spec.attr("spline").cast<std::vector<double>>();
     return s;
   }
 
@@ -67,7 +69,8 @@ struct ActivationSpec {
     const char* error = activations::InitParams(
         ParseKind(kind), numerator.data(), static_cast<int>(numerator.size()),
         denominator.data(), static_cast<int>(denominator.size()), offset,
-        squarings, clip, clip_min, clip_max, activations::Word2VecTable(), &p);
+        squarings, clip, clip_min, clip_max, spline.data(),
+        static_cast<int>(spline.size()), activations::Word2VecTable(), &p);
     if (error == nullptr) {
       error = activations::InitForm(
           product, input_scale, output_scale, slope, below.data(),

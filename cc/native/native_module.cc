@@ -928,12 +928,13 @@ PYBIND11_MODULE(_native, m) {
                        int squarings, bool clip, double clip_min,
                        double clip_max, bool product, double input_scale,
                        double output_scale, double slope,
-                       std::vector<double> below, std::vector<double> above) {
+                       std::vector<double> below, std::vector<double> above,
+                       std::vector<double> spline) {
              Spec s{kind,      std::move(numerator), std::move(denominator),
                     offset,    squarings,            clip,
                     clip_min,  clip_max,             product,
                     input_scale, output_scale,       slope,
-                    std::move(below), std::move(above)};
+                    std::move(below), std::move(above), std::move(spline)};
              s.ToParams<double>();  // validate now, not at first use
              return s;
            }),
@@ -946,7 +947,8 @@ PYBIND11_MODULE(_native, m) {
            py::arg("input_scale") = 1.0, py::arg("output_scale") = 1.0,
            py::arg("slope") = 0.0,
            py::arg("below") = std::vector<double>{},
-           py::arg("above") = std::vector<double>{})
+           py::arg("above") = std::vector<double>{},
+           py::arg("spline") = std::vector<double>{})
       .def_readonly("kind", &Spec::kind)
       .def_readonly("numerator", &Spec::numerator)
       .def_readonly("denominator", &Spec::denominator)
@@ -960,7 +962,8 @@ PYBIND11_MODULE(_native, m) {
       .def_readonly("output_scale", &Spec::output_scale)
       .def_readonly("slope", &Spec::slope)
       .def_readonly("below", &Spec::below)
-      .def_readonly("above", &Spec::above);
+      .def_readonly("above", &Spec::above)
+      .def_readonly("spline", &Spec::spline);
   m.def("forward", &Forward<float>, py::arg("spec"), py::arg("x"));
   m.def("forward", &Forward<double>, py::arg("spec"), py::arg("x"),
         "y = f(x) elementwise, float32 or float64.");

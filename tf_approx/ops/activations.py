@@ -20,12 +20,13 @@ from tf_approx.reference import activations as reference
 
 KINDS = ("rational", "fastexp_sigmoid", "ultra_fast_sigmoid",
          "word2vec_sigmoid", "hard_tanh", "hard_sigmoid", "fastexp_expm1",
-         "fastexp_mish")
+         "fastexp_mish", "spline")
 FASTEXP_KINDS = ("fastexp_sigmoid", "fastexp_expm1", "fastexp_mish")
 # The kinds a form (product, scales, slope, lines) can wrap.
-FORM_KINDS = ("rational",) + FASTEXP_KINDS
+FORM_KINDS = ("rational",) + FASTEXP_KINDS + ("spline",)
 MAX_COEFFICIENTS = 16
 MAX_SQUARINGS = 12
+MAX_PIECES = 32
 
 
 def _float32(values):
@@ -50,14 +51,20 @@ class ActivationSpec:
       `numerator(x) / denominator(x) + offset` (coefficients in ascending
       powers of x); 'fastexp_sigmoid' computes `1 / (1 + (1 - x/n)^n)` with
       `n = 2**squarings`; 'fastexp_expm1' `(1 + x/n)^n - 1` (exp(x) - 1);
-      'fastexp_mish' `tanh(softplus(x))` with exp(x) as `(1 + x/n)^n`; the
+      'fastexp_mish' `tanh(softplus(x))` with exp(x) as `(1 + x/n)^n`;
+      'spline' cubic pieces on equal intervals of u between the lines'
+      points (it needs both lines, which continue it beyond them); the
       other kinds are fixed functions.
     numerator, denominator: rational coefficients, at most 16 each.
     offset: constant added to the rational.
     squarings: fastexp's k, 1 to 12.
     clip: `(lo, hi)` to clip the input to before evaluation, or None.
     product, input_scale, output_scale, slope, below, above: the form
-      (rational and fastexp kinds only).
+      (rational, fastexp and spline kinds only).
+    spline: 'spline' only: 4 coefficients per piece (1 to 32 pieces), piece
+      k being `c0 + t (c1 + t (c2 + t c3))` at `t = w - k`, where `w = pieces
+      (u - lo) / (hi - lo)` and lo, hi are `below[0]` and `above[0]` times
+      `input_scale` (which must be positive).
   """
   kind: str = "rational"
   numerator: tuple = (1.0,)
@@ -71,6 +78,7 @@ class ActivationSpec:
   slope: float = 0.0
   below: tuple = None
   above: tuple = None
+  spline: tuple = ()
 
   def __post_init__(self):
     check_choice(self.kind, KINDS, "kind")
@@ -91,6 +99,7 @@ class ActivationSpec:
       object.__setattr__(self, "squarings", check_int(
           self.squarings, "squarings", 1, MAX_SQUARINGS))
     self._check_form()
+    self._check_spline()
     if self.clip is not None:
       lo, hi = _float32(self.clip)
       if not lo <= hi:
@@ -105,7 +114,8 @@ class ActivationSpec:
         squarings=self.squarings, clip=self.clip is not None, clip_min=lo,
         clip_max=hi, product=self.product, input_scale=self.input_scale,
         output_scale=self.output_scale, slope=self.slope,
-        below=list(self.below or ()), above=list(self.above or ())))
+        below=list(self.below or ()), above=list(self.above or ()),
+        spline=list(self.spline)))
 
   def _check_form(self):
     if not isinstance(self.product, (bool, np.bool_)):
@@ -135,6 +145,28 @@ class ActivationSpec:
           "`product`, `input_scale`, `output_scale`, `slope`, `below` and "
           f"`above` apply to the kinds {FORM_KINDS} only, not {self.kind!r}")
 
+  def _check_spline(self):
+    object.__setattr__(self, "spline", _float32(self.spline))
+    if self.kind != "spline":
+      if self.spline:
+        raise ValueError("`spline` applies to the kind 'spline' only")
+      return
+    pieces, rest = divmod(len(self.spline), 4)
+    if rest or not 1 <= pieces <= MAX_PIECES:
+      raise ValueError(f"`spline` must have 4 coefficients per piece, 1 to "
+                       f"{MAX_PIECES} pieces, got {len(self.spline)} values")
+    if not all(np.isfinite(self.spline)):
+      raise ValueError("`spline` must be finite")
+    if (self.below is None or self.above is None or
+        not self.below[0] < self.above[0]):
+      raise ValueError("the kind 'spline' needs `below` and `above`, "
+                       "`below`'s point less than `above`'s")
+    if not self.input_scale > 0:
+      raise ValueError(f"`input_scale` of a spline must be positive, got "
+                       f"{self.input_scale}")
+    if self.clip is not None:
+      raise ValueError("`clip` does not apply to the kind 'spline'")
+
   @property
   def has_form(self):
     """Whether the form differs from y = g(x)."""
@@ -149,7 +181,7 @@ class ActivationSpec:
   @classmethod
   def from_attrs(cls, kind, numerator, denominator, offset, squarings, clip,
                  clip_min, clip_max, product=False, input_scale=1.0,
-                 output_scale=1.0, slope=0.0, below=(), above=()):
+                 output_scale=1.0, slope=0.0, below=(), above=(), spline=()):
     """Inverse of `attrs`, e.g. from a graph op's attributes."""
     if isinstance(kind, bytes):
       kind = kind.decode()
@@ -158,7 +190,7 @@ class ActivationSpec:
                clip=(clip_min, clip_max) if clip else None, product=product,
                input_scale=input_scale, output_scale=output_scale,
                slope=slope, below=tuple(below) or None,
-               above=tuple(above) or None)
+               above=tuple(above) or None, spline=tuple(spline))
 
 
 ATTR_NAMES = tuple(ActivationSpec().attrs())

@@ -197,8 +197,38 @@ def _fastexp_mish_parts(spec, x):
       e, 4.0 * (e + 1.0) * r * (power * r))
 
 
+def spline_scale_and_shift(spec):
+  """The kernel's w = u scale + shift of a spline, in double (InitForm):
+  the pieces span [below[0], above[0]] times input_scale."""
+  pieces = len(spec.spline) // 4
+  lo = spec.input_scale * spec.below[0]
+  hi = spec.input_scale * spec.above[0]
+  scale = pieces / (hi - lo)
+  return scale, -lo * scale
+
+
+def _spline_parts(spec, u):
+  """Piece k = clip(floor(w), 0, pieces - 1) of w = u scale + shift, as
+  c0 + t (c1 + t (c2 + t c3)) at t = w - k; its derivative (c1 + t (2 c2 +
+  3 t c3)) scale. NaN u: piece 0, and t is NaN."""
+  scale, shift = spline_scale_and_shift(spec)
+  scale = tf.constant(scale, u.dtype)
+  shift = tf.constant(shift, u.dtype)
+  coefficients = np.asarray(spec.spline, np.float64).reshape(-1, 4)
+  last = float(len(coefficients) - 1)
+  w = u * scale + shift
+  clipped = tf.where(w >= 0.0, tf.minimum(w, last), tf.zeros_like(w))
+  k = tf.cast(clipped, tf.int32)
+  t = w - tf.cast(k, u.dtype)
+  c = [tf.gather(tf.constant(coefficients[:, j], u.dtype), k)
+       for j in range(4)]
+  y = ((c[3] * t + c[2]) * t + c[1]) * t + c[0]
+  return y, lambda: (((3.0 * c[3]) * t + (c[2] + c[2])) * t + c[1]) * scale
+
+
 _PARTS = {
     "rational": _rational_parts,
+    "spline": _spline_parts,
     "fastexp_sigmoid": _fastexp_sigmoid_parts,
     "fastexp_expm1": _fastexp_expm1_parts,
     "fastexp_mish": _fastexp_mish_parts,
