@@ -182,6 +182,73 @@ def test_bad_arguments_name_the_argument(kwargs, argument):
   assert "fit_bad" not in activations.names()
 
 
+def _op(function, x):
+  return function(tf.constant(x, tf.float64)).numpy()
+
+
+def _hermite(spec, x):
+  """The spline of `spec` evaluated in numpy, independently of the op."""
+  c = np.asarray(spec.spline).reshape(-1, 4)
+  lo, hi = spec.below[0], spec.above[0]
+  w = (x - lo) * len(c) / (hi - lo)
+  k = np.clip(np.floor(w), 0, len(c) - 1).astype(int)
+  t = w - k
+  y = ((c[k, 3] * t + c[k, 2]) * t + c[k, 1]) * t + c[k, 0]
+  y = np.where(x < lo, spec.below[1] * x + spec.below[2], y)
+  return np.where(x > hi, spec.above[1] * x + spec.above[2], y)
+
+
+def test_spline_kind_fits_gelu_and_meets_its_asymptotes(registered, tmp_path):
+  result = _fit(registered, GELU, "fit_gelu_spline", kind="spline", pieces=16,
+                range=(-4, 4), asymptotes={"below": (0, 0), "above": (1, 0)})
+  assert result.spec.kind == "spline" and result.clamp_name is None
+  # Least squares on the knots beats interpolating them (gelu_spline_16).
+  assert result.max_error_range < 2.2e-4
+  assert max(result.switch_gaps.values()) < 1e-6
+  x = np.linspace(-6, 6, 1201)
+  y = _op(result.function, x)
+  np.testing.assert_allclose(y, _hermite(result.spec, x), atol=1e-6)
+  assert np.abs(y - GELU(x))[np.abs(x) <= 4].max() == pytest.approx(
+      result.max_error_range, rel=0.05)
+  np.testing.assert_array_equal(y[x > 4], x[x > 4])
+  np.testing.assert_array_equal(y[x < -4], 0.0)
+  model = keras.Sequential([keras.Input((4,)),
+                            keras.layers.Activation("fit_gelu_spline")])
+  model.save(tmp_path / "m.keras")
+  loaded = keras.models.load_model(tmp_path / "m.keras")
+  inputs = np.linspace(-5, 5, 8, dtype=np.float32).reshape(2, 4)
+  np.testing.assert_array_equal(loaded.predict(inputs, verbose=0),
+                                model.predict(inputs, verbose=0))
+
+
+def test_spline_without_asymptotes_continues_along_its_end_tangents(
+    registered):
+  result = _fit(registered, np.arctan, "fit_arctan_spline", kind="spline",
+                pieces=8, range=(-3, 3))
+  assert result.max_error_range < 1e-3
+  below, above = result.spec.below, result.spec.above
+  assert below[0] == -3 and above[0] == 3
+  x = np.array([-3.0, 3.0])
+  ends = _op(result.function, x)
+  np.testing.assert_allclose(ends, [below[1] * -3 + below[2],
+                                    above[1] * 3 + above[2]], atol=1e-6)
+  far = _op(result.function, np.array([5.0]))
+  assert far[0] == pytest.approx(ends[1] + 2 * above[1], abs=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, argument", [
+    (dict(pieces=0), "`pieces`"),
+    (dict(pieces=33), "`pieces`"),
+    (dict(pieces=2.5), "`pieces`"),
+    (dict(form="product"), "`form`"),
+    (dict(samples=30, pieces=16), "`samples`"),
+])
+def test_spline_bad_arguments_name_the_argument(kwargs, argument):
+  with pytest.raises(ValueError, match=argument):
+    activations.fit(np.tanh, "fit_bad", kind="spline", **kwargs)
+  assert "fit_bad" not in activations.names()
+
+
 def test_function_must_be_finite_on_the_range():
   with pytest.raises(ValueError, match="`fn` must be finite"):
     activations.fit(np.log, "fit_log", range=(-1, 1))

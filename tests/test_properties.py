@@ -358,7 +358,9 @@ def _spline_parts(spec, x, dtype):
     u = np.asarray(x, np.float64) * spec.input_scale
   u_tensor = tf.constant(u, tf.float64)
   g, derivative = activation_reference._spline_parts(spec, u_tensor)  # pylint: disable=protected-access
-  g, dg = g.numpy(), derivative().numpy()
+  # The twin's pieces hold output_scale; the form's bound applies it.
+  out = spec.output_scale if spec.output_scale != 0 else 1.0
+  g, dg = g.numpy() / out, derivative().numpy() / out
   scale, shift = activation_reference.spline_scale_and_shift(spec)
   c = np.abs(np.asarray(spec.spline, np.float64).reshape(-1, 4))
   size = c.sum(-1).max()

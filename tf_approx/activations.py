@@ -241,6 +241,9 @@ def spline_coefficients(function, pieces):
   Returns:
     4 coefficients per piece, `ActivationSpec.spline`'s layout.
   """
+  # Imported here: fitting is imported only where fits are made.
+  from tf_approx import fitting  # pylint: disable=g-import-not-at-top
+
   (lo, hi), f, df = _SPLINE_FUNCTIONS[function]
   h = (hi - lo) / pieces
   knots = [lo + i * h for i in range(pieces + 1)]
@@ -250,13 +253,7 @@ def spline_coefficients(function, pieces):
       0.0, 0.0)
   if function not in ("elu", "selu"):
     values[-1], slopes[-1] = hi, 1.0
-  coefficients = []
-  for k in range(pieces):
-    fa, fb = values[k], values[k + 1]
-    da, db = h * slopes[k], h * slopes[k + 1]
-    coefficients += [fa, da, 3 * (fb - fa) - 2 * da - db,
-                     2 * (fa - fb) + da + db]
-  return tuple(coefficients)
+  return fitting.hermite_pieces(values, slopes, h)
 
 
 def _modern_spline(function, pieces, arguments):
@@ -271,9 +268,11 @@ def _modern_spline(function, pieces, arguments):
                           output_scale=scale * alpha,
                           below=(lo, 0.0, -scale * alpha),
                           above=(hi, slope, 0.0))
+  # SiLU's beta: the same pieces at x = u / beta give silu(beta x), which
+  # 1 / beta scales to x sigmoid(beta x).
   beta = arguments.get("beta", 1.0)
-  return ActivationSpec(kind="spline", spline=spline, input_scale=beta,
-                        output_scale=1.0 / beta, below=(lo / beta, 0.0, 0.0),
+  return ActivationSpec(kind="spline", spline=spline, output_scale=1.0 / beta,
+                        below=(lo / beta, 0.0, 0.0),
                         above=(hi / beta, 1.0, 0.0))
 
 
@@ -662,7 +661,8 @@ class FitResult:
     function: the registered `Approximation` (the plain fit).
     spec: its `ActivationSpec`.
     clamp_name, clamp_function, clamp_spec: `name + "_clamp"`, which takes
-      the asymptotes beyond the range; None without `asymptotes`.
+      the asymptotes beyond the range; None without `asymptotes`, and for
+      a spline (which always takes its lines).
     numerator, denominator, offset, slope, product: the fitted form,
       `y = (x g(x) if product else g(x)) + slope x`, `g = offset + P / Q`
       (coefficients ascending in x, float32).
@@ -728,7 +728,7 @@ def _op_values(function, x, dtype):
 
 def fit(fn, name, *, kind="pade", orders=(4, 4), range=(-5.5, 5.5),  # pylint: disable=redefined-builtin
         form="plain", parity="auto", asymptotes=None, samples=5000,
-        sweep=False, overwrite=False):
+        sweep=False, overwrite=False, pieces=16):
   """Fits an approximation of `fn` by the paper's method and registers it.
 
   Timmons and Rice's least squares on `samples` uniform points of `range`,
@@ -756,7 +756,12 @@ def fit(fn, name, *, kind="pade", orders=(4, 4), range=(-5.5, 5.5),  # pylint: d
       `name + "_clamp"` is registered too, under the same rules.
     kind: 'pade' (a rational, `orders=(m, n)`: P of degree m, Q of degree
       n >= 1) or 'taylor' (a polynomial, `orders=n` or `(n,)`); degrees up
-      to 15. In product form they are the factor's.
+      to 15. In product form they are the factor's. Or 'spline': cubic
+      pieces (`pieces` of them, docs/splines.md), the least-squares C1
+      spline on the range, which always continues along lines beyond it:
+      the asymptotes where given (the spline then meets them in value and
+      slope), else its own end tangents; plain form only, and no `_clamp`
+      name (it needs none).
     orders: the degrees (above).
     range: `(lo, hi)`: the fit range, where the error is measured.
     form: 'plain' or 'product' (above).
@@ -771,6 +776,7 @@ def fit(fn, name, *, kind="pade", orders=(4, 4), range=(-5.5, 5.5),  # pylint: d
       native kernel (`max_error_all_float32`): minutes.
     overwrite: replace a Keras activation or a registered name of the same
       name, in this process.
+    pieces: kind 'spline' only: 1 to 32 equal pieces.
 
   Returns:
     A `FitResult` (`print` it for a summary).
@@ -795,6 +801,13 @@ def fit(fn, name, *, kind="pade", orders=(4, 4), range=(-5.5, 5.5),  # pylint: d
   # Imported here: fitting's scipy is optional, and only `fit` needs it.
   from tf_approx import fitting  # pylint: disable=g-import-not-at-top
 
+  if kind not in fitting.KINDS + ("spline",):
+    raise ValueError(f"`kind` must be one of {fitting.KINDS + ('spline',)}, "
+                     f"got {kind!r}")
+  if kind == "spline":
+    return _fit_spline(fn, name, pieces=pieces, fit_range=range, form=form,
+                       asymptotes=asymptotes, samples=samples, sweep=sweep,
+                       overwrite=overwrite)
   clamp_name = None
   if asymptotes is not None:
     clamp_name = f"{name}{_CLAMP}" if isinstance(name, str) else name
@@ -815,6 +828,45 @@ def fit(fn, name, *, kind="pade", orders=(4, 4), range=(-5.5, 5.5),  # pylint: d
   function = _register(name, plain, overwrite)
   clamp_function = (None if clamped is None else
                     _register(clamp_name, clamped, overwrite))
+  return FitResult(
+      name=name, function=function, spec=plain, clamp_name=clamp_name,
+      clamp_function=clamp_function, clamp_spec=clamped,
+      numerator=plain.numerator, denominator=plain.denominator,
+      offset=plain.offset, slope=plain.slope, product=plain.product,
+      parity=fitted.parity, method=fitted.rational.method, range=(lo, hi),
+      **_measure_fit(fn, function, clamped, plain, lo, hi, sweep))
+
+
+def _fit_spline(fn, name, *, pieces, fit_range, form, asymptotes, samples,
+                sweep, overwrite):
+  """`fit` for kind 'spline'."""
+  from tf_approx import fitting  # pylint: disable=g-import-not-at-top
+
+  if form != "plain":
+    raise ValueError(f"`form` must be 'plain' for kind 'spline', got "
+                     f"{form!r}")
+  _check_new_name(name, overwrite)
+  coefficients, below, above = fitting.fit_spline(
+      fn, pieces, fit_range, asymptotes, samples)
+  lo, hi = fitting.check_range(fit_range)
+  spec = ActivationSpec(kind="spline", spline=coefficients, below=below,
+                        above=above)
+  function = _register(name, spec, overwrite)
+  return FitResult(
+      name=name, function=function, spec=spec, clamp_name=None,
+      clamp_function=None, clamp_spec=None, numerator=(), denominator=(),
+      offset=0.0, slope=0.0, product=False, parity=None,
+      method=f"least-squares C1 cubic spline, {pieces} pieces",
+      range=(lo, hi),
+      **_measure_fit(fn, function, spec if asymptotes else None, spec, lo,
+                     hi, sweep))
+
+
+def _measure_fit(fn, function, clamped, plain, lo, hi, sweep):
+  """FitResult's measured fields: the error of `function` on a dense grid
+  of the range, the jumps where `clamped` switches to its lines, and with
+  `sweep` the error of `clamped` (else `plain`) over every float32."""
+  from tf_approx import fitting  # pylint: disable=g-import-not-at-top
 
   grid = np.linspace(lo, hi, FIT_DENSE_POINTS)
   grid32 = grid.astype(np.float32).astype(np.float64)
@@ -839,15 +891,9 @@ def fit(fn, name, *, kind="pade", orders=(4, 4), range=(-5.5, 5.5),  # pylint: d
     result = fitting.sweep_float32(target.attrs(), fn, lo, hi)
     swept = dict(max_error_all_float32=result["max_error"],
                  argmax_all_float32=result["argmax"])
-  return FitResult(
-      name=name, function=function, spec=plain, clamp_name=clamp_name,
-      clamp_function=clamp_function, clamp_spec=clamped,
-      numerator=plain.numerator, denominator=plain.denominator,
-      offset=plain.offset, slope=plain.slope, product=plain.product,
-      parity=fitted.parity, method=fitted.rational.method, range=(lo, hi),
-      max_error_range=float(errors["float64"][i]),
-      max_error_range_float32=float(np.nanmax(errors["float32"])),
-      argmax_range=float(grid[i]), switch_gaps=gaps, **swept)
+  return dict(max_error_range=float(errors["float64"][i]),
+              max_error_range_float32=float(np.nanmax(errors["float32"])),
+              argmax_range=float(grid[i]), switch_gaps=gaps, **swept)
 
 
 def _register_builtins_with_keras():

@@ -373,6 +373,86 @@ def check_range(fit_range):
   return lo, hi
 
 
+def hermite_pieces(values, slopes, h):
+  """The cubic Hermite pieces through knot values and slopes, h apart.
+
+  Piece k, `c0 + t (c1 + t (c2 + t c3))` at t in [0, 1], takes values[k]
+  and slopes[k] at t = 0 and values[k + 1] and slopes[k + 1] at t = 1.
+
+  Returns:
+    4 coefficients per piece, `ActivationSpec.spline`'s layout.
+  """
+  f = np.asarray(values, np.float64)
+  d = np.asarray(slopes, np.float64) * h
+  fa, fb, da, db = f[:-1], f[1:], d[:-1], d[1:]
+  return tuple(np.stack([fa, da, 3 * (fb - fa) - 2 * da - db,
+                         2 * (fa - fb) + da + db], axis=1).reshape(-1))
+
+
+def _hermite_basis(t):
+  """The four Hermite basis polynomials at t: value at 0, slope at 0 (per
+  unit of t), value at 1, slope at 1."""
+  t2, t3 = t * t, t * t * t
+  return (2 * t3 - 3 * t2 + 1, t3 - 2 * t2 + t, -2 * t3 + 3 * t2,
+          t3 - t2)
+
+
+def fit_spline(fn, pieces, fit_range, asymptotes=None, samples=5000):
+  """Least squares over the C1 cubic splines with `pieces` equal pieces.
+
+  The unknowns are the knots' values and slopes (every such spline is the
+  Hermite interpolant of them, so value and slope are continuous); the
+  fit minimises the squared error at `samples` uniform points of the range.
+  An end with an asymptote has its knot pinned to the line's value and
+  slope there, so the spline meets it; an end without one is free and
+  continues along its own tangent.
+
+  Returns:
+    (coefficients, below, above): `ActivationSpec.spline`, and the lines
+    `(at, slope, intercept)` at the range's ends.
+  """
+  lo, hi = check_range(fit_range)
+  if not isinstance(pieces, (int, np.integer)) or not 1 <= pieces <= 32:
+    raise ValueError(f"`pieces` must be an int in [1, 32], got {pieces!r}")
+  if not isinstance(samples, (int, np.integer)) or samples < 4 * pieces:
+    raise ValueError(f"`samples` must be an int of at least 4 per piece, got "
+                     f"{samples!r}")
+  lines = check_asymptotes(asymptotes) or {"below": None, "above": None}
+  x = np.linspace(lo, hi, samples)
+  target = values(fn, x)
+  if not np.all(np.isfinite(target)):
+    raise ValueError("`fn` must be finite on `range`")
+  h = (hi - lo) / pieces
+  w = (x - lo) / h
+  k = np.minimum(w.astype(int), pieces - 1)
+  basis = _hermite_basis(w - k)
+  # Columns: the value then the slope (times h) of knots 0 .. pieces.
+  design = np.zeros((samples, 2 * (pieces + 1)))
+  rows = np.arange(samples)
+  for j, (column, offset) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
+    design[rows, 2 * (k + offset) + column] += basis[j]
+  pinned = {}
+  for side, knot, at in (("below", 0, lo), ("above", pieces, hi)):
+    if lines[side] is not None:
+      slope, intercept = lines[side]
+      pinned[2 * knot] = slope * at + intercept
+      pinned[2 * knot + 1] = slope * h
+  free = [i for i in range(2 * (pieces + 1)) if i not in pinned]
+  rhs = target - sum(design[:, i] * v for i, v in pinned.items())
+  solution, *_ = np.linalg.lstsq(design[:, free], rhs, rcond=None)
+  knots = np.zeros(2 * (pieces + 1))
+  knots[free] = solution
+  for i, v in pinned.items():
+    knots[i] = v
+  values_at, slopes_at = knots[0::2], knots[1::2] / h
+  coefficients = hermite_pieces(values_at, slopes_at, h)
+  ends = []
+  for knot, at in ((0, lo), (pieces, hi)):
+    slope = float(slopes_at[knot])
+    ends.append((at, slope, float(values_at[knot]) - slope * at))
+  return coefficients, ends[0], ends[1]
+
+
 def fit_function(fn, *, kind="pade", orders=(4, 4), fit_range=(-5.5, 5.5),
                  form="plain", parity="auto", asymptotes=None, samples=5000):
   """Fits `fn` by the module's rules; see `tf_approx.activations.fit`.

@@ -305,6 +305,18 @@ ACTIVATION_CASES.update({
                                    output_scale=_SELU,
                                    above=[0.0, 1.0507009029388428, 0.0],
                                    below=[-512.0, 0.0, -_SELU]),
+    # Splines: the coefficients' values do not matter for comparing GPU and
+    # CPU, only the lookup of a lane's piece (16 pieces: one pair of
+    # registers on the CPU in both dtypes; 32: two for float64) and the
+    # output scale folded into them.
+    "spline 16 pieces": dict(kind="spline",
+                             spline=[np.sin(i) for i in range(64)],
+                             below=[-4.0, 0.0, 0.0], above=[4.0, 1.0, 0.0]),
+    "spline 32 pieces scaled": dict(kind="spline",
+                                    spline=[np.cos(i) for i in range(128)],
+                                    output_scale=0.5,
+                                    below=[-10.0, 0.0, -1.0],
+                                    above=[6.0, 1.5, 0.0]),
 })
 
 
@@ -792,7 +804,7 @@ def _spec_attrs(attrs):
   full = dict(kind="rational", numerator=[1.0], denominator=[1.0],
               offset=0.0, squarings=0, clip=False, clip_min=0.0,
               clip_max=0.0, product=False, input_scale=1.0,
-              output_scale=1.0, slope=0.0, below=[], above=[])
+              output_scale=1.0, slope=0.0, below=[], above=[], spline=[])
   full.update(attrs)
   return types.SimpleNamespace(**full)
 

@@ -102,10 +102,11 @@ struct Params {
   bool product = false;
   S input_scale = 1, output_scale = 1, slope = 0;
   Line<S> below, above;
-  // Spline: `pieces` cubics on equal intervals of u between the lines'
-  // points (below.at and above.at, times input_scale); with w = u
-  // spline_scale + spline_shift, piece k = clip(floor(w), 0, pieces - 1) is
-  // c0 + t (c1 + t (c2 + t c3)), t = w - k, c_j = spline[j][k].
+  // Spline: `pieces` cubics on equal intervals of x between the lines'
+  // points (below.at and above.at); with w = x spline_scale +
+  // spline_shift, piece k = clip(floor(w), 0, pieces - 1) is c0 + t (c1 +
+  // t (c2 + t c3)), t = w - k, c_j = spline[j][k], output_scale folded in
+  // (InitForm; output_scale is then 1 here).
   int pieces = 0;
   S spline_scale = 0, spline_shift = 0;
   S spline[4][kMaxPieces] = {};
@@ -645,9 +646,9 @@ struct SplineFn {
 
 // p's form around the function g of a kind (see Params): value, derivative,
 // and the far path of g's in units of x. kLines: p is known to have the
-// form of every built-in spline (no product, no slope, a flat line below and
-// a sloped one above), so that the loops test none of p's fields: the
-// multiplies by scales of 1 they then do are exact.
+// form of every built-in spline (no product, no slope, scales of 1 once
+// InitForm has folded the output's, a flat line below and a sloped one
+// above), so that the loops test none of p's fields.
 template <typename S, typename G, bool kLines = false>
 struct FormFn {
   static constexpr bool kHasFar = G::kHasFar;
@@ -684,7 +685,7 @@ struct FormFn {
 
   template <typename V>
   TFA_INLINE V Scaled(V x) const {
-    return !kLines && p.input_scale == S(1) ? x : x * p.input_scale;
+    return kLines || p.input_scale == S(1) ? x : x * p.input_scale;
   }
 
   // x a, and 0 where a is 0 (at x = +-inf too: the limit of x g(x) where g
@@ -699,11 +700,10 @@ struct FormFn {
   template <typename V>
   TFA_INLINE V Outer(V x, V gu) const {
     if constexpr (kLines) {
-      const V y = gu * p.output_scale;
       return x < p.below.at
                  ? Splat<V>(p.below.intercept)
                  : (x > p.above.at ? x * p.above.slope + p.above.intercept
-                                   : y);
+                                   : gu);
     }
     V y = p.product ? Times(x, gu) : gu;
     if (p.output_scale != S(1)) y = y * p.output_scale;
@@ -717,9 +717,8 @@ struct FormFn {
   template <typename V>
   TFA_INLINE V OuterDerivative(V x, V gu, V dgu) const {
     if constexpr (kLines) {
-      const V d = dgu * p.input_scale * p.output_scale;
       return x < p.below.at ? Splat<V>(p.below.slope)
-                            : (x > p.above.at ? Splat<V>(p.above.slope) : d);
+                            : (x > p.above.at ? Splat<V>(p.above.slope) : dgu);
     }
     V d = p.input_scale == S(1) ? dgu : dgu * p.input_scale;
     if (p.product) d = gu + Times(x, d);
@@ -987,16 +986,22 @@ inline const char* InitForm(bool product, double input_scale,
            "only";
   }
   if (p->kind == Kind::kSpline) {
-    // The pieces span [below.at, above.at] in units of u = input_scale x.
+    // The pieces span [below.at, above.at]. output_scale multiplies the
+    // coefficients once here rather than every value in the loops.
     if (!p->below.active || !p->above.active || !(p->below.at < p->above.at))
       return "the kind 'spline' needs `below` and `above`, `below`'s point "
              "less than `above`'s";
-    if (!(input_scale > 0)) return "`input_scale` of a spline must be positive";
-    const double lo = input_scale * below[0], hi = input_scale * above[0];
-    const double scale = p->pieces / (hi - lo);
+    if (input_scale != 1)
+      return "`input_scale` must be 1 for the kind 'spline' (its lines place "
+             "its pieces)";
+    const double scale = p->pieces / (above[0] - below[0]);
     if (!std::isfinite(scale)) return "the spline's range is too narrow";
     p->spline_scale = static_cast<S>(scale);
-    p->spline_shift = static_cast<S>(-lo * scale);
+    p->spline_shift = static_cast<S>(-below[0] * scale);
+    for (auto& coefficients : p->spline) {
+      for (S& c : coefficients) c = static_cast<S>(c * output_scale);
+    }
+    p->output_scale = 1;
   }
   // The far path's radius, in units of x.
   if (p->form && p->kind == Kind::kRational) {

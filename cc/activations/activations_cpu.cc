@@ -187,7 +187,8 @@ TFA_INLINE void VisitCpuKind(const Params<S>& p, Fn&& fn) {
   // A spline's table in one pair of registers (every float32 spline, and
   // double ones of up to 16 pieces), in the built-in splines' form.
   if (p.kind == Kind::kSpline && p.pieces <= 2 * kLanes<S> && !p.product &&
-      p.slope == S(0) && p.below.slope == S(0) && p.above.slope != S(0))
+      p.slope == S(0) && p.output_scale == S(1) && p.below.slope == S(0) &&
+      p.above.slope != S(0))
     return fn(FormFn<S, SplineFn<S, 1>, true>{SplineFn<S, 1>{p}, p});
   VisitKind(p, fn);
 }

@@ -52,7 +52,7 @@ class ActivationSpec:
       powers of x); 'fastexp_sigmoid' computes `1 / (1 + (1 - x/n)^n)` with
       `n = 2**squarings`; 'fastexp_expm1' `(1 + x/n)^n - 1` (exp(x) - 1);
       'fastexp_mish' `tanh(softplus(x))` with exp(x) as `(1 + x/n)^n`;
-      'spline' cubic pieces on equal intervals of u between the lines'
+      'spline' cubic pieces on equal intervals of x between the lines'
       points (it needs both lines, which continue it beyond them); the
       other kinds are fixed functions.
     numerator, denominator: rational coefficients, at most 16 each.
@@ -63,8 +63,8 @@ class ActivationSpec:
       (rational, fastexp and spline kinds only).
     spline: 'spline' only: 4 coefficients per piece (1 to 32 pieces), piece
       k being `c0 + t (c1 + t (c2 + t c3))` at `t = w - k`, where `w = pieces
-      (u - lo) / (hi - lo)` and lo, hi are `below[0]` and `above[0]` times
-      `input_scale` (which must be positive).
+      (x - lo) / (hi - lo)` and lo, hi are `below[0]` and `above[0]`
+      (`input_scale` must be 1: the lines place the pieces).
   """
   kind: str = "rational"
   numerator: tuple = (1.0,)
@@ -161,9 +161,9 @@ class ActivationSpec:
         not self.below[0] < self.above[0]):
       raise ValueError("the kind 'spline' needs `below` and `above`, "
                        "`below`'s point less than `above`'s")
-    if not self.input_scale > 0:
-      raise ValueError(f"`input_scale` of a spline must be positive, got "
-                       f"{self.input_scale}")
+    if self.input_scale != 1:
+      raise ValueError(f"`input_scale` must be 1 for the kind 'spline' (its "
+                       f"lines place its pieces), got {self.input_scale}")
     if self.clip is not None:
       raise ValueError("`clip` does not apply to the kind 'spline'")
 

@@ -198,23 +198,29 @@ def _fastexp_mish_parts(spec, x):
 
 
 def spline_scale_and_shift(spec):
-  """The kernel's w = u scale + shift of a spline, in double (InitForm):
-  the pieces span [below[0], above[0]] times input_scale."""
+  """The kernel's w = x scale + shift of a spline, in double (InitForm):
+  the pieces span [below[0], above[0]]."""
   pieces = len(spec.spline) // 4
-  lo = spec.input_scale * spec.below[0]
-  hi = spec.input_scale * spec.above[0]
-  scale = pieces / (hi - lo)
-  return scale, -lo * scale
+  scale = pieces / (spec.above[0] - spec.below[0])
+  return scale, -spec.below[0] * scale
+
+
+def spline_coefficients(spec, dtype):
+  """The kernel's coefficients, [pieces, 4]: output_scale folded in,
+  rounded to `dtype` once (InitForm)."""
+  folded = np.asarray(spec.spline, np.float64) * spec.output_scale
+  return folded.astype(dtype.as_numpy_dtype).reshape(-1, 4)
 
 
 def _spline_parts(spec, u):
-  """Piece k = clip(floor(w), 0, pieces - 1) of w = u scale + shift, as
+  """Piece k = clip(floor(w), 0, pieces - 1) of w = x scale + shift, as
   c0 + t (c1 + t (c2 + t c3)) at t = w - k; its derivative (c1 + t (2 c2 +
-  3 t c3)) scale. NaN u: piece 0, and t is NaN."""
+  3 t c3)) scale. NaN x: piece 0, and t is NaN. The coefficients include
+  output_scale (the form then takes it as 1)."""
   scale, shift = spline_scale_and_shift(spec)
   scale = tf.constant(scale, u.dtype)
   shift = tf.constant(shift, u.dtype)
-  coefficients = np.asarray(spec.spline, np.float64).reshape(-1, 4)
+  coefficients = spline_coefficients(spec, u.dtype)
   last = float(len(coefficients) - 1)
   w = u * scale + shift
   clipped = tf.where(w >= 0.0, tf.minimum(w, last), tf.zeros_like(w))
@@ -252,7 +258,9 @@ def _form_parts(spec, x):
   """The form around the kind's g (see ActivationSpec), value and derivative,
   in the kernel's order of operations."""
   g, g_derivative = _PARTS[spec.kind](spec, spec.input_scale * x)
-  y = (_times(x, g) if spec.product else g) * spec.output_scale
+  # A spline's coefficients hold output_scale (spline_coefficients).
+  output_scale = 1.0 if spec.kind == "spline" else spec.output_scale
+  y = (_times(x, g) if spec.product else g) * output_scale
   if spec.slope != 0:
     y = y + x * spec.slope
   lines = [(line, beyond(x, line[0]))
@@ -267,7 +275,7 @@ def _form_parts(spec, x):
     d = g_derivative() * spec.input_scale
     if spec.product:
       d = g + _times(x, d)
-    d = d * spec.output_scale
+    d = d * output_scale
     if spec.slope != 0:
       d = d + spec.slope
     for (_, slope, _), outside in lines:
