@@ -12,7 +12,8 @@ erf form), SiLU/Swish, Mish, softplus, ELU and SELU, as `gelu_pade_<n>_<m>`,
 `softplus_pade_<n>_<m>`, `elu_fastexp_<2^k>` and `selu_fastexp_<2^k>`. Their
 `_clamp` versions take the function's exact asymptotes beyond the range
 (GELU, SiLU, Mish and softplus: 0 below, x above; ELU: -alpha), continuous
-in value at the switch. SiLU's beta and ELU's alpha are arguments:
+in value at the switch. `<function>_spline_<k>` (k = 4, 8, 16, 32 pieces)
+are cubic splines between those asymptotes (docs/splines.md). SiLU's beta and ELU's alpha are arguments:
 `get("silu_pade_5_4_clamp", beta=1.702)`. None of them is a Keras name:
 `gelu`, `silu`, `swish`, `mish`, `softplus`, `elu` and `selu` stay Keras' own.
 
@@ -457,7 +458,9 @@ def spec(name, **arguments):
         "ultra_fast_sigmoid, word2vec_sigmoid, tanh_hard, sigm_hard; "
         "gelu_pade_n_m, silu_pade_n_m, softplus_pade_n_m (n, m 1-8), "
         "silu_fastexp_n, mish_fastexp_n, elu_fastexp_n, selu_fastexp_n "
-        "(n = 2, ..., 4096), each with a _clamp variant.")
+        "(n = 2, ..., 4096), each with a _clamp variant; gelu_spline_k, "
+        "silu_spline_k, mish_spline_k, softplus_spline_k, elu_spline_k, "
+        "selu_spline_k (k = 4, 8, 16, 32).")
   return result
 
 
