@@ -138,9 +138,11 @@ MODERN_FAST = {
     "selu": "selu_spline_16",
 }
 
-# Each spline's range in u (its pieces span it; beyond it the lines take
-# over), the function there and its derivative: the lines are the exact
-# asymptotes, and the range is where they are within the safe rule's 1e-3.
+# Each spline's range (its pieces span it; beyond it the lines take over),
+# the function and its derivative, and its lines below and above as (slope,
+# intercept): the exact asymptotes (ELU's and SELU's upper line is their
+# linear part, which meets exp(x) - 1 at 0 in value and slope). The range is
+# where the asymptotes are within the safe rule's 1e-3.
 _SQRT_HALF = math.sqrt(0.5)
 
 
@@ -155,15 +157,17 @@ def _softplus(x):
 _SPLINE_FUNCTIONS = {
     "gelu": ((-4.0, 4.0), lambda x: 0.5 * x * math.erfc(-x * _SQRT_HALF),
              lambda x: 0.5 * math.erfc(-x * _SQRT_HALF) +
-             x * math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)),
+             x * math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi),
+             ((0.0, 0.0), (1.0, 0.0))),
     "silu": ((-10.0, 10.0), lambda x: x * _sigmoid(x),
-             lambda x: _sigmoid(x) * (1.0 + x * (1.0 - _sigmoid(x)))),
+             lambda x: _sigmoid(x) * (1.0 + x * (1.0 - _sigmoid(x))),
+             ((0.0, 0.0), (1.0, 0.0))),
     "mish": ((-10.0, 6.0), lambda x: x * math.tanh(_softplus(x)),
              lambda x: math.tanh(_softplus(x)) + x * _sigmoid(x) *
-             (1.0 - math.tanh(_softplus(x))**2)),
-    "softplus": ((-8.0, 8.0), _softplus, _sigmoid),
-    # ELU and SELU: exp(u) - 1 for u <= 0, scaled by the form.
-    "elu": ((-8.0, 0.0), math.expm1, math.exp),
+             (1.0 - math.tanh(_softplus(x))**2), ((0.0, 0.0), (1.0, 0.0))),
+    "softplus": ((-8.0, 8.0), _softplus, _sigmoid, ((0.0, 0.0), (1.0, 0.0))),
+    # ELU and SELU: exp(x) - 1 for x <= 0, scaled by the form.
+    "elu": ((-8.0, 0.0), math.expm1, math.exp, ((0.0, -1.0), (1.0, 0.0))),
 }
 _SPLINE_FUNCTIONS["selu"] = _SPLINE_FUNCTIONS["elu"]
 
@@ -236,8 +240,8 @@ def spline_coefficients(function, pieces):
 
   Each piece matches the function's value and derivative at its two knots,
   so value and derivative are continuous; at the range's ends the knots take
-  the lines' values and slopes instead (the asymptotes; ELU's and SELU's
-  upper end is the function's own at 0), so the spline meets the lines too.
+  the lines' values and slopes instead (`_SPLINE_FUNCTIONS`), so the spline
+  meets the lines too.
 
   Returns:
     4 coefficients per piece, `ActivationSpec.spline`'s layout.
@@ -245,21 +249,18 @@ def spline_coefficients(function, pieces):
   # Imported here: fitting is imported only where fits are made.
   from tf_approx import fitting  # pylint: disable=g-import-not-at-top
 
-  (lo, hi), f, df = _SPLINE_FUNCTIONS[function]
+  (lo, hi), f, df, (below, above) = _SPLINE_FUNCTIONS[function]
   h = (hi - lo) / pieces
-  knots = [lo + i * h for i in range(pieces + 1)]
-  values = [f(x) for x in knots]
-  slopes = [df(x) for x in knots]
-  values[0], slopes[0] = (-1.0, 0.0) if function in ("elu", "selu") else (
-      0.0, 0.0)
-  if function not in ("elu", "selu"):
-    values[-1], slopes[-1] = hi, 1.0
+  inner = [lo + i * h for i in range(1, pieces)]
+  values = ([below[0] * lo + below[1]] + [f(x) for x in inner] +
+            [above[0] * hi + above[1]])
+  slopes = [below[0]] + [df(x) for x in inner] + [above[0]]
   return fitting.hermite_pieces(values, slopes, h)
 
 
 def _modern_spline(function, pieces, arguments):
   """The spec of `<function>_spline_<pieces>`."""
-  (lo, hi), _, _ = _SPLINE_FUNCTIONS[function]
+  (lo, hi), _, _, _ = _SPLINE_FUNCTIONS[function]
   spline = spline_coefficients(function, pieces)
   if function in ("elu", "selu"):
     alpha, scale, slope = ((arguments["alpha"], 1.0, 1.0)

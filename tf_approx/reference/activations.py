@@ -205,7 +205,7 @@ def spline_scale_and_shift(spec):
   return scale, -spec.below[0] * scale
 
 
-def spline_coefficients(spec, dtype):
+def folded_spline_coefficients(spec, dtype):
   """The kernel's coefficients, [pieces, 4]: output_scale folded in,
   rounded to `dtype` once (InitForm)."""
   folded = np.asarray(spec.spline, np.float64) * spec.output_scale
@@ -220,7 +220,7 @@ def _spline_parts(spec, u):
   scale, shift = spline_scale_and_shift(spec)
   scale = tf.constant(scale, u.dtype)
   shift = tf.constant(shift, u.dtype)
-  coefficients = spline_coefficients(spec, u.dtype)
+  coefficients = folded_spline_coefficients(spec, u.dtype)
   last = float(len(coefficients) - 1)
   w = u * scale + shift
   clipped = tf.where(w >= 0.0, tf.minimum(w, last), tf.zeros_like(w))
@@ -258,7 +258,7 @@ def _form_parts(spec, x):
   """The form around the kind's g (see ActivationSpec), value and derivative,
   in the kernel's order of operations."""
   g, g_derivative = _PARTS[spec.kind](spec, spec.input_scale * x)
-  # A spline's coefficients hold output_scale (spline_coefficients).
+  # A spline's coefficients hold output_scale (folded_spline_coefficients).
   output_scale = 1.0 if spec.kind == "spline" else spec.output_scale
   y = (_times(x, g) if spec.product else g) * output_scale
   if spec.slope != 0:
