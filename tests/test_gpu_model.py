@@ -799,7 +799,8 @@ def _spline_rounding_magnitude(spec, x, dy=None):
   if dy is not None:
     size *= scale * abs(spec.input_scale) * 3
   with np.errstate(all="ignore"):
-    w = np.asarray(x, np.float64) * spec.input_scale * scale + shift
+    # Knots (and the switches to the lines) at w + 1/2 an integer.
+    w = np.asarray(x, np.float64) * spec.input_scale * scale + shift + 0.5
     near_knot = np.abs(w - np.round(w)) <= 1e-6 * (np.abs(w) + 1)
     magnitude = np.where(near_knot, size * 2.0**32, size)
     if dy is not None:

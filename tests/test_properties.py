@@ -350,10 +350,11 @@ def activation_cases(draw):
 
 
 def _spline_parts(spec, x, dtype):
-  """`_inner_parts` for a spline: Horner's rounding in t, and t's own (w =
+  """`_inner_parts` for a spline: Horner's rounding in s, and s's own (w =
   u scale + shift, rounded once or twice); where w lies within rounding of a
-  knot the kernel and the twin may take adjacent pieces, which meet only up
-  to their float32 coefficients' rounding: that gap, in units of eps."""
+  knot (or of a switch to a line, w = -1/2 or pieces - 1/2) the kernel and
+  the twin may take adjacent pieces (or the line), which meet only up to
+  their float32 coefficients' rounding: that gap, in units of eps."""
   with np.errstate(all="ignore"):
     u = np.asarray(x, np.float64) * spec.input_scale
   u_tensor = tf.constant(u, tf.float64)
@@ -366,12 +367,21 @@ def _spline_parts(spec, x, dtype):
   size = c.sum(-1).max()
   dsize = (c[:, 1] + 2 * c[:, 2] + 3 * c[:, 3]).max() * scale
   ends = np.asarray(spec.spline, np.float64).reshape(-1, 4)
-  gap = np.abs(ends.sum(-1)[:-1] - ends[1:, 0]).max(initial=0.0)
-  dgap = np.abs((ends[:-1, 1] + 2 * ends[:-1, 2] + 3 * ends[:-1, 3]) -
-                ends[1:, 1]).max(initial=0.0) * scale
+  # Values and slopes (in x) at each piece's start and end, and the lines'
+  # at their points, in g's units.
+  starts = np.concatenate([[np.polyval(spec.below[1:], spec.below[0]) / out],
+                           ends[:, 0]])
+  stops = np.concatenate([ends.sum(-1),
+                          [np.polyval(spec.above[1:], spec.above[0]) / out]])
+  dstarts = np.concatenate([[spec.below[1] / out], ends[:, 1] * scale])
+  dstops = np.concatenate([
+      (ends[:, 1] + 2 * ends[:, 2] + 3 * ends[:, 3]) * scale,
+      [spec.above[1] / out]])
+  gap = np.abs(stops - starts).max()
+  dgap = np.abs(dstops - dstarts).max()
   eps = _eps(dtype)
   with np.errstate(all="ignore"):
-    w = u * scale + shift
+    w = u * scale + shift + 0.5
     near_knot = np.abs(w - np.round(w)) <= C * eps * (np.abs(w) + 1)
     t_error = C * (np.abs(w) + 1)
     g_bound = C * size + np.abs(dg) / scale * t_error + np.where(
@@ -380,6 +390,20 @@ def _spline_parts(spec, x, dtype):
     dg_bound = C * dsize + curvature * t_error + np.where(
         near_knot, (dgap + C * eps * dsize) / eps, 0.0)
   return g, dg, g_bound, dg_bound
+
+
+def _beyond_lines(spec, x, dtype):
+  """Where the lines surely take over, in the kernel and the twin alike:
+  beyond their points, and for a spline beyond rounding of its switches."""
+  if spec.kind != "spline":
+    return [np.less(x, spec.below[0]) if spec.below else None,
+            np.greater(x, spec.above[0]) if spec.above else None]
+  scale, shift = activation_reference.spline_scale_and_shift(spec)
+  pieces = len(spec.spline) // 4
+  with np.errstate(all="ignore"):
+    w = np.asarray(x, np.float64) * scale + shift
+    margin = C * _eps(dtype) * (np.abs(w) + 1)
+    return [w < -0.5 - margin, w >= pieces - 0.5 + margin]
 
 
 def _inner_parts(spec, x, dtype):
@@ -426,9 +450,9 @@ def _form_bound(spec, x, dtype, gradient=False):
       bound = scale * (
           (g_bound if spec.product else 0) + C * (np.abs(g) + term) +
           (ax * s * dg_bound if spec.product else s * dg_bound))
-    for line, beyond in ((spec.below, np.less), (spec.above, np.greater)):
-      if line is not None:
-        bound = np.where(beyond(x, line[0]), 0.0, bound)
+    for beyond in _beyond_lines(spec, x, dtype):
+      if beyond is not None:
+        bound = np.where(beyond, 0.0, bound)
   return bound
 
 

@@ -20,8 +20,9 @@ follow the paper's Fig. 1-3: each approximation over its target function, and
 its absolute error on a log scale below.
 
 A last section covers today's activations (GELU, SiLU, Mish, softplus, ELU,
-SELU): for each, the picks `activations.MODERN_SAFE` / `MODERN_RANGED`, the
-plain name of the safe pick and a few neighbours, measured as the picks are
+SELU): for each, the picks `activations.MODERN_SAFE` / `MODERN_RANGED` /
+`MODERN_FAST` (the splines), the plain name of the safe pick and a few
+neighbours, measured as the picks are
 made (absolute error on [-8, 8], relative to max(1, |f|) beyond), and the
 tanh form of GELU (TensorFlow's `approximate=True`) as a comparator.
 `--modern_only` measures only these and replaces that section of an
@@ -132,6 +133,7 @@ def modern_names():
   for function in MODERN_FUNCTIONS:
     safe = activations.MODERN_SAFE[function]
     for name in (safe, safe[:-len(CLAMP)], activations.MODERN_RANGED[function],
+                 activations.MODERN_FAST[function],
                  *MODERN_NEIGHBOURS[function]):
       if name not in selected:
         selected.append(name)
@@ -706,6 +708,8 @@ def _modern_pick(name):
     return "**safe**"
   if name == activations.MODERN_RANGED[function]:
     return "**ranged**"
+  if name == activations.MODERN_FAST[function]:
+    return "**fast**"
   return ""
 
 
@@ -745,6 +749,15 @@ def modern_table_rows(results, comparator):
   return rows
 
 
+def _safe_finding(label, r, over):
+  """A pick's errors on [-8, 8] and over `over`, against the safe rule."""
+  ok = r["max_abs_error_all"] <= 1e-3
+  return (f"{label}: {_num(r['max_abs_error_range'])} on [-8, 8], "
+          f"{_num(r['max_abs_error_all'])} over {over} (at "
+          f"x = {_x(r['argmax_all'])}): "
+          f"{'**within**' if ok else '**not within**'} 1e-3 everywhere")
+
+
 def modern_findings(results, comparator, exhaustive):
   """The section's findings, generated from `results`."""
   over = "every float32" if exhaustive else "the dense sample"
@@ -756,13 +769,7 @@ def modern_findings(results, comparator, exhaustive):
     ranged = activations.MODERN_RANGED[function]
     parts = []
     if safe in results:
-      r = results[safe]
-      ok = r["max_abs_error_all"] <= 1e-3
-      parts.append(
-          f"safe `{safe}`: {_num(r['max_abs_error_range'])} on [-8, 8], "
-          f"{_num(r['max_abs_error_all'])} over {over} (at "
-          f"x = {_x(r['argmax_all'])}): "
-          f"{'**within**' if ok else '**not within**'} 1e-3 everywhere")
+      parts.append(_safe_finding(f"safe `{safe}`", results[safe], over))
     plain = safe[:-len(CLAMP)]
     if plain in results:
       r = results[plain]
@@ -774,6 +781,10 @@ def modern_findings(results, comparator, exhaustive):
       r = results[ranged]
       parts.append(f"ranged `{ranged}`: {_num(r['error_ranged'])} on "
                    f"[-4, 4], {_num(r['max_abs_error_range'])} on [-8, 8]")
+    fast = activations.MODERN_FAST[function]
+    if fast in results:
+      parts.append(_safe_finding(f"fast `{fast}` (a spline)", results[fast],
+                                 over))
     if parts:
       bullets.append(f"{function}: " + "; ".join(parts) + ".")
   nan_names = [n for n in results if results[n]["nan_outputs"]]
@@ -827,12 +838,14 @@ def modern_section(path, results, comparator, figures, exhaustive, command,
       f"{_machine()}; {len(results)} names in {seconds / 60:.1f} min.",
       "",
       method + " The error is measured as the picks "
-      "(`tf_approx.activations.MODERN_SAFE` / `MODERN_RANGED`) are made: "
+      "(`tf_approx.activations.MODERN_SAFE` / `MODERN_RANGED` / "
+      "`MODERN_FAST`) are made: "
       "absolute on [-8, 8], beyond it relative to max(1, |f|) (an x R(x) "
       "form multiplies R's error by |x|; where f tends to 0 the error stays "
       "absolute). A **safe** pick is within 1e-3 on [-8, 8] and beyond; a "
       "**ranged** one within 1e-2 on [-4, 4] (that column: a grid of 80001 "
-      "points). The exact limits f(-inf), f(+inf): " +
+      "points); a **fast** one is the spline with the fewest pieces that is "
+      "safe ([splines.md](splines.md)). The exact limits f(-inf), f(+inf): " +
       "; ".join(f"{k} {v}" for k, v in _LIMITS.items()) + ". The tanh form "
       "of GELU (TensorFlow's `approximate=True`, "
       "0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³)))) is a comparator, not "

@@ -24,6 +24,7 @@
 #include "cc/common/dispatch.h"
 #include "cc/common/lanes.h"
 #include "cc/common/platform.h"
+#include "cc/common/vector_math.h"
 
 namespace tf_approx {
 namespace activations {
@@ -103,13 +104,19 @@ struct Params {
   S input_scale = 1, output_scale = 1, slope = 0;
   Line<S> below, above;
   // Spline: `pieces` cubics on equal intervals of x between the lines'
-  // points (below.at and above.at); with w = x spline_scale +
-  // spline_shift, piece k = clip(floor(w), 0, pieces - 1) is c0 + t (c1 +
-  // t (c2 + t c3)), t = w - k, c_j = spline[j][k], output_scale folded in
-  // (InitForm; output_scale is then 1 here).
+  // points (below.at and above.at). Piece k's centre is at w = k, w = x
+  // spline_scale + spline_shift; its value is c0 + t (c1 + t (c2 + t c3)),
+  // c_j = spline[j][k], and its derivative d0 + t (d1 + t d2), d_j =
+  // spline_slope[j][k], at t = w - k in [-1/2, 1/2]. InitParams rewrites
+  // the `spline` attr's cubics (in the position over [0, 1] within the
+  // piece) about their centres, in double; InitForm folds output_scale in
+  // (output_scale is then 1 here) and derives d from c and spline_scale.
+  // The lines take over where w < -1/2 or w >= pieces - 1/2 (SplineFn), so
+  // k is always a piece the table has.
   int pieces = 0;
   S spline_scale = 0, spline_shift = 0;
   S spline[4][kMaxPieces] = {};
+  S spline_slope[3][kMaxPieces] = {};
 };
 
 // Horner evaluation of c[0] + c[1] x + ... and of its derivative.
@@ -162,12 +169,15 @@ TFA_INLINE S ScaleByPower(S value, S x, int k) {
 // ---------------------------------------------------------------------------
 // One functor per kind. Value and Derivative take the already-clipped input.
 // kHasFar says whether some inputs need the scalar ValueFar/DerivativeFar
-// path; kVectorizable is false where a lane needs a table lookup.
+// path; kVectorizable is false where a lane needs a table lookup;
+// kPlacesLines (the kinds with a form) is true where the kind decides where
+// the form's lines take over (FormFn).
 
 template <typename S>
 struct RationalFn {
   static constexpr bool kHasFar = true;
   static constexpr bool kVectorizable = true;
+  static constexpr bool kPlacesLines = false;
   const Params<S>& p;
 
   template <typename V>
@@ -340,6 +350,7 @@ template <typename S, int kSquarings, typename F>
 struct FastExpFn {
   static constexpr bool kHasFar = false;
   static constexpr bool kVectorizable = true;
+  static constexpr bool kPlacesLines = false;
   const Params<S>& p;
 
   TFA_INLINE int Squarings() const {
@@ -551,20 +562,23 @@ struct HardFn {
   TFA_INLINE S DerivativeFar(S x) const { return Derivative(x); }
 };
 
-// Lane l of table[index[l]], for index in [0, pieces): a scalar indexes;
-// a vector gathers with one shuffle per pair of registers of the table
-// (kMaxPieces float32 entries are one pair), selecting among the pairs by
-// the index's high bits. kPairs > 0 fixes the number of pairs at compile
-// time (the CPU kernels: one, for every float32 spline); 0 reads `pieces`.
+// Lane l of table[index[l] mod kMaxPieces] (table has kMaxPieces entries;
+// `index` may hold any bits: the lanes the caller uses are in [0, pieces)).
+// A scalar indexes; a vector gathers with one shuffle per pair of registers
+// of the table (kMaxPieces float32 entries are one pair; a shuffle takes
+// its indices modulo the pair's size), selecting among the pairs by the
+// index's high bits. kPairs > 0 fixes the number of pairs at compile time
+// (the CPU kernels: one, for every float32 spline); 0 reads `pieces`.
 template <int kPairs, typename V, typename S>
 TFA_INLINE V Gather(const S* table, int pieces, IntOfT<V> index) {
   if constexpr (std::is_same_v<V, S>) {
-    return table[index];
+    return table[index & (kMaxPieces - 1)];
   } else {
     using I = IntOfT<V>;
     constexpr int kLanes = sizeof(V) / sizeof(S);
     constexpr int kPair = 2 * kLanes;
     const int pairs = kPairs > 0 ? kPairs : (pieces + kPair - 1) / kPair;
+    if (pairs > 1) index &= kMaxPieces - 1;
     V result = {};
     for (int pair = 0; pair < pairs; ++pair) {
       V lo, hi;
@@ -580,35 +594,44 @@ TFA_INLINE V Gather(const S* table, int pieces, IntOfT<V> index) {
 }
 
 // The cubic pieces of a spline (Params). Its value and derivative beyond
-// the range are the lines', which every spline has (InitForm): there the
-// pieces are extrapolated and then replaced. kPairs: see Gather.
+// the range are the lines', which every spline has (InitForm): the spline
+// itself says where they take over (kPlacesLines), by the same w that
+// picks its piece. kPairs: see Gather.
 template <typename S, int kPairs = 0>
 struct SplineFn {
   static constexpr bool kHasFar = false;
   static constexpr bool kVectorizable = true;
+  static constexpr bool kPlacesLines = true;
   const Params<S>& p;
 
-  // The piece of u (NaN: piece 0) and t, NaN where u is.
+  template <typename V>
+  TFA_INLINE V Coordinate(V u) const {
+    return u * p.spline_scale + p.spline_shift;
+  }
+
+  // Before the first piece and from the last one's end: x beyond below.at
+  // and above.at, up to w's rounding. NaN is neither.
+  template <typename V>
+  TFA_INLINE auto Below(V u) const {
+    return Coordinate(u) < S(-0.5);
+  }
+  template <typename V>
+  TFA_INLINE auto Above(V u) const {
+    return Coordinate(u) >= S(p.pieces) - S(0.5);
+  }
+
+  // u's piece, as the low bits of an integer (Gather), and t = w - k. Where
+  // the lines do not take over, k is in [0, pieces) and t in [-1/2, 1/2];
+  // elsewhere both are unspecified values, and t is NaN where u is.
   template <typename V>
   TFA_INLINE void Locate(V u, IntOfT<V>* piece, V* t) const {
-    const V w = u * p.spline_scale + p.spline_shift;
-    const S last = S(p.pieces - 1);
-    // Clipped first, so that the conversion is exact; NaN compares false,
-    // so it takes piece 0. (Two instructions on x86: maxps, minps.)
-    const V above_zero = w > S(0) ? w : Splat<V, S>(0);
-    const V clipped = above_zero < last ? above_zero : Splat<V>(last);
-    if constexpr (std::is_same_v<V, S>) {
-      *piece = static_cast<IntOfT<V>>(clipped);
-      *t = w - static_cast<S>(*piece);
-    } else {
-      *piece = __builtin_convertvector(clipped, IntOfT<V>);
-      *t = w - __builtin_convertvector(*piece, V);
-    }
+    const V w = Coordinate(u);
+    *t = w - RoundToInteger(w, piece);
   }
 
   template <typename V>
-  TFA_INLINE V Coefficient(int j, IntOfT<V> piece) const {
-    return Gather<kPairs, V>(p.spline[j], p.pieces, piece);
+  TFA_INLINE V Entry(const S* table, IntOfT<V> piece) const {
+    return Gather<kPairs, V>(table, p.pieces, piece);
   }
 
   template <typename V>
@@ -616,21 +639,18 @@ struct SplineFn {
     IntOfT<V> k;
     V t;
     Locate(u, &k, &t);
-    V y = Coefficient<V>(3, k) * t + Coefficient<V>(2, k);
-    y = y * t + Coefficient<V>(1, k);
-    return y * t + Coefficient<V>(0, k);
+    V y = Entry<V>(p.spline[3], k) * t + Entry<V>(p.spline[2], k);
+    y = y * t + Entry<V>(p.spline[1], k);
+    return y * t + Entry<V>(p.spline[0], k);
   }
 
-  // dy/du = (c1 + t (2 c2 + 3 t c3)) spline_scale.
   template <typename V>
   TFA_INLINE V Derivative(V u) const {
     IntOfT<V> k;
     V t;
     Locate(u, &k, &t);
-    const V c2 = Coefficient<V>(2, k);
-    V d = (S(3) * Coefficient<V>(3, k)) * t + (c2 + c2);
-    d = d * t + Coefficient<V>(1, k);
-    return d * p.spline_scale;
+    V d = Entry<V>(p.spline_slope[2], k) * t + Entry<V>(p.spline_slope[1], k);
+    return d * t + Entry<V>(p.spline_slope[0], k);
   }
 
   template <typename V>
@@ -697,19 +717,37 @@ struct FormFn {
     return a == S(0) ? Splat<V, S>(0) : x * a;
   }
 
+  // Where the lines take over: beyond their points, or where g places
+  // them (kPlacesLines: a spline, whose input_scale is 1).
+  template <typename V>
+  TFA_INLINE auto Below(V x) const {
+    if constexpr (G::kPlacesLines) {
+      return g.Below(x);
+    } else {
+      return x < p.below.at;
+    }
+  }
+  template <typename V>
+  TFA_INLINE auto Above(V x) const {
+    if constexpr (G::kPlacesLines) {
+      return g.Above(x);
+    } else {
+      return x > p.above.at;
+    }
+  }
+
   template <typename V>
   TFA_INLINE V Outer(V x, V gu) const {
     if constexpr (kLines) {
-      return x < p.below.at
-                 ? Splat<V>(p.below.intercept)
-                 : (x > p.above.at ? x * p.above.slope + p.above.intercept
-                                   : gu);
+      return Below(x) ? Splat<V>(p.below.intercept)
+                      : (Above(x) ? x * p.above.slope + p.above.intercept
+                                  : gu);
     }
     V y = p.product ? Times(x, gu) : gu;
     if (p.output_scale != S(1)) y = y * p.output_scale;
     if (p.slope != S(0)) y = y + x * p.slope;
-    if (p.below.active) y = x < p.below.at ? p.below.Value(x) : y;
-    if (p.above.active) y = x > p.above.at ? p.above.Value(x) : y;
+    if (p.below.active) y = Below(x) ? p.below.Value(x) : y;
+    if (p.above.active) y = Above(x) ? p.above.Value(x) : y;
     return y;
   }
 
@@ -717,15 +755,15 @@ struct FormFn {
   template <typename V>
   TFA_INLINE V OuterDerivative(V x, V gu, V dgu) const {
     if constexpr (kLines) {
-      return x < p.below.at ? Splat<V>(p.below.slope)
-                            : (x > p.above.at ? Splat<V>(p.above.slope) : dgu);
+      return Below(x) ? Splat<V>(p.below.slope)
+                      : (Above(x) ? Splat<V>(p.above.slope) : dgu);
     }
     V d = p.input_scale == S(1) ? dgu : dgu * p.input_scale;
     if (p.product) d = gu + Times(x, d);
     if (p.output_scale != S(1)) d = d * p.output_scale;
     if (p.slope != S(0)) d = d + p.slope;
-    if (p.below.active) d = x < p.below.at ? Splat<V>(p.below.slope) : d;
-    if (p.above.active) d = x > p.above.at ? Splat<V>(p.above.slope) : d;
+    if (p.below.active) d = Below(x) ? Splat<V>(p.below.slope) : d;
+    if (p.above.active) d = Above(x) ? Splat<V>(p.above.slope) : d;
     return d;
   }
 };
@@ -930,11 +968,16 @@ inline const char* InitParams(Kind kind, const double* num, int num_len,
     if (spline_len < 4 || spline_len > 4 * kMaxPieces || spline_len % 4 != 0)
       return "`spline` must have 4 coefficients per piece, 1 to 32 pieces";
     p->pieces = spline_len / 4;
+    for (int i = 0; i < spline_len; ++i) {
+      if (!std::isfinite(spline[i])) return "`spline` must be finite";
+    }
+    // c(t) on [0, 1] rewritten in s = t - 1/2 (Params), in double.
     for (int k = 0; k < p->pieces; ++k) {
-      for (int j = 0; j < 4; ++j) {
-        if (!std::isfinite(spline[4 * k + j])) return "`spline` must be finite";
-        p->spline[j][k] = static_cast<S>(spline[4 * k + j]);
-      }
+      const double* c = spline + 4 * k;
+      const double centred[4] = {
+          c[0] + 0.5 * (c[1] + 0.5 * (c[2] + 0.5 * c[3])),
+          c[1] + (c[2] + 0.75 * c[3]), c[2] + 1.5 * c[3], c[3]};
+      for (int j = 0; j < 4; ++j) p->spline[j][k] = static_cast<S>(centred[j]);
     }
     if (clip) return "`clip` does not apply to the kind 'spline'";
   } else if (spline_len != 0) {
@@ -997,9 +1040,17 @@ inline const char* InitForm(bool product, double input_scale,
     const double scale = p->pieces / (above[0] - below[0]);
     if (!std::isfinite(scale)) return "the spline's range is too narrow";
     p->spline_scale = static_cast<S>(scale);
-    p->spline_shift = static_cast<S>(-below[0] * scale);
+    p->spline_shift = static_cast<S>(-below[0] * scale - 0.5);
     for (auto& coefficients : p->spline) {
       for (S& c : coefficients) c = static_cast<S>(c * output_scale);
+    }
+    // The derivative's coefficients, in units of x, from the folded ones.
+    for (int j = 0; j < 3; ++j) {
+      for (int k = 0; k < p->pieces; ++k) {
+        p->spline_slope[j][k] =
+            static_cast<S>((j + 1) * static_cast<double>(p->spline[j + 1][k]) *
+                           scale);
+      }
     }
     p->output_scale = 1;
   }

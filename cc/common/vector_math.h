@@ -1,5 +1,6 @@
 // Elementary functions on scalars and GCC vectors: exp, expm1, log, log1p,
-// tanh, sigmoid, softplus, floor, and the standard normal of a uniform.
+// tanh, sigmoid, softplus, floor, rounding, and the standard normal of a
+// uniform.
 //
 // libm has no vector entry points GCC will call without -ffast-math, so the
 // families that need these functions in their vector loops (noisy activations,
@@ -232,6 +233,20 @@ template <typename V>
 TFA_INLINE V Softplus(V x) {
   const V zero = {};
   return (x > 0 ? x : zero) + Log1pNonNegative(Exp(-Abs(x)));
+}
+
+// x rounded to the nearest integer k (ties to even), and k's low bits as
+// the integer lanes' low bits (k modulo 2^(mantissa_bits - 1)), for |x| <
+// 2^(mantissa_bits - 1): adding 1.5 * 2^mantissa_bits leaves k in the sum's
+// low mantissa bits. Beyond that range, and for inf and NaN, both are
+// unspecified values (never undefined behaviour, as a conversion would be).
+template <typename V>
+TFA_INLINE V RoundToInteger(V x, IntOfT<V>* low_bits) {
+  using S = ScalarOfT<V>;
+  const S round = vector_math_internal::Constants<S>::kRound;
+  const V shifted = x + round;
+  *low_bits = BitCast<IntOfT<V>>(shifted);
+  return shifted - round;
 }
 
 // The largest integer <= x, exactly (x itself beyond 2^mantissa_bits).

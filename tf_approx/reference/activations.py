@@ -199,37 +199,70 @@ def _fastexp_mish_parts(spec, x):
 
 def spline_scale_and_shift(spec):
   """The kernel's w = x scale + shift of a spline, in double (InitForm):
-  the pieces span [below[0], above[0]]."""
+  piece k's centre is at w = k, and the pieces span [below[0], above[0]]."""
   pieces = len(spec.spline) // 4
   scale = pieces / (spec.above[0] - spec.below[0])
-  return scale, -spec.below[0] * scale
+  return scale, -spec.below[0] * scale - 0.5
 
 
 def folded_spline_coefficients(spec, dtype):
-  """The kernel's coefficients, [pieces, 4]: output_scale folded in,
-  rounded to `dtype` once (InitForm)."""
-  folded = np.asarray(spec.spline, np.float64) * spec.output_scale
-  return folded.astype(dtype.as_numpy_dtype).reshape(-1, 4)
+  """The kernel's coefficients, [pieces, 4], of each piece in s = t - 1/2
+  (InitParams re-expands the attr's pieces about their centres, in double,
+  and rounds them to `dtype`), output_scale then folded in (InitForm, which
+  rounds again)."""
+  c = np.asarray(spec.spline, np.float64).reshape(-1, 4).T
+  centred = np.stack([c[0] + 0.5 * (c[1] + 0.5 * (c[2] + 0.5 * c[3])),
+                      c[1] + (c[2] + 0.75 * c[3]), c[2] + 1.5 * c[3], c[3]])
+  rounded = centred.astype(dtype.as_numpy_dtype).astype(np.float64)
+  folded = (rounded * spec.output_scale).astype(dtype.as_numpy_dtype)
+  return folded.T
+
+
+def spline_slope_coefficients(spec, dtype):
+  """The kernel's derivative coefficients, [pieces, 3], in units of x
+  (InitForm: (j + 1) c_(j+1) scale from the folded c)."""
+  c = folded_spline_coefficients(spec, dtype).astype(np.float64)
+  scale, _ = spline_scale_and_shift(spec)
+  return np.stack([(j + 1) * c[:, j + 1] * scale for j in range(3)],
+                  -1).astype(dtype.as_numpy_dtype)
+
+
+def spline_coordinate(spec, u):
+  """w = u scale + shift as the kernel computes it (one rounding, as a fused
+  multiply-add: in double, then rounded to u's dtype)."""
+  scale, shift = spline_scale_and_shift(spec)
+  wide = tf.cast(u, tf.float64)
+  w = (wide * tf.cast(tf.constant(scale, u.dtype), tf.float64) +
+       tf.cast(tf.constant(shift, u.dtype), tf.float64))
+  return tf.cast(w, u.dtype)
+
+
+def spline_beyond(spec, x):
+  """Where a spline's lines take over (SplineFn::Below, Above): w before its
+  first piece or from its last one's end."""
+  w = spline_coordinate(spec, x)
+  return tf.less(w, -0.5), tf.greater_equal(w, len(spec.spline) // 4 - 0.5)
 
 
 def _spline_parts(spec, u):
-  """Piece k = clip(floor(w), 0, pieces - 1) of w = x scale + shift, as
-  c0 + t (c1 + t (c2 + t c3)) at t = w - k; its derivative (c1 + t (2 c2 +
-  3 t c3)) scale. NaN x: piece 0, and t is NaN. The coefficients include
-  output_scale (the form then takes it as 1)."""
-  scale, shift = spline_scale_and_shift(spec)
-  scale = tf.constant(scale, u.dtype)
-  shift = tf.constant(shift, u.dtype)
+  """Piece k = the nearest integer to w (ties to even), as c0 + s (c1 + s (c2
+  + s c3)) at s = w - k, and its derivative d0 + s (d1 + s d2) (the folded
+  and derivative coefficients above). Where the lines take over the pieces
+  are not evaluated (k is clipped to a piece the table has); NaN x: s is NaN.
+  The coefficients include output_scale (the form then takes it as 1)."""
   coefficients = folded_spline_coefficients(spec, u.dtype)
+  slopes = spline_slope_coefficients(spec, u.dtype)
   last = float(len(coefficients) - 1)
-  w = u * scale + shift
-  clipped = tf.where(w >= 0.0, tf.minimum(w, last), tf.zeros_like(w))
-  k = tf.cast(clipped, tf.int32)
-  t = w - tf.cast(k, u.dtype)
+  w = spline_coordinate(spec, u)
+  k_float = tf.math.round(tf.clip_by_value(w, 0.0, last))
+  k = tf.cast(tf.where(tf.math.is_nan(w), tf.zeros_like(w), k_float),
+              tf.int32)
+  s = w - tf.cast(k, u.dtype)
   c = [tf.gather(tf.constant(coefficients[:, j], u.dtype), k)
        for j in range(4)]
-  y = ((c[3] * t + c[2]) * t + c[1]) * t + c[0]
-  return y, lambda: (((3.0 * c[3]) * t + (c[2] + c[2])) * t + c[1]) * scale
+  d = [tf.gather(tf.constant(slopes[:, j], u.dtype), k) for j in range(3)]
+  y = ((c[3] * s + c[2]) * s + c[1]) * s + c[0]
+  return y, lambda: (d[2] * s + d[1]) * s + d[0]
 
 
 _PARTS = {
@@ -263,8 +296,13 @@ def _form_parts(spec, x):
   y = (_times(x, g) if spec.product else g) * output_scale
   if spec.slope != 0:
     y = y + x * spec.slope
-  lines = [(line, beyond(x, line[0]))
-           for line, beyond in ((spec.below, tf.less), (spec.above, tf.greater))
+  if spec.kind == "spline":
+    beyond = spline_beyond(spec, x)
+  else:
+    beyond = [tf.less(x, spec.below[0]) if spec.below else None,
+              tf.greater(x, spec.above[0]) if spec.above else None]
+  lines = [(line, outside)
+           for line, outside in zip((spec.below, spec.above), beyond)
            if line is not None]
   for (_, slope, intercept), outside in lines:
     value = (tf.fill(tf.shape(x), tf.constant(intercept, x.dtype))
