@@ -564,20 +564,27 @@ struct HardFn {
 
 // Lane l of table[index[l] mod kMaxPieces] (table has kMaxPieces entries;
 // `index` may hold any bits: the lanes the caller uses are in [0, pieces)).
-// A scalar indexes; a vector gathers with one shuffle per pair of registers
-// of the table (kMaxPieces float32 entries are one pair; a shuffle takes
-// its indices modulo the pair's size), selecting among the pairs by the
-// index's high bits. kPairs > 0 fixes the number of pairs at compile time
-// (the CPU kernels: one, for every float32 spline); 0 reads `pieces`.
-template <int kPairs, typename V, typename S>
+// A scalar indexes; a vector gathers with one shuffle per register, or pair
+// of registers, of the table (a shuffle takes its indices modulo its
+// inputs' size), selecting among the pairs by the index's high bits.
+// kRegisters fixes the table's registers at compile time: 1 (up to one
+// vector's lanes of pieces: one single-input shuffle, vpermps, which unlike
+// the two-input vpermt2ps leaves its inputs intact) or 2 (up to two
+// vectors': one pair); 0 reads `pieces`.
+template <int kRegisters, typename V, typename S>
 TFA_INLINE V Gather(const S* table, int pieces, IntOfT<V> index) {
   if constexpr (std::is_same_v<V, S>) {
     return table[index & (kMaxPieces - 1)];
+  } else if constexpr (kRegisters == 1) {
+    V entries;
+    std::memcpy(&entries, table, sizeof(V));
+    return __builtin_shuffle(entries, index);
   } else {
     using I = IntOfT<V>;
     constexpr int kLanes = sizeof(V) / sizeof(S);
     constexpr int kPair = 2 * kLanes;
-    const int pairs = kPairs > 0 ? kPairs : (pieces + kPair - 1) / kPair;
+    const int pairs =
+        kRegisters > 0 ? kRegisters / 2 : (pieces + kPair - 1) / kPair;
     if (pairs > 1) index &= kMaxPieces - 1;
     V result = {};
     for (int pair = 0; pair < pairs; ++pair) {
@@ -596,8 +603,8 @@ TFA_INLINE V Gather(const S* table, int pieces, IntOfT<V> index) {
 // The cubic pieces of a spline (Params). Its value and derivative beyond
 // the range are the lines', which every spline has (InitForm): the spline
 // itself says where they take over (kPlacesLines), by the same w that
-// picks its piece. kPairs: see Gather.
-template <typename S, int kPairs = 0>
+// picks its piece. kRegisters: see Gather.
+template <typename S, int kRegisters = 0>
 struct SplineFn {
   static constexpr bool kHasFar = false;
   static constexpr bool kVectorizable = true;
@@ -631,7 +638,7 @@ struct SplineFn {
 
   template <typename V>
   TFA_INLINE V Entry(const S* table, IntOfT<V> piece) const {
-    return Gather<kPairs, V>(table, p.pieces, piece);
+    return Gather<kRegisters, V>(table, p.pieces, piece);
   }
 
   template <typename V>

@@ -184,12 +184,16 @@ TFA_INLINE void VisitCpuKind(const Params<S>& p, Fn&& fn) {
       if (p.squarings == 9) return fn(FastExpSigmoidFn<S, 9>{{p}});
     }
   }
-  // A spline's table in one pair of registers (every float32 spline, and
-  // double ones of up to 16 pieces), in the built-in splines' form.
+  // A spline's table in one register (up to 16 float32 pieces, 8 double)
+  // or one pair (every float32 spline, double ones of up to 16 pieces), in
+  // the built-in splines' form.
   if (p.kind == Kind::kSpline && p.pieces <= 2 * kLanes<S> && !p.product &&
       p.slope == S(0) && p.output_scale == S(1) && p.below.slope == S(0) &&
-      p.above.slope != S(0))
-    return fn(FormFn<S, SplineFn<S, 1>, true>{SplineFn<S, 1>{p}, p});
+      p.above.slope != S(0)) {
+    if (p.pieces <= kLanes<S>)
+      return fn(FormFn<S, SplineFn<S, 1>, true>{SplineFn<S, 1>{p}, p});
+    return fn(FormFn<S, SplineFn<S, 2>, true>{SplineFn<S, 2>{p}, p});
+  }
   VisitKind(p, fn);
 }
 
