@@ -135,6 +135,13 @@ DRIVER = textwrap.dedent("""
                      "selu_fastexp_512_clamp", "gelu_pade_5_6"):
           record(f"activation/{name}/{tag}",
                  lambda v, name=name: ops.activation(v, name), x(), [])
+        # Splines, seeded on their own too: a one-register table (16
+        # float32 pieces), a pair (32 float32, 16 double) and the general
+        # path (32 double).
+        seed(f"splines/{tag}")
+        for name in ("gelu_spline_16", "silu_spline_32"):
+          record(f"activation/{name}/{tag}",
+                 lambda v, name=name: ops.activation(v, name), x(), [])
       seed(f"transforms/{kind}/{dtype}")
       for d, n_in, units, rows in ((8, 5, 12, 3), (64, 64, 64, 9)):
         blocks = -(-units // d)
