@@ -13,9 +13,10 @@ erf form), SiLU/Swish, Mish, softplus, ELU and SELU, as `gelu_pade_<n>_<m>`,
 `_clamp` versions take the function's exact asymptotes beyond the range
 (GELU, SiLU, Mish and softplus: 0 below, x above; ELU: -alpha), continuous
 in value at the switch. `<function>_spline_<k>` (k = 4, 8, 16, 32 pieces)
-are cubic splines between those asymptotes (docs/splines.md). SiLU's beta and ELU's alpha are arguments:
-`get("silu_pade_5_4_clamp", beta=1.702)`. None of them is a Keras name:
-`gelu`, `silu`, `swish`, `mish`, `softplus`, `elu` and `selu` stay Keras' own.
+are cubic splines between those asymptotes (docs/splines.md). SiLU's beta
+and ELU's alpha are arguments: `get("silu_pade_5_4_clamp", beta=1.702)`.
+None of them is a Keras name: `gelu`, `silu`, `swish`, `mish`, `softplus`,
+`elu` and `selu` stay Keras' own.
 
     >>> import keras, tf_approx
     >>> layer = keras.layers.Activation("tanh_pade_4_4")

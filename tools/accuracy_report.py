@@ -22,9 +22,9 @@ its absolute error on a log scale below.
 A last section covers today's activations (GELU, SiLU, Mish, softplus, ELU,
 SELU): for each, the picks `activations.MODERN_SAFE` / `MODERN_RANGED` /
 `MODERN_FAST` (the splines), the plain name of the safe pick and a few
-neighbours, measured as the picks are
-made (absolute error on [-8, 8], relative to max(1, |f|) beyond), and the
-tanh form of GELU (TensorFlow's `approximate=True`) as a comparator.
+neighbours, measured as the picks are made (absolute error on [-8, 8],
+relative to max(1, |f|) beyond), and the tanh form of GELU (TensorFlow's
+`approximate=True`) as a comparator.
 `--modern_only` measures only these and replaces that section of an
 existing accuracy.md, leaving the rest of the file as it is.
 """

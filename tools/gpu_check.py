@@ -306,9 +306,9 @@ ACTIVATION_CASES.update({
                                    above=[0.0, 1.0507009029388428, 0.0],
                                    below=[-512.0, 0.0, -_SELU]),
     # Splines: the coefficients' values do not matter for comparing GPU and
-    # CPU, only the lookup of a lane's piece (16 pieces: one pair of
-    # registers on the CPU in both dtypes; 32: two for float64) and the
-    # output scale folded into them.
+    # CPU, only the lookup of a lane's piece (16 pieces: one register on the
+    # CPU for float32, a pair for float64; 32: a pair for float32, two for
+    # float64) and the output scale folded into them.
     "spline 16 pieces": dict(kind="spline",
                              spline=[np.sin(i) for i in range(64)],
                              below=[-4.0, 0.0, 0.0], above=[4.0, 1.0, 0.0]),

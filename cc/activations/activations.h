@@ -627,7 +627,7 @@ struct SplineFn {
     return Coordinate(u) >= S(p.pieces) - S(0.5);
   }
 
-  // u's piece, as the low bits of an integer (Gather), and t = w - k. Where
+  // u's piece, in the low bits of an integer (Gather), and t = w - k. Where
   // the lines do not take over, k is in [0, pieces) and t in [-1/2, 1/2];
   // elsewhere both are unspecified values, and t is NaN where u is.
   template <typename V>

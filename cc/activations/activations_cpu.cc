@@ -186,10 +186,9 @@ TFA_INLINE void VisitCpuKind(const Params<S>& p, Fn&& fn) {
   }
   // A spline's table in one register (up to 16 float32 pieces, 8 double)
   // or one pair (every float32 spline, double ones of up to 16 pieces), in
-  // the built-in splines' form.
+  // the built-in splines' form (InitForm has set both scales to 1).
   if (p.kind == Kind::kSpline && p.pieces <= 2 * kLanes<S> && !p.product &&
-      p.slope == S(0) && p.output_scale == S(1) && p.below.slope == S(0) &&
-      p.above.slope != S(0)) {
+      p.slope == S(0) && p.below.slope == S(0) && p.above.slope != S(0)) {
     if (p.pieces <= kLanes<S>)
       return fn(FormFn<S, SplineFn<S, 1>, true>{SplineFn<S, 1>{p}, p});
     return fn(FormFn<S, SplineFn<S, 2>, true>{SplineFn<S, 2>{p}, p});

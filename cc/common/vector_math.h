@@ -73,6 +73,25 @@ struct Constants<double> {
   static constexpr int kLogTerms = 11;
 };
 
+}  // namespace vector_math_internal
+
+// x rounded to the nearest integer k (ties to even), for |x| <
+// 2^(mantissa_bits - 1), and the bits of x + 1.5 * 2^mantissa_bits, the sum
+// that rounds it: k is in their low mantissa bits (their low bits are k
+// modulo 2^(mantissa_bits - 1); minus the bits of 1.5 * 2^mantissa_bits they
+// are k). Beyond that range, and for inf and NaN, both are unspecified values
+// (never undefined behaviour, as a conversion would be).
+template <typename V>
+TFA_INLINE V RoundToInteger(V x, IntOfT<V>* bits) {
+  using S = ScalarOfT<V>;
+  const S round = vector_math_internal::Constants<S>::kRound;
+  const V shifted = x + round;
+  *bits = BitCast<IntOfT<V>>(shifted);
+  return shifted - round;
+}
+
+namespace vector_math_internal {
+
 // x = n ln 2 + r, |r| <= ln 2 / 2 (about); n as V and as integers. x must be
 // in [kExpLow, kExpHigh] or NaN.
 template <typename V>
@@ -87,10 +106,10 @@ TFA_INLINE Reduced<V> Reduce(V x) {
   using S = ScalarOfT<V>;
   using K = Constants<S>;
   using I = IntOfT<V>;
-  const V shifted = x * K::kLog2e + K::kRound;
   Reduced<V> red;
-  red.n = shifted - K::kRound;
-  red.bits_n = BitCast<I>(shifted) - BitCast<I>(Splat<V, S>(K::kRound));
+  I bits;
+  red.n = RoundToInteger(x * K::kLog2e, &bits);
+  red.bits_n = bits - BitCast<I>(Splat<V, S>(K::kRound));
   red.r = (x - red.n * K::kLn2Hi) - red.n * K::kLn2Lo;
   return red;
 }
@@ -233,20 +252,6 @@ template <typename V>
 TFA_INLINE V Softplus(V x) {
   const V zero = {};
   return (x > 0 ? x : zero) + Log1pNonNegative(Exp(-Abs(x)));
-}
-
-// x rounded to the nearest integer k (ties to even), and k's low bits as
-// the integer lanes' low bits (k modulo 2^(mantissa_bits - 1)), for |x| <
-// 2^(mantissa_bits - 1): adding 1.5 * 2^mantissa_bits leaves k in the sum's
-// low mantissa bits. Beyond that range, and for inf and NaN, both are
-// unspecified values (never undefined behaviour, as a conversion would be).
-template <typename V>
-TFA_INLINE V RoundToInteger(V x, IntOfT<V>* low_bits) {
-  using S = ScalarOfT<V>;
-  const S round = vector_math_internal::Constants<S>::kRound;
-  const V shifted = x + round;
-  *low_bits = BitCast<IntOfT<V>>(shifted);
-  return shifted - round;
 }
 
 // The largest integer <= x, exactly (x itself beyond 2^mantissa_bits).
