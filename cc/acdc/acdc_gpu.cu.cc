@@ -44,16 +44,7 @@ __global__ void SumKernel(Terms<C> terms, int64_t unit, AcdcGrads<C> grads) {
 constexpr int64_t kMaxBlocks = 65535;
 constexpr int64_t kGlobalElements = int64_t{1} << 24;
 
-// How the rows of a call run: blocks, and whether their memory is shared
-// (shared_bytes a block) or global (`elements` a block, in the scratch).
-struct RowLaunch {
-  int64_t blocks = 1;
-  size_t shared_bytes = 0;
-  bool global = false;
-  int64_t elements = 0;
-
-  int64_t GlobalElements() const { return global ? blocks * elements : 0; }
-};
+}  // namespace
 
 template <typename C>
 RowLaunch PlanRows(const Plan<C>& p, int64_t rows, bool gradient) {
@@ -71,8 +62,6 @@ RowLaunch PlanRows(const Plan<C>& p, int64_t rows, bool gradient) {
   launch.blocks = blocks < 1 ? 1 : blocks;
   return launch;
 }
-
-}  // namespace
 
 template <typename C>
 const char* LaunchCopyPlan(GpuStream stream, const Plan<C>& host, C* device,
@@ -94,17 +83,9 @@ const char* LaunchCopyPlan(GpuStream stream, const Plan<C>& host, C* device,
 }
 
 template <typename C>
-int64_t ScratchElements(const Plan<C>& p, int64_t rows, bool gradient) {
-  if (rows == 0) return 0;
-  return (gradient ? 3 * rows * p.n : 0) +
-         PlanRows(p, rows, gradient).GlobalElements();
-}
-
-template <typename C>
 const char* LaunchAcdc(GpuStream stream, const Problem<C>& p, int64_t rows,
-                       const C* x, C* y, C* scratch) {
+                       const RowLaunch& launch, const C* x, C* y, C* scratch) {
   if (rows == 0) return nullptr;
-  const RowLaunch launch = PlanRows(p.plan, rows, false);
   return LaunchWithShared(ForwardKernel<C>, launch.blocks,
                           BlockThreads(p.plan), launch.shared_bytes,
                           ToCudaStream(stream), p, rows, x, y,
@@ -113,15 +94,15 @@ const char* LaunchAcdc(GpuStream stream, const Problem<C>& p, int64_t rows,
 
 template <typename C>
 const char* LaunchAcdcGrad(GpuStream stream, const Problem<C>& p,
-                           int64_t rows, const C* dy, const C* x, C* dx,
-                           C* scratch, const AcdcGrads<C>& grads) {
+                           int64_t rows, const RowLaunch& launch, const C* dy,
+                           const C* x, C* dx, C* scratch,
+                           const AcdcGrads<C>& grads) {
   const int64_t n = p.plan.n;
   const cudaStream_t s = ToCudaStream(stream);
   if (rows == 0) {
     for (int q = 0; q < 3; ++q) cudaMemsetAsync(grads[q], 0, n * sizeof(C), s);
     return LaunchError();
   }
-  const RowLaunch launch = PlanRows(p.plan, rows, true);
   Terms<C> terms;
   terms.data = scratch;
   terms.rows = rows;
@@ -138,9 +119,9 @@ const char* LaunchAcdcGrad(GpuStream stream, const Problem<C>& p,
 
 template <typename C>
 const char* LaunchDct(GpuStream stream, const Plan<C>& plan, bool inverse,
-                      int64_t rows, const C* x, C* y, C* scratch) {
+                      int64_t rows, const RowLaunch& launch, const C* x, C* y,
+                      C* scratch) {
   if (rows == 0) return nullptr;
-  const RowLaunch launch = PlanRows(plan, rows, false);
   return LaunchWithShared(DctKernel<C>, launch.blocks, BlockThreads(plan),
                           launch.shared_bytes, ToCudaStream(stream), plan,
                           inverse, rows, x, y,
@@ -150,14 +131,15 @@ const char* LaunchDct(GpuStream stream, const Plan<C>& plan, bool inverse,
 #define TFA_INSTANTIATE(C)                                                  \
   template const char* LaunchCopyPlan<C>(GpuStream, const Plan<C>&, C*,     \
                                          Plan<C>*);                         \
-  template int64_t ScratchElements<C>(const Plan<C>&, int64_t, bool);       \
+  template RowLaunch PlanRows<C>(const Plan<C>&, int64_t, bool);            \
   template const char* LaunchAcdc<C>(GpuStream, const Problem<C>&, int64_t, \
-                                     const C*, C*, C*);                     \
-  template const char* LaunchAcdcGrad<C>(GpuStream, const Problem<C>&,      \
-                                         int64_t, const C*, const C*, C*,   \
-                                         C*, const AcdcGrads<C>&);          \
+                                     const RowLaunch&, const C*, C*, C*);   \
+  template const char* LaunchAcdcGrad<C>(                                   \
+      GpuStream, const Problem<C>&, int64_t, const RowLaunch&, const C*,    \
+      const C*, C*, C*, const AcdcGrads<C>&);                               \
   template const char* LaunchDct<C>(GpuStream, const Plan<C>&, bool,        \
-                                    int64_t, const C*, C*, C*);
+                                    int64_t, const RowLaunch&, const C*,    \
+                                    C*, C*);
 TFA_INSTANTIATE(float)
 TFA_INSTANTIATE(double)
 #undef TFA_INSTANTIATE

@@ -203,10 +203,21 @@ int64_t TableElements(Plan<S> plan) {
   return elements;
 }
 
+// How the rows of a call run: blocks, and whether a row's memory is shared
+// (shared_bytes a block) or global (`elements` a block, in the scratch).
+struct RowLaunch {
+  int64_t blocks = 1;
+  size_t shared_bytes = 0;
+  bool global = false;
+  int64_t elements = 0;
+
+  int64_t GlobalElements() const { return global ? blocks * elements : 0; }
+};
+
 // Launchers (acdc_gpu.cu.cc), on `stream`; each returns nullptr, or CUDA's
 // description of the error. The plan's tables and the parameters are in
-// device memory. A row's RowElements go to shared memory where the device
-// has that much for a block, else to `scratch`.
+// device memory. A caller plans the rows once (PlanRows), sizes the scratch
+// for that plan (ScratchElements) and hands the same plan to the launcher.
 
 // Copies the tables of `host` (host memory, which may be released when this
 // returns) to `device` (TableElements of them) and points *plan, a copy of
@@ -215,23 +226,34 @@ template <typename C>
 const char* LaunchCopyPlan(GpuStream stream, const Plan<C>& host, C* device,
                            Plan<C>* plan);
 
-// Elements of the scratch the launchers need for `rows` rows of p (the
-// gradient: its terms, then any rows' memory) on the current device.
+// How `rows` rows of p (the gradient's, or the forward's and the DCT's) run
+// on the current device: a row's RowElements in shared memory where the
+// device has that much for a block, else in the scratch.
 template <typename C>
-int64_t ScratchElements(const Plan<C>& p, int64_t rows, bool gradient);
+RowLaunch PlanRows(const Plan<C>& p, int64_t rows, bool gradient);
+
+// Elements of the scratch a launch of `rows` rows of n columns needs (the
+// gradient: its terms, then any rows' memory).
+inline int64_t ScratchElements(const RowLaunch& launch, int64_t rows,
+                               int64_t n, bool gradient) {
+  if (rows == 0) return 0;
+  return (gradient ? 3 * rows * n : 0) + launch.GlobalElements();
+}
 
 template <typename C>
 const char* LaunchAcdc(GpuStream stream, const Problem<C>& p, int64_t rows,
-                       const C* x, C* y, C* scratch);
+                       const RowLaunch& launch, const C* x, C* y, C* scratch);
 
 template <typename C>
 const char* LaunchAcdcGrad(GpuStream stream, const Problem<C>& p,
-                           int64_t rows, const C* dy, const C* x, C* dx,
-                           C* scratch, const AcdcGrads<C>& grads);
+                           int64_t rows, const RowLaunch& launch, const C* dy,
+                           const C* x, C* dx, C* scratch,
+                           const AcdcGrads<C>& grads);
 
 template <typename C>
 const char* LaunchDct(GpuStream stream, const Plan<C>& plan, bool inverse,
-                      int64_t rows, const C* x, C* y, C* scratch);
+                      int64_t rows, const RowLaunch& launch, const C* x, C* y,
+                      C* scratch);
 
 }  // namespace acdc
 }  // namespace tf_approx

@@ -122,13 +122,14 @@ template <typename T>
 struct Acdc<GPUDevice, T> {
   using C = ComputeType<T>;
 
-  // The launchers' scratch for `rows` rows of `plan`.
-  static absl::Status Scratch(OpKernelContext* ctx, const acdc::Plan<C>& plan,
-                              int64_t rows, bool gradient, Tensor* scratch) {
+  // The scratch `launch` needs for `rows` rows of n columns.
+  static absl::Status Scratch(OpKernelContext* ctx,
+                              const acdc::RowLaunch& launch, int64_t rows,
+                              int64_t n, bool gradient, Tensor* scratch) {
     return ctx->allocate_temp(
         ::tensorflow::DataTypeToEnum<C>::value,
         ::tensorflow::TensorShape(
-            {acdc::ScratchElements(plan, rows, gradient)}),
+            {acdc::ScratchElements(launch, rows, n, gradient)}),
         scratch);
   }
 
@@ -150,10 +151,11 @@ struct Acdc<GPUDevice, T> {
     p.d = d_in.data();
     p.bias = bias_in.data();
     const int64_t rows = x.NumElements() / n;
+    const acdc::RowLaunch launch = acdc::PlanRows(p.plan, rows, false);
     Tensor scratch;
-    TF_RETURN_IF_ERROR(Scratch(ctx, p.plan, rows, false, &scratch));
+    TF_RETURN_IF_ERROR(Scratch(ctx, launch, rows, n, false, &scratch));
     TF_RETURN_IF_ERROR(LaunchStatus(
-        kOp, acdc::LaunchAcdc<C>(StreamOf(ctx), p, rows, x_in.data(),
+        kOp, acdc::LaunchAcdc<C>(StreamOf(ctx), p, rows, launch, x_in.data(),
                                  out.data(), scratch.flat<C>().data())));
     return out.Finish(ctx, kOp);
   }
@@ -180,15 +182,16 @@ struct Acdc<GPUDevice, T> {
     p.a = a_in.data();
     p.d = d_in.data();
     const int64_t rows = x.NumElements() / n;
+    const acdc::RowLaunch launch = acdc::PlanRows(p.plan, rows, true);
     Tensor scratch;
-    TF_RETURN_IF_ERROR(Scratch(ctx, p.plan, rows, true, &scratch));
+    TF_RETURN_IF_ERROR(Scratch(ctx, launch, rows, n, true, &scratch));
     acdc::AcdcGrads<C> grads;
     grads.da = outs[1].data();
     grads.dd = outs[2].data();
     grads.dbias = outs[3].data();
     TF_RETURN_IF_ERROR(LaunchStatus(
-        kOp, acdc::LaunchAcdcGrad<C>(StreamOf(ctx), p, rows, dy_in.data(),
-                                     x_in.data(), outs[0].data(),
+        kOp, acdc::LaunchAcdcGrad<C>(StreamOf(ctx), p, rows, launch,
+                                     dy_in.data(), x_in.data(), outs[0].data(),
                                      scratch.flat<C>().data(), grads)));
     for (GpuComputeOutput<T>& out : outs)
       TF_RETURN_IF_ERROR(out.Finish(ctx, kOp));
@@ -214,11 +217,12 @@ struct Dct<GPUDevice, T> {
     acdc::Plan<C> plan;
     TF_RETURN_IF_ERROR(plans->Get(ctx, n, &plan));
     const int64_t rows = x.NumElements() / n;
+    const acdc::RowLaunch launch = acdc::PlanRows(plan, rows, false);
     Tensor scratch;
-    TF_RETURN_IF_ERROR(Acdc<GPUDevice, T>::Scratch(ctx, plan, rows, false,
+    TF_RETURN_IF_ERROR(Acdc<GPUDevice, T>::Scratch(ctx, launch, rows, n, false,
                                                    &scratch));
     TF_RETURN_IF_ERROR(LaunchStatus(
-        kOp, acdc::LaunchDct<C>(StreamOf(ctx), plan, inverse, rows,
+        kOp, acdc::LaunchDct<C>(StreamOf(ctx), plan, inverse, rows, launch,
                                 x_in.data(), out.data(),
                                 scratch.flat<C>().data())));
     return out.Finish(ctx, kOp);

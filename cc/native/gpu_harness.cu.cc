@@ -530,6 +530,7 @@ template <typename S>
 struct AcdcCall {
   int64_t rows = 0;
   acdc::Plan<S> plan;
+  acdc::RowLaunch launch;  // the scratch is sized for it
   std::shared_ptr<DeviceArray> tables;
   std::shared_ptr<DeviceArray> scratch;
 
@@ -547,10 +548,11 @@ struct AcdcCall {
     ThrowIfFailed(acdc::LaunchCopyPlan<S>(nullptr, host.plan(),
                                           tables->data<S>(), &plan));
     Check(cudaDeviceSynchronize(), "copying the tables");
+    launch = acdc::PlanRows(plan, rows, gradient);
     scratch = std::make_shared<DeviceArray>(
         x->dtype(),
         std::vector<py::ssize_t>{static_cast<py::ssize_t>(
-            acdc::ScratchElements(plan, rows, gradient))},
+            acdc::ScratchElements(launch, rows, n, gradient))},
         false);
   }
 
@@ -580,8 +582,9 @@ Launch Acdc(Array x, Array y, Array a, Array d, Array bias) {
     Require(bias->size() == call.plan.n, "bias must be [n]");
     const acdc::Problem<S> p = call.Problem(x, a, d, bias->data<S>());
     return [=] {
-      ThrowIfFailed(acdc::LaunchAcdc<S>(nullptr, p, call.rows, x->data<S>(),
-                                        y->data<S>(), call.Scratch()));
+      ThrowIfFailed(acdc::LaunchAcdc<S>(nullptr, p, call.rows, call.launch,
+                                        x->data<S>(), y->data<S>(),
+                                        call.Scratch()));
     };
   });
 }
@@ -604,8 +607,8 @@ Launch AcdcGrad(Array x, Array dy, Array dx, Array a, Array d, Array grads) {
       out.dd = out.da + call.plan.n;
       out.dbias = out.dd + call.plan.n;
       ThrowIfFailed(acdc::LaunchAcdcGrad<S>(
-          nullptr, p, call.rows, dy->data<S>(), x->data<S>(), dx->data<S>(),
-          call.Scratch(), out));
+          nullptr, p, call.rows, call.launch, dy->data<S>(), x->data<S>(),
+          dx->data<S>(), call.Scratch(), out));
     };
   });
 }
@@ -617,7 +620,7 @@ Launch Dct(Array x, Array y, bool inverse) {
     const AcdcCall<S> call(x, false);
     return [=] {
       ThrowIfFailed(acdc::LaunchDct<S>(nullptr, call.plan, inverse, call.rows,
-                                       x->data<S>(), y->data<S>(),
+                                       call.launch, x->data<S>(), y->data<S>(),
                                        call.Scratch()));
     };
   });
