@@ -143,17 +143,12 @@ const char* LaunchFastfood(GpuStream stream, const Problem<C>& p,
                            int max_log2) {
   if (rows == 0) return nullptr;
   if (max_log2 < 0) max_log2 = DeviceMaxFastfoodLog2<C>();
-  const int k = Log2(p.d);
   const cudaStream_t s = ToCudaStream(stream);
-  if (k > max_log2) {
-    StagedSlab<C> slab;
-    slab.p = p;
-    slab.rows = rows;
-    slab.x = x;
-    slab.out = y;
-    return LaunchStaged(s, slab, false, scratch, max_log2);
+  if (IsStaged(p.d, max_log2)) {
+    return LaunchStaged(s, StagedSlab<C>::Forward(p, rows, x, y), false,
+                        scratch, max_log2);
   }
-  const BlockShape<C> shape(k);
+  const BlockShape<C> shape(Log2(p.d));
   const int64_t units = rows * p.blocks;
   return LaunchRows(
       s, shape, (units + shape.RowsPerBlock() - 1) / shape.RowsPerBlock(),
@@ -175,26 +170,18 @@ const char* LaunchFastfoodGrad(GpuStream stream, const Problem<C>& p,
     return LaunchError();
   }
   if (max_log2 < 0) max_log2 = DeviceMaxFastfoodLog2<C>();
-  const int k = Log2(p.d);
   const int64_t chunk_rows = ChunkRows(rows, params);
   const int64_t chunks = (rows + chunk_rows - 1) / chunk_rows;
   C* partial = scratch;
-  if (k > max_log2) {
+  if (IsStaged(p.d, max_log2)) {
     cudaMemsetAsync(partial, 0, chunks * 3 * params * sizeof(C), s);
-    StagedSlab<C> slab;
-    slab.p = p;
-    slab.rows = rows;
-    slab.x = x;
-    slab.dy = dy;
-    slab.out = dx;
-    slab.partial = partial;
-    if (const char* error = LaunchStaged(s, slab, true,
-                                         partial + chunks * 3 * params,
-                                         max_log2)) {
+    if (const char* error = LaunchStaged(
+            s, StagedSlab<C>::Backward(p, rows, dy, x, dx, partial), true,
+            partial + chunks * 3 * params, max_log2)) {
       return error;
     }
   } else {
-    const BlockShape<C> shape(k);
+    const BlockShape<C> shape(Log2(p.d));
     if (const char* error = LaunchRows(
             s, shape,
             (chunks + shape.RowsPerBlock() - 1) / shape.RowsPerBlock(),

@@ -577,6 +577,10 @@ TFA_INLINE void FastfoodSumThread(const Thread& t, int64_t chunks,
 // Elements of a scratch buffer: at most this many, or one row's units.
 constexpr int64_t kStagedElements = int64_t{1} << 23;
 
+// Whether rows of d take the staged path where the fused kernels hold rows
+// of at most 2^max_log2.
+TFA_INLINE bool IsStaged(int64_t d, int max_log2) { return Log2(d) > max_log2; }
+
 // Batch rows a slab, for `rows` rows of `params` = blocks * d parameters
 // and buffers of at most max_elements.
 TFA_INLINE int64_t StagedSlabRows(int64_t rows, int64_t params,
@@ -619,6 +623,27 @@ struct StagedSlab {
   C* out = nullptr;       // y (forward) or dx (backward)
   C* h[3] = {};
   C* partial = nullptr;  // backward: the chunks' slots, [chunks][3][params]
+
+  // A forward call's: y = Fastfood(x) over `rows` rows.
+  static TFA_INLINE StagedSlab Forward(const Problem<C>& p, int64_t rows,
+                                       const C* x, C* y) {
+    StagedSlab s;
+    s.p = p;
+    s.rows = rows;
+    s.x = x;
+    s.out = y;
+    return s;
+  }
+
+  // A gradient call's: dx, and the parameters' sums into `partial` (zeroed).
+  static TFA_INLINE StagedSlab Backward(const Problem<C>& p, int64_t rows,
+                                        const C* dy, const C* x, C* dx,
+                                        C* partial) {
+    StagedSlab s = Forward(p, rows, x, dx);
+    s.dy = dy;
+    s.partial = partial;
+    return s;
+  }
 
   TFA_INLINE int64_t Params() const { return p.blocks * p.d; }
   TFA_INLINE int64_t ChunkRowsOf() const { return ChunkRows(rows, Params()); }
@@ -821,7 +846,7 @@ TFA_INLINE int64_t FastfoodScratchElements(int64_t rows, int64_t params,
     const int64_t chunk_rows = ChunkRows(rows, params);
     elements += (rows + chunk_rows - 1) / chunk_rows * 3 * params;
   }
-  if (Log2(d) > max_log2) {
+  if (IsStaged(d, max_log2)) {
     elements += StagedBuffers(gradient) * StagedSlabRows(rows, params) * params;
   }
   return elements;

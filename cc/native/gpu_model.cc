@@ -703,14 +703,10 @@ FastfoodArray<S> FastfoodModel(FastfoodArray<S> x, FastfoodArray<S> s,
   if (rows == 0) return y;
   const S* in = x.data();
   S* out = y.mutable_data();
-  if (fastfood::Log2(p.d) > max_log2) {
-    fastfood::StagedSlab<S> slab;
-    slab.p = p;
-    slab.rows = rows;
-    slab.x = in;
-    slab.out = out;
+  if (fastfood::IsStaged(p.d, max_log2)) {
     std::vector<S> scratch;
-    RunFastfoodStaged(grid, slab, false, &scratch);
+    RunFastfoodStaged(grid, fastfood::StagedSlab<S>::Forward(p, rows, in, out),
+                      false, &scratch);
     return y;
   }
   const fastfood::BlockShape<S> block(fastfood::Log2(p.d));
@@ -746,17 +742,13 @@ py::tuple FastfoodGradModel(FastfoodArray<S> dy, FastfoodArray<S> x,
   const S* x_in = x.data();
   S* dx_out = dx.mutable_data();
   std::vector<S> partial;
-  if (rows > 0 && fastfood::Log2(p.d) > max_log2) {
+  if (rows > 0 && fastfood::IsStaged(p.d, max_log2)) {
     partial.assign(chunks * 3 * params, S(0));  // the launcher's memset
-    fastfood::StagedSlab<S> slab;
-    slab.p = p;
-    slab.rows = rows;
-    slab.x = x_in;
-    slab.dy = dy_in;
-    slab.out = dx_out;
-    slab.partial = partial.data();
     std::vector<S> scratch;
-    RunFastfoodStaged(grid, slab, true, &scratch);
+    RunFastfoodStaged(grid,
+                      fastfood::StagedSlab<S>::Backward(
+                          p, rows, dy_in, x_in, dx_out, partial.data()),
+                      true, &scratch);
   } else {
     partial.assign(chunks * 3 * params, std::numeric_limits<S>::quiet_NaN());
     const fastfood::BlockShape<S> block(fastfood::Log2(p.d));
