@@ -138,12 +138,12 @@ struct Acdc<GPUDevice, T> {
                               int64_t n, const Tensor& x, const Tensor& a,
                               const Tensor& d, const Tensor& bias, Tensor* y) {
     constexpr const char* kOp = "acdc";
-    GpuComputeInput<T> x_in, a_in, d_in, bias_in;
+    ComputeInput<GPUDevice, T> x_in, a_in, d_in, bias_in;
     TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, x));
     TF_RETURN_IF_ERROR(a_in.Init(ctx, kOp, a));
     TF_RETURN_IF_ERROR(d_in.Init(ctx, kOp, d));
     TF_RETURN_IF_ERROR(bias_in.Init(ctx, kOp, bias));
-    GpuComputeOutput<T> out;
+    ComputeOutput<GPUDevice, T> out;
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
     acdc::Problem<C> p;
     TF_RETURN_IF_ERROR(plans->Get(ctx, n, &p.plan));
@@ -168,12 +168,12 @@ struct Acdc<GPUDevice, T> {
                                Tensor* const dparams[3]) {
     constexpr const char* kOp = "acdc gradient";
     if (n == 0) return absl::OkStatus();  // every output is empty
-    GpuComputeInput<T> dy_in, x_in, a_in, d_in;
+    ComputeInput<GPUDevice, T> dy_in, x_in, a_in, d_in;
     TF_RETURN_IF_ERROR(dy_in.Init(ctx, kOp, dy));
     TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, x));
     TF_RETURN_IF_ERROR(a_in.Init(ctx, kOp, a));
     TF_RETURN_IF_ERROR(d_in.Init(ctx, kOp, d));
-    GpuComputeOutput<T> outs[4];
+    ComputeOutput<GPUDevice, T> outs[4];
     TF_RETURN_IF_ERROR(outs[0].Init(ctx, dx));
     for (int i = 0; i < 3; ++i)
       TF_RETURN_IF_ERROR(outs[1 + i].Init(ctx, dparams[i]));
@@ -193,7 +193,7 @@ struct Acdc<GPUDevice, T> {
         kOp, acdc::LaunchAcdcGrad<C>(StreamOf(ctx), p, rows, launch,
                                      dy_in.data(), x_in.data(), outs[0].data(),
                                      scratch.flat<C>().data(), grads)));
-    for (GpuComputeOutput<T>& out : outs)
+    for (ComputeOutput<GPUDevice, T>& out : outs)
       TF_RETURN_IF_ERROR(out.Finish(ctx, kOp));
     return absl::OkStatus();
   }
@@ -210,9 +210,9 @@ struct Dct<GPUDevice, T> {
                               bool inverse, int64_t n, const Tensor& x,
                               Tensor* y) {
     constexpr const char* kOp = "dct";
-    GpuComputeInput<T> x_in;
+    ComputeInput<GPUDevice, T> x_in;
     TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, x));
-    GpuComputeOutput<T> out;
+    ComputeOutput<GPUDevice, T> out;
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
     acdc::Plan<C> plan;
     TF_RETURN_IF_ERROR(plans->Get(ctx, n, &plan));
@@ -263,12 +263,13 @@ struct Acdc<CPUDevice, T> {
   static absl::Status Forward(OpKernelContext* ctx, PlanCache<C>* plans,
                               int64_t n, const Tensor& x, const Tensor& a,
                               const Tensor& d, const Tensor& bias, Tensor* y) {
-    ComputeInput<T> x_in, a_in, d_in, bias_in;
-    TF_RETURN_IF_ERROR(x_in.Init(ctx, x));
-    TF_RETURN_IF_ERROR(a_in.Init(ctx, a));
-    TF_RETURN_IF_ERROR(d_in.Init(ctx, d));
-    TF_RETURN_IF_ERROR(bias_in.Init(ctx, bias));
-    ComputeOutput<T> out;
+    constexpr const char* kOp = "acdc";
+    ComputeInput<CPUDevice, T> x_in, a_in, d_in, bias_in;
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, x));
+    TF_RETURN_IF_ERROR(a_in.Init(ctx, kOp, a));
+    TF_RETURN_IF_ERROR(d_in.Init(ctx, kOp, d));
+    TF_RETURN_IF_ERROR(bias_in.Init(ctx, kOp, bias));
+    ComputeOutput<CPUDevice, T> out;
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
     acdc::Problem<C> p;
     TF_RETURN_IF_ERROR(plans->Get(ctx, n, &p.plan));
@@ -279,7 +280,7 @@ struct Acdc<CPUDevice, T> {
                     [&](int64_t begin, int64_t end) {
                       acdc::Forward(p, x_in.data(), out.data(), begin, end);
                     });
-    out.Finish();
+    TF_RETURN_IF_ERROR(out.Finish(ctx, kOp));
     return absl::OkStatus();
   }
 
@@ -289,15 +290,16 @@ struct Acdc<CPUDevice, T> {
                                int64_t n, const Tensor& dy, const Tensor& x,
                                const Tensor& a, const Tensor& d, Tensor* dx,
                                Tensor* const dparams[3]) {
+    constexpr const char* kOp = "acdc gradient";
     const int64_t rows = n == 0 ? 0 : x.NumElements() / n;
     std::vector<double> total(3 * n, 0.0);
     if (rows > 0) {
-      ComputeInput<T> dy_in, x_in, a_in, d_in;
-      TF_RETURN_IF_ERROR(dy_in.Init(ctx, dy));
-      TF_RETURN_IF_ERROR(x_in.Init(ctx, x));
-      TF_RETURN_IF_ERROR(a_in.Init(ctx, a));
-      TF_RETURN_IF_ERROR(d_in.Init(ctx, d));
-      ComputeOutput<T> dx_out;
+      ComputeInput<CPUDevice, T> dy_in, x_in, a_in, d_in;
+      TF_RETURN_IF_ERROR(dy_in.Init(ctx, kOp, dy));
+      TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, x));
+      TF_RETURN_IF_ERROR(a_in.Init(ctx, kOp, a));
+      TF_RETURN_IF_ERROR(d_in.Init(ctx, kOp, d));
+      ComputeOutput<CPUDevice, T> dx_out;
       TF_RETURN_IF_ERROR(dx_out.Init(ctx, dx));
       acdc::Problem<C> p;
       TF_RETURN_IF_ERROR(plans->Get(ctx, n, &p.plan));
@@ -312,7 +314,7 @@ struct Acdc<CPUDevice, T> {
             acdc::Backward(p, dy_in.data(), x_in.data(), dx_out.data(), begin,
                            end, sums);
           });
-      dx_out.Finish();
+      TF_RETURN_IF_ERROR(dx_out.Finish(ctx, kOp));
     }
     for (int i = 0; i < 3; ++i) {
       T* out = dparams[i]->flat<T>().data();
@@ -334,9 +336,10 @@ struct Dct<CPUDevice, T> {
   static absl::Status Compute(OpKernelContext* ctx, PlanCache<C>* plans,
                               bool inverse, int64_t n, const Tensor& x,
                               Tensor* y) {
-    ComputeInput<T> x_in;
-    TF_RETURN_IF_ERROR(x_in.Init(ctx, x));
-    ComputeOutput<T> out;
+    constexpr const char* kOp = "dct";
+    ComputeInput<CPUDevice, T> x_in;
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, x));
+    ComputeOutput<CPUDevice, T> out;
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
     acdc::Plan<C> plan;
     TF_RETURN_IF_ERROR(plans->Get(ctx, n, &plan));
@@ -344,7 +347,7 @@ struct Dct<CPUDevice, T> {
         ctx, plan, x.NumElements() / n, 1, [&](int64_t begin, int64_t end) {
           acdc::Dct(plan, inverse, x_in.data(), out.data(), begin, end);
         });
-    out.Finish();
+    TF_RETURN_IF_ERROR(out.Finish(ctx, kOp));
     return absl::OkStatus();
   }
 };

@@ -92,95 +92,57 @@ inline absl::Status LaunchStatus(const char* op, const char* error) {
   return absl::InternalError(
       absl::StrCat(op, ": the CUDA kernel failed to launch: ", error));
 }
-// A tensor's elements as ComputeType<T> in GPU memory: its own buffer, or a
-// float32 copy (the half types; convert_gpu.h's LaunchConvert).
-template <typename T>
-class GpuComputeInput {
+#endif  // GOOGLE_CUDA
+
+// `to` = `from` converted from From to To (a half type to float32, or back;
+// both tensors of one shape) on Device: Eigen's cast on the host,
+// convert_gpu.h's LaunchConvert (the same bits) on the op's stream.
+template <typename Device>
+struct Conversion;
+
+template <>
+struct Conversion<CPUDevice> {
+  template <typename From, typename To>
+  static absl::Status Run(::tensorflow::OpKernelContext*, const char*,
+                          const ::tensorflow::Tensor& from,
+                          ::tensorflow::Tensor* to) {
+    to->flat<To>() = from.flat<From>().template cast<To>();
+    return absl::OkStatus();
+  }
+};
+
+#if GOOGLE_CUDA
+template <>
+struct Conversion<GPUDevice> {
+  template <typename From, typename To>
+  static absl::Status Run(::tensorflow::OpKernelContext* ctx, const char* op,
+                          const ::tensorflow::Tensor& from,
+                          ::tensorflow::Tensor* to) {
+    return LaunchStatus(op, LaunchConvert(StreamOf(ctx), GpuData<From>(from),
+                                          GpuData<To>(to),
+                                          from.NumElements()));
+  }
+};
+#endif  // GOOGLE_CUDA
+
+// A tensor's elements as ComputeType<T> in Device's memory: its own buffer,
+// or a converted copy (the half types, in float32).
+template <typename Device, typename T>
+class ComputeInput {
  public:
   using C = ComputeType<T>;
 
   absl::Status Init(::tensorflow::OpKernelContext* ctx, const char* op,
                     const ::tensorflow::Tensor& t) {
     if constexpr (std::is_same<T, C>::value) {
-      data_ = GpuData<T>(t);
-      return absl::OkStatus();
-    } else {
-      TF_RETURN_IF_ERROR(
-          ctx->allocate_temp(::tensorflow::DT_FLOAT, t.shape(), &scratch_));
-      float* work = scratch_.flat<float>().data();
-      data_ = work;
-      return LaunchStatus(op, LaunchConvert(StreamOf(ctx),
-                                                      GpuData<T>(t), work,
-                                                      t.NumElements()));
-    }
-  }
-
-  const C* data() const { return data_; }
-
- private:
-  ::tensorflow::Tensor scratch_;
-  const C* data_ = nullptr;
-};
-
-// An output written as ComputeType<T> in GPU memory: the output's own
-// buffer, or a float32 buffer that Finish converts into it.
-template <typename T>
-class GpuComputeOutput {
- public:
-  using C = ComputeType<T>;
-
-  absl::Status Init(::tensorflow::OpKernelContext* ctx,
-                    ::tensorflow::Tensor* out) {
-    out_ = out;
-    if constexpr (std::is_same<T, C>::value) {
-      data_ = GpuData<T>(out);
-      return absl::OkStatus();
-    } else {
-      TF_RETURN_IF_ERROR(ctx->allocate_temp(::tensorflow::DT_FLOAT,
-                                            out->shape(), &scratch_));
-      data_ = scratch_.flat<float>().data();
-      return absl::OkStatus();
-    }
-  }
-
-  C* data() { return data_; }
-
-  absl::Status Finish(::tensorflow::OpKernelContext* ctx, const char* op) {
-    if constexpr (std::is_same<T, C>::value) {
-      return absl::OkStatus();
-    } else {
-      return LaunchStatus(
-          op, LaunchConvert(StreamOf(ctx),
-                                      static_cast<const float*>(data_),
-                                      GpuData<T>(out_), out_->NumElements()));
-    }
-  }
-
- private:
-  ::tensorflow::Tensor* out_ = nullptr;
-  ::tensorflow::Tensor scratch_;
-  C* data_ = nullptr;
-};
-
-#endif  // GOOGLE_CUDA
-
-// A tensor's elements as ComputeType<T>: its own buffer, or a converted copy.
-template <typename T>
-class ComputeInput {
- public:
-  using C = ComputeType<T>;
-
-  absl::Status Init(::tensorflow::OpKernelContext* ctx,
-                    const ::tensorflow::Tensor& t) {
-    if constexpr (std::is_same<T, C>::value) {
       data_ = t.flat<T>().data();
+      return absl::OkStatus();
     } else {
       TF_RETURN_IF_ERROR(ctx->allocate_temp(
           ::tensorflow::DataTypeToEnum<C>::value, t.shape(), &scratch_));
-      scratch_.flat<C>() = t.flat<T>().template cast<C>();
       data_ = scratch_.flat<C>().data();
+      return Conversion<Device>::template Run<T, C>(ctx, op, t, &scratch_);
     }
-    return absl::OkStatus();
   }
 
   const C* data() const { return data_; }
@@ -190,9 +152,9 @@ class ComputeInput {
   const C* data_ = nullptr;
 };
 
-// An output written as ComputeType<T>: the output's own buffer, or a scratch
-// buffer that Finish() converts into it.
-template <typename T>
+// An output written as ComputeType<T> in Device's memory: the output's own
+// buffer, or a float32 one (the half types) that Finish converts into it.
+template <typename Device, typename T>
 class ComputeOutput {
  public:
   using C = ComputeType<T>;
@@ -212,9 +174,11 @@ class ComputeOutput {
 
   C* data() { return data_; }
 
-  void Finish() {
-    if constexpr (!std::is_same<T, C>::value) {
-      out_->flat<T>() = scratch_.flat<C>().template cast<T>();
+  absl::Status Finish(::tensorflow::OpKernelContext* ctx, const char* op) {
+    if constexpr (std::is_same<T, C>::value) {
+      return absl::OkStatus();
+    } else {
+      return Conversion<Device>::template Run<C, T>(ctx, op, scratch_, out_);
     }
   }
 

@@ -158,9 +158,9 @@ struct Fwht<GPUDevice, T> {
     constexpr const char* kOp = "fast_walsh_hadamard";
     const C scale =
         normalize ? static_cast<C>(1.0 / std::sqrt(double(d))) : C(1);
-    GpuComputeInput<T> in;
+    ComputeInput<GPUDevice, T> in;
     TF_RETURN_IF_ERROR(in.Init(ctx, kOp, x));
-    GpuComputeOutput<T> out;
+    ComputeOutput<GPUDevice, T> out;
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
     TF_RETURN_IF_ERROR(LaunchStatus(
         kOp, fastfood::LaunchFwht<C>(StreamOf(ctx), in.data(), out.data(),
@@ -180,7 +180,7 @@ struct Fastfood<GPUDevice, T> {
 
   // `in`'s parameters as C on the GPU, and its shapes, in p.
   struct Parameters {
-    GpuComputeInput<T> s, g, b;
+    ComputeInput<GPUDevice, T> s, g, b;
     fastfood::Problem<C> p;
 
     absl::Status Init(OpKernelContext* ctx, const char* op,
@@ -220,9 +220,9 @@ struct Fastfood<GPUDevice, T> {
     if (rows == 0) return absl::OkStatus();
     Parameters params;
     TF_RETURN_IF_ERROR(params.Init(ctx, kOp, in));
-    GpuComputeInput<T> x;
+    ComputeInput<GPUDevice, T> x;
     TF_RETURN_IF_ERROR(x.Init(ctx, kOp, *in.x));
-    GpuComputeOutput<T> out;
+    ComputeOutput<GPUDevice, T> out;
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
     // Asked once: the scratch is sized for the path the launch takes.
     const int max_log2 = fastfood::DeviceMaxFastfoodLog2<C>();
@@ -244,10 +244,10 @@ struct Fastfood<GPUDevice, T> {
     const int64_t rows = dy.NumElements() / in.units;
     Parameters params;
     TF_RETURN_IF_ERROR(params.Init(ctx, kOp, in));
-    GpuComputeInput<T> x, dy_in;
+    ComputeInput<GPUDevice, T> x, dy_in;
     TF_RETURN_IF_ERROR(x.Init(ctx, kOp, *in.x));
     TF_RETURN_IF_ERROR(dy_in.Init(ctx, kOp, dy));
-    GpuComputeOutput<T> outs[4];
+    ComputeOutput<GPUDevice, T> outs[4];
     TF_RETURN_IF_ERROR(outs[0].Init(ctx, dx));
     for (int i = 0; i < 3; ++i)
       TF_RETURN_IF_ERROR(outs[1 + i].Init(ctx, dparams[i]));
@@ -262,7 +262,7 @@ struct Fastfood<GPUDevice, T> {
         kOp, fastfood::LaunchFastfoodGrad<C>(
                  StreamOf(ctx), params.p, rows, dy_in.data(), x.data(),
                  outs[0].data(), scratch.flat<C>().data(), grads, max_log2)));
-    for (GpuComputeOutput<T>& out : outs)
+    for (ComputeOutput<GPUDevice, T>& out : outs)
       TF_RETURN_IF_ERROR(out.Finish(ctx, kOp));
     return absl::OkStatus();
   }
@@ -283,10 +283,11 @@ struct Fwht<CPUDevice, T> {
 
   static absl::Status Compute(OpKernelContext* ctx, bool normalize, int64_t d,
                               const Tensor& x, Tensor* y) {
+    constexpr const char* kOp = "fast_walsh_hadamard";
     const int64_t size = x.NumElements();
     const auto& device = ctx->eigen_device<Eigen::ThreadPoolDevice>();
 
-    ComputeOutput<T> out;
+    ComputeOutput<CPUDevice, T> out;
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
     const C* src = nullptr;
     if constexpr (std::is_same<T, C>::value) {
@@ -329,7 +330,7 @@ struct Fwht<CPUDevice, T> {
                     fastfood::FwhtStrips(layout, dst, begin, end);
                   });
     }
-    out.Finish();
+    TF_RETURN_IF_ERROR(out.Finish(ctx, kOp));
     return absl::OkStatus();
   }
 };
@@ -390,26 +391,27 @@ struct Fastfood<CPUDevice, T> {
 
   static absl::Status Forward(OpKernelContext* ctx, const FastfoodInputs& in,
                               Tensor* y) {
+    constexpr const char* kOp = "fastfood";
     fastfood::Problem<C> p;
     TF_RETURN_IF_ERROR(MakeProblem(in, &p));
     const int64_t rows = y->NumElements() / in.units;
     if (rows == 0) return absl::OkStatus();
-    ComputeInput<T> x_in, s_in, g_in, b_in;
-    TF_RETURN_IF_ERROR(x_in.Init(ctx, *in.x));
-    TF_RETURN_IF_ERROR(s_in.Init(ctx, *in.s));
-    TF_RETURN_IF_ERROR(g_in.Init(ctx, *in.g));
-    TF_RETURN_IF_ERROR(b_in.Init(ctx, *in.b));
+    ComputeInput<CPUDevice, T> x_in, s_in, g_in, b_in;
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, *in.x));
+    TF_RETURN_IF_ERROR(s_in.Init(ctx, kOp, *in.s));
+    TF_RETURN_IF_ERROR(g_in.Init(ctx, kOp, *in.g));
+    TF_RETURN_IF_ERROR(b_in.Init(ctx, kOp, *in.b));
     p.s = s_in.data();
     p.g = g_in.data();
     p.b = b_in.data();
-    ComputeOutput<T> out;
+    ComputeOutput<CPUDevice, T> out;
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
     const Eigen::TensorOpCost cost(sizeof(T) * p.n_in, sizeof(T) * p.units,
                                    FastfoodCycles(p));
     ParallelFor(ctx, rows, cost, [&](int64_t begin, int64_t end) {
       fastfood::Forward(p, x_in.data(), out.data(), begin, end);
     });
-    out.Finish();
+    TF_RETURN_IF_ERROR(out.Finish(ctx, kOp));
     return absl::OkStatus();
   }
 
@@ -417,19 +419,20 @@ struct Fastfood<CPUDevice, T> {
   static absl::Status Backward(OpKernelContext* ctx, const FastfoodInputs& in,
                                const Tensor& dy, Tensor* dx,
                                Tensor* const dparams[3]) {
+    constexpr const char* kOp = "fastfood gradient";
     fastfood::Problem<C> p;
     TF_RETURN_IF_ERROR(MakeProblem(in, &p));
     const int64_t rows = dy.NumElements() / in.units;
-    ComputeInput<T> dy_in, x_in, s_in, g_in, b_in;
-    TF_RETURN_IF_ERROR(dy_in.Init(ctx, dy));
-    TF_RETURN_IF_ERROR(x_in.Init(ctx, *in.x));
-    TF_RETURN_IF_ERROR(s_in.Init(ctx, *in.s));
-    TF_RETURN_IF_ERROR(g_in.Init(ctx, *in.g));
-    TF_RETURN_IF_ERROR(b_in.Init(ctx, *in.b));
+    ComputeInput<CPUDevice, T> dy_in, x_in, s_in, g_in, b_in;
+    TF_RETURN_IF_ERROR(dy_in.Init(ctx, kOp, dy));
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, *in.x));
+    TF_RETURN_IF_ERROR(s_in.Init(ctx, kOp, *in.s));
+    TF_RETURN_IF_ERROR(g_in.Init(ctx, kOp, *in.g));
+    TF_RETURN_IF_ERROR(b_in.Init(ctx, kOp, *in.b));
     p.s = s_in.data();
     p.g = g_in.data();
     p.b = b_in.data();
-    ComputeOutput<T> dx_out;
+    ComputeOutput<CPUDevice, T> dx_out;
     TF_RETURN_IF_ERROR(dx_out.Init(ctx, dx));
 
     const int64_t params = p.blocks * p.d;
@@ -442,7 +445,7 @@ struct Fastfood<CPUDevice, T> {
           fastfood::Backward(p, dy_in.data(), x_in.data(), dx_out.data(),
                              row_begin, row_end, sums);
         });
-    dx_out.Finish();
+    TF_RETURN_IF_ERROR(dx_out.Finish(ctx, kOp));
 
     for (int i = 0; i < 3; ++i) {
       T* out = dparams[i]->flat<T>().data();

@@ -119,32 +119,34 @@ struct Gaaf<CPUDevice, T> {
 
   static absl::Status Forward(OpKernelContext* ctx, const gaaf::Problem<C>& p,
                               const Tensor& x, Tensor* y) {
-    ComputeInput<T> in;
-    ComputeOutput<T> out;
-    TF_RETURN_IF_ERROR(in.Init(ctx, x));
+    constexpr const char* kOp = "gaaf";
+    ComputeInput<CPUDevice, T> in;
+    ComputeOutput<CPUDevice, T> out;
+    TF_RETURN_IF_ERROR(in.Init(ctx, kOp, x));
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
     ParallelFor(ctx, x.NumElements(), Cost(false),
                 [&](int64_t begin, int64_t end) {
                   gaaf::Forward(p, in.data(), out.data(), begin, end);
                 });
-    out.Finish();
+    TF_RETURN_IF_ERROR(out.Finish(ctx, kOp));
     return absl::OkStatus();
   }
 
   static absl::Status Backward(OpKernelContext* ctx,
                                const gaaf::Problem<C>& p, const Tensor& x,
                                const Tensor& dy, Tensor* dx) {
-    ComputeInput<T> x_in, dy_in;
-    ComputeOutput<T> out;
-    TF_RETURN_IF_ERROR(x_in.Init(ctx, x));
-    TF_RETURN_IF_ERROR(dy_in.Init(ctx, dy));
+    constexpr const char* kOp = "gaaf gradient";
+    ComputeInput<CPUDevice, T> x_in, dy_in;
+    ComputeOutput<CPUDevice, T> out;
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, x));
+    TF_RETURN_IF_ERROR(dy_in.Init(ctx, kOp, dy));
     TF_RETURN_IF_ERROR(out.Init(ctx, dx));
     ParallelFor(ctx, x.NumElements(), Cost(true),
                 [&](int64_t begin, int64_t end) {
                   gaaf::Backward(p, x_in.data(), dy_in.data(), out.data(),
                                  begin, end);
                 });
-    out.Finish();
+    TF_RETURN_IF_ERROR(out.Finish(ctx, kOp));
     return absl::OkStatus();
   }
 };

@@ -220,20 +220,21 @@ struct Noisy<CPUDevice, T> {
                               const Tensor& x, const Tensor& p_in,
                               const Tensor& scale, const Tensor& seed,
                               Tensor* y) {
+    constexpr const char* kOp = "noisy_activation";
     Setup setup;
     TF_RETURN_IF_ERROR(MakeSetup(attrs, x, p_in, scale, seed, &setup));
     const noisy::Problem<C>& p = setup.problem;
     if (p.size == 0) return absl::OkStatus();
-    ComputeInput<T> in;
-    ComputeOutput<T> out;
-    TF_RETURN_IF_ERROR(in.Init(ctx, x));
+    ComputeInput<CPUDevice, T> in;
+    ComputeOutput<CPUDevice, T> out;
+    TF_RETURN_IF_ERROR(in.Init(ctx, kOp, x));
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
     const Eigen::TensorOpCost cost(sizeof(T) * p.width, sizeof(T) * p.width,
                                    CyclesPerElement(p, false) * p.width);
     ParallelFor(ctx, p.Rows(), cost, [&](int64_t begin, int64_t end) {
       noisy::Forward(p, in.data(), out.data(), begin, end);
     });
-    out.Finish();
+    TF_RETURN_IF_ERROR(out.Finish(ctx, kOp));
     return absl::OkStatus();
   }
 
@@ -241,13 +242,14 @@ struct Noisy<CPUDevice, T> {
                                const Tensor& dy, const Tensor& x,
                                const Tensor& p_in, const Tensor& scale,
                                const Tensor& seed, Tensor* dx, Tensor* dp) {
+    constexpr const char* kOp = "noisy_activation gradient";
     Setup setup;
     TF_RETURN_IF_ERROR(MakeSetup(attrs, x, p_in, scale, seed, &setup));
     const noisy::Problem<C>& p = setup.problem;
-    ComputeInput<T> x_in, dy_in;
-    TF_RETURN_IF_ERROR(x_in.Init(ctx, x));
-    TF_RETURN_IF_ERROR(dy_in.Init(ctx, dy));
-    ComputeOutput<T> dx_out;
+    ComputeInput<CPUDevice, T> x_in, dy_in;
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, x));
+    TF_RETURN_IF_ERROR(dy_in.Init(ctx, kOp, dy));
+    ComputeOutput<CPUDevice, T> dx_out;
     TF_RETURN_IF_ERROR(dx_out.Init(ctx, dx));
     const Eigen::TensorOpCost row_cost(2 * sizeof(T) * p.width,
                                        sizeof(T) * p.width,
@@ -258,7 +260,7 @@ struct Noisy<CPUDevice, T> {
           noisy::Backward(p, x_in.data(), dy_in.data(), dx_out.data(),
                           row_begin, row_end, sums);
         });
-    dx_out.Finish();
+    TF_RETURN_IF_ERROR(dx_out.Finish(ctx, kOp));
     T* dp_out = dp->flat<T>().data();
     if (p_in.dims() == 1) {
       for (int64_t c = 0; c < p.width; ++c)

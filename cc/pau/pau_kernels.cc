@@ -250,33 +250,35 @@ struct Pau<CPUDevice, T> {
 
   static absl::Status Forward(OpKernelContext* ctx, const Inputs& inputs,
                               Tensor* y) {
+    constexpr const char* kOp = "pau";
     Setup<C> setup;
     TF_RETURN_IF_ERROR(MakeSetup<T>(inputs, &setup));
     const pau::Problem<C>& p = setup.problem;
     if (p.size == 0) return absl::OkStatus();
-    ComputeInput<T> in;
-    ComputeOutput<T> out;
-    TF_RETURN_IF_ERROR(in.Init(ctx, *inputs.x));
+    ComputeInput<CPUDevice, T> in;
+    ComputeOutput<CPUDevice, T> out;
+    TF_RETURN_IF_ERROR(in.Init(ctx, kOp, *inputs.x));
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
     const Eigen::TensorOpCost cost(sizeof(T) * p.width, sizeof(T) * p.width,
                                    CyclesPerElement(p, false) * p.width);
     ParallelFor(ctx, p.Rows(), cost, [&](int64_t begin, int64_t end) {
       pau::Forward(p, in.data(), out.data(), begin, end);
     });
-    out.Finish();
+    TF_RETURN_IF_ERROR(out.Finish(ctx, kOp));
     return absl::OkStatus();
   }
 
   static absl::Status Backward(OpKernelContext* ctx, const Inputs& inputs,
                                const Tensor& dy, Tensor* dx, Tensor* dnum,
                                Tensor* dden) {
+    constexpr const char* kOp = "pau gradient";
     Setup<C> setup;
     TF_RETURN_IF_ERROR(MakeSetup<T>(inputs, &setup));
     const pau::Problem<C>& p = setup.problem;
-    ComputeInput<T> x_in, dy_in;
-    TF_RETURN_IF_ERROR(x_in.Init(ctx, *inputs.x));
-    TF_RETURN_IF_ERROR(dy_in.Init(ctx, dy));
-    ComputeOutput<T> dx_out;
+    ComputeInput<CPUDevice, T> x_in, dy_in;
+    TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, *inputs.x));
+    TF_RETURN_IF_ERROR(dy_in.Init(ctx, kOp, dy));
+    ComputeOutput<CPUDevice, T> dx_out;
     TF_RETURN_IF_ERROR(dx_out.Init(ctx, dx));
 
     const int64_t slot = static_cast<int64_t>(p.NumCoefficients()) * p.width;
@@ -289,7 +291,7 @@ struct Pau<CPUDevice, T> {
           pau::Backward(p, x_in.data(), dy_in.data(), dx_out.data(), row_begin,
                         row_end, sums);
         });
-    dx_out.Finish();
+    TF_RETURN_IF_ERROR(dx_out.Finish(ctx, kOp));
 
     T* dnum_out = dnum->flat<T>().data();
     T* dden_out = dden->flat<T>().data();
