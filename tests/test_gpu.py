@@ -35,7 +35,8 @@ CASES = {
                     "sigm_hard", "word2vec_sigmoid",
                     "ultra_fast_sigmoid", "gelu_pade_5_6_clamp",
                     "silu_pade_5_4_clamp", "mish_fastexp_1024_clamp",
-                    "softplus_pade_6_4_clamp", "selu_fastexp_512_clamp")},
+                    "softplus_pade_6_4_clamp", "selu_fastexp_512_clamp",
+                    "gelu_spline_16", "silu_spline_32")},
     "activation/rational_clip": _activation(tf_approx.ops.ActivationSpec(
         kind="rational", numerator=(0.5, 1.0, 0.1, 0.02),
         denominator=(1.0, 0.0, 0.3), offset=0.25, clip=(-3.0, 2.5))),

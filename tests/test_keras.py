@@ -454,9 +454,22 @@ def _saved_model_cases(user_rational):
           "elu_fastexp_512_clamp", alpha=0.5)),
       keras.layers.Dense(1, activation="selu_fastexp_512"),
   ])
+  # The splines: a table of up to 32 pieces in the op's attrs, β and α.
+  splines = keras.Sequential([
+      keras.Input((FEATURES,)),
+      keras.layers.Dense(UNITS, activation="gelu_spline_16"),
+      keras.layers.Activation(
+          tf_approx.activations.get("silu_spline_32", beta=1.702)),
+      keras.layers.Dense(UNITS, activation="mish_spline_32"),
+      keras.layers.Dense(UNITS, activation="softplus_spline_16"),
+      keras.layers.Dense(UNITS, activation=tf_approx.activations.get(
+          "elu_spline_16", alpha=0.5)),
+      keras.layers.Dense(1, activation="selu_spline_16"),
+  ])
   return {"names": (names, _data("lstm", seed=1)[0]),
           "user_rational": (user, _data("dense", seed=1)[0]),
-          "modern": (modern, _data("dense", seed=1)[0])}
+          "modern": (modern, _data("dense", seed=1)[0]),
+          "splines": (splines, _data("dense", seed=1)[0])}
 
 
 def _json_output(completed):
@@ -484,7 +497,8 @@ def fresh_process_results(saved, run_python):
 
 
 @pytest.mark.parametrize("fmt", ["keras", "saved_model"])
-@pytest.mark.parametrize("key", ["names", "user_rational", "modern"])
+@pytest.mark.parametrize("key",
+                         ["names", "user_rational", "modern", "splines"])
 def test_fresh_process_loads_same_predictions(fmt, key, saved,
                                               fresh_process_results):
   loaded = fresh_process_results[f"{fmt}/{key}"]
