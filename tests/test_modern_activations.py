@@ -332,3 +332,31 @@ def test_selu_overflows_only_where_selu_does():
   exact = activations.SELU_SCALE * x.astype(np.float64)
   assert np.all(np.isfinite(y[exact <= largest])), y
   np.testing.assert_allclose(y, exact, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name, arguments", [
+    ("gelu_pade_5_6_clamp", {}), ("silu_pade_5_4_clamp", {"beta": 1.702}),
+    ("mish_fastexp_1024_clamp", {}), ("elu_fastexp_512_clamp", {"alpha": 0.5}),
+    ("gelu_spline_16", {}), ("silu_spline_32", {"beta": 1.702}),
+    ("elu_spline_16", {"alpha": 0.5}), ("selu_spline_16", {})])
+def test_xla_runs_the_composite_twin(name, arguments):
+  """Under jit_compile the forms and splines run their twin: no native op in
+  the graph, the op's values and gradients (to float32 rounding)."""
+  fn = activations.get(name, **arguments)
+  x = tf.constant(np.concatenate([np.linspace(-20.0, 20.0, 4001),
+                                  [-1e30, 1e30, -np.inf, np.inf]]),
+                  tf.float32)
+
+  def value_and_gradient(v):
+    with tf.GradientTape() as tape:
+      tape.watch(v)
+      y = fn(v)
+    return y, tape.gradient(y, v)
+
+  compiled = tf.function(value_and_gradient, jit_compile=True)
+  graph = compiled.get_concrete_function(x).graph
+  assert not any(op.type.startswith("TfApprox")
+                 for op in graph.get_operations())
+  for got, want in zip(compiled(x), value_and_gradient(x)):
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6,
+                               atol=1e-6)
