@@ -425,8 +425,24 @@ _LOAD_WITHOUT_TF_APPROX_SCRIPT = textwrap.dedent("""
 """)
 
 
+def _modern_model(gelu, silu, mish, softplus, elu, selu):
+  """Today's activations, one name each, SiLU's with beta and ELU's with
+  alpha."""
+  get = tf_approx.activations.get
+  return keras.Sequential([
+      keras.Input((FEATURES,)),
+      keras.layers.Dense(UNITS, activation=gelu),
+      keras.layers.Activation(get(silu, beta=1.702)),
+      keras.layers.Dense(UNITS, activation=mish),
+      keras.layers.Dense(UNITS, activation=softplus),
+      keras.layers.Dense(UNITS, activation=get(elu, alpha=0.5)),
+      keras.layers.Dense(1, activation=selu),
+  ])
+
+
 def _saved_model_cases(user_rational):
-  """Model key -> (model, input); one model of names, one of a user rational."""
+  """Model key -> (model, input): names in recurrent layers, a user
+  rational, today's activations in the paper's forms and as splines."""
   keras.utils.set_random_seed(1)
   names = keras.Sequential([
       keras.Input((TIMESTEPS, FEATURES)),
@@ -442,30 +458,14 @@ def _saved_model_cases(user_rational):
       keras.layers.Activation(user_rational),
       keras.layers.Dense(1),
   ])
-  # Today's activations: forms (x R(x), lines, scales) and an argument.
-  modern = keras.Sequential([
-      keras.Input((FEATURES,)),
-      keras.layers.Dense(UNITS, activation="gelu_pade_5_6_clamp"),
-      keras.layers.Activation(
-          tf_approx.activations.get("silu_pade_5_4_clamp", beta=1.702)),
-      keras.layers.Dense(UNITS, activation="mish_fastexp_1024_clamp"),
-      keras.layers.Dense(UNITS, activation="softplus_pade_6_4_clamp"),
-      keras.layers.Dense(UNITS, activation=tf_approx.activations.get(
-          "elu_fastexp_512_clamp", alpha=0.5)),
-      keras.layers.Dense(1, activation="selu_fastexp_512"),
-  ])
-  # The splines: a table of up to 32 pieces in the op's attrs, β and α.
-  splines = keras.Sequential([
-      keras.Input((FEATURES,)),
-      keras.layers.Dense(UNITS, activation="gelu_spline_16"),
-      keras.layers.Activation(
-          tf_approx.activations.get("silu_spline_32", beta=1.702)),
-      keras.layers.Dense(UNITS, activation="mish_spline_32"),
-      keras.layers.Dense(UNITS, activation="softplus_spline_16"),
-      keras.layers.Dense(UNITS, activation=tf_approx.activations.get(
-          "elu_spline_16", alpha=0.5)),
-      keras.layers.Dense(1, activation="selu_spline_16"),
-  ])
+  # Forms (x R(x), lines, scales) and arguments.
+  modern = _modern_model(
+      "gelu_pade_5_6_clamp", "silu_pade_5_4_clamp", "mish_fastexp_1024_clamp",
+      "softplus_pade_6_4_clamp", "elu_fastexp_512_clamp", "selu_fastexp_512")
+  # A table of up to 32 pieces in the op's attrs.
+  splines = _modern_model("gelu_spline_16", "silu_spline_32", "mish_spline_32",
+                          "softplus_spline_16", "elu_spline_16",
+                          "selu_spline_16")
   return {"names": (names, _data("lstm", seed=1)[0]),
           "user_rational": (user, _data("dense", seed=1)[0]),
           "modern": (modern, _data("dense", seed=1)[0]),
