@@ -110,6 +110,30 @@ absl::Status CheckVector(const Tensor& v, const char* name, int64_t n) {
 
 namespace functor {
 
+// A call's Problem: the plan of n columns, and a, d and (where given) bias
+// as ComputeType<T> on Device, their buffers held here for the call.
+template <typename Device, typename T>
+struct AcdcParameters {
+  using C = ComputeType<T>;
+  ComputeInput<Device, T> a, d, bias;
+  acdc::Problem<C> p;
+
+  absl::Status Init(OpKernelContext* ctx, const char* op,
+                    PlanCache<C>* plans, int64_t n, const Tensor& a_tensor,
+                    const Tensor& d_tensor, const Tensor* bias_tensor) {
+    TF_RETURN_IF_ERROR(a.Init(ctx, op, a_tensor));
+    TF_RETURN_IF_ERROR(d.Init(ctx, op, d_tensor));
+    if (bias_tensor != nullptr) {
+      TF_RETURN_IF_ERROR(bias.Init(ctx, op, *bias_tensor));
+      p.bias = bias.data();
+    }
+    TF_RETURN_IF_ERROR(plans->Get(ctx, n, &p.plan));
+    p.a = a.data();
+    p.d = d.data();
+    return absl::OkStatus();
+  }
+};
+
 template <typename Device, typename T>
 struct Acdc;
 
@@ -138,18 +162,13 @@ struct Acdc<GPUDevice, T> {
                               int64_t n, const Tensor& x, const Tensor& a,
                               const Tensor& d, const Tensor& bias, Tensor* y) {
     constexpr const char* kOp = "acdc";
-    ComputeInput<GPUDevice, T> x_in, a_in, d_in, bias_in;
+    ComputeInput<GPUDevice, T> x_in;
     TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, x));
-    TF_RETURN_IF_ERROR(a_in.Init(ctx, kOp, a));
-    TF_RETURN_IF_ERROR(d_in.Init(ctx, kOp, d));
-    TF_RETURN_IF_ERROR(bias_in.Init(ctx, kOp, bias));
+    AcdcParameters<GPUDevice, T> params;
+    TF_RETURN_IF_ERROR(params.Init(ctx, kOp, plans, n, a, d, &bias));
+    const acdc::Problem<C>& p = params.p;
     ComputeOutput<GPUDevice, T> out;
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
-    acdc::Problem<C> p;
-    TF_RETURN_IF_ERROR(plans->Get(ctx, n, &p.plan));
-    p.a = a_in.data();
-    p.d = d_in.data();
-    p.bias = bias_in.data();
     const int64_t rows = x.NumElements() / n;
     const acdc::RowLaunch launch = acdc::PlanRows(p.plan, rows, false);
     Tensor scratch;
@@ -168,19 +187,16 @@ struct Acdc<GPUDevice, T> {
                                Tensor* const dparams[3]) {
     constexpr const char* kOp = "acdc gradient";
     if (n == 0) return absl::OkStatus();  // every output is empty
-    ComputeInput<GPUDevice, T> dy_in, x_in, a_in, d_in;
+    ComputeInput<GPUDevice, T> dy_in, x_in;
     TF_RETURN_IF_ERROR(dy_in.Init(ctx, kOp, dy));
     TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, x));
-    TF_RETURN_IF_ERROR(a_in.Init(ctx, kOp, a));
-    TF_RETURN_IF_ERROR(d_in.Init(ctx, kOp, d));
+    AcdcParameters<GPUDevice, T> params;
+    TF_RETURN_IF_ERROR(params.Init(ctx, kOp, plans, n, a, d, nullptr));
+    const acdc::Problem<C>& p = params.p;
     ComputeOutput<GPUDevice, T> outs[4];
     TF_RETURN_IF_ERROR(outs[0].Init(ctx, dx));
     for (int i = 0; i < 3; ++i)
       TF_RETURN_IF_ERROR(outs[1 + i].Init(ctx, dparams[i]));
-    acdc::Problem<C> p;
-    TF_RETURN_IF_ERROR(plans->Get(ctx, n, &p.plan));
-    p.a = a_in.data();
-    p.d = d_in.data();
     const int64_t rows = x.NumElements() / n;
     const acdc::RowLaunch launch = acdc::PlanRows(p.plan, rows, true);
     Tensor scratch;
@@ -264,18 +280,13 @@ struct Acdc<CPUDevice, T> {
                               int64_t n, const Tensor& x, const Tensor& a,
                               const Tensor& d, const Tensor& bias, Tensor* y) {
     constexpr const char* kOp = "acdc";
-    ComputeInput<CPUDevice, T> x_in, a_in, d_in, bias_in;
+    ComputeInput<CPUDevice, T> x_in;
     TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, x));
-    TF_RETURN_IF_ERROR(a_in.Init(ctx, kOp, a));
-    TF_RETURN_IF_ERROR(d_in.Init(ctx, kOp, d));
-    TF_RETURN_IF_ERROR(bias_in.Init(ctx, kOp, bias));
+    AcdcParameters<CPUDevice, T> params;
+    TF_RETURN_IF_ERROR(params.Init(ctx, kOp, plans, n, a, d, &bias));
+    const acdc::Problem<C>& p = params.p;
     ComputeOutput<CPUDevice, T> out;
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
-    acdc::Problem<C> p;
-    TF_RETURN_IF_ERROR(plans->Get(ctx, n, &p.plan));
-    p.a = a_in.data();
-    p.d = d_in.data();
-    p.bias = bias_in.data();
     ForEachRowRange(ctx, p.plan, x.NumElements() / n, 2,
                     [&](int64_t begin, int64_t end) {
                       acdc::Forward(p, x_in.data(), out.data(), begin, end);
@@ -294,17 +305,14 @@ struct Acdc<CPUDevice, T> {
     const int64_t rows = n == 0 ? 0 : x.NumElements() / n;
     std::vector<double> total(3 * n, 0.0);
     if (rows > 0) {
-      ComputeInput<CPUDevice, T> dy_in, x_in, a_in, d_in;
+      ComputeInput<CPUDevice, T> dy_in, x_in;
       TF_RETURN_IF_ERROR(dy_in.Init(ctx, kOp, dy));
       TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, x));
-      TF_RETURN_IF_ERROR(a_in.Init(ctx, kOp, a));
-      TF_RETURN_IF_ERROR(d_in.Init(ctx, kOp, d));
+      AcdcParameters<CPUDevice, T> params;
+      TF_RETURN_IF_ERROR(params.Init(ctx, kOp, plans, n, a, d, nullptr));
+      const acdc::Problem<C>& p = params.p;
       ComputeOutput<CPUDevice, T> dx_out;
       TF_RETURN_IF_ERROR(dx_out.Init(ctx, dx));
-      acdc::Problem<C> p;
-      TF_RETURN_IF_ERROR(plans->Get(ctx, n, &p.plan));
-      p.a = a_in.data();
-      p.d = d_in.data();
       const int64_t unit = acdc::RowsPerUnit(n, sizeof(C) == 8);
       const Eigen::TensorOpCost row_cost(sizeof(C) * 2 * n, sizeof(C) * n,
                                          UnitCycles(p.plan, 3) / unit);

@@ -140,6 +140,33 @@ absl::Status CheckFastfood(OpKernelContext* ctx, int first, int64_t units,
 
 namespace functor {
 
+// `in`'s parameters as ComputeType<T> on Device (their buffers held here for
+// the call), and its shapes, in p.
+template <typename Device, typename T>
+struct FastfoodParameters {
+  using C = ComputeType<T>;
+  ComputeInput<Device, T> s, g, b;
+  fastfood::Problem<C> p;
+
+  absl::Status Init(OpKernelContext* ctx, const char* op,
+                    const FastfoodInputs& in) {
+    TF_RETURN_IF_ERROR(s.Init(ctx, op, *in.s));
+    TF_RETURN_IF_ERROR(g.Init(ctx, op, *in.g));
+    TF_RETURN_IF_ERROR(b.Init(ctx, op, *in.b));
+    p.n_in = in.n_in;
+    p.units = in.units;
+    p.d = in.d;
+    p.blocks = in.blocks;
+    p.scale =
+        in.normalize ? static_cast<C>(1.0 / std::sqrt(double(in.d))) : C(1);
+    p.s = s.data();
+    p.g = g.data();
+    p.b = b.data();
+    p.perm = in.perm->flat<int32_t>().data();
+    return absl::OkStatus();
+  }
+};
+
 template <typename Device, typename T>
 struct Fwht;
 
@@ -178,30 +205,6 @@ template <typename T>
 struct Fastfood<GPUDevice, T> {
   using C = ComputeType<T>;
 
-  // `in`'s parameters as C on the GPU, and its shapes, in p.
-  struct Parameters {
-    ComputeInput<GPUDevice, T> s, g, b;
-    fastfood::Problem<C> p;
-
-    absl::Status Init(OpKernelContext* ctx, const char* op,
-                      const FastfoodInputs& in) {
-      TF_RETURN_IF_ERROR(s.Init(ctx, op, *in.s));
-      TF_RETURN_IF_ERROR(g.Init(ctx, op, *in.g));
-      TF_RETURN_IF_ERROR(b.Init(ctx, op, *in.b));
-      p.n_in = in.n_in;
-      p.units = in.units;
-      p.d = in.d;
-      p.blocks = in.blocks;
-      p.scale =
-          in.normalize ? static_cast<C>(1.0 / std::sqrt(double(in.d))) : C(1);
-      p.s = s.data();
-      p.g = g.data();
-      p.b = b.data();
-      p.perm = in.perm->flat<int32_t>().data();
-      return absl::OkStatus();
-    }
-  };
-
   // The launchers' scratch for `rows` rows, max_log2 the fused kernels'
   // limit the launch is given.
   static absl::Status Scratch(OpKernelContext* ctx,
@@ -218,7 +221,7 @@ struct Fastfood<GPUDevice, T> {
     constexpr const char* kOp = "fastfood";
     const int64_t rows = y->NumElements() / in.units;
     if (rows == 0) return absl::OkStatus();
-    Parameters params;
+    FastfoodParameters<GPUDevice, T> params;
     TF_RETURN_IF_ERROR(params.Init(ctx, kOp, in));
     ComputeInput<GPUDevice, T> x;
     TF_RETURN_IF_ERROR(x.Init(ctx, kOp, *in.x));
@@ -242,7 +245,7 @@ struct Fastfood<GPUDevice, T> {
                                Tensor* const dparams[3]) {
     constexpr const char* kOp = "fastfood gradient";
     const int64_t rows = dy.NumElements() / in.units;
-    Parameters params;
+    FastfoodParameters<GPUDevice, T> params;
     TF_RETURN_IF_ERROR(params.Init(ctx, kOp, in));
     ComputeInput<GPUDevice, T> x, dy_in;
     TF_RETURN_IF_ERROR(x.Init(ctx, kOp, *in.x));
@@ -374,36 +377,17 @@ template <typename T>
 struct Fastfood<CPUDevice, T> {
   using C = ComputeType<T>;
 
-  // The shapes of `in` in a Problem (the data pointers are set by the
-  // caller), after CheckPermutation.
-  static absl::Status MakeProblem(const FastfoodInputs& in,
-                                  fastfood::Problem<C>* p) {
-    TF_RETURN_IF_ERROR(CheckPermutation(in));
-    p->n_in = in.n_in;
-    p->units = in.units;
-    p->d = in.d;
-    p->blocks = in.blocks;
-    p->scale =
-        in.normalize ? static_cast<C>(1.0 / std::sqrt(double(in.d))) : C(1);
-    p->perm = in.perm->flat<int32_t>().data();
-    return absl::OkStatus();
-  }
-
   static absl::Status Forward(OpKernelContext* ctx, const FastfoodInputs& in,
                               Tensor* y) {
     constexpr const char* kOp = "fastfood";
-    fastfood::Problem<C> p;
-    TF_RETURN_IF_ERROR(MakeProblem(in, &p));
+    TF_RETURN_IF_ERROR(CheckPermutation(in));
     const int64_t rows = y->NumElements() / in.units;
     if (rows == 0) return absl::OkStatus();
-    ComputeInput<CPUDevice, T> x_in, s_in, g_in, b_in;
+    FastfoodParameters<CPUDevice, T> parameters;
+    TF_RETURN_IF_ERROR(parameters.Init(ctx, kOp, in));
+    const fastfood::Problem<C>& p = parameters.p;
+    ComputeInput<CPUDevice, T> x_in;
     TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, *in.x));
-    TF_RETURN_IF_ERROR(s_in.Init(ctx, kOp, *in.s));
-    TF_RETURN_IF_ERROR(g_in.Init(ctx, kOp, *in.g));
-    TF_RETURN_IF_ERROR(b_in.Init(ctx, kOp, *in.b));
-    p.s = s_in.data();
-    p.g = g_in.data();
-    p.b = b_in.data();
     ComputeOutput<CPUDevice, T> out;
     TF_RETURN_IF_ERROR(out.Init(ctx, y));
     const Eigen::TensorOpCost cost(sizeof(T) * p.n_in, sizeof(T) * p.units,
@@ -420,18 +404,14 @@ struct Fastfood<CPUDevice, T> {
                                const Tensor& dy, Tensor* dx,
                                Tensor* const dparams[3]) {
     constexpr const char* kOp = "fastfood gradient";
-    fastfood::Problem<C> p;
-    TF_RETURN_IF_ERROR(MakeProblem(in, &p));
+    TF_RETURN_IF_ERROR(CheckPermutation(in));
     const int64_t rows = dy.NumElements() / in.units;
-    ComputeInput<CPUDevice, T> dy_in, x_in, s_in, g_in, b_in;
+    FastfoodParameters<CPUDevice, T> parameters;
+    TF_RETURN_IF_ERROR(parameters.Init(ctx, kOp, in));
+    const fastfood::Problem<C>& p = parameters.p;
+    ComputeInput<CPUDevice, T> dy_in, x_in;
     TF_RETURN_IF_ERROR(dy_in.Init(ctx, kOp, dy));
     TF_RETURN_IF_ERROR(x_in.Init(ctx, kOp, *in.x));
-    TF_RETURN_IF_ERROR(s_in.Init(ctx, kOp, *in.s));
-    TF_RETURN_IF_ERROR(g_in.Init(ctx, kOp, *in.g));
-    TF_RETURN_IF_ERROR(b_in.Init(ctx, kOp, *in.b));
-    p.s = s_in.data();
-    p.g = g_in.data();
-    p.b = b_in.data();
     ComputeOutput<CPUDevice, T> dx_out;
     TF_RETURN_IF_ERROR(dx_out.Init(ctx, dx));
 
