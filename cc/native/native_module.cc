@@ -21,6 +21,7 @@
 #include "cc/common/counter_noise.h"
 #include "cc/common/cpu_vector.h"
 #include "cc/common/isa.h"
+#include "cc/common/small_gemm.h"
 #include "cc/fastfood/fastfood_cpu.h"
 #include "cc/gaaf/gaaf_cpu.h"
 #include "cc/native/activation_spec.h"
@@ -839,6 +840,43 @@ Array<S> Dct(Array<S> x, bool inverse) {
   return y;
 }
 
+// The recurrent layers' matrix product, cc/common/small_gemm.h: C = start
+// + A B with A [m, k] (`transposed`: A's transpose, stored [k, m], read in
+// place), B [k, n]; `start` empty (zero), [m, n], or [n] (one row repeated:
+// a bias). `split` in (0, k): k in two products, the second resuming from
+// the first's C, as the kernel gradients sum their steps.
+template <typename S>
+Array<S> GemmProduct(Array<S> a, Array<S> b, Array<S> start, bool transposed,
+                     int64_t split) {
+  Require(a.ndim() == 2 && b.ndim() == 2,
+          "gemm_product: `a` and `b` must be matrices");
+  const int64_t m = a.shape(transposed ? 1 : 0);
+  const int64_t k = a.shape(transposed ? 0 : 1), n = b.shape(1);
+  Require(b.shape(0) == k, "gemm_product: `b` must have k rows");
+  Require(start.size() == 0 || start.size() == n || start.size() == m * n,
+          "gemm_product: `start` must be empty, [n] or [m, n]");
+  Require(split >= 0 && split < std::max<int64_t>(k, 1),
+          "gemm_product: `split` must be in [0, k)");
+  namespace gemm = ::tf_approx::gemm;
+  const gemm::Left<S> left =
+      transposed ? gemm::Left<S>{a.data(), 1, m} : gemm::Left<S>{a.data(), k};
+  const gemm::Start<S> from =
+      start.size() == 0 ? gemm::Start<S>{}
+                        : gemm::Start<S>{start.data(),
+                                         start.size() == n && m != 1 ? 0 : n};
+  Array<S> c(std::vector<py::ssize_t>{m, n});
+  S* out = c.mutable_data();
+  py::gil_scoped_release release;
+  if (split == 0) {
+    gemm::Product(left, b.data(), n, out, n, from, m, k, n);
+  } else {
+    gemm::Product(left, b.data(), n, out, n, from, m, split, n);
+    gemm::Product(left.From(0, split), b.data() + split * n, n, out, n,
+                  gemm::Start<S>{out, n}, m, k - split, n);
+  }
+  return c;
+}
+
 template <typename S>
 void DefineFamilies(py::module_& m) {
   using Seed = std::pair<int64_t, int64_t>;
@@ -909,6 +947,9 @@ void DefineFamilies(py::module_& m) {
         py::arg("reset_after") = true, py::arg("reverse") = false,
         py::arg("unit_block") = 0,
         "TfApprox>GruGrad's CPU steps: (dx, d_kernel, d_bias, dh0).");
+  m.def("gemm_product", &GemmProduct<S>, py::arg("a"), py::arg("b"),
+        py::arg("start"), py::arg("transposed") = false, py::arg("split") = 0,
+        "cc/common/small_gemm.h's Product: C = start + A B.");
   m.def("dct", &Dct<S>, py::arg("x"), py::arg("inverse") = false,
         "TfApprox>Dct's CPU loop: orthonormal DCT-II (inverse: DCT-III).");
 }

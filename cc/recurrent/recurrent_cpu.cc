@@ -104,16 +104,44 @@ TFA_INLINE void TransposeKernel(const S* kernel, S* kernel_t, int64_t units,
   }
 }
 
-// Columns t * batch + b of `columns` [units, time * batch], rows [begin,
-// end): a step's [batch, units] state, transposed for the kernel's gradient.
-template <typename P, typename S>
-TFA_INLINE void StoreStepColumns(const P& p, int64_t t, const S* state,
-                                 S* columns, int64_t begin, int64_t end) {
-  const int64_t steps = p.time * p.batch;
-  for (int64_t u = begin; u < end; ++u) {
-    for (int64_t b = 0; b < p.batch; ++b) {
-      columns[u * steps + t * p.batch + b] = state[b * p.units + u];
-    }
+// A [time * batch, units] sequence of states (time index t's rows from
+// t * batch) as the left factor of a product over its steps, transposed in
+// place: rows [begin, end), the units.
+template <typename S>
+TFA_INLINE gemm::Left<S> StatesTransposed(const Sequence<S>& p,
+                                          const S* states, int64_t begin) {
+  return {states + begin, 1, p.units};
+}
+
+// C = the sum over time indices t, in increasing order, of h_prev(t)^T G_t
+// for units [begin, end) (C's rows): h_prev(t) the state time index t
+// multiplied (PreviousState: `initial` or a row block of `states`), G_t the
+// batch rows of g from t * batch (n columns, leading dimension ldg).
+// Without a copy of the states: `initial` is the first or the last index's,
+// `states` a run of the others'.
+template <typename S>
+TFA_INLINE void PreviousStatesTimes(const Sequence<S>& p, const S* initial,
+                                    const S* states, const S* g, int64_t ldg,
+                                    int64_t n, S* c, int64_t ldc,
+                                    int64_t begin, int64_t end) {
+  const int64_t m = end - begin, batch = p.batch;
+  const gemm::Left<S> first = StatesTransposed(p, initial, begin);
+  if (p.time == 0) {
+    gemm::Product(first, g, ldg, c, ldc, {}, m, 0, n);
+    return;
+  }
+  const int64_t later = (p.time - 1) * batch;  // rows of the other indices
+  const gemm::Start<S> resume{c, ldc};
+  if (!p.reverse) {
+    // t = 0 multiplied `initial`; t >= 1 the states of t - 1.
+    gemm::Product(first, g, ldg, c, ldc, {}, m, batch, n);
+    gemm::Product(StatesTransposed(p, states, begin), g + batch * ldg, ldg, c,
+                  ldc, resume, m, later, n);
+  } else {
+    // t < time - 1 multiplied the states of t + 1; the last t `initial`.
+    gemm::Product(StatesTransposed(p, states + batch * p.units, begin), g,
+                  ldg, c, ldc, {}, m, later, n);
+    gemm::Product(first, g + later * ldg, ldg, c, ldc, resume, m, batch, n);
   }
 }
 
@@ -139,7 +167,6 @@ struct LstmScratchParts {
   S* tmp;        // [batch, units]
   S* dc_t;       // [batch, units]
   S* dh_new;     // [batch, units]
-  S* h_prev_t;   // [units, time * batch]: each step's h_prev, transposed
 
   LstmScratchParts(const LstmProblem<S>& p, S* base) {
     const int64_t state = p.batch * p.units, gates = p.batch * p.Gates();
@@ -150,7 +177,6 @@ struct LstmScratchParts {
     tmp = a_c + state;
     dc_t = tmp + state;
     dh_new = dc_t + state;
-    h_prev_t = dh_new + state;
   }
 };
 
@@ -181,15 +207,11 @@ TFA_INLINE void ForwardStepImpl(const LstmProblem<S>& p,
   const S* x = d.x + t * batch * width;
   S* c_t = d.cells + t * state;
   S* h_t = d.outputs + t * state;
-  // Copies are std::copy_n, not memcpy: with no units a scratch pointer may
-  // be null, which memcpy may not take even for 0 bytes.
+  // z = x + h_prev W, the product starting from x (no copy of x first).
   for (int k = 0; k < 4; ++k) {
     const int64_t col = k * units + begin;
-    for (int64_t b = 0; b < batch; ++b) {
-      std::copy_n(x + b * width + col, n, z + b * width + col);
-    }
-    gemm::Multiply(h_prev, units, d.kernel + col, width, z + col, width,
-                   batch, units, n, /*accumulate=*/true);
+    gemm::Product(gemm::Left<S>{h_prev, units}, d.kernel + col, width,
+                  z + col, width, {x + col, width}, batch, units, n);
   }
   ActivateGates(p, z, w.act, begin, end);
   for (int64_t b = 0; b < batch; ++b) {
@@ -239,7 +261,6 @@ TFA_INLINE void BackwardGatesImpl(const LstmProblem<S>& p,
   const int64_t state = batch * units, n = end - begin;
   const LstmScratchParts<S> w(p, d.scratch);
   const int64_t t = p.StepTime(step);
-  const S* h_prev = PreviousState(p, d.h0, d.outputs, t);
   const S* c_prev = PreviousState(p, d.c0, d.cells, t);
   const S* z = d.gates + t * batch * width;
   const S* c_here = d.cells + t * state;
@@ -296,8 +317,6 @@ TFA_INLINE void BackwardGatesImpl(const LstmProblem<S>& p,
                   w.act + col, w.gate_grad + col, dz + col, width, batch, n);
   }
   for (int k = 0; k < 4; ++k) ZeroMasked(p, t, dz, k, begin, end);
-  // The state this step multiplied.
-  StoreStepColumns(p, t, h_prev, w.h_prev_t, begin, end);
 }
 
 template <typename S>
@@ -323,12 +342,10 @@ template <typename S>
 TFA_INLINE void KernelGradientImpl(const LstmProblem<S>& p,
                                    const LstmData<S>& d, int64_t begin,
                                    int64_t end) {
-  const int64_t width = p.Gates(), steps = p.time * p.batch;
-  const LstmScratchParts<S> w(p, d.scratch);
+  const int64_t width = p.Gates();
   // d W_h = sum over steps of h_prev^T dz: one product over all of them.
-  gemm::Multiply(w.h_prev_t + begin * steps, steps, d.dx, width,
-                 d.d_kernel + begin * width, width, end - begin, steps, width,
-                 /*accumulate=*/false);
+  PreviousStatesTimes(p, d.h0, d.outputs, d.dx, width, width,
+                      d.d_kernel + begin * width, width, begin, end);
 }
 
 // The GRU's scratch, cut up.
@@ -341,12 +358,9 @@ struct GruScratchParts {
   S* dh_direct;  // [batch, units]
   S* d_reset;    // [batch, units]: the gradient of r h_prev
   S* dm_h;       // [time * batch, units]: the gradient of m_h (reset_after)
-  S* h_prev_t;   // [units, time * batch]: each step's h_prev, transposed
-  S* reset_t;    // [units, time * batch]: each step's r h_prev, transposed
 
   GruScratchParts(const GruProblem<S>& p, S* base) {
     const int64_t state = p.batch * p.units, gates = p.batch * p.Gates();
-    const int64_t sequence = p.time * state;
     kernel_t = base;
     act = kernel_t + p.units * p.Gates();
     gate_grad = act + gates;
@@ -354,8 +368,6 @@ struct GruScratchParts {
     dh_direct = m + gates;
     d_reset = dh_direct + state;
     dm_h = d_reset + state;
-    h_prev_t = dm_h + sequence;
-    reset_t = h_prev_t + sequence;
   }
 };
 
@@ -369,11 +381,8 @@ TFA_INLINE void GruRecurrentProduct(const GruProblem<S>& p,
   const int64_t units = p.units, width = p.Gates(), n = end - begin;
   for (int k = first; k < last; ++k) {
     const int64_t col = k * units + begin;
-    for (int64_t b = 0; b < p.batch; ++b) {
-      std::copy_n(d.bias + col, n, m + b * width + col);
-    }
-    gemm::Multiply(h, units, d.kernel + col, width, m + col, width, p.batch,
-                   units, n, /*accumulate=*/true);
+    gemm::Product(gemm::Left<S>{h, units}, d.kernel + col, width, m + col,
+                  width, {d.bias + col, 0}, p.batch, units, n);
   }
 }
 
@@ -555,8 +564,6 @@ TFA_INLINE void GruBackwardGatesImpl(const GruProblem<S>& p,
                   w.gate_grad + col, dx + col, width, batch, n);
     ZeroMasked(p, t, dx, 1, begin, end);
   }
-  // The state this step multiplied.
-  StoreStepColumns(p, t, h_prev, w.h_prev_t, begin, end);
 }
 
 template <typename S>
@@ -564,12 +571,11 @@ TFA_INLINE void GruBackwardResetImpl(const GruProblem<S>& p,
                                      const GruData<S>& d, int64_t step,
                                      int64_t begin, int64_t end) {
   const int64_t batch = p.batch, units = p.units, width = p.Gates();
-  const int64_t state = batch * units, n = end - begin;
+  const int64_t n = end - begin;
   const GruScratchParts<S> w(p, d.scratch);
   const int64_t t = p.StepTime(step);
   const S* h_prev = PreviousState(p, d.h0, d.outputs, t);
   const S* pre = d.gates + t * batch * width;
-  const S* reset = d.reset + t * state;
   S* dx = d.dx + t * batch * width;
   // d(r h_prev) = dx_h W_hh^T (every unit's dx_h).
   gemm::Multiply(dx + 2 * units, width, w.kernel_t + 2 * units * units + begin,
@@ -595,8 +601,6 @@ TFA_INLINE void GruBackwardResetImpl(const GruProblem<S>& p,
   ApplyGradient(p.recurrent_activation, pre + col, w.act + col,
                 w.gate_grad + col, dx + col, width, batch, n);
   ZeroMasked(p, t, dx, 1, begin, end);
-  // The r h_prev this step multiplied.
-  StoreStepColumns(p, t, reset, w.reset_t, begin, end);
 }
 
 template <typename S>
@@ -636,12 +640,16 @@ TFA_INLINE void GruKernelGradientImpl(const GruProblem<S>& p,
   // reset_after) or dx's hh block, whose left factor is r h_prev.
   const S* dm_h = p.reset_after ? w.dm_h : d.dx + 2 * units;
   const int64_t ld_h = p.reset_after ? units : width;
-  const S* left_h = p.reset_after ? w.h_prev_t : w.reset_t;
   S* dk = d.d_kernel + begin * width;
-  gemm::Multiply(w.h_prev_t + begin * steps, steps, d.dx, width, dk, width, n,
-                 steps, 2 * units, /*accumulate=*/false);
-  gemm::Multiply(left_h + begin * steps, steps, dm_h, ld_h, dk + 2 * units,
-                 width, n, steps, units, /*accumulate=*/false);
+  PreviousStatesTimes(p, d.h0, d.outputs, d.dx, width, 2 * units, dk, width,
+                      begin, end);
+  if (p.reset_after) {
+    PreviousStatesTimes(p, d.h0, d.outputs, dm_h, ld_h, units,
+                        dk + 2 * units, width, begin, end);
+  } else {
+    gemm::Product(StatesTransposed(p, d.reset, begin), dm_h, ld_h,
+                  dk + 2 * units, width, {}, n, steps, units);
+  }
   // d_bias: the sum of those over every step, in a fixed order.
   for (int k = 0; k < 3; ++k) {
     const S* g = k < 2 ? d.dx + k * units : dm_h;

@@ -19,7 +19,7 @@ namespace recurrent {
 template <typename S>
 int64_t LstmScratch(const LstmProblem<S>& p) {
   return p.units * p.Gates() + 2 * p.batch * p.Gates() +
-         4 * p.batch * p.units + p.units * p.time * p.batch;
+         4 * p.batch * p.units;
 }
 
 // Units are split among threads in blocks of kUnitBlock: a step's work for
@@ -81,7 +81,7 @@ template <typename S>
 int64_t GruScratch(const GruProblem<S>& p) {
   const int64_t state = p.batch * p.units, steps = p.time * p.batch;
   return p.units * p.Gates() + 3 * p.batch * p.Gates() + 2 * state +
-         3 * steps * p.units;
+         steps * p.units;
 }
 
 // The forward pass's step `step` for units [begin, end), in two parts: the
