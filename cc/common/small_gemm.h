@@ -64,6 +64,11 @@ template <typename S>
 struct Start {
   const S* data = nullptr;
   int64_t ld = 0;
+
+  // The start from row i and column j on.
+  TFA_INLINE Start From(int64_t i, int64_t j) const {
+    return data == nullptr ? *this : Start{data + i * ld + j, ld};
+  }
 };
 
 // A kRows x kVectors-vectors block of C; with `part` > 0 one vector of which
@@ -105,13 +110,6 @@ TFA_INLINE void Block(Left<S> a, const S* b, int64_t ldb, S* c, int64_t ldc,
   }
 }
 
-// The start's rows from row i and column j on.
-template <typename S>
-TFA_INLINE Start<S> Shift(Start<S> start, int64_t i, int64_t j) {
-  if (start.data == nullptr) return start;
-  return {start.data + i * start.ld + j, start.ld};
-}
-
 // The rows [0, m) of one column strip of kVectors vectors (part: see Block).
 template <int kVectors, typename S>
 TFA_INLINE void Strip(Left<S> a, const S* b, int64_t ldb, S* c, int64_t ldc,
@@ -125,11 +123,11 @@ TFA_INLINE void Strip(Left<S> a, const S* b, int64_t ldb, S* c, int64_t ldc,
   int64_t i = 0;
   for (; i + kRows <= m; i += kRows) {
     Block<kRows, kVectors>(a.From(i, 0), b, ldb, c + i * ldc, ldc,
-                           Shift(start, i, 0), k, part);
+                           start.From(i, 0), k, part);
   }
   for (; i < m; ++i) {
     Block<1, kVectors>(a.From(i, 0), b, ldb, c + i * ldc, ldc,
-                       Shift(start, i, 0), k, part);
+                       start.From(i, 0), k, part);
   }
 }
 
@@ -141,13 +139,13 @@ TFA_INLINE void MultiplyPanel(Left<S> a, const S* b, int64_t ldb, S* c,
   constexpr int64_t kLanesS = kLanes<S>;
   int64_t j = 0;
   for (; j + 4 * kLanesS <= n; j += 4 * kLanesS) {
-    Strip<4>(a, b + j, ldb, c + j, ldc, Shift(start, 0, j), m, k);
+    Strip<4>(a, b + j, ldb, c + j, ldc, start.From(0, j), m, k);
   }
   for (; j + kLanesS <= n; j += kLanesS) {
-    Strip<1>(a, b + j, ldb, c + j, ldc, Shift(start, 0, j), m, k);
+    Strip<1>(a, b + j, ldb, c + j, ldc, start.From(0, j), m, k);
   }
   if (j < n) {
-    Strip<1>(a, b + j, ldb, c + j, ldc, Shift(start, 0, j), m, k, n - j);
+    Strip<1>(a, b + j, ldb, c + j, ldc, start.From(0, j), m, k, n - j);
   }
 }
 
